@@ -1,0 +1,186 @@
+"""Chat sockets: ``/ws/chat/`` (room list counts) and ``/ws/chat/<slug>/`` (a room)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from chat import presence, protocol, selectors, services
+from chat.models import Message, Room
+from rtsite.consumers import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, JsonConsumer
+from rtsite.errors import ActionError, ErrorCode
+from rtsite.protocol import MAX_ID
+
+# The browser refreshes "is typing" at most this often per socket.
+TYPING_MIN_INTERVAL = 1.0
+
+
+def _page(messages: list[Message]) -> list[dict[str, Any]]:
+    return [protocol.message_payload(m) for m in messages]
+
+
+class RoomListConsumer(JsonConsumer):
+    """Live online counts for the room list page."""
+
+    client_frames = protocol.LOBBY_CLIENT_FRAMES
+
+    async def connect(self) -> None:
+        await self.accept()
+        await self.join_group(protocol.LOBBY_GROUP)
+        rooms = await database_sync_to_async(lambda: list(selectors.room_list()))()
+        counts = await presence.online_counts(room_ids=[room.pk for room in rooms])
+        await self.send_frame(
+            {
+                "type": "rooms",
+                "rooms": [
+                    {**protocol.room_payload(room), "online": counts[room.pk]} for room in rooms
+                ],
+            }
+        )
+
+    chat_room_online = JsonConsumer.forward_frame
+
+
+class ChatRoomConsumer(JsonConsumer):
+    client_frames = protocol.ROOM_CLIENT_FRAMES
+
+    room: Room | None = None
+    heartbeat: asyncio.Task[None] | None = None
+    last_typing: float = 0.0
+
+    @property
+    def user(self) -> Any:
+        return self.scope["user"]
+
+    async def connect(self) -> None:
+        slug = self.scope["url_route"]["kwargs"]["slug"]
+        self.room = await database_sync_to_async(selectors.room_get)(slug=slug)
+        # Accept before closing so the browser sees why (a refused handshake is only "1006").
+        await self.accept()
+        if self.room is None:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        if not self.user.is_authenticated and not getattr(settings, "CHAT_ANONYMOUS_READ", True):
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        # Join before reading history: a message committed meanwhile arrives twice at
+        # worst (the client drops repeats by id), never zero times.
+        await self.join_group(self.room.group_name)
+        await self.send_frame(await self._sync_frame())
+        if self.user.is_authenticated:
+            await services.presence_enter(
+                room=self.room, user=self.user, channel_name=self.channel_name
+            )
+            self.heartbeat = asyncio.create_task(self._keep_present())
+
+    async def _sync_frame(self) -> dict[str, Any]:
+        assert self.room is not None
+        after_id = self._after_id()
+        page = getattr(settings, "CHAT_HISTORY_PAGE_SIZE", 50)
+        mode = "recent"
+        if after_id is not None:
+            limit = getattr(settings, "CHAT_RESUME_LIMIT", 1000)
+            messages, too_many = await database_sync_to_async(selectors.message_after)(
+                room=self.room, after_id=after_id, limit=limit
+            )
+            mode, has_more = "resume", None
+            if too_many:
+                mode = "reset"  # too far behind: start over from the latest page
+        if mode != "resume":
+            messages, has_more = await database_sync_to_async(selectors.message_recent)(
+                room=self.room, limit=page
+            )
+        frame: dict[str, Any] = {
+            "type": "sync",
+            "mode": mode,
+            "room": protocol.room_payload(self.room),
+            "messages": await database_sync_to_async(_page)(messages),
+            "online": await presence.online_users(room_id=self.room.pk),
+            "me": protocol.user_payload(self.user) if self.user.is_authenticated else None,
+            "limits": {
+                "max_length": getattr(settings, "CHAT_MAX_MESSAGE_LENGTH", 2000),
+                "typing_timeout_ms": int(
+                    getattr(settings, "CHAT_TYPING_TIMEOUT_SECONDS", 5.0) * 1000
+                ),
+            },
+        }
+        if has_more is not None:
+            frame["has_more"] = has_more
+        return frame
+
+    def _after_id(self) -> int | None:
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        raw = query.get("after_id", [""])[0]
+        if raw.isdigit() and int(raw) <= MAX_ID:
+            return int(raw)
+        return None
+
+    async def _keep_present(self) -> None:
+        assert self.room is not None
+        interval = getattr(settings, "CHAT_PRESENCE_TTL_SECONDS", 60) / 3
+        while True:
+            await asyncio.sleep(interval)
+            await services.presence_refresh(
+                room=self.room, user=self.user, channel_name=self.channel_name
+            )
+
+    async def disconnect(self, code: int) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.heartbeat
+        if self.room is not None and self.user.is_authenticated:
+            await services.presence_leave(
+                room=self.room, user=self.user, channel_name=self.channel_name
+            )
+
+    def _require_user(self) -> None:
+        if not self.user.is_authenticated:
+            raise ActionError(ErrorCode.AUTH_REQUIRED, "log in to take part in this room")
+
+    async def on_message_send(self, *, ref: str | None, body: str) -> None:
+        self._require_user()
+        assert self.room is not None
+        message = await database_sync_to_async(services.message_post)(
+            room=self.room, author=self.user, body=body
+        )
+        ack: dict[str, Any] = {"type": "ack", "id": message.pk}
+        if ref is not None:
+            ack["ref"] = ref
+        await self.send_frame(ack)
+
+    async def on_history(self, *, ref: str | None, before_id: int) -> None:
+        assert self.room is not None
+        messages, has_more = await database_sync_to_async(selectors.message_before)(
+            room=self.room,
+            before_id=before_id,
+            limit=getattr(settings, "CHAT_HISTORY_PAGE_SIZE", 50),
+        )
+        frame: dict[str, Any] = {
+            "type": "history",
+            "messages": await database_sync_to_async(_page)(messages),
+            "has_more": has_more,
+        }
+        if ref is not None:
+            frame["ref"] = ref
+        await self.send_frame(frame)
+
+    async def on_typing(self, *, ref: str | None) -> None:
+        self._require_user()
+        assert self.room is not None
+        now = time.monotonic()
+        if now - self.last_typing < TYPING_MIN_INTERVAL:
+            return  # already announced; the indicator is still showing
+        self.last_typing = now
+        await services.typing_start(room=self.room, user=self.user)
+
+    chat_message = JsonConsumer.forward_frame
+    chat_deleted = JsonConsumer.forward_frame
+    chat_presence = JsonConsumer.forward_frame
+    chat_typing = JsonConsumer.forward_frame

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from chat import selectors, services
+
+
+class Command(BaseCommand):
+    help = "Delete the messages of each room beyond its retention setting."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--room", action="append", help="slug of a room (repeatable)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        rooms = list(selectors.room_list())
+        if options["room"]:
+            wanted = set(options["room"])
+            rooms = [room for room in rooms if room.slug in wanted]
+            missing = wanted - {room.slug for room in rooms}
+            if missing:
+                raise CommandError(f"no such room: {', '.join(sorted(missing))}")
+        total = 0
+        for room in rooms:
+            removed = services.room_prune(room=room)
+            total += removed
+            self.stdout.write(f"{room.slug}: removed {removed} (keeps {room.retention or 'all'})")
+        self.stdout.write(self.style.SUCCESS(f"Removed {total} message(s)."))

@@ -1,0 +1,65 @@
+"""Every frame of the chat sockets, defined once. docs/protocol.md describes them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chat.models import Message, Room
+from rtsite.protocol import PING, ClientFrame, Field, frame_registry, id_field
+
+# Transport bound only; the service enforces CHAT_MAX_MESSAGE_LENGTH with a clear message.
+BODY_TRANSPORT_LIMIT = 20_000
+
+ROOM_CLIENT_FRAMES = frame_registry(
+    PING,
+    ClientFrame("message.send", {"body": Field(str, max_length=BODY_TRANSPORT_LIMIT)}),
+    ClientFrame("history", {"before_id": id_field()}),
+    ClientFrame("typing"),
+)
+LOBBY_CLIENT_FRAMES = frame_registry(PING)
+
+# Channel-layer event types (handled by Consumer.chat_<name>).
+EVENT_MESSAGE = "chat.message"
+EVENT_DELETED = "chat.deleted"
+EVENT_PRESENCE = "chat.presence"
+EVENT_TYPING = "chat.typing"
+EVENT_ROOM_ONLINE = "chat.room_online"
+
+LOBBY_GROUP = "chat.lobby"
+
+
+def user_payload(user: Any) -> dict[str, Any]:
+    return {"id": user.pk, "username": user.get_username()}
+
+
+def message_payload(message: Message) -> dict[str, Any]:
+    return {
+        "id": message.pk,
+        "author": {"id": message.author_id, "username": message.author.get_username()},
+        "body": message.body,
+        "created_at": message.created_at.isoformat(),
+    }
+
+
+def room_payload(room: Room) -> dict[str, Any]:
+    return {"slug": room.slug, "title": room.title, "description": room.description}
+
+
+def message_frame(message: Message) -> dict[str, Any]:
+    return {"type": "message", "message": message_payload(message)}
+
+
+def deleted_frame(ids: list[int]) -> dict[str, Any]:
+    return {"type": "message.deleted", "ids": ids}
+
+
+def presence_frame(kind: str, user: dict[str, Any]) -> dict[str, Any]:
+    return {"type": f"presence.{kind}", "user": user}
+
+
+def typing_frame(user: dict[str, Any], expires_in_ms: int) -> dict[str, Any]:
+    return {"type": "typing", "user": user, "expires_in": expires_in_ms}
+
+
+def room_online_frame(slug: str, online: int) -> dict[str, Any]:
+    return {"type": "room.online", "slug": slug, "online": online}

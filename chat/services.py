@@ -1,0 +1,148 @@
+"""Every change to chat state, and the broadcast that goes with it.
+
+Consumers, views, the admin and management commands all call these, so a message
+deleted in the admin or posted by ``manage.py`` reaches open browsers like one sent
+from a browser. Broadcasts leave only after the transaction commits.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from chat import presence, protocol
+from chat.models import Message, Mute, Room
+from chat.selectors import user_is_muted
+from rtsite.errors import ActionError, ErrorCode
+from rtsite.realtime import publish_now, publish_on_commit
+
+
+def room_create(*, slug: str, title: str, description: str = "", retention: int = 10) -> Room:
+    room = Room(slug=slug, title=title, description=description, retention=retention)
+    room.full_clean()
+    room.save()
+    return room
+
+
+def _prune(room: Room) -> list[int]:
+    if room.retention == 0:
+        return []
+    keep_from = (
+        Message.objects.filter(room=room)
+        .order_by("-id")
+        .values_list("id", flat=True)[room.retention - 1 : room.retention]
+    )
+    cutoff = next(iter(keep_from), None)
+    if cutoff is None:
+        return []
+    stale = Message.objects.filter(room=room, id__lt=cutoff)
+    ids = list(stale.values_list("id", flat=True))
+    stale.delete()
+    return ids
+
+
+def message_post(*, room: Room, author: Any, body: str) -> Message:
+    """Store a message (pruning beyond the room's retention) and broadcast it on commit."""
+    if not getattr(author, "is_authenticated", False) or not author.is_active:
+        raise ActionError(ErrorCode.AUTH_REQUIRED, "log in to post messages")
+    body = body.strip()
+    if not body:
+        raise ActionError(ErrorCode.INVALID, "a message cannot be empty")
+    max_length = getattr(settings, "CHAT_MAX_MESSAGE_LENGTH", 2000)
+    if len(body) > max_length:
+        raise ActionError(
+            ErrorCode.TOO_LARGE, f"a message can be at most {max_length} characters long"
+        )
+    with transaction.atomic():
+        # Lock the room so concurrent posts prune in order (PostgreSQL; SQLite serialises).
+        room = Room.objects.select_for_update().get(pk=room.pk)
+        if user_is_muted(room=room, user=author):
+            raise ActionError(ErrorCode.MUTED, "you are muted in this room")
+        message = Message.objects.create(room=room, author=author, body=body)
+        _prune(room)
+        publish_on_commit(room.group_name, protocol.EVENT_MESSAGE, protocol.message_frame(message))
+    return message
+
+
+def message_delete(*, messages: Iterable[Message]) -> int:
+    """Delete messages and remove them live from every open page of their rooms."""
+    by_room: dict[int, list[int]] = defaultdict(list)
+    for message in messages:
+        by_room[message.room_id].append(message.pk)
+    deleted = 0
+    with transaction.atomic():
+        for room_id, ids in by_room.items():
+            deleted += Message.objects.filter(pk__in=ids).delete()[0]
+            publish_on_commit(
+                Room.group_for(room_id), protocol.EVENT_DELETED, protocol.deleted_frame(ids)
+            )
+    return deleted
+
+
+def room_prune(*, room: Room) -> int:
+    """Apply the room's retention now (after it was lowered, say); returns how many went.
+
+    Like pruning on post, this is storage policy: open pages keep what they have shown.
+    """
+    with transaction.atomic():
+        room = Room.objects.select_for_update().get(pk=room.pk)
+        return len(_prune(room))
+
+
+def user_mute(*, room: Room, user: Any, created_by: Any = None, reason: str = "") -> Mute:
+    mute, _created = Mute.objects.update_or_create(
+        room=room, user=user, defaults={"created_by": created_by, "reason": reason}
+    )
+    return mute
+
+
+def user_unmute(*, room: Room, user: Any) -> bool:
+    return Mute.objects.filter(room=room, user=user).delete()[0] > 0
+
+
+async def presence_enter(*, room: Room, user: Any, channel_name: str) -> None:
+    change = await presence.enter(
+        room_id=room.pk, user_id=user.pk, username=user.get_username(), channel_name=channel_name
+    )
+    if change.first:
+        await _publish_presence(room, "join", user, change.online)
+
+
+async def presence_refresh(*, room: Room, user: Any, channel_name: str) -> None:
+    await presence.refresh(
+        room_id=room.pk, user_id=user.pk, username=user.get_username(), channel_name=channel_name
+    )
+
+
+async def presence_leave(*, room: Room, user: Any, channel_name: str) -> None:
+    change = await presence.leave(
+        room_id=room.pk, user_id=user.pk, username=user.get_username(), channel_name=channel_name
+    )
+    if change.last:
+        await _publish_presence(room, "leave", user, change.online)
+
+
+async def _publish_presence(room: Room, kind: str, user: Any, online: int) -> None:
+    await publish_now(
+        room.group_name,
+        protocol.EVENT_PRESENCE,
+        protocol.presence_frame(kind, protocol.user_payload(user)),
+    )
+    await publish_now(
+        protocol.LOBBY_GROUP,
+        protocol.EVENT_ROOM_ONLINE,
+        protocol.room_online_frame(room.slug, online),
+    )
+
+
+async def typing_start(*, room: Room, user: Any) -> None:
+    timeout = getattr(settings, "CHAT_TYPING_TIMEOUT_SECONDS", 5.0)
+    await publish_now(
+        room.group_name,
+        protocol.EVENT_TYPING,
+        protocol.typing_frame(protocol.user_payload(user), int(timeout * 1000)),
+    )

@@ -1,0 +1,29 @@
+"""The one exception type that carries a client-facing error code and message.
+
+Services raise it for refused actions (muted, too long, ...); the protocol layer raises it
+for malformed frames. Consumers turn it into an ``error`` frame.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    BAD_JSON = "bad_json"
+    BAD_FRAME = "bad_frame"
+    UNKNOWN_TYPE = "unknown_type"
+    INVALID = "invalid"
+    TOO_LARGE = "too_large"
+    RATE_LIMITED = "rate_limited"
+    AUTH_REQUIRED = "auth_required"
+    MUTED = "muted"
+    NOT_FOUND = "not_found"
+    INTERNAL = "internal_error"
+
+
+class ActionError(Exception):
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message

@@ -1,0 +1,105 @@
+"""Frame definitions and validation shared by every socket.
+
+Each app declares its client frames once (``<app>/protocol.py``) as ``ClientFrame``
+objects; ``parse_frame`` turns raw text into a validated dict or raises ``ActionError``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from rtsite.errors import ActionError, ErrorCode
+
+MAX_ID = 2**63 - 1
+REF_MAX_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class Field:
+    kind: type[str] | type[int] | type[bool]
+    required: bool = True
+    min_value: int | None = None
+    max_value: int | None = None
+    max_length: int | None = None
+
+    def check(self, name: str, value: Any) -> Any:
+        # bool is an int subclass in Python; JSON true is not an id.
+        if not isinstance(value, self.kind) or (self.kind is int and isinstance(value, bool)):
+            raise ActionError(ErrorCode.INVALID, f"'{name}' must be {_KIND_NAMES[self.kind]}")
+        if self.kind is int:
+            if self.min_value is not None and value < self.min_value:
+                raise ActionError(ErrorCode.INVALID, f"'{name}' must be at least {self.min_value}")
+            if self.max_value is not None and value > self.max_value:
+                raise ActionError(ErrorCode.INVALID, f"'{name}' must be at most {self.max_value}")
+        if self.kind is str and self.max_length is not None and len(value) > self.max_length:
+            raise ActionError(
+                ErrorCode.TOO_LARGE, f"'{name}' must be at most {self.max_length} characters"
+            )
+        return value
+
+
+_KIND_NAMES: dict[type, str] = {str: "a string", int: "an integer", bool: "true or false"}
+
+
+def id_field(*, required: bool = True) -> Field:
+    return Field(int, required=required, min_value=0, max_value=MAX_ID)
+
+
+@dataclass(frozen=True)
+class ClientFrame:
+    """One frame type a client may send; handled by the consumer's ``on_<type>`` method."""
+
+    type: str
+    fields: Mapping[str, Field] = field(default_factory=dict)
+
+    @property
+    def handler_name(self) -> str:
+        return "on_" + self.type.replace(".", "_")
+
+
+def frame_registry(*frames: ClientFrame) -> dict[str, ClientFrame]:
+    return {frame.type: frame for frame in frames}
+
+
+def parse_frame(
+    text: str, frames: Mapping[str, ClientFrame]
+) -> tuple[ClientFrame, dict[str, Any], str | None]:
+    """Validate one client frame: (its definition, its fields, the client's ``ref``)."""
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        raise ActionError(ErrorCode.BAD_JSON, "frame is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ActionError(ErrorCode.BAD_FRAME, "frame must be a JSON object")
+    ref = data.get("ref")
+    if ref is not None and (not isinstance(ref, str) or len(ref) > REF_MAX_LENGTH):
+        raise ActionError(ErrorCode.INVALID, f"'ref' must be a string of at most {REF_MAX_LENGTH}")
+    frame_type = data.get("type")
+    if not isinstance(frame_type, str):
+        raise ActionError(ErrorCode.BAD_FRAME, "frame must have a string 'type'")
+    spec = frames.get(frame_type)
+    if spec is None:
+        raise ActionError(ErrorCode.UNKNOWN_TYPE, f"unknown frame type '{frame_type[:40]}'")
+    values: dict[str, Any] = {}
+    for name, rule in spec.fields.items():
+        if name not in data or data[name] is None:
+            if rule.required:
+                raise ActionError(ErrorCode.INVALID, f"'{name}' is required")
+            continue
+        values[name] = rule.check(name, data[name])
+    return spec, values, ref
+
+
+def encode(frame: Mapping[str, Any]) -> str:
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+
+
+def error_frame(code: ErrorCode | str, message: str, ref: str | None = None) -> dict[str, Any]:
+    frame: dict[str, Any] = {"type": "error", "code": str(code), "message": message}
+    if ref is not None:
+        frame["ref"] = ref
+    return frame
+PING = ClientFrame("ping")

@@ -1,0 +1,13 @@
+"""Every WebSocket route of the site, all under /ws/."""
+
+from __future__ import annotations
+
+from django.urls import re_path
+
+from chat.routing import websocket_urlpatterns as chat_urlpatterns
+from rtsite.consumers import NotFoundConsumer
+
+websocket_urlpatterns = [
+    *chat_urlpatterns,
+    re_path(r"", NotFoundConsumer.as_asgi()),
+]

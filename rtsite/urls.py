@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from rtsite import views
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="chat:room_list"), name="home"),
+    path("chat/", include("chat.urls")),
+    path("accounts/signup/", views.signup, name="signup"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("admin/", admin.site.urls),
+    path("healthz", views.healthz, name="healthz"),
+]
