@@ -81,6 +81,4 @@ class MuteAdmin(admin.ModelAdmin):
     readonly_fields = ["created_by", "created_at"]
 
     def save_model(self, request: HttpRequest, obj: Mute, form: Any, change: bool) -> None:
-        services.user_mute(
-            room=obj.room, user=obj.user, created_by=request.user, reason=obj.reason
-        )
+        services.user_mute(room=obj.room, user=obj.user, created_by=request.user, reason=obj.reason)

@@ -72,36 +72,35 @@ class ChatRoomConsumer(JsonConsumer):
         # Join before reading history: a message committed meanwhile arrives twice at
         # worst (the client drops repeats by id), never zero times.
         await self.join_group(self.room.group_name)
-        await self.send_frame(await self._sync_frame())
+        await self.send_frame(await self._sync_frame(self.room))
         if self.user.is_authenticated:
             await services.presence_enter(
                 room=self.room, user=self.user, channel_name=self.channel_name
             )
-            self.heartbeat = asyncio.create_task(self._keep_present())
+            self.heartbeat = asyncio.create_task(self._keep_present(self.room))
 
-    async def _sync_frame(self) -> dict[str, Any]:
-        assert self.room is not None
+    async def _sync_frame(self, room: Room) -> dict[str, Any]:
         after_id = self._after_id()
         page = getattr(settings, "CHAT_HISTORY_PAGE_SIZE", 50)
         mode = "recent"
         if after_id is not None:
             limit = getattr(settings, "CHAT_RESUME_LIMIT", 1000)
             messages, too_many = await database_sync_to_async(selectors.message_after)(
-                room=self.room, after_id=after_id, limit=limit
+                room=room, after_id=after_id, limit=limit
             )
             mode, has_more = "resume", None
             if too_many:
                 mode = "reset"  # too far behind: start over from the latest page
         if mode != "resume":
             messages, has_more = await database_sync_to_async(selectors.message_recent)(
-                room=self.room, limit=page
+                room=room, limit=page
             )
         frame: dict[str, Any] = {
             "type": "sync",
             "mode": mode,
-            "room": protocol.room_payload(self.room),
+            "room": protocol.room_payload(room),
             "messages": await database_sync_to_async(_page)(messages),
-            "online": await presence.online_users(room_id=self.room.pk),
+            "online": await presence.online_users(room_id=room.pk),
             "me": protocol.user_payload(self.user) if self.user.is_authenticated else None,
             "limits": {
                 "max_length": getattr(settings, "CHAT_MAX_MESSAGE_LENGTH", 2000),
@@ -121,13 +120,12 @@ class ChatRoomConsumer(JsonConsumer):
             return int(raw)
         return None
 
-    async def _keep_present(self) -> None:
-        assert self.room is not None
+    async def _keep_present(self, room: Room) -> None:
         interval = getattr(settings, "CHAT_PRESENCE_TTL_SECONDS", 60) / 3
         while True:
             await asyncio.sleep(interval)
             await services.presence_refresh(
-                room=self.room, user=self.user, channel_name=self.channel_name
+                room=room, user=self.user, channel_name=self.channel_name
             )
 
     async def disconnect(self, code: int) -> None:
@@ -140,15 +138,19 @@ class ChatRoomConsumer(JsonConsumer):
                 room=self.room, user=self.user, channel_name=self.channel_name
             )
 
+    def _joined_room(self) -> Room:
+        if self.room is None:  # frames racing a refused connect
+            raise ActionError(ErrorCode.NOT_FOUND, "no such room")
+        return self.room
+
     def _require_user(self) -> None:
         if not self.user.is_authenticated:
             raise ActionError(ErrorCode.AUTH_REQUIRED, "log in to take part in this room")
 
     async def on_message_send(self, *, ref: str | None, body: str) -> None:
         self._require_user()
-        assert self.room is not None
         message = await database_sync_to_async(services.message_post)(
-            room=self.room, author=self.user, body=body
+            room=self._joined_room(), author=self.user, body=body
         )
         ack: dict[str, Any] = {"type": "ack", "id": message.pk}
         if ref is not None:
@@ -156,9 +158,8 @@ class ChatRoomConsumer(JsonConsumer):
         await self.send_frame(ack)
 
     async def on_history(self, *, ref: str | None, before_id: int) -> None:
-        assert self.room is not None
         messages, has_more = await database_sync_to_async(selectors.message_before)(
-            room=self.room,
+            room=self._joined_room(),
             before_id=before_id,
             limit=getattr(settings, "CHAT_HISTORY_PAGE_SIZE", 50),
         )
@@ -173,12 +174,12 @@ class ChatRoomConsumer(JsonConsumer):
 
     async def on_typing(self, *, ref: str | None) -> None:
         self._require_user()
-        assert self.room is not None
+        room = self._joined_room()
         now = time.monotonic()
         if now - self.last_typing < TYPING_MIN_INTERVAL:
             return  # already announced; the indicator is still showing
         self.last_typing = now
-        await services.typing_start(room=self.room, user=self.user)
+        await services.typing_start(room=room, user=self.user)
 
     chat_message = JsonConsumer.forward_frame
     chat_deleted = JsonConsumer.forward_frame

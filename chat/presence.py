@@ -81,7 +81,9 @@ async def leave(*, room_id: int, user_id: int, username: str, channel_name: str)
 async def online_users(*, room_id: int) -> list[dict[str, int | str]]:
     members = await _update(room_id, None, None)
     users = _users(members)
-    return [{"id": uid, "username": name} for uid, name in sorted(users.items(), key=lambda u: u[1])]
+    return [
+        {"id": uid, "username": name} for uid, name in sorted(users.items(), key=lambda u: u[1])
+    ]
 
 
 async def online_counts(*, room_ids: list[int]) -> dict[int, int]:
@@ -91,4 +93,6 @@ async def online_counts(*, room_ids: list[int]) -> dict[int, int]:
         for room_id in room_ids:
             pipe.zrangebyscore(_key(room_id), now, "+inf")
         results = await pipe.execute()
-    return {room_id: len(_users(members)) for room_id, members in zip(room_ids, results, strict=True)}
+    return {
+        room_id: len(_users(members)) for room_id, members in zip(room_ids, results, strict=True)
+    }

@@ -9,6 +9,7 @@ daphne. Stdlib only: ``settings.py`` imports it.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import importlib.util
@@ -29,7 +30,7 @@ class EmbeddedRedisError(RuntimeError):
 def socket_path(directory: Path) -> Path:
     path = Path(directory) / "redis.sock"
     if len(str(path.resolve())) > _MAX_SOCKET_PATH:
-        digest = hashlib.sha1(str(Path(directory).resolve()).encode()).hexdigest()[:12]
+        digest = hashlib.sha256(str(Path(directory).resolve()).encode()).hexdigest()[:12]
         path = Path(tempfile.gettempdir()) / f"rtsite-redis-{digest}.sock"
     return path.resolve()
 
@@ -92,7 +93,7 @@ def ensure_running(directory: Path, *, timeout: float = 15.0) -> None:
         config = directory / "redis.conf"
         config.write_text(_config(directory))
         socket_path(directory).unlink(missing_ok=True)
-        result = subprocess.run(
+        result = subprocess.run(  # noqa: S603 - our own binary and config file
             [str(executable()), str(config)], capture_output=True, text=True, check=False
         )
         if result.returncode != 0:
@@ -101,7 +102,8 @@ def ensure_running(directory: Path, *, timeout: float = 15.0) -> None:
         while not is_running(directory):
             if time.monotonic() > deadline:
                 raise EmbeddedRedisError(
-                    f"embedded Redis did not answer within {timeout:.0f}s; see {directory}/redis.log"
+                    f"embedded Redis did not answer within {timeout:.0f}s;"
+                    f" see {directory}/redis.log"
                 )
             time.sleep(0.05)
 
@@ -114,10 +116,8 @@ def stop(directory: Path) -> bool:
         sock.settimeout(5.0)
         sock.connect(str(socket_path(directory)))
         sock.sendall(b"SHUTDOWN NOSAVE\r\n")
-        try:
+        with contextlib.suppress(OSError):
             sock.recv(16)
-        except OSError:
-            pass
     deadline = time.monotonic() + 10
     while is_running(directory) and time.monotonic() < deadline:
         time.sleep(0.05)

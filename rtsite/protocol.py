@@ -102,4 +102,6 @@ def error_frame(code: ErrorCode | str, message: str, ref: str | None = None) -> 
     if ref is not None:
         frame["ref"] = ref
     return frame
+
+
 PING = ClientFrame("ping")

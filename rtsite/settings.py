@@ -162,9 +162,7 @@ if EMBEDDED_REDIS:
 
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": os.environ.get(
-            "CHANNEL_LAYER_BACKEND", "channels_redis.core.RedisChannelLayer"
-        ),
+        "BACKEND": os.environ.get("CHANNEL_LAYER_BACKEND", "channels_redis.core.RedisChannelLayer"),
         "CONFIG": {
             "hosts": [REDIS_URL],
             "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "rtsite"),

@@ -22,8 +22,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         User = get_user_model()  # noqa: N806
         for slug, title, description in DEMO_ROOMS:
-            Room.objects.get_or_create(slug=slug, defaults={"title": title, "description": description})
-        self.stdout.write("Demo accounts (password for each: %s):" % DEMO_PASSWORD)
+            Room.objects.get_or_create(
+                slug=slug, defaults={"title": title, "description": description}
+            )
+        self.stdout.write(f"Demo accounts (password for each: {DEMO_PASSWORD}):")
         for username, staff in DEMO_USERS:
             user, created = User.objects.get_or_create(
                 username=username, defaults={"is_staff": staff, "is_superuser": staff}

@@ -1,0 +1,52 @@
+# rtsite: `make run` starts the site, `make test` runs the whole suite.
+# Needs only Python 3.11; everything else is installed into .venv/.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# Tests run with DEBUG off (as in production) and a throwaway key.
+TEST_ENV := SECRET_KEY=test-only-secret-key DEBUG=false
+
+.PHONY: install run migrate demo test test-suite lint format clean stop-redis
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(BIN)/.installed
+
+migrate: install
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --no-input
+
+demo: migrate
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py seed_demo
+
+run: demo
+	@echo
+	@echo "  rtsite is running at http://$(HOST):$(PORT)/   (Ctrl+C stops it)"
+	@echo
+	DEBUG=$${DEBUG:-true} $(BIN)/daphne -b $(HOST) -p $(PORT) rtsite.asgi:application
+
+test: install
+	$(MAKE) test-suite
+
+# The suite alone, for an installed .venv (.ci/run calls it again with DATABASE_URL/REDIS_URL).
+test-suite:
+	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+stop-redis: install
+	DEBUG=true $(BIN)/python manage.py embedded_redis stop
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

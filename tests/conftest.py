@@ -1,0 +1,290 @@
+"""Shared fixtures: real Redis channel layer, real daphne processes, real WebSocket clients.
+
+Nothing here swaps in the in-memory channel layer: every test of behaviour crosses the
+Redis server the settings name (the embedded one, or REDIS_URL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from channels.layers import channel_layers
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test import Client
+
+from chat.models import Room
+
+ROOT = Path(__file__).resolve().parent.parent
+ORIGIN = "http://localhost"
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip a test whose service or browser is missing; under CI, fail it instead."""
+    if condition:
+        return
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        pytest.fail(f"required under CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer() -> Iterator[None]:
+    # Layer instances hold connections bound to the event loop that made them; every
+    # async test has its own loop, so every test gets its own layer instance.
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+# ---------------------------------------------------------------- users and rooms
+
+
+@pytest.fixture
+def make_user(transactional_db: None) -> Callable[..., Any]:
+    def make(username: str | None = None, **extra: Any) -> Any:
+        username = username or f"user{uuid.uuid4().hex[:8]}"
+        return get_user_model().objects.create_user(
+            username=username, password="pw-for-tests-only", **extra
+        )
+
+    return make
+
+
+@pytest.fixture
+def make_room(transactional_db: None) -> Callable[..., Room]:
+    def make(**fields: Any) -> Room:
+        # Unique slugs keep tests apart from each other and from a dev server sharing Redis.
+        slug = fields.pop("slug", f"room-{uuid.uuid4().hex[:10]}")
+        fields.setdefault("title", slug.title())
+        return Room.objects.create(slug=slug, **fields)
+
+    return make
+
+
+def session_cookie(user: Any) -> str:
+    client = Client()
+    client.force_login(user)
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+@pytest.fixture
+def login_cookie(transactional_db: None) -> Callable[[Any], str]:
+    return session_cookie
+
+
+# ---------------------------------------------------------------- in-process sockets
+
+
+class Socket:
+    """A WebsocketCommunicator with helpers to wait for one frame type."""
+
+    def __init__(self, communicator: WebsocketCommunicator) -> None:
+        self.communicator = communicator
+        self.seen: list[dict[str, Any]] = []
+
+    async def send(self, frame: dict[str, Any] | str) -> None:
+        text = frame if isinstance(frame, str) else json.dumps(frame)
+        await self.communicator.send_to(text_data=text)
+
+    async def next(self, frame_type: str, timeout: float = 5.0) -> dict[str, Any]:
+        """The next frame of ``frame_type``, skipping (and keeping) any others."""
+        deadline = time.monotonic() + timeout
+        while True:
+            frame = await self._receive(deadline - time.monotonic())
+            if frame is None:
+                raise AssertionError(f"no {frame_type!r} frame within {timeout}s; saw {self.seen}")
+            self.seen.append(frame)
+            if frame["type"] == frame_type:
+                return frame
+
+    async def _receive(self, timeout: float) -> dict[str, Any] | None:
+        # Read the output queue directly: the communicator's own receive cancels the
+        # application on a time-out, which would end the socket under test.
+        communicator = self.communicator
+        if communicator.future.done():
+            communicator.future.result()  # re-raise what killed the consumer
+        try:
+            message = await asyncio.wait_for(communicator.output_queue.get(), max(timeout, 0))
+        except asyncio.TimeoutError:
+            return None
+        if message["type"] == "websocket.close":
+            raise AssertionError(f"socket closed with {message.get('code')}")
+        return json.loads(message["text"])
+
+    async def nothing(self, frame_type: str, within: float = 0.5) -> None:
+        try:
+            frame = await self.next(frame_type, timeout=within)
+        except AssertionError:
+            return
+        raise AssertionError(f"unexpected {frame_type!r} frame: {frame}")
+
+    async def usable(self) -> None:
+        """The socket still answers: send a ping, get the pong."""
+        ref = uuid.uuid4().hex[:8]
+        await self.send({"type": "ping", "ref": ref})
+        assert (await self.next("pong"))["ref"] == ref
+
+
+@asynccontextmanager
+async def open_socket(
+    path: str, *, cookie: str | None = None, origin: str | None = ORIGIN
+) -> AsyncIterator[Socket]:
+    from rtsite.asgi import application
+
+    headers = [(b"host", b"localhost")]
+    if origin is not None:
+        headers.append((b"origin", origin.encode()))
+    if cookie is not None:
+        headers.append((b"cookie", cookie.encode()))
+    communicator = WebsocketCommunicator(application, path, headers=headers)
+    connected, _ = await communicator.connect(timeout=10)
+    if not connected:
+        raise ConnectionRefusedError(path)
+    try:
+        yield Socket(communicator)
+    finally:
+        await communicator.disconnect(timeout=5)
+
+
+# ---------------------------------------------------------------- real daphne processes
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_database_url() -> str:
+    """A URL for the test database pytest-django created, for child processes."""
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{Path(db['NAME']).resolve()}"
+    auth = db["USER"] or ""
+    if db.get("PASSWORD"):
+        auth += f":{db['PASSWORD']}"
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+test_database_url.__test__ = False  # type: ignore[attr-defined]
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment for a child process that shares this test run's DB and Redis."""
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=test_database_url(),
+        REDIS_URL=settings.REDIS_URL,
+        SECRET_KEY=settings.SECRET_KEY,
+        DEBUG="false",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        PYTHONPATH=str(ROOT),
+        DJANGO_SETTINGS_MODULE="rtsite.settings",
+    )
+    env.update(extra)
+    return env
+
+
+def manage(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run a manage.py command as a separate process against the test database."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=check,
+    )
+
+
+@dataclass
+class Daphne:
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.process = _spawn_daphne(self.port, self.log)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def _spawn_daphne(port: int, log: Path) -> subprocess.Popen[bytes]:
+    with open(log, "ab") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "rtsite.asgi:application",
+            ],
+            cwd=ROOT,
+            env=child_env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"daphne exited with {process.returncode}: {log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as reply:
+                if reply.status == 200:
+                    return process
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"daphne did not become healthy: {log.read_text()}")
+
+
+def start_daphne(tmp_dir: Path, port: int | None = None) -> Daphne:
+    port = port or free_port()
+    log = tmp_dir / f"daphne-{port}.log"
+    return Daphne(port=port, process=_spawn_daphne(port, log), log=log)
+
+
+@pytest.fixture(scope="session")
+def daphne_server(
+    django_db_setup: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Daphne]:
+    """One real daphne process for the session, on the test database and Redis."""
+    server = start_daphne(tmp_path_factory.mktemp("daphne"))
+    yield server
+    server.stop()

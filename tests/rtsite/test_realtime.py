@@ -1,0 +1,76 @@
+"""publish_on_commit: a broadcast leaves only after commit, and never after a rollback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from rtsite.realtime import publish_on_commit
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def _subscribe(group: str) -> str:
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(group, channel)
+    return channel
+
+
+async def _receive(channel: str, timeout: float = 2.0) -> dict | None:
+    try:
+        return await asyncio.wait_for(get_channel_layer().receive(channel), timeout)
+    except asyncio.TimeoutError:
+        return None
+
+
+async def test_sent_after_commit_encoded_once() -> None:
+    channel = await _subscribe("test.realtime.commit")
+    seen_inside: list[dict | None] = []
+
+    def work() -> None:
+        with transaction.atomic():
+            publish_on_commit("test.realtime.commit", "test.event", {"type": "x", "n": 1})
+            seen_inside.append(None)
+
+    await database_sync_to_async(work)()
+    event = await _receive(channel)
+    assert event is not None
+    assert event["type"] == "test.event"
+    assert json.loads(event["frame"]) == {"type": "x", "n": 1}
+
+
+async def test_nothing_sent_on_rollback() -> None:
+    channel = await _subscribe("test.realtime.rollback")
+
+    def work() -> None:
+        with transaction.atomic():
+            publish_on_commit("test.realtime.rollback", "test.event", {"type": "x"})
+            raise RuntimeError("roll back")
+
+    with pytest.raises(RuntimeError):
+        await database_sync_to_async(work)()
+    assert await _receive(channel, timeout=0.5) is None
+
+
+async def test_layer_failure_after_commit_is_logged_not_raised(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    layer = get_channel_layer()
+
+    async def down(*args: object) -> None:
+        raise ConnectionError("redis gone")
+
+    monkeypatch.setattr(layer, "group_send", down)
+
+    def work() -> None:
+        with transaction.atomic():
+            publish_on_commit("test.realtime.fail", "test.event", {"type": "x"})
+
+    await database_sync_to_async(work)()
+    assert "broadcast of test.event to test.realtime.fail failed" in caplog.text
