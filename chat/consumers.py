@@ -72,12 +72,12 @@ class ChatRoomConsumer(JsonConsumer):
         # Join before reading history: a message committed meanwhile arrives twice at
         # worst (the client drops repeats by id), never zero times.
         await self.join_group(self.room.group_name)
-        await self.send_frame(await self._sync_frame(self.room))
         if self.user.is_authenticated:
             await services.presence_enter(
                 room=self.room, user=self.user, channel_name=self.channel_name
             )
             self.heartbeat = asyncio.create_task(self._keep_present(self.room))
+        await self.send_frame(await self._sync_frame(self.room))
 
     async def _sync_frame(self, room: Room) -> dict[str, Any]:
         after_id = self._after_id()

@@ -164,7 +164,16 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": os.environ.get("CHANNEL_LAYER_BACKEND", "channels_redis.core.RedisChannelLayer"),
         "CONFIG": {
-            "hosts": [REDIS_URL],
+            "hosts": [
+                {
+                    "address": REDIS_URL,
+                    # redis-py 8 reads with a 5 s timeout by default, the same as the
+                    # layer's 5 s BZPOPMIN poll: idle consumers then die with
+                    # TimeoutError. The read timeout must outlast the poll.
+                    "socket_timeout": env_float("CHANNEL_LAYER_SOCKET_TIMEOUT", 30.0, minimum=6),
+                    "socket_connect_timeout": 5,
+                }
+            ],
             "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "rtsite"),
             "capacity": env_int("CHANNEL_LAYER_CAPACITY", 1000, minimum=1),
             "expiry": env_int("CHANNEL_LAYER_EXPIRY", 60, minimum=1),

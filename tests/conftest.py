@@ -99,6 +99,7 @@ class Socket:
     def __init__(self, communicator: WebsocketCommunicator) -> None:
         self.communicator = communicator
         self.seen: list[dict[str, Any]] = []
+        self.closed_by_server = False
 
     async def send(self, frame: dict[str, Any] | str) -> None:
         text = frame if isinstance(frame, str) else json.dumps(frame)
@@ -123,9 +124,10 @@ class Socket:
             communicator.future.result()  # re-raise what killed the consumer
         try:
             message = await asyncio.wait_for(communicator.output_queue.get(), max(timeout, 0))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return None
         if message["type"] == "websocket.close":
+            self.closed_by_server = True
             raise AssertionError(f"socket closed with {message.get('code')}")
         return json.loads(message["text"])
 
@@ -158,10 +160,14 @@ async def open_socket(
     connected, _ = await communicator.connect(timeout=10)
     if not connected:
         raise ConnectionRefusedError(path)
+    socket = Socket(communicator)
     try:
-        yield Socket(communicator)
+        yield socket
     finally:
-        await communicator.disconnect(timeout=5)
+        # A consumer whose layer receive is cancelled mid-BZPOPMIN can miss the cancel
+        # (channels-redis) and linger; daphne cancels it again after
+        # application_close_timeout, and so does the communicator after this time-out.
+        await communicator.disconnect(timeout=0.2 if socket.closed_by_server else 1)
 
 
 # ---------------------------------------------------------------- real daphne processes

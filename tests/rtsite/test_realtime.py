@@ -25,7 +25,7 @@ async def _subscribe(group: str) -> str:
 async def _receive(channel: str, timeout: float = 2.0) -> dict | None:
     try:
         return await asyncio.wait_for(get_channel_layer().receive(channel), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return None
 
 

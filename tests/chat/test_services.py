@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.test import override_settings
+
+from chat import services
+from chat.models import Message, Room
+from rtsite.errors import ActionError, ErrorCode
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def author(make_user: Callable[..., Any]) -> Any:
+    return make_user()
+
+
+def post(room: Room, author: Any, body: str) -> Message:
+    return services.message_post(room=room, author=author, body=body)
+
+
+def error_code(call: Callable[[], object]) -> ErrorCode:
+    with pytest.raises(ActionError) as caught:
+        call()
+    return caught.value.code
+
+
+def test_body_is_trimmed_and_stored(make_room: Callable[..., Room], author: Any) -> None:
+    message = post(make_room(), author, "  hello there \n")
+    assert Message.objects.get(pk=message.pk).body == "hello there"
+
+
+def test_refused_posts_store_nothing(make_room: Callable[..., Room], author: Any) -> None:
+    room = make_room()
+    assert error_code(lambda: post(room, author, " \n\t ")) == ErrorCode.INVALID
+    assert error_code(lambda: post(room, AnonymousUser(), "hi")) == ErrorCode.AUTH_REQUIRED
+    with override_settings(CHAT_MAX_MESSAGE_LENGTH=5):
+        assert error_code(lambda: post(room, author, "123456")) == ErrorCode.TOO_LARGE
+        post(room, author, "12345")
+    author.is_active = False
+    assert error_code(lambda: post(room, author, "hi")) == ErrorCode.AUTH_REQUIRED
+    assert Message.objects.filter(room=room).count() == 1
+
+
+def test_muted_user_cannot_post(make_room: Callable[..., Room], author: Any) -> None:
+    room, other_room = make_room(), make_room()
+    services.user_mute(room=room, user=author, reason="spam")
+    assert error_code(lambda: post(room, author, "hi")) == ErrorCode.MUTED
+    post(other_room, author, "still fine elsewhere")
+    assert services.user_unmute(room=room, user=author) is True
+    post(room, author, "back")
+
+
+def test_retention_keeps_the_newest(make_room: Callable[..., Room], author: Any) -> None:
+    room = make_room(retention=3)
+    ids = [post(room, author, f"m{i}").pk for i in range(6)]
+    assert list(Message.objects.filter(room=room).values_list("id", flat=True)) == ids[-3:]
+
+
+def test_default_retention_is_ten_and_zero_keeps_all(
+    make_room: Callable[..., Room], author: Any
+) -> None:
+    default, unlimited = make_room(), make_room(retention=0)
+    assert default.retention == 10
+    for i in range(14):
+        post(default, author, f"d{i}")
+        post(unlimited, author, f"u{i}")
+    assert Message.objects.filter(room=default).count() == 10
+    assert Message.objects.filter(room=unlimited).count() == 14
+
+
+def test_prune_applies_a_lowered_retention(make_room: Callable[..., Room], author: Any) -> None:
+    room = make_room(retention=0)
+    for i in range(8):
+        post(room, author, f"m{i}")
+    room.retention = 5
+    room.save()
+    assert services.room_prune(room=room) == 3
+    assert services.room_prune(room=room) == 0
+    assert Message.objects.filter(room=room).count() == 5
+
+
+def test_delete_across_rooms(make_room: Callable[..., Room], author: Any) -> None:
+    one, two = make_room(), make_room()
+    doomed = [post(one, author, "a"), post(two, author, "b")]
+    keep = post(one, author, "c")
+    assert services.message_delete(messages=doomed) == 2
+    assert list(Message.objects.filter(room__in=[one, two])) == [keep]
