@@ -196,9 +196,15 @@ test_database_url.__test__ = False  # type: ignore[attr-defined]
 def child_env(**extra: str) -> dict[str, str]:
     """The environment for a child process that shares this test run's DB and Redis."""
     env = dict(os.environ)
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    if settings.EMBEDDED_REDIS:
+        # No REDIS_URL: the child must find the embedded server by itself, as daphne
+        # and manage.py do on a developer's machine.
+        env.pop("REDIS_URL", None)
+    else:
+        env["REDIS_URL"] = settings.REDIS_URL
     env.update(
         DATABASE_URL=test_database_url(),
-        REDIS_URL=settings.REDIS_URL,
         SECRET_KEY=settings.SECRET_KEY,
         DEBUG="false",
         ALLOWED_HOSTS="127.0.0.1,localhost",

@@ -1,0 +1,96 @@
+"""Moderation in the admin reaches open sockets like any other change."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from django.test import Client
+from django.urls import reverse
+
+from chat import services
+from chat.models import Message, Mute, Room
+from tests.conftest import open_socket
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def staff_client(make_user: Callable[..., Any]) -> Client:
+    client = Client()
+    client.force_login(make_user(is_staff=True, is_superuser=True))
+    return client
+
+
+@pytest.fixture
+def room_with_messages(make_room: Callable[..., Room], make_user: Callable[..., Any]) -> Room:
+    room = make_room(retention=0)
+    author = make_user()
+    for i in range(3):
+        services.message_post(room=room, author=author, body=f"m{i}")
+    return room
+
+
+def ids_of(room: Room) -> list[int]:
+    return list(Message.objects.filter(room=room).values_list("id", flat=True))
+
+
+async def test_admin_delete_one_removes_it_live(
+    staff_client: Client, room_with_messages: Room
+) -> None:
+    ids = await database_sync_to_async(ids_of)(room_with_messages)
+    async with open_socket(f"/ws/chat/{room_with_messages.slug}/") as ws:
+        await ws.next("sync")
+        url = reverse("admin:chat_message_delete", args=[ids[0]])
+        reply = await database_sync_to_async(staff_client.post)(url, {"post": "yes"})
+        assert reply.status_code == 302
+        assert (await ws.next("message.deleted"))["ids"] == [ids[0]]
+    assert await database_sync_to_async(ids_of)(room_with_messages) == ids[1:]
+
+
+async def test_admin_bulk_delete_removes_them_live(
+    staff_client: Client, room_with_messages: Room
+) -> None:
+    ids = await database_sync_to_async(ids_of)(room_with_messages)
+    async with open_socket(f"/ws/chat/{room_with_messages.slug}/") as ws:
+        await ws.next("sync")
+        reply = await database_sync_to_async(staff_client.post)(
+            reverse("admin:chat_message_changelist"),
+            {"action": "delete_selected", "_selected_action": ids[:2], "post": "yes"},
+        )
+        assert reply.status_code == 302
+        assert sorted((await ws.next("message.deleted"))["ids"]) == ids[:2]
+
+
+def test_mute_action_and_mute_admin(
+    staff_client: Client, room_with_messages: Room, make_user: Callable[..., Any]
+) -> None:
+    message = Message.objects.filter(room=room_with_messages).first()
+    reply = staff_client.post(
+        reverse("admin:chat_message_changelist"),
+        {"action": "mute_authors", "_selected_action": [message.pk]},
+    )
+    assert reply.status_code == 302
+    mute = Mute.objects.get(room=room_with_messages, user=message.author)
+    assert mute.created_by is not None
+
+    other = make_user()
+    reply = staff_client.post(
+        reverse("admin:chat_mute_add"),
+        {"room": room_with_messages.pk, "user": other.pk, "reason": "flooding"},
+    )
+    assert reply.status_code == 302
+    assert Mute.objects.get(room=room_with_messages, user=other).reason == "flooding"
+
+
+def test_changelists_search_and_filter(staff_client: Client, room_with_messages: Room) -> None:
+    url = reverse("admin:chat_message_changelist")
+    assert staff_client.get(url, {"q": "m1"}).status_code == 200
+    assert staff_client.get(url, {"room__id__exact": room_with_messages.pk}).status_code == 200
+    reply = staff_client.get(reverse("admin:chat_room_changelist"), {"q": room_with_messages.slug})
+    assert reply.status_code == 200
+    assert room_with_messages.title in reply.content.decode()
+    change = reverse("admin:chat_room_change", args=[room_with_messages.pk])
+    assert "retention" in staff_client.get(change).content.decode()

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from chat import services
+from chat.models import Message, Room
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def run(*args: str) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def test_create_room() -> None:
+    assert "Created room 'lounge'" in run(
+        "create_room", "lounge", "--title", "Lounge", "--retention", "25"
+    )
+    room = Room.objects.get(slug="lounge")
+    assert (room.title, room.retention) == ("Lounge", 25)
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["bad slug!"], "slug"),
+        (["ok-slug", "--retention", "-1"], "retention"),
+    ],
+)
+def test_create_room_refuses_bad_input(args: list[str], error: str) -> None:
+    with pytest.raises(CommandError, match=error):
+        run("create_room", *args)
+
+
+def test_create_room_refuses_duplicates(make_room: Callable[..., Room]) -> None:
+    make_room(slug="taken")
+    with pytest.raises(CommandError, match="already exists"):
+        run("create_room", "taken")
+
+
+def test_prune_rooms(make_room: Callable[..., Room], make_user: Callable[..., Any]) -> None:
+    author = make_user()
+    room = make_room(retention=0)
+    for i in range(7):
+        services.message_post(room=room, author=author, body=f"m{i}")
+    Room.objects.filter(pk=room.pk).update(retention=4)
+    out = run("prune_rooms", "--room", room.slug)
+    assert f"{room.slug}: removed 3" in out
+    assert Message.objects.filter(room=room).count() == 4
+    with pytest.raises(CommandError, match="no such room: nope"):
+        run("prune_rooms", "--room", "nope")
+
+
+def test_post_message(make_room: Callable[..., Room], make_user: Callable[..., Any]) -> None:
+    room = make_room()
+    user = make_user("oper")
+    assert "Posted message" in run("post_message", room.slug, "--user", "oper", "--body", "hi")
+    assert Message.objects.get(room=room).author == user
+    with pytest.raises(CommandError, match="no such user"):
+        run("post_message", room.slug, "--user", "ghost", "--body", "hi")
+    with pytest.raises(CommandError, match="no such room"):
+        run("post_message", "nowhere", "--user", "oper", "--body", "hi")
+    with pytest.raises(CommandError, match="empty"):
+        run("post_message", room.slug, "--user", "oper", "--body", "   ")

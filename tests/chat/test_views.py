@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client, override_settings
+
+from chat.models import Room
+
+pytestmark = pytest.mark.django_db
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+def test_room_list_and_room_page_escape_user_text(
+    client: Client, make_room: Callable[..., Room]
+) -> None:
+    room = make_room(title=XSS, description=XSS)
+    listing = client.get("/chat/").content.decode()
+    assert XSS not in listing
+    assert "&lt;img src=x onerror=alert(1)&gt;" in listing
+    page = client.get(room.get_absolute_url())
+    assert page.status_code == 200
+    assert XSS not in page.content.decode()
+    assert client.get("/chat/no-such-room/").status_code == 404
+
+
+def test_home_redirects_to_rooms(client: Client) -> None:
+    assert client.get("/")["Location"] == "/chat/"
+
+
+@override_settings(CHAT_ANONYMOUS_READ=False)
+def test_private_reading_sends_visitors_to_login(
+    client: Client, make_room: Callable[..., Room]
+) -> None:
+    reply = client.get(make_room().get_absolute_url())
+    assert reply.status_code == 302
+    assert reply["Location"].startswith("/accounts/login/")
+
+
+def test_signup_login_logout(client: Client) -> None:
+    reply = client.post(
+        "/accounts/signup/",
+        {"username": "newbie", "password1": "a-long-pass-123", "password2": "a-long-pass-123"},
+    )
+    assert reply.status_code == 302
+    assert get_user_model().objects.filter(username="newbie").exists()
+    assert "Signed in as" in client.get("/chat/").content.decode()
+    client.post("/accounts/logout/")
+    assert "Log in" in client.get("/chat/").content.decode()
+    assert client.login(username="newbie", password="a-long-pass-123")
+
+
+def test_signup_errors_are_shown(client: Client, make_user: Callable[..., Any]) -> None:
+    make_user("taken")
+    reply = client.post(
+        "/accounts/signup/", {"username": "taken", "password1": "x", "password2": "y"}
+    )
+    assert reply.status_code == 200
+    assert "already exists" in reply.content.decode()

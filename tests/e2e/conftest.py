@@ -1,0 +1,51 @@
+"""Headless Chromium (Debian's package, driven by Playwright) against real daphne."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import require
+
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",  # CI runs as root
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    # This machine has no network beyond loopback; these keep Chromium from trying.
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def chromium_path() -> str | None:
+    configured = os.environ.get("CHROMIUM_PATH")
+    if configured:
+        return configured if Path(configured).exists() else None
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    path = chromium_path()
+    require(path is not None, "Chromium not found (apt-get install chromium, or set CHROMIUM_PATH)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover - a dev dependency
+        require(False, "playwright is not installed")
+    # Playwright's sync API keeps an event loop on the main thread, which Django takes
+    # for async code; the tests' ORM calls are plain sync code. Child processes never
+    # inherit this (tests.conftest.child_env drops it).
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    playwright = sync_playwright().start()
+    browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+    playwright.stop()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)

@@ -1,0 +1,108 @@
+"""Two people chat in real browsers; XSS shows as text; a dropped server is survived."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chat.models import Room
+from tests.conftest import Daphne, manage, start_daphne
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "pw-for-tests-only"
+XSS = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture
+def server(django_db_setup: None, tmp_path: Path) -> Iterator[Daphne]:
+    # Its own process: the reconnect test stops and restarts it.
+    daphne = start_daphne(tmp_path)
+    yield daphne
+    daphne.stop()
+
+
+def open_room(browser: Any, server: Daphne, username: str, room: Room) -> Any:
+    page = browser.new_context().new_page()
+    page.set_default_timeout(15_000)
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.dialogs = dialogs
+    sockets: list[str] = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    page.socket_urls = sockets
+    page.goto(f"{server.url}/accounts/login/?next=/chat/{room.slug}/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"**/chat/{room.slug}/")
+    page.wait_for_selector("[data-live-state=connected]")
+    return page
+
+
+def send(page: Any, text: str) -> None:
+    page.fill("#composer-body", text)
+    page.keyboard.press("Enter")
+
+
+def bodies(page: Any) -> list[str]:
+    return page.locator("#messages .message .body").all_text_contents()
+
+
+def wait_for_body(page: Any, text: str) -> None:
+    page.locator("#messages .message .body", has_text=text).first.wait_for()
+
+
+def test_two_users_chat_live_and_survive_a_server_restart(
+    browser: Any,
+    server: Daphne,
+    make_user: Callable[..., Any],
+    make_room: Callable[..., Room],
+) -> None:
+    make_user("alice")
+    make_user("bob")
+    room = make_room(retention=0)
+    alice = open_room(browser, server, "alice", room)
+    bob = open_room(browser, server, "bob", room)
+
+    # Presence: each sees the other online.
+    bob.locator("#online li", has_text="alice").wait_for()
+    alice.locator("#online li", has_text="bob").wait_for()
+
+    send(alice, "hello bob")
+    wait_for_body(bob, "hello bob")
+    send(bob, "hi alice")
+    wait_for_body(alice, "hi alice")
+
+    # User text is text: the payload shows literally and nothing runs.
+    send(alice, XSS)
+    wait_for_body(bob, "onerror")
+    assert XSS in bodies(bob)
+    assert bob.locator("#messages img").count() == 0
+    assert alice.dialogs == [] and bob.dialogs == []
+
+    # The server goes away; messages are posted meanwhile (straight to the database).
+    server.stop()
+    bob.wait_for_selector("[data-live-state=reconnecting]")
+    manage("post_message", room.slug, "--user", "alice", "--body", "missed one")
+    manage("post_message", room.slug, "--user", "alice", "--body", "missed two")
+    server.start()
+
+    for page in (alice, bob):
+        page.wait_for_selector("[data-live-state=connected]", timeout=30_000)
+        wait_for_body(page, "missed two")
+        shown = bodies(page)
+        # Every message exactly once, in order, no gap.
+        assert shown == ["hello bob", "hi alice", XSS, "missed one", "missed two"]
+        # The reconnect resumed from the last id the page had shown.
+        assert "?after_id=" in page.socket_urls[-1]
+        assert "?after_id=" not in page.socket_urls[0]
+
+    send(bob, "after the restart")
+    wait_for_body(alice, "after the restart")
+    if shots := os.environ.get("E2E_SCREENSHOTS"):
+        alice.screenshot(path=f"{shots}/chat-room.png", full_page=True)
