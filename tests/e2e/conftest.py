@@ -31,7 +31,8 @@ def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's loop must be gone before any async test runs.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     path = chromium_path()
     require(path is not None, "Chromium not found (apt-get install chromium, or set CHROMIUM_PATH)")

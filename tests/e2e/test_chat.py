@@ -83,7 +83,8 @@ def test_two_users_chat_live_and_survive_a_server_restart(
     wait_for_body(bob, "onerror")
     assert XSS in bodies(bob)
     assert bob.locator("#messages img").count() == 0
-    assert alice.dialogs == [] and bob.dialogs == []
+    assert alice.dialogs == []
+    assert bob.dialogs == []
 
     # The server goes away; messages are posted meanwhile (straight to the database).
     server.stop()
