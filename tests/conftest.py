@@ -237,6 +237,7 @@ class Daphne:
     port: int
     process: subprocess.Popen[bytes]
     log: Path
+    env: dict[str, str]
 
     @property
     def url(self) -> str:
@@ -247,7 +248,7 @@ class Daphne:
         return f"ws://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self.process = _spawn_daphne(self.port, self.log)
+        self.process = _spawn_daphne(self.port, self.log, self.env)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -259,7 +260,7 @@ class Daphne:
                 self.process.wait()
 
 
-def _spawn_daphne(port: int, log: Path) -> subprocess.Popen[bytes]:
+def _spawn_daphne(port: int, log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     with open(log, "ab") as out:
         process = subprocess.Popen(
             [
@@ -273,7 +274,7 @@ def _spawn_daphne(port: int, log: Path) -> subprocess.Popen[bytes]:
                 "rtsite.asgi:application",
             ],
             cwd=ROOT,
-            env=child_env(),
+            env=child_env(**env),
             stdout=out,
             stderr=subprocess.STDOUT,
         )
@@ -291,10 +292,12 @@ def _spawn_daphne(port: int, log: Path) -> subprocess.Popen[bytes]:
     raise RuntimeError(f"daphne did not become healthy: {log.read_text()}")
 
 
-def start_daphne(tmp_dir: Path, port: int | None = None) -> Daphne:
-    port = port or free_port()
+def start_daphne(tmp_dir: Path, *, env: dict[str, str] | None = None) -> Daphne:
+    """A daphne process on a free port; ``env`` adds settings for it."""
+    port = free_port()
     log = tmp_dir / f"daphne-{port}.log"
-    return Daphne(port=port, process=_spawn_daphne(port, log), log=log)
+    env = env or {}
+    return Daphne(port=port, process=_spawn_daphne(port, log, env), log=log, env=env)
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ XSS = "<img src=x onerror=alert(1)>"
 @pytest.fixture
 def server(django_db_setup: None, tmp_path: Path) -> Iterator[Daphne]:
     # Its own process: the reconnect test stops and restarts it.
-    daphne = start_daphne(tmp_path)
+    daphne = start_daphne(tmp_path, env={"CHAT_TYPING_TIMEOUT_SECONDS": "1"})
     yield daphne
     daphne.stop()
 
@@ -72,6 +72,13 @@ def test_two_users_chat_live_and_survive_a_server_restart(
     # Presence: each sees the other online.
     bob.locator("#online li", has_text="alice").wait_for()
     alice.locator("#online li", has_text="bob").wait_for()
+
+    # Typing shows on the other page and goes away by itself.
+    bob.fill("#composer-body", "hel")
+    bob.type("#composer-body", "l")
+    alice.locator("#typing", has_text="bob is typing").wait_for()
+    alice.wait_for_function("document.getElementById('typing').textContent === ''")
+    bob.fill("#composer-body", "")
 
     send(alice, "hello bob")
     wait_for_body(bob, "hello bob")

@@ -6,6 +6,7 @@ import asyncio
 import json
 
 import pytest
+from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.db import transaction
@@ -36,9 +37,11 @@ async def test_sent_after_commit_encoded_once() -> None:
     def work() -> None:
         with transaction.atomic():
             publish_on_commit("test.realtime.commit", "test.event", {"type": "x", "n": 1})
-            seen_inside.append(None)
+            # Still inside the transaction: nothing has left yet.
+            seen_inside.append(async_to_sync(_receive)(channel, 0.3))
 
     await database_sync_to_async(work)()
+    assert seen_inside == [None]
     event = await _receive(channel)
     assert event is not None
     assert event["type"] == "test.event"
