@@ -1,0 +1,339 @@
+"""make bench: every scenario against ours and both peers, in one run, on this machine.
+
+    python -m bench.run                         # everything (several minutes)
+    python -m bench.run --scenario fanout       # one scenario (repeatable)
+    python -m bench.run --stacks ours,tornado   # a subset of stacks
+    python -m bench.run --tiny                  # 5 sockets, 5 messages: does it work?
+
+Prints a table and writes bench/results/<timestamp>.json (and latest.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from bench import load, report
+from bench.stacks import Ours, Stack, make
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+@dataclass
+class Sizes:
+    fanout: list[tuple[int, int]]  # (subscribers, messages/s)
+    fanout_seconds: float
+    sustain_subscribers: int
+    sustain_rates: list[int]
+    sustain_seconds: float
+    rt_rooms: int
+    rt_users: int
+    rt_rates: list[int]
+    rt_seconds: float
+    idle_sockets: int
+    idle_seconds: float
+    storm_sockets: int
+    scale_subscribers: int
+    scale_rate: int
+    scale_seconds: float
+
+
+FULL = Sizes(
+    fanout=[(1000, 5), (1000, 20), (200, 50)],
+    fanout_seconds=10,
+    sustain_subscribers=1000,
+    sustain_rates=[20, 40, 80, 160, 320],
+    sustain_seconds=6,
+    rt_rooms=50,
+    rt_users=20,
+    rt_rates=[100, 200, 500],
+    rt_seconds=10,
+    idle_sockets=5000,
+    idle_seconds=10,
+    storm_sockets=1000,
+    scale_subscribers=1000,
+    scale_rate=100,
+    scale_seconds=6,
+)
+TINY = Sizes(
+    fanout=[(5, 5)],
+    fanout_seconds=1,
+    sustain_subscribers=5,
+    sustain_rates=[5, 10],
+    sustain_seconds=1,
+    rt_rooms=2,
+    rt_users=3,
+    rt_rates=[5],
+    rt_seconds=1,
+    idle_sockets=5,
+    idle_seconds=1,
+    storm_sockets=5,
+    scale_subscribers=6,
+    scale_rate=5,
+    scale_seconds=1,
+)
+
+Row = dict[str, Any]
+
+
+async def _with_server(
+    stack: Stack, processes: int, body: Callable[[], Coroutine[Any, Any, Row]]
+) -> Row:
+    stack.start(processes)
+    try:
+        return await body()
+    finally:
+        stack.stop()
+
+
+async def fanout_once(
+    stack: Stack, subscribers: int, rate: float, seconds: float, processes: int = 1
+) -> Row:
+    room = "bench-fanout"
+    headers = await asyncio.to_thread(stack.prepare, subscribers, [room])
+
+    async def body() -> Row:
+        plan = [(room, stack.ports[i % len(stack.ports)]) for i in range(subscribers)]
+        clients, connect_s, failures = await load.connect_all(stack, plan, headers)
+        await asyncio.sleep(1)
+        measure, usage, sent_s, _prefix = await load.drive(
+            stack,
+            clients,
+            clients[:1],
+            rate=rate,
+            messages=max(1, int(rate * seconds)),
+            members={room: len(clients)},
+        )
+        await load.close_all(clients)
+        return {
+            **load.summarize(measure, sent_s),
+            **usage,
+            "connect_s": round(connect_s, 2),
+            "connect_failures": failures,
+        }
+
+    return await _with_server(stack, processes, body)
+
+
+async def scenario_fanout(stack: Stack, sizes: Sizes) -> list[Row]:
+    rows = []
+    for subscribers, rate in sizes.fanout:
+        row = await fanout_once(stack, subscribers, rate, sizes.fanout_seconds)
+        rows.append({"scenario": "fanout", "variant": f"{subscribers} subs @ {rate}/s", **row})
+    return rows
+
+
+async def scenario_sustain(stack: Stack, sizes: Sizes) -> list[Row]:
+    """Step the rate up until p99 passes 250 ms or anything is lost."""
+    best = 0
+    steps = []
+    for rate in sizes.sustain_rates:
+        row = await fanout_once(stack, sizes.sustain_subscribers, rate, sizes.sustain_seconds)
+        ok = row["delivered"] == row["expected"] and (row["p99_ms"] or 0) <= 250
+        steps.append({"rate": rate, "p99_ms": row["p99_ms"], "delivered_pct": row["delivered_pct"]})
+        if not ok:
+            break
+        best = rate
+    return [
+        {
+            "scenario": "sustain",
+            "variant": f"{sizes.sustain_subscribers} subs, max rate",
+            "max_rate_per_s": best,
+            "max_deliveries_per_s": best * sizes.sustain_subscribers,
+            "steps": steps,
+        }
+    ]
+
+
+async def scenario_roundtrip(stack: Stack, sizes: Sizes) -> list[Row]:
+    rooms = [f"bench-rt-{i}" for i in range(sizes.rt_rooms)]
+    users = sizes.rt_rooms * sizes.rt_users
+    headers = await asyncio.to_thread(stack.prepare, users, rooms)
+    rows = []
+    for rate in sizes.rt_rates:
+
+        async def body(rate: int = rate) -> Row:
+            plan = [(rooms[i // sizes.rt_users], stack.ports[0]) for i in range(users)]
+            clients, connect_s, failures = await load.connect_all(stack, plan, headers)
+            members: dict[str, int] = {}
+            for client in clients:
+                members[client.room] = members.get(client.room, 0) + 1
+            await asyncio.sleep(1)
+            measure, usage, sent_s, prefix = await load.drive(
+                stack,
+                clients,
+                clients,
+                rate=rate,
+                messages=int(rate * sizes.rt_seconds),
+                members=members,
+            )
+            await load.close_all(clients)
+            row = {**load.summarize(measure, sent_s, per_message=True), **usage}
+            row["connect_failures"] = failures
+            if isinstance(stack, Ours):
+                stored = await asyncio.to_thread(stack.stored, prefix)
+                row["stored"] = len(stored)
+                row["stored_duplicates"] = len(stored) - len(set(stored))
+                row["sent"] = len(measure.sent_at)
+            return row
+
+        row = await _with_server(stack, 1, body)
+        label = f"{sizes.rt_rooms} rooms x {sizes.rt_users} users @ {rate}/s"
+        rows.append({"scenario": "roundtrip", "variant": label, **row})
+    return rows
+
+
+async def scenario_idle(stack: Stack, sizes: Sizes) -> list[Row]:
+    room = "bench-idle"
+    headers = await asyncio.to_thread(stack.prepare, sizes.idle_sockets, [room])
+
+    async def body() -> Row:
+        resources = load.Resources(stack.pids())
+        warm, _, _ = await load.connect_all(stack, [(room, stack.ports[0])], headers)
+        await asyncio.sleep(1)
+        before = resources.rss()
+        plan = [(room, stack.ports[0])] * sizes.idle_sockets
+        clients, connect_s, failures = await load.connect_all(stack, plan, headers)
+        await asyncio.sleep(3)
+        after = resources.rss()
+        resources.start()
+        await asyncio.sleep(sizes.idle_seconds)
+        usage = resources.stop()
+        await load.close_all(clients + warm)
+        return {
+            "sockets": len(clients),
+            "connect_failures": failures,
+            "kb_per_socket": round((after - before) / max(1, len(clients)) / 1024, 1),
+            "idle_cpu_pct": usage["server_cpu_pct"],
+            "server_rss_mb": round(after / 2**20, 1),
+        }
+
+    row = await _with_server(stack, 1, body)
+    return [{"scenario": "idle", "variant": f"{sizes.idle_sockets} idle sockets", **row}]
+
+
+async def scenario_storm(stack: Stack, sizes: Sizes) -> list[Row]:
+    room = "bench-storm"
+    headers = await asyncio.to_thread(stack.prepare, sizes.storm_sockets, [room])
+
+    async def body() -> Row:
+        plan = [(room, stack.ports[0])] * sizes.storm_sockets
+        clients, seconds, failures = await load.connect_all(stack, plan, headers, concurrency=None)
+        await load.close_all(clients)
+        return {"joined": len(clients), "failures": failures, "all_joined_s": round(seconds, 2)}
+
+    row = await _with_server(stack, 1, body)
+    return [{"scenario": "storm", "variant": f"{sizes.storm_sockets} at once", **row}]
+
+
+async def scenario_scaleout(stack: Stack, sizes: Sizes) -> list[Row]:
+    rows = []
+    one = await fanout_once(
+        stack, sizes.scale_subscribers, sizes.scale_rate, sizes.scale_seconds, 1
+    )
+    two = await fanout_once(
+        stack, sizes.scale_subscribers, sizes.scale_rate, sizes.scale_seconds, 2
+    )
+    for processes, row in ((1, one), (2, two)):
+        rows.append(
+            {
+                "scenario": "scaleout",
+                "variant": f"{sizes.scale_subscribers} subs @ {sizes.scale_rate}/s, {processes} proc",
+                **row,
+            }
+        )
+    ratio = two["deliveries_per_s"] / one["deliveries_per_s"] if one["deliveries_per_s"] else 0
+    rows[-1]["speedup_vs_1_proc"] = round(ratio, 2)
+    return rows
+
+
+SCENARIOS = {
+    "fanout": scenario_fanout,
+    "sustain": scenario_sustain,
+    "roundtrip": scenario_roundtrip,
+    "idle": scenario_idle,
+    "storm": scenario_storm,
+    "scaleout": scenario_scaleout,
+}
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+async def run(scenarios: list[str], stacks: list[str], sizes: Sizes) -> dict[str, Any]:
+    Ours.setup_django(Ours())
+    results: list[Row] = []
+    for name in scenarios:
+        for stack_name in stacks:
+            stack = make(stack_name)
+            print(f"-- {name} on {stack_name}", flush=True)
+            try:
+                rows = await SCENARIOS[name](stack, sizes)
+            except Exception as error:  # a peer falling over is a result, not a crash
+                rows = [{"scenario": name, "variant": "error", "error": repr(error)[:300]}]
+                stack.stop()
+            for row in rows:
+                row["stack"] = stack_name
+                results.append(row)
+    return {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": machine(),
+        "results": results,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--scenario", action="append", choices=sorted(SCENARIOS))
+    parser.add_argument("--stacks", default="ours,tornado,tutorial")
+    parser.add_argument("--tiny", action="store_true", help="5 sockets, 5 messages")
+    parser.add_argument("--out", type=Path, help="JSON file (default bench/results/<time>.json)")
+    parser.add_argument("--no-uvloop", action="store_true", help="plain asyncio in the client")
+    args = parser.parse_args()
+    scenarios = args.scenario or list(SCENARIOS)
+    stacks = [s.strip() for s in args.stacks.split(",") if s.strip()]
+    sizes = TINY if args.tiny else FULL
+    runner: Callable[[Coroutine[Any, Any, dict[str, Any]]], dict[str, Any]] = asyncio.run
+    if not args.no_uvloop:
+        import uvloop
+
+        runner = uvloop.run
+    data = runner(run(scenarios, stacks, sizes))
+    out = args.out or RESULTS / f"{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(data, indent=2))
+    if args.out is None:
+        (RESULTS / "latest.json").write_text(json.dumps(data, indent=2))
+    print(report.table(data))
+    print(f"\nwritten: {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,284 @@
+"""The servers under test: ours (rtsite on daphne), and the two peers.
+
+Each stack starts its own server processes on loopback, prepares whatever its sockets
+need (users, sessions, rooms), and knows its wire format: how to publish a numbered
+message and how to read the number back from a delivery.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_VAR = ROOT / "var" / "bench"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], path: str | None) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server on {port} exited with {process.returncode}")
+        try:
+            if path is None:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    return
+            else:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2):
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server on {port} did not start")
+
+
+def bench_env() -> dict[str, str]:
+    """Settings for our stack under load: its own SQLite and embedded Redis under
+    var/bench/ (unless DATABASE_URL / REDIS_URL say otherwise), and a rate limit high
+    enough for one publisher socket to drive the whole load."""
+    env = dict(os.environ)
+    env.setdefault("RTSITE_VAR_DIR", str(BENCH_VAR))
+    env.update(
+        SECRET_KEY="bench-only-secret",
+        DEBUG="false",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        LOG_LEVEL="WARNING",
+        RT_RATE_LIMIT_PER_SECOND="100000",
+        RT_RATE_LIMIT_BURST="100000",
+        PYTHONPATH=str(ROOT),
+    )
+    return env
+
+
+@dataclass
+class Stack:
+    name: str
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    ports: list[int] = field(default_factory=list)
+
+    # -- lifecycle
+    def start(self, count: int = 1) -> None:
+        for _ in range(count):
+            port = free_port()
+            process = subprocess.Popen(
+                self.command(port),
+                cwd=ROOT,
+                env=self.env(),
+                stdout=subprocess.DEVNULL,
+                stderr=open(BENCH_VAR / f"{self.name}-{port}.log", "wb"),  # noqa: SIM115
+            )
+            _wait_for_port(port, process, self.health_path)
+            self.processes.append(process)
+            self.ports.append(port)
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self.processes.clear()
+        self.ports.clear()
+
+    def pids(self) -> list[int]:
+        return [process.pid for process in self.processes]
+
+    # -- what each stack defines
+    health_path: str | None = None
+
+    def command(self, port: int) -> list[str]:
+        raise NotImplementedError
+
+    def env(self) -> dict[str, str]:
+        return bench_env()
+
+    def prepare(self, users: int, rooms: list[str]) -> list[dict[str, str]]:
+        """Headers for each user's sockets (cookies where the stack authenticates)."""
+        return [{} for _ in range(users)]
+
+    def url(self, port: int, room: str) -> str:
+        raise NotImplementedError
+
+    def joined(self, first_frame: str | None) -> bool:
+        """Whether a socket counts as joined (ours: after its sync frame)."""
+        return True
+
+    def waits_for_first_frame(self) -> bool:
+        return False
+
+    def publish(self, tag: str) -> str:
+        raise NotImplementedError
+
+    def read(self, raw: str, prefix: str) -> str | None:
+        raise NotImplementedError
+
+    def stored(self, prefix: str) -> list[str]:
+        """Bodies stored with this prefix (only a stack that persists has any)."""
+        return []
+
+
+class Ours(Stack):
+    health_path = "/healthz"
+
+    def __init__(self) -> None:
+        super().__init__(name="ours")
+
+    def command(self, port: int) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-e",
+            f"tcp:port={port}:interface=127.0.0.1:backlog=2048",
+            "rtsite.asgi:application",
+        ]
+
+    def setup_django(self) -> None:
+        for key, value in bench_env().items():
+            os.environ.setdefault(key, value)
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rtsite.settings")
+        import django
+
+        django.setup()
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--no-input", "-v0"],
+            cwd=ROOT,
+            env=bench_env(),
+            check=True,
+        )
+
+    def prepare(self, users: int, rooms: list[str]) -> list[dict[str, str]]:
+        from django.conf import settings
+        from django.contrib.auth import (
+            BACKEND_SESSION_KEY,
+            HASH_SESSION_KEY,
+            SESSION_KEY,
+            get_user_model,
+        )
+        from django.contrib.auth.hashers import make_password
+        from django.contrib.sessions.backends.db import SessionStore
+        from django.db import transaction
+
+        from chat.models import Room
+
+        user_model = get_user_model()
+        names = [f"bench{i:05d}" for i in range(users)]
+        existing = set(
+            user_model.objects.filter(username__in=names).values_list("username", flat=True)
+        )
+        unusable = make_password(None)
+        user_model.objects.bulk_create(
+            [user_model(username=n, password=unusable) for n in names if n not in existing]
+        )
+        for slug in rooms:
+            # Retention 0 so every message of a run can be counted afterwards.
+            Room.objects.update_or_create(slug=slug, defaults={"title": slug, "retention": 0})
+        headers = []
+        with transaction.atomic():
+            for user in user_model.objects.filter(username__in=names).order_by("username"):
+                session = SessionStore()
+                session[SESSION_KEY] = str(user.pk)
+                session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+                session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+                session.create()
+                headers.append({"Cookie": f"{settings.SESSION_COOKIE_NAME}={session.session_key}"})
+        return headers
+
+    def url(self, port: int, room: str) -> str:
+        return f"ws://127.0.0.1:{port}/ws/chat/{room}/"
+
+    def waits_for_first_frame(self) -> bool:
+        return True
+
+    def joined(self, first_frame: str | None) -> bool:
+        return first_frame is not None and first_frame.startswith('{"type":"sync"')
+
+    def publish(self, tag: str) -> str:
+        return json.dumps({"type": "message.send", "body": tag})
+
+    def read(self, raw: str, prefix: str) -> str | None:
+        if not raw.startswith('{"type":"message"'):
+            return None
+        body: str = json.loads(raw)["message"]["body"]
+        return body if body.startswith(prefix) else None
+
+    def stored(self, prefix: str) -> list[str]:
+        from chat.models import Message
+
+        return list(Message.objects.filter(body__startswith=prefix).values_list("body", flat=True))
+
+
+class Tutorial(Stack):
+    """The Channels tutorial consumer on the default RedisChannelLayer, under daphne."""
+
+    def __init__(self) -> None:
+        super().__init__(name="tutorial")
+
+    def command(self, port: int) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-e",
+            f"tcp:port={port}:interface=127.0.0.1:backlog=2048",
+            "bench.peers.tutorial.asgi:application",
+        ]
+
+    def env(self) -> dict[str, str]:
+        from django.conf import settings
+
+        env = bench_env()
+        env["DJANGO_SETTINGS_MODULE"] = "bench.peers.tutorial.settings"
+        env["REDIS_URL"] = settings.REDIS_URL  # the same Redis server as ours
+        return env
+
+    def url(self, port: int, room: str) -> str:
+        return f"ws://127.0.0.1:{port}/ws/chat/{room}/"
+
+    def publish(self, tag: str) -> str:
+        return json.dumps({"message": tag})
+
+    def read(self, raw: str, prefix: str) -> str | None:
+        message: str = json.loads(raw)["message"]
+        return message if message.startswith(prefix) else None
+
+
+class Tornado(Stack):
+    """The seed's Tornado broadcaster: in-process socket list, nothing stored."""
+
+    def __init__(self) -> None:
+        super().__init__(name="tornado")
+
+    def command(self, port: int) -> list[str]:
+        return [sys.executable, str(ROOT / "bench" / "peers" / "tornado_broadcast.py"), str(port)]
+
+    def url(self, port: int, room: str) -> str:
+        return f"ws://127.0.0.1:{port}/websocket/{room}"
+
+    def publish(self, tag: str) -> str:
+        return tag
+
+    def read(self, raw: str, prefix: str) -> str | None:
+        return raw if raw.startswith(prefix) else None
+
+
+STACKS: dict[str, type[Stack]] = {"ours": Ours, "tornado": Tornado, "tutorial": Tutorial}
+
+
+def make(name: str) -> Any:
+    return STACKS[name]()
