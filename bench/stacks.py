@@ -22,6 +22,13 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH_VAR = ROOT / "var" / "bench"
 
 
+def var_dir() -> Path:
+    """Where the bench keeps its SQLite, embedded Redis and server logs."""
+    path = Path(os.environ.get("RTSITE_VAR_DIR", BENCH_VAR))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -50,7 +57,7 @@ def bench_env() -> dict[str, str]:
     var/bench/ (unless DATABASE_URL / REDIS_URL say otherwise), and a rate limit high
     enough for one publisher socket to drive the whole load."""
     env = dict(os.environ)
-    env.setdefault("RTSITE_VAR_DIR", str(BENCH_VAR))
+    env["RTSITE_VAR_DIR"] = str(var_dir())
     env.update(
         SECRET_KEY="bench-only-secret",
         DEBUG="false",
@@ -78,7 +85,7 @@ class Stack:
                 cwd=ROOT,
                 env=self.env(),
                 stdout=subprocess.DEVNULL,
-                stderr=open(BENCH_VAR / f"{self.name}-{port}.log", "wb"),  # noqa: SIM115
+                stderr=open(var_dir() / f"{self.name}-{port}.log", "wb"),  # noqa: SIM115
             )
             _wait_for_port(port, process, self.health_path)
             self.processes.append(process)

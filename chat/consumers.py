@@ -53,6 +53,7 @@ class ChatRoomConsumer(JsonConsumer):
     room: Room | None = None
     heartbeat: asyncio.Task[None] | None = None
     last_typing: float = 0.0
+    cursor: int = 0  # the newest message id this socket has been sent
 
     @property
     def user(self) -> Any:
@@ -73,14 +74,11 @@ class ChatRoomConsumer(JsonConsumer):
         # worst (the client drops repeats by id), never zero times.
         await self.join_group(self.room.group_name)
         if self.user.is_authenticated:
-            await services.presence_enter(
-                room=self.room, user=self.user, channel_name=self.channel_name
-            )
+            await services.presence_enter(room=self.room, user=self.user, socket_id=self.socket_id)
             self.heartbeat = asyncio.create_task(self._keep_present(self.room))
-        await self.send_frame(await self._sync_frame(self.room))
+        await self.send_frame(await self._sync_frame(self.room, self._after_id()))
 
-    async def _sync_frame(self, room: Room) -> dict[str, Any]:
-        after_id = self._after_id()
+    async def _sync_frame(self, room: Room, after_id: int | None) -> dict[str, Any]:
         page = getattr(settings, "CHAT_HISTORY_PAGE_SIZE", 50)
         mode = "recent"
         if after_id is not None:
@@ -111,6 +109,7 @@ class ChatRoomConsumer(JsonConsumer):
         }
         if has_more is not None:
             frame["has_more"] = has_more
+        self.cursor = max([self.cursor, after_id or 0, *(m.pk for m in messages)])
         return frame
 
     def _after_id(self) -> int | None:
@@ -124,9 +123,7 @@ class ChatRoomConsumer(JsonConsumer):
         interval = getattr(settings, "CHAT_PRESENCE_TTL_SECONDS", 60) / 3
         while True:
             await asyncio.sleep(interval)
-            await services.presence_refresh(
-                room=room, user=self.user, channel_name=self.channel_name
-            )
+            await services.presence_refresh(room=room, user=self.user, socket_id=self.socket_id)
 
     async def disconnect(self, code: int) -> None:
         if self.heartbeat is not None:
@@ -134,9 +131,7 @@ class ChatRoomConsumer(JsonConsumer):
             with contextlib.suppress(asyncio.CancelledError):
                 await self.heartbeat
         if self.room is not None and self.user.is_authenticated:
-            await services.presence_leave(
-                room=self.room, user=self.user, channel_name=self.channel_name
-            )
+            await services.presence_leave(room=self.room, user=self.user, socket_id=self.socket_id)
 
     def _joined_room(self) -> Room:
         if self.room is None:  # frames racing a refused connect
@@ -181,7 +176,15 @@ class ChatRoomConsumer(JsonConsumer):
         self.last_typing = now
         await services.typing_start(room=room, user=self.user)
 
-    chat_message = JsonConsumer.forward_frame
+    async def chat_message(self, event: dict[str, Any]) -> None:
+        self.cursor = max(self.cursor, event["cursor"])
+        await self.send(text_data=event["frame"])
+
+    async def hub_resync(self) -> None:
+        # Broadcasts were lost while the layer was down: send what was stored since.
+        if self.room is not None:
+            await self.send_frame(await self._sync_frame(self.room, self.cursor))
+
     chat_deleted = JsonConsumer.forward_frame
     chat_presence = JsonConsumer.forward_frame
     chat_typing = JsonConsumer.forward_frame

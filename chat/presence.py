@@ -1,7 +1,7 @@
 """Who is online in each room, kept in Redis so every daphne process sees the same list.
 
 One sorted set per room; a member per open socket (``user id``, ``username``,
-``channel name``), scored by when it expires. Sockets refresh their entry while open, so
+``socket id``), scored by when it expires. Sockets refresh their entry while open, so
 the entries of a process that died disappear by themselves after the TTL.
 """
 
@@ -25,15 +25,15 @@ class Change:
 
 
 def _key(room_id: int) -> str:
-    return f"rtsite:chat:presence:{room_id}"
+    return f"{getattr(settings, 'REDIS_KEY_PREFIX', 'rtsite')}:chat:presence:{room_id}"
 
 
 def _ttl() -> int:
     return getattr(settings, "CHAT_PRESENCE_TTL_SECONDS", 60)
 
 
-def _member(user_id: int, username: str, channel_name: str) -> str:
-    return _SEP.join((str(user_id), username, channel_name))
+def _member(user_id: int, username: str, socket_id: str) -> str:
+    return _SEP.join((str(user_id), username, socket_id))
 
 
 def _users(members: list[str]) -> dict[int, str]:
@@ -64,17 +64,17 @@ async def _update(room_id: int, add: str | None, remove: str | None) -> list[str
     return results[-2]
 
 
-async def enter(*, room_id: int, user_id: int, username: str, channel_name: str) -> Change:
-    members = await _update(room_id, _member(user_id, username, channel_name), None)
+async def enter(*, room_id: int, user_id: int, username: str, socket_id: str) -> Change:
+    members = await _update(room_id, _member(user_id, username, socket_id), None)
     return Change(first=_count(members, user_id) == 1, last=False, online=len(_users(members)))
 
 
-async def refresh(*, room_id: int, user_id: int, username: str, channel_name: str) -> None:
-    await _update(room_id, _member(user_id, username, channel_name), None)
+async def refresh(*, room_id: int, user_id: int, username: str, socket_id: str) -> None:
+    await _update(room_id, _member(user_id, username, socket_id), None)
 
 
-async def leave(*, room_id: int, user_id: int, username: str, channel_name: str) -> Change:
-    members = await _update(room_id, None, _member(user_id, username, channel_name))
+async def leave(*, room_id: int, user_id: int, username: str, socket_id: str) -> Change:
+    members = await _update(room_id, None, _member(user_id, username, socket_id))
     return Change(first=False, last=_count(members, user_id) == 0, online=len(_users(members)))
 
 

@@ -53,8 +53,8 @@ def deleted_frame(ids: list[int]) -> dict[str, Any]:
     return {"type": "message.deleted", "ids": ids}
 
 
-def presence_frame(kind: str, user: dict[str, Any]) -> dict[str, Any]:
-    return {"type": f"presence.{kind}", "user": user}
+def presence_frame(joined: list[dict[str, Any]], left: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"type": "presence", "joined": joined, "left": left}
 
 
 def typing_frame(user: dict[str, Any], expires_in_ms: int) -> dict[str, Any]:

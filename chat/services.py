@@ -7,6 +7,8 @@ from a browser. Broadcasts leave only after the transaction commits.
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
@@ -64,7 +66,12 @@ def message_post(*, room: Room, author: Any, body: str) -> Message:
             raise ActionError(ErrorCode.MUTED, "you are muted in this room")
         message = Message.objects.create(room=room, author=author, body=body)
         _prune(room)
-        publish_on_commit(room.group_name, protocol.EVENT_MESSAGE, protocol.message_frame(message))
+        publish_on_commit(
+            room.group_name,
+            protocol.EVENT_MESSAGE,
+            protocol.message_frame(message),
+            cursor=message.pk,
+        )
     return message
 
 
@@ -104,39 +111,83 @@ def user_unmute(*, room: Room, user: Any) -> bool:
     return Mute.objects.filter(room=room, user=user).delete()[0] > 0
 
 
-async def presence_enter(*, room: Room, user: Any, channel_name: str) -> None:
+async def presence_enter(*, room: Room, user: Any, socket_id: str) -> None:
     change = await presence.enter(
-        room_id=room.pk, user_id=user.pk, username=user.get_username(), channel_name=channel_name
+        room_id=room.pk, user_id=user.pk, username=user.get_username(), socket_id=socket_id
     )
     if change.first:
-        await _publish_presence(room, "join", user, change.online)
+        _presence_batch().add(room, "joined", user, change.online)
 
 
-async def presence_refresh(*, room: Room, user: Any, channel_name: str) -> None:
+async def presence_refresh(*, room: Room, user: Any, socket_id: str) -> None:
     await presence.refresh(
-        room_id=room.pk, user_id=user.pk, username=user.get_username(), channel_name=channel_name
+        room_id=room.pk, user_id=user.pk, username=user.get_username(), socket_id=socket_id
     )
 
 
-async def presence_leave(*, room: Room, user: Any, channel_name: str) -> None:
+async def presence_leave(*, room: Room, user: Any, socket_id: str) -> None:
     change = await presence.leave(
-        room_id=room.pk, user_id=user.pk, username=user.get_username(), channel_name=channel_name
+        room_id=room.pk, user_id=user.pk, username=user.get_username(), socket_id=socket_id
     )
     if change.last:
-        await _publish_presence(room, "leave", user, change.online)
+        _presence_batch().add(room, "left", user, change.online)
 
 
-async def _publish_presence(room: Room, kind: str, user: Any, online: int) -> None:
-    await publish_now(
-        room.group_name,
-        protocol.EVENT_PRESENCE,
-        protocol.presence_frame(kind, protocol.user_payload(user)),
-    )
-    await publish_now(
-        protocol.LOBBY_GROUP,
-        protocol.EVENT_ROOM_ONLINE,
-        protocol.room_online_frame(room.slug, online),
-    )
+class _PresenceBatch:
+    """Joins and leaves of one process, sent at most every CHAT_PRESENCE_BATCH_SECONDS.
+
+    One frame per room per window instead of one per user: a thousand people arriving
+    at once would otherwise cost a million frames (each join sent to everyone present).
+    """
+
+    def __init__(self) -> None:
+        self.pending: dict[int, dict[str, Any]] = {}
+
+    def add(self, room: Room, kind: str, user: Any, online: int) -> None:
+        entry = self.pending.get(room.pk)
+        if entry is None:
+            entry = self.pending[room.pk] = {"room": room, "joined": {}, "left": {}}
+            delay = getattr(settings, "CHAT_PRESENCE_BATCH_SECONDS", 0.25)
+            asyncio.get_running_loop().call_later(
+                delay, lambda: asyncio.ensure_future(self.flush(room.pk))
+            )
+        other = "left" if kind == "joined" else "joined"
+        # A join and a leave of the same user within one window cancel out.
+        if entry[other].pop(user.pk, None) is None:
+            entry[kind][user.pk] = protocol.user_payload(user)
+        entry["online"] = online
+
+    async def flush(self, room_id: int) -> None:
+        entry = self.pending.pop(room_id, None)
+        if entry is None:
+            return
+        room = entry["room"]
+        if entry["joined"] or entry["left"]:
+            await publish_now(
+                room.group_name,
+                protocol.EVENT_PRESENCE,
+                protocol.presence_frame(
+                    list(entry["joined"].values()), list(entry["left"].values())
+                ),
+            )
+        await publish_now(
+            protocol.LOBBY_GROUP,
+            protocol.EVENT_ROOM_ONLINE,
+            protocol.room_online_frame(room.slug, entry["online"]),
+        )
+
+
+_batches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _PresenceBatch] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _presence_batch() -> _PresenceBatch:
+    loop = asyncio.get_running_loop()
+    batch = _batches.get(loop)
+    if batch is None:
+        batch = _batches[loop] = _PresenceBatch()
+    return batch
 
 
 async def typing_start(*, room: Room, user: Any) -> None:

@@ -6,40 +6,62 @@ What it guarantees, so apps do not each re-learn it:
   and the socket stays open;
 - no exception escapes to daphne: a failing handler is logged and answered with
   ``internal_error`` (channels' own JsonWebsocketConsumer lets a bad frame raise);
-- broadcast frames arrive pre-encoded (``rtsite.realtime``) and are forwarded as text.
+- broadcasts reach it through the process's hub (``rtsite.hub``), not through a
+  channel-layer channel of its own: the consumer opts out of the layer
+  (``channel_layer_alias = None``), so an idle socket costs no layer receive task and a
+  broadcast skips Channels' per-message dispatch; frames arrive pre-encoded and are
+  forwarded as text.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from autobahn.exception import Disconnected
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from rtsite.errors import ActionError, ErrorCode
+from rtsite.hub import get_hub
 from rtsite.protocol import ClientFrame, encode, error_frame, parse_frame
 from rtsite.ratelimit import TokenBucket
 
 logger = logging.getLogger(__name__)
 
-# Close codes 4000-4099 tell the browser client not to reconnect.
+# Close codes 4000-4099 tell the browser client not to reconnect. (Application close
+# codes must be 1000 or 3000-4999: autobahn refuses 1011 from an application.)
 CLOSE_NOT_FOUND = 4404
 CLOSE_FORBIDDEN = 4403
+CLOSE_SERVER_ERROR = 4500
 
 
 class JsonConsumer(AsyncWebsocketConsumer):
     client_frames: ClassVar[Mapping[str, ClientFrame]] = {}
+    # Group traffic comes through the hub; no per-socket layer channel (see above).
+    channel_layer_alias = None
 
     async def websocket_connect(self, message: dict[str, Any]) -> None:
+        # Identifies this socket in presence and logs (there is no channel_name).
+        self.socket_id = uuid.uuid4().hex
+        self.hub_groups: list[str] = []
+        # Broadcasts that arrive while connect() runs wait until it is done, so the
+        # socket's first frames (history, presence) come first.
+        self.held: list[dict[str, Any]] | None = []
         self.rate_limit = TokenBucket(
             rate=getattr(settings, "RT_RATE_LIMIT_PER_SECOND", 5.0),
             burst=getattr(settings, "RT_RATE_LIMIT_BURST", 20),
         )
         self.max_frame_bytes: int = getattr(settings, "RT_MAX_FRAME_BYTES", 32 * 1024)
-        await super().websocket_connect(message)
+        try:
+            await super().websocket_connect(message)
+        finally:
+            held, self.held = self.held, None
+            for event in held or ():
+                await self.hub_deliver(event)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         try:
@@ -49,7 +71,7 @@ class JsonConsumer(AsyncWebsocketConsumer):
         except Exception:
             logger.exception("consumer %s failed on %s", type(self).__name__, message.get("type"))
             if message.get("type") == "websocket.connect":
-                await self.close(code=1011)
+                await self.close(code=CLOSE_SERVER_ERROR)
             else:
                 await self.send_error(ErrorCode.INTERNAL, "the server could not handle that")
 
@@ -81,14 +103,44 @@ class JsonConsumer(AsyncWebsocketConsumer):
     async def send_error(self, code: ErrorCode, message: str, *, ref: str | None = None) -> None:
         await self.send_frame(error_frame(code, message, ref))
 
-    async def forward_frame(self, event: dict[str, str]) -> None:
-        """Layer event handler: relay a frame encoded once by ``rtsite.realtime``."""
-        await self.send(text_data=event["frame"])
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        hub = get_hub()
+        for group in self.hub_groups:
+            await hub.leave(group, self)
+        self.hub_groups = []
+        await super().websocket_disconnect(message)
 
     async def join_group(self, group: str) -> None:
-        await self.channel_layer.group_add(group, self.channel_name)
-        # channels discards every group in self.groups on disconnect.
-        self.groups.append(group)
+        await get_hub().join(group, self)
+        self.hub_groups.append(group)
+
+    async def hub_deliver(self, event: dict[str, Any]) -> None:
+        """A broadcast for a group of this socket: ``chat.message`` -> ``chat_message``."""
+        if self.held is not None:
+            self.held.append(event)
+            return
+        handler = getattr(self, event["type"].replace(".", "_"), None)
+        if handler is None:
+            logger.error("%s has no handler for %s", type(self).__name__, event["type"])
+            return
+        try:
+            await handler(event)
+        except Disconnected:
+            pass  # the socket closed under us; the disconnect handler cleans up
+        except Exception:
+            logger.exception("consumer %s failed on %s", type(self).__name__, event["type"])
+            await self.send_error(ErrorCode.INTERNAL, "the server could not handle that")
+
+    async def rt_resync(self, event: dict[str, Any]) -> None:
+        """The hub lost the layer for a while: broadcasts may have been missed."""
+        await self.hub_resync()
+
+    async def hub_resync(self) -> None:
+        """Consumers with a cursor send what was stored since it."""
+
+    async def forward_frame(self, event: dict[str, Any]) -> None:
+        """Broadcast handler: relay a frame encoded once by ``rtsite.realtime``."""
+        await self.send(text_data=event["frame"])
 
     async def on_ping(self, *, ref: str | None) -> None:
         await self.send_frame({"type": "pong", **({"ref": ref} if ref else {})})

@@ -19,7 +19,15 @@ def get_async_redis() -> redis.asyncio.Redis:
     loop = asyncio.get_running_loop()
     client = _async_clients.get(loop)
     if client is None:
-        client = redis.asyncio.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+        # A blocking pool: a burst of sockets (a connect storm) waits for a connection
+        # instead of failing with "Too many connections" as redis-py's default pool does.
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
+            settings.REDIS_URL,
+            decode_responses=True,
+            max_connections=getattr(settings, "REDIS_MAX_CONNECTIONS", 50),
+            timeout=20,
+        )
+        client = redis.asyncio.Redis(connection_pool=pool)
         _async_clients[loop] = client
     return client
 

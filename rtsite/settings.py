@@ -160,6 +160,11 @@ EMBEDDED_REDIS = not REDIS_URL
 if EMBEDDED_REDIS:
     REDIS_URL = embedded_redis.url(VAR_DIR / "redis")
 
+# The project's own Redis keys (presence) start with this.
+REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", "rtsite")
+# Connections per process for the project's own Redis keys; callers queue.
+REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 50, minimum=1)
+
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": os.environ.get("CHANNEL_LAYER_BACKEND", "channels_redis.core.RedisChannelLayer"),
@@ -176,6 +181,11 @@ CHANNEL_LAYERS = {
             ],
             "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "rtsite"),
             "capacity": env_int("CHANNEL_LAYER_CAPACITY", 1000, minimum=1),
+            # A process's hub channel (rtsite/hub.py) carries every broadcast for all of
+            # its sockets: it must not drop under a burst that a socket's queue would.
+            "channel_capacity": {
+                "rtsite-hub.*": env_int("CHANNEL_LAYER_HUB_CAPACITY", 100_000, minimum=1)
+            },
             "expiry": env_int("CHANNEL_LAYER_EXPIRY", 60, minimum=1),
             "group_expiry": env_int("CHANNEL_LAYER_GROUP_EXPIRY", 86400, minimum=1),
         },
@@ -183,7 +193,7 @@ CHANNEL_LAYERS = {
 }
 if CHANNEL_LAYERS["default"]["BACKEND"].endswith("RedisPubSubChannelLayer"):
     # The pub/sub layer has no capacity or expiry: it drops unread messages instead.
-    for _option in ("capacity", "expiry", "group_expiry"):
+    for _option in ("capacity", "channel_capacity", "expiry", "group_expiry"):
         CHANNEL_LAYERS["default"]["CONFIG"].pop(_option)
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -223,6 +233,7 @@ CHAT_HISTORY_PAGE_SIZE = env_int("CHAT_HISTORY_PAGE_SIZE", 50, minimum=1)
 CHAT_RESUME_LIMIT = env_int("CHAT_RESUME_LIMIT", 1000, minimum=1)
 CHAT_TYPING_TIMEOUT_SECONDS = env_float("CHAT_TYPING_TIMEOUT_SECONDS", 5.0, minimum=0.5)
 CHAT_PRESENCE_TTL_SECONDS = env_int("CHAT_PRESENCE_TTL_SECONDS", 60, minimum=5)
+CHAT_PRESENCE_BATCH_SECONDS = env_float("CHAT_PRESENCE_BATCH_SECONDS", 0.25, minimum=0.0)
 CHAT_ANONYMOUS_READ = env_bool("CHAT_ANONYMOUS_READ", True)
 
 LOGGING = {

@@ -7,6 +7,7 @@ Redis server the settings name (the embedded one, or REDIS_URL).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
@@ -43,6 +45,26 @@ def require(condition: bool, reason: str) -> None:
     if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
         pytest.fail(f"required under CI: {reason}")
     pytest.skip(reason)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Keys of their own in the shared Redis: ids restart with every test database, and
+    # a room id reused by this run must not meet groups or presence left by another.
+    prefix = f"rtsite-test-{uuid.uuid4().hex[:8]}"
+    os.environ["CHANNEL_LAYER_PREFIX"] = prefix  # for child processes
+    os.environ["REDIS_KEY_PREFIX"] = prefix
+    settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = prefix
+    settings.REDIS_KEY_PREFIX = prefix
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    prefix = os.environ.get("REDIS_KEY_PREFIX", "")
+    if not prefix.startswith("rtsite-test-"):
+        return
+    with contextlib.suppress(Exception):  # best effort: Redis may be gone already
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5)
+        for key in client.scan_iter(match=f"{prefix}*", count=1000):
+            client.delete(key)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -104,6 +126,7 @@ class Socket:
     def __init__(self, communicator: WebsocketCommunicator) -> None:
         self.communicator = communicator
         self.seen: list[dict[str, Any]] = []
+        self.unread: list[dict[str, Any]] = []  # received, not yet asked for
         self.closed_by_server = False
 
     async def send(self, frame: dict[str, Any] | str) -> None:
@@ -111,7 +134,10 @@ class Socket:
         await self.communicator.send_to(text_data=text)
 
     async def next(self, frame_type: str, timeout: float = 5.0) -> dict[str, Any]:
-        """The next frame of ``frame_type``, skipping (and keeping) any others."""
+        """The next frame of ``frame_type``; frames of other types stay unread."""
+        for i, frame in enumerate(self.unread):
+            if frame["type"] == frame_type:
+                return self.unread.pop(i)
         deadline = time.monotonic() + timeout
         while True:
             frame = await self._receive(deadline - time.monotonic())
@@ -120,6 +146,7 @@ class Socket:
             self.seen.append(frame)
             if frame["type"] == frame_type:
                 return frame
+            self.unread.append(frame)
 
     async def _receive(self, timeout: float) -> dict[str, Any] | None:
         # Read the output queue directly: the communicator's own receive cancels the

@@ -134,14 +134,13 @@
           shown.delete(id);
         }
         break;
-      case "presence.join":
-        online.set(frame.user.id, frame.user.username);
+      case "presence":
+        for (const user of frame.joined) online.set(user.id, user.username);
+        for (const user of frame.left) {
+          online.delete(user.id);
+          stopTyping(user.username);
+        }
         renderOnline();
-        break;
-      case "presence.leave":
-        online.delete(frame.user.id);
-        renderOnline();
-        stopTyping(frame.user.username);
         break;
       case "typing":
         if (me && frame.user.id === me.id) break;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -11,7 +12,7 @@ from django.test import override_settings
 
 from chat import services
 from chat.models import Message, Room
-from tests.conftest import open_socket
+from tests.conftest import open_socket, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -89,19 +90,32 @@ async def test_message_reaches_everyone_including_sender(
 async def test_join_and_leave_events(room: Room, cookies: dict[str, str]) -> None:
     async with open_socket(path(room), cookie=cookies["alice"]) as a:
         assert [u["username"] for u in (await a.next("sync"))["online"]] == ["alice"]
-        assert (await a.next("presence.join"))["user"]["username"] == "alice"
+        assert [u["username"] for u in (await a.next("presence"))["joined"]] == ["alice"]
         async with open_socket(path(room), cookie=cookies["bob"]) as b:
             sync = await b.next("sync")
             assert [u["username"] for u in sync["online"]] == ["alice", "bob"]
-            joined = await a.next("presence.join")
-            assert joined["user"]["username"] == "bob"
+            joined = await a.next("presence")
+            assert (joined["joined"], joined["left"]) == ([sync["me"]], [])
             # A second tab of the same user is not a second join.
             async with open_socket(path(room), cookie=cookies["bob"]) as b2:
                 await b2.next("sync")
-                await a.nothing("presence.join", within=0.5)
-            await a.nothing("presence.leave", within=0.5)
-        left = await a.next("presence.leave")
-        assert left["user"]["username"] == "bob"
+                await a.nothing("presence", within=0.6)
+            await a.nothing("presence", within=0.6)
+        left = await a.next("presence")
+        assert ([u["username"] for u in left["left"]], left["joined"]) == (["bob"], [])
+
+
+@override_settings(CHAT_PRESENCE_BATCH_SECONDS=1.5)
+async def test_joins_are_batched(room: Room, make_user: Callable[..., Any]) -> None:
+    users = [await database_sync_to_async(make_user)() for _ in range(5)]
+    cookies = [await database_sync_to_async(session_cookie)(u) for u in users]
+    async with open_socket(path(room)) as watcher:
+        await watcher.next("sync")
+        async with contextlib.AsyncExitStack() as stack:
+            for cookie in cookies:
+                await stack.enter_async_context(open_socket(path(room), cookie=cookie))
+            frame = await watcher.next("presence")
+            assert {u["id"] for u in frame["joined"]} == {u.pk for u in users}
 
 
 async def test_typing_indicator(room: Room, cookies: dict[str, str]) -> None:

@@ -1,0 +1,144 @@
+"""Process-local fan-out over the Redis channel layer.
+
+The Channels way puts every socket in the layer's groups: a broadcast to a room of 1,000
+sockets carries 1,000 channel names through Redis, is unpacked into 1,000 queues, and is
+dispatched 1,000 times (each dispatch also hops to a thread to close old database
+connections). Here each daphne process has one layer channel, its hub; the hub is the
+only member of a group from that process, and hands each broadcast to the process's
+sockets in that group directly. One layer message per process per broadcast; the frame
+text, encoded once by ``rtsite.realtime``, is written to each socket as it is.
+
+The layer can lose messages (Redis restarted, a connection dropped). When the hub's
+receive fails, it retries with backoff, re-joins its groups once Redis answers (a
+restarted Redis has forgotten them), and asks every local subscriber to resync from its
+cursor, so nothing is lost silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import weakref
+from collections import defaultdict
+from typing import Any, Protocol
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+HUB_CHANNEL_PREFIX = "rtsite-hub"
+
+
+# Sent to every local subscriber after an outage: broadcasts may have been lost.
+RESYNC_EVENT = {"type": "rt.resync"}
+
+
+class Subscriber(Protocol):
+    async def hub_deliver(self, event: dict[str, Any]) -> None: ...
+
+
+class Hub:
+    def __init__(self) -> None:
+        self.layer = get_channel_layer()
+        self.channel: str | None = None
+        self.members: dict[str, set[Subscriber]] = defaultdict(set)
+        self.lock = asyncio.Lock()
+        self.task: asyncio.Task[None] | None = None
+        self.renewer: asyncio.Task[None] | None = None
+
+    async def join(self, group: str, subscriber: Subscriber) -> None:
+        async with self.lock:
+            await self._start()
+            if not self.members[group]:
+                await self.layer.group_add(group, self.channel)
+            self.members[group].add(subscriber)
+
+    async def leave(self, group: str, subscriber: Subscriber) -> None:
+        async with self.lock:
+            members = self.members.get(group)
+            if members is None:
+                return
+            members.discard(subscriber)
+            if not members:
+                del self.members[group]
+                with contextlib.suppress(Exception):  # it expires anyway
+                    await self.layer.group_discard(group, self.channel)
+
+    def local_count(self, group: str) -> int:
+        return len(self.members.get(group, ()))
+
+    async def _start(self) -> None:
+        if self.channel is None:
+            self.channel = await self.layer.new_channel(prefix=HUB_CHANNEL_PREFIX)
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self._run(), name="rtsite-hub")
+            self.renewer = asyncio.create_task(self._renew(), name="rtsite-hub-renew")
+
+    async def _run(self) -> None:
+        backoff = 0.1
+        failed = False
+        while True:
+            try:
+                if failed:
+                    # Raises until Redis answers again; a restarted Redis has forgotten
+                    # our groups, and whatever was broadcast meanwhile is gone.
+                    await self._add_all_groups()
+                    failed, backoff = False, 0.1
+                    await self._resync_all()
+                event = await self.layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                if not failed:
+                    logger.exception("hub lost the channel layer; retrying")
+                failed = True
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            await self._deliver(event)
+
+    async def _deliver(self, event: dict[str, Any]) -> None:
+        members = self.members.get(event.get("group", ""))
+        if not members:
+            return
+        for subscriber in list(members):
+            try:
+                await subscriber.hub_deliver(event)
+            except Exception:
+                logger.exception("delivery of %s failed", event.get("type"))
+
+    async def _add_all_groups(self) -> None:
+        for group in list(self.members):
+            await self.layer.group_add(group, self.channel)
+
+    async def _renew(self) -> None:
+        # Group memberships expire after group_expiry; renew them well before.
+        config = settings.CHANNEL_LAYERS["default"].get("CONFIG", {})
+        interval = config.get("group_expiry", 86400) / 4
+        while True:
+            await asyncio.sleep(interval)
+            with contextlib.suppress(Exception):  # the receive loop handles outages
+                await self._add_all_groups()
+
+    async def _resync_all(self) -> None:
+        logger.warning("hub reconnected; resyncing %d group(s)", len(self.members))
+        for members in list(self.members.values()):
+            for subscriber in list(members):
+                try:
+                    await subscriber.hub_deliver(dict(RESYNC_EVENT))
+                except Exception:
+                    logger.exception("resync failed")
+
+
+_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
+
+
+def get_hub() -> Hub:
+    """The hub of the running event loop (daphne has one; tests have one per test)."""
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is None or hub.layer is not get_channel_layer():
+        hub = _hubs[loop] = Hub()
+    return hub
