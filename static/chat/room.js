@@ -13,7 +13,8 @@
   const input = document.getElementById("composer-body");
 
   const shown = new Map(); // message id -> <li>, so nothing is ever shown twice
-  const online = new Map(); // user id -> username
+  const online = new Map(); // user id -> username (large rooms list only some)
+  let onlineTotal = 0;
   const typing = new Map(); // username -> timer
   let me = null;
   let typingTimeout = 5000;
@@ -83,7 +84,7 @@
         return li;
       }),
     );
-    onlineCount.textContent = String(names.length);
+    onlineCount.textContent = String(Math.max(onlineTotal, names.length));
   }
 
   function renderTyping() {
@@ -117,6 +118,7 @@
         if (frame.has_more !== undefined && shown.size > 0) olderButton.hidden = !frame.has_more;
         online.clear();
         for (const user of frame.online) online.set(user.id, user.username);
+        onlineTotal = frame.online_count;
         renderOnline();
         break;
       case "message":
@@ -135,9 +137,13 @@
         }
         break;
       case "presence":
-        for (const user of frame.joined) online.set(user.id, user.username);
+        for (const user of frame.joined) {
+          if (!online.has(user.id)) onlineTotal += 1;
+          online.set(user.id, user.username);
+        }
         for (const user of frame.left) {
           online.delete(user.id);
+          onlineTotal = Math.max(0, onlineTotal - 1);
           stopTyping(user.username);
         }
         renderOnline();

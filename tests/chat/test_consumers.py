@@ -249,3 +249,15 @@ async def test_room_list_counts_are_live(room: Room, cookies: dict[str, str]) ->
             assert (update["slug"], update["online"]) == (room.slug, 1)
         update = await lobby.next("room.online")
         assert (update["slug"], update["online"]) == (room.slug, 0)
+
+
+@override_settings(CHAT_ONLINE_LIST_LIMIT=1)
+async def test_large_rooms_list_some_users_and_count_all(
+    room: Room, cookies: dict[str, str]
+) -> None:
+    async with open_socket(path(room), cookie=cookies["alice"]) as a:
+        await a.next("sync")
+        async with open_socket(path(room), cookie=cookies["bob"]) as b:
+            sync = await b.next("sync")
+            assert sync["online_count"] == 2
+            assert [u["username"] for u in sync["online"]] == ["alice"]
