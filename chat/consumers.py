@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from typing import Any
 from urllib.parse import parse_qs
@@ -51,7 +49,6 @@ class ChatRoomConsumer(JsonConsumer):
     client_frames = protocol.ROOM_CLIENT_FRAMES
 
     room: Room | None = None
-    heartbeat: asyncio.Task[None] | None = None
     last_typing: float = 0.0
     cursor: int = 0  # the newest message id this socket has been sent
 
@@ -75,7 +72,6 @@ class ChatRoomConsumer(JsonConsumer):
         await self.join_group(self.room.group_name)
         if self.user.is_authenticated:
             await services.presence_enter(room=self.room, user=self.user, socket_id=self.socket_id)
-            self.heartbeat = asyncio.create_task(self._keep_present(self.room))
         await self.send_frame(await self._sync_frame(self.room, self._after_id()))
 
     async def _sync_frame(self, room: Room, after_id: int | None) -> dict[str, Any]:
@@ -123,17 +119,7 @@ class ChatRoomConsumer(JsonConsumer):
             return int(raw)
         return None
 
-    async def _keep_present(self, room: Room) -> None:
-        interval = getattr(settings, "CHAT_PRESENCE_TTL_SECONDS", 60) / 3
-        while True:
-            await asyncio.sleep(interval)
-            await services.presence_refresh(room=room, user=self.user, socket_id=self.socket_id)
-
     async def disconnect(self, code: int) -> None:
-        if self.heartbeat is not None:
-            self.heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.heartbeat
         if self.room is not None and self.user.is_authenticated:
             await services.presence_leave(room=self.room, user=self.user, socket_id=self.socket_id)
 

@@ -1,8 +1,9 @@
 """Who is online in each room, kept in Redis so every daphne process sees the same list.
 
 One sorted set per room; a member per open socket (``user id``, ``username``,
-``socket id``), scored by when it expires. Sockets refresh their entry while open, so
-the entries of a process that died disappear by themselves after the TTL.
+``socket id``), scored by when it expires. Each process renews the entries of its open
+sockets in one batch every TTL/3 (not a timer per socket), so the entries of a process
+that died disappear by themselves after the TTL.
 
 Every operation is one Lua script run inside Redis, and none sends the whole set back:
 a room with thousands of sockets would otherwise cost a transfer of the whole set per
@@ -11,13 +12,19 @@ connect and per heartbeat (quadratic in the room's size).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
+import weakref
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 
 from rtsite.redis import get_async_redis
+
+logger = logging.getLogger(__name__)
 
 _SEP = "\t"  # never in a username (letters, digits and @.+-_ only)
 
@@ -74,21 +81,67 @@ async def _run(
     return int(mine), int(users), names
 
 
+class _Renewer:
+    """The open sockets of this process (per room), renewed together every TTL/3."""
+
+    def __init__(self) -> None:
+        self.members: dict[int, set[str]] = defaultdict(set)
+        self.task: asyncio.Task[None] | None = None
+
+    def track(self, room_id: int, member: str) -> None:
+        self.members[room_id].add(member)
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self._run(), name="rtsite-presence-renew")
+
+    def untrack(self, room_id: int, member: str) -> None:
+        members = self.members.get(room_id)
+        if members is not None:
+            members.discard(member)
+            if not members:
+                del self.members[room_id]
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(_ttl() / 3)
+            try:
+                await self.renew()
+            except Exception:  # Redis away: the next round tries again
+                logger.warning("presence renewal failed", exc_info=True)
+
+    async def renew(self) -> None:
+        expires = time.time() + _ttl()
+        redis = get_async_redis()
+        async with redis.pipeline(transaction=False) as pipe:
+            for room_id, members in list(self.members.items()):
+                pipe.zadd(_key(room_id), dict.fromkeys(members, expires))
+                pipe.pexpire(_key(room_id), _ttl() * 2000)
+            await pipe.execute()
+
+
+_renewers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Renewer] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _renewer() -> _Renewer:
+    loop = asyncio.get_running_loop()
+    renewer = _renewers.get(loop)
+    if renewer is None:
+        renewer = _renewers[loop] = _Renewer()
+    return renewer
+
+
 async def enter(*, room_id: int, user_id: int, username: str, socket_id: str) -> Change:
-    mine, users, _ = await _run(room_id, add=_member(user_id, username, socket_id), user_id=user_id)
+    member = _member(user_id, username, socket_id)
+    mine, users, _ = await _run(room_id, add=member, user_id=user_id)
+    _renewer().track(room_id, member)
     return Change(first=mine == 1, last=False, online=users)
 
 
-async def refresh(*, room_id: int, user_id: int, username: str, socket_id: str) -> None:
-    await get_async_redis().zadd(
-        _key(room_id), {_member(user_id, username, socket_id): time.time() + _ttl()}
-    )
-
-
 async def leave(*, room_id: int, user_id: int, username: str, socket_id: str) -> Change:
-    mine, users, _ = await _run(
-        room_id, remove=_member(user_id, username, socket_id), user_id=user_id
-    )
+    member = _member(user_id, username, socket_id)
+    _renewer().untrack(room_id, member)
+    mine, users, _ = await _run(room_id, remove=member, user_id=user_id)
     return Change(first=False, last=mine == 0, online=users)
 
 

@@ -53,8 +53,10 @@ def deleted_frame(ids: list[int]) -> dict[str, Any]:
     return {"type": "message.deleted", "ids": ids}
 
 
-def presence_frame(joined: list[dict[str, Any]], left: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"type": "presence", "joined": joined, "left": left}
+def presence_frame(
+    joined: list[dict[str, Any]], left: list[dict[str, Any]], online_count: int
+) -> dict[str, Any]:
+    return {"type": "presence", "joined": joined, "left": left, "online_count": online_count}
 
 
 def typing_frame(user: dict[str, Any], expires_in_ms: int) -> dict[str, Any]:

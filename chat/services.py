@@ -119,12 +119,6 @@ async def presence_enter(*, room: Room, user: Any, socket_id: str) -> None:
         _presence_batch().add(room, "joined", user, change.online)
 
 
-async def presence_refresh(*, room: Room, user: Any, socket_id: str) -> None:
-    await presence.refresh(
-        room_id=room.pk, user_id=user.pk, username=user.get_username(), socket_id=socket_id
-    )
-
-
 async def presence_leave(*, room: Room, user: Any, socket_id: str) -> None:
     change = await presence.leave(
         room_id=room.pk, user_id=user.pk, username=user.get_username(), socket_id=socket_id
@@ -134,10 +128,13 @@ async def presence_leave(*, room: Room, user: Any, socket_id: str) -> None:
 
 
 class _PresenceBatch:
-    """Joins and leaves of one process, sent at most every CHAT_PRESENCE_BATCH_SECONDS.
+    """Joins and leaves of one process, sent as one frame per room per window.
 
-    One frame per room per window instead of one per user: a thousand people arriving
-    at once would otherwise cost a million frames (each join sent to everyone present).
+    One frame per window instead of one per user: a thousand people arriving at once
+    would otherwise cost a million frames (each join sent to everyone present). The
+    window is CHAT_PRESENCE_BATCH_SECONDS, growing with the room beyond the size of the
+    online list (one presence frame costs a write to every socket in the room), to at
+    most 5 s.
     """
 
     def __init__(self) -> None:
@@ -147,7 +144,9 @@ class _PresenceBatch:
         entry = self.pending.get(room.pk)
         if entry is None:
             entry = self.pending[room.pk] = {"room": room, "joined": {}, "left": {}}
-            delay = getattr(settings, "CHAT_PRESENCE_BATCH_SECONDS", 0.25)
+            base = getattr(settings, "CHAT_PRESENCE_BATCH_SECONDS", 0.25)
+            listed = max(1, getattr(settings, "CHAT_ONLINE_LIST_LIMIT", 100))
+            delay = min(5.0, base * max(1.0, online / listed))
             asyncio.get_running_loop().call_later(
                 delay, lambda: asyncio.ensure_future(self.flush(room.pk))
             )
@@ -167,7 +166,7 @@ class _PresenceBatch:
                 room.group_name,
                 protocol.EVENT_PRESENCE,
                 protocol.presence_frame(
-                    list(entry["joined"].values()), list(entry["left"].values())
+                    list(entry["joined"].values()), list(entry["left"].values()), entry["online"]
                 ),
             )
         await publish_now(

@@ -19,6 +19,11 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: 
 
 from rtsite.routing import websocket_urlpatterns  # noqa: E402
 
+if settings.RT_DIRECT_WRITES:
+    from rtsite import fastwrite
+
+    fastwrite.install()
+
 application = ProtocolTypeRouter(
     {
         "http": ASGIStaticFilesHandler(django_http) if settings.SERVE_STATIC else django_http,

@@ -225,6 +225,9 @@ STATIC_ROOT = VAR_DIR / "static"
 # daphne serves /static/ itself unless a proxy does (see docs/deploy.md).
 SERVE_STATIC = env_bool("SERVE_STATIC", True)
 
+# Send frames straight to the socket instead of through twisted's buffer (rtsite/fastwrite.py).
+RT_DIRECT_WRITES = env_bool("RT_DIRECT_WRITES", True)
+
 # Real-time plumbing (rtsite/consumers.py), read when a consumer runs.
 RT_MAX_FRAME_BYTES = env_int("RT_MAX_FRAME_BYTES", 32 * 1024, minimum=256)
 RT_RATE_LIMIT_PER_SECOND = env_float("RT_RATE_LIMIT_PER_SECOND", 5.0, minimum=0.01)

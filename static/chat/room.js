@@ -143,9 +143,9 @@
         }
         for (const user of frame.left) {
           online.delete(user.id);
-          onlineTotal = Math.max(0, onlineTotal - 1);
           stopTyping(user.username);
         }
+        onlineTotal = frame.online_count;
         renderOnline();
         break;
       case "typing":

@@ -31,7 +31,12 @@ def test_tiny_run_of_every_scenario_against_every_stack(tmp_path: Path) -> None:
     rows = data["results"]
     assert {row["stack"] for row in rows} == {"ours", "tornado", "tutorial"}
     assert {row["scenario"] for row in rows} == {
-        "fanout", "sustain", "roundtrip", "idle", "storm", "scaleout"
+        "fanout",
+        "sustain",
+        "roundtrip",
+        "idle",
+        "storm",
+        "scaleout",
     }
     assert not [row for row in rows if "error" in row]
     for row in rows:
