@@ -6,6 +6,7 @@ Only ever targets 127.0.0.1, and every run is bounded in messages and time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 import uuid
@@ -62,7 +63,7 @@ def percentile(values: list[float], p: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 class Resources:
@@ -201,15 +202,11 @@ async def drive(
         tag = f"{prefix}{seq}"
         measure.members_of[tag] = members[target.room]
         measure.sent_at[tag] = time.perf_counter()
-        try:
+        with contextlib.suppress(websockets.ConnectionClosed):
             await target.ws.send(stack.publish(tag))
-        except websockets.ConnectionClosed:
-            pass
     send_done = time.perf_counter()
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(measure.done.wait(), DRAIN_SECONDS + messages / rate)
-    except TimeoutError:
-        pass
     usage = resources.stop()
     for task in readers:
         task.cancel()

@@ -57,6 +57,10 @@ def _ratio(ours: Any, peer: Any) -> str:
     return f"{ours / peer:.2f}x"
 
 
+def _line(cells: list[Any], widths: list[int]) -> str:
+    return "  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(cells)).rstrip()
+
+
 def table(data: dict[str, Any]) -> str:
     rows = data["results"]
     machine = data["machine"]
@@ -96,7 +100,5 @@ def table(data: dict[str, Any]) -> str:
             max(len(str(r[i])) if i < len(r) else 0 for r in [header, *table_rows])
             for i in range(len(header))
         ]
-        fmt = lambda r: "  ".join(str(c).ljust(widths[i]) for i, c in enumerate(r))  # noqa: E731
-        lines.append(fmt(header))
-        lines.extend(fmt(r) for r in table_rows)
+        lines.extend(_line(row, widths) for row in [header, *table_rows])
     return "\n".join(lines)

@@ -164,7 +164,7 @@ async def scenario_roundtrip(stack: Stack, sizes: Sizes) -> list[Row]:
 
         async def body(rate: int = rate) -> Row:
             plan = [(rooms[i // sizes.rt_users], stack.ports[0]) for i in range(users)]
-            clients, connect_s, failures = await load.connect_all(stack, plan, headers)
+            clients, _connect_s, failures = await load.connect_all(stack, plan, headers)
             members: dict[str, int] = {}
             for client in clients:
                 members[client.room] = members.get(client.room, 0) + 1
@@ -203,7 +203,7 @@ async def scenario_idle(stack: Stack, sizes: Sizes) -> list[Row]:
         await asyncio.sleep(1)
         before = resources.rss()
         plan = [(room, stack.ports[0])] * sizes.idle_sockets
-        clients, connect_s, failures = await load.connect_all(stack, plan, headers)
+        clients, _connect_s, failures = await load.connect_all(stack, plan, headers)
         await asyncio.sleep(3)
         after = resources.rss()
         resources.start()
@@ -248,7 +248,9 @@ async def scenario_scaleout(stack: Stack, sizes: Sizes) -> list[Row]:
         rows.append(
             {
                 "scenario": "scaleout",
-                "variant": f"{sizes.scale_subscribers} subs @ {sizes.scale_rate}/s, {processes} proc",
+                "variant": (
+                    f"{sizes.scale_subscribers} subs @ {sizes.scale_rate}/s, {processes} proc"
+                ),
                 **row,
             }
         )

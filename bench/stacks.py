@@ -59,7 +59,7 @@ def bench_env() -> dict[str, str]:
     env = dict(os.environ)
     env["RTSITE_VAR_DIR"] = str(var_dir())
     env.update(
-        SECRET_KEY="bench-only-secret",
+        SECRET_KEY="bench-only-secret",  # noqa: S106 - a throwaway local server
         DEBUG="false",
         ALLOWED_HOSTS="127.0.0.1,localhost",
         LOG_LEVEL="WARNING",

@@ -77,7 +77,7 @@ def test_what_the_kernel_does_not_take_is_buffered_in_order(connection: Any) -> 
 
 
 def test_a_closed_connection_writes_nothing(connection: Any) -> None:
-    conn, peer, reactor = connection
+    conn, peer, _reactor = connection
     conn.connected = False
     conn.write(b"dropped")
     assert drain(peer) == b""
