@@ -23,6 +23,20 @@ def _page(messages: list[Message]) -> list[dict[str, Any]]:
     return [protocol.message_payload(m) for m in messages]
 
 
+def _history(room: Room, after_id: int | None) -> dict[str, Any]:
+    """The history part of a sync frame: after the cursor, or the latest page."""
+    if after_id is not None:
+        limit = getattr(settings, "CHAT_RESUME_LIMIT", 1000)
+        messages, too_many = selectors.message_after(room=room, after_id=after_id, limit=limit)
+        if not too_many:
+            return {"mode": "resume", "messages": _page(messages)}
+    page = getattr(settings, "CHAT_HISTORY_PAGE_SIZE", 50)
+    messages, has_more = selectors.message_recent(room=room, limit=page)
+    # "reset": too far behind to replay; start over from the latest page.
+    mode = "recent" if after_id is None else "reset"
+    return {"mode": mode, "messages": _page(messages), "has_more": has_more}
+
+
 class RoomListConsumer(JsonConsumer):
     """Live online counts for the room list page."""
 
@@ -58,7 +72,7 @@ class ChatRoomConsumer(JsonConsumer):
 
     async def connect(self) -> None:
         slug = self.scope["url_route"]["kwargs"]["slug"]
-        self.room = await database_sync_to_async(selectors.room_get)(slug=slug)
+        self.room = await database_sync_to_async(selectors.room_get_cached)(slug=slug)
         # Accept before closing so the browser sees why (a refused handshake is only "1006").
         await self.accept()
         if self.room is None:
@@ -75,28 +89,16 @@ class ChatRoomConsumer(JsonConsumer):
         await self.send_frame(await self._sync_frame(self.room, self._after_id()))
 
     async def _sync_frame(self, room: Room, after_id: int | None) -> dict[str, Any]:
-        page = getattr(settings, "CHAT_HISTORY_PAGE_SIZE", 50)
-        mode = "recent"
-        if after_id is not None:
-            limit = getattr(settings, "CHAT_RESUME_LIMIT", 1000)
-            messages, too_many = await database_sync_to_async(selectors.message_after)(
-                room=room, after_id=after_id, limit=limit
-            )
-            mode, has_more = "resume", None
-            if too_many:
-                mode = "reset"  # too far behind: start over from the latest page
-        if mode != "resume":
-            messages, has_more = await database_sync_to_async(selectors.message_recent)(
-                room=room, limit=page
-            )
+        # One trip to the database thread for the whole history part.
+        history = await database_sync_to_async(_history)(room, after_id)
         online, online_count = await presence.online_users(
             room_id=room.pk, limit=getattr(settings, "CHAT_ONLINE_LIST_LIMIT", 100)
         )
         frame: dict[str, Any] = {
             "type": "sync",
-            "mode": mode,
+            "mode": history["mode"],
             "room": protocol.room_payload(room),
-            "messages": await database_sync_to_async(_page)(messages),
+            "messages": history["messages"],
             "online": online,
             "online_count": online_count,
             "me": protocol.user_payload(self.user) if self.user.is_authenticated else None,
@@ -107,9 +109,9 @@ class ChatRoomConsumer(JsonConsumer):
                 ),
             },
         }
-        if has_more is not None:
-            frame["has_more"] = has_more
-        self.cursor = max([self.cursor, after_id or 0, *(m.pk for m in messages)])
+        if "has_more" in history:
+            frame["has_more"] = history["has_more"]
+        self.cursor = max([self.cursor, after_id or 0, *(m["id"] for m in history["messages"])])
         return frame
 
     def _after_id(self) -> int | None:

@@ -5,9 +5,9 @@ One sorted set per room; a member per open socket (``user id``, ``username``,
 sockets in one batch every TTL/3 (not a timer per socket), so the entries of a process
 that died disappear by themselves after the TTL.
 
-Every operation is one Lua script run inside Redis, and none sends the whole set back:
-a room with thousands of sockets would otherwise cost a transfer of the whole set per
-connect and per heartbeat (quadratic in the room's size).
+Every operation is one Lua script run inside Redis that touches only the entries it
+changes (and those expired): a room with thousands of sockets would otherwise cost a walk
+or a transfer of the whole set per connect (quadratic in the room's size).
 """
 
 from __future__ import annotations
@@ -28,27 +28,58 @@ logger = logging.getLogger(__name__)
 
 _SEP = "\t"  # never in a username (letters, digits and @.+-_ only)
 
-# KEYS[1] the room's set. ARGV: now, expiry of the entry, member to add ("" for none),
-# member to remove ("" for none), user id prefix ("<id>\t"), how many users to list.
-# Returns {sockets of that user, distinct users online, up to N "id\tname" entries}.
-_SCRIPT = """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-if ARGV[3] ~= '' then redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3]) end
-if ARGV[4] ~= '' then redis.call('ZREM', KEYS[1], ARGV[4]) end
-redis.call('PEXPIRE', KEYS[1], math.floor((ARGV[2] - ARGV[1]) * 2000))
-local prefix, want = ARGV[5], tonumber(ARGV[6])
-local mine, users, listed, seen = 0, 0, {}, {}
-for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  if prefix ~= '' and string.sub(member, 1, #prefix) == prefix then mine = mine + 1 end
-  local uid, name = string.match(member, '^([^\\t]*)\\t([^\\t]*)\\t')
-  if uid and not seen[uid] then
-    seen[uid] = true
-    users = users + 1
-    if #listed < want then table.insert(listed, uid .. '\\t' .. name) end
+# Two keys per room: a sorted set of sockets ("<user id>\t<username>\t<socket id>",
+# scored by expiry) and a hash counting each user's sockets ("<user id>\t<username>" ->
+# count), so nothing here walks the whole room. Expired sockets (a process that died)
+# are taken off both first.
+_EXPIRE = """
+local z, h, now = KEYS[1], KEYS[2], ARGV[1]
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', z, '-inf', now)) do
+  local u = string.match(m, '^([^\t]*\t[^\t]*)\t')
+  if u and redis.call('HINCRBY', h, u, -1) <= 0 then redis.call('HDEL', h, u) end
+end
+redis.call('ZREMRANGEBYSCORE', z, '-inf', now)
+"""
+
+# ARGV: now, expiry, socket to add ("" for none), socket to remove ("" for none),
+# the user's key ("" for none), how many users to list.
+# Returns {that user's sockets, users online, up to N "<id>\t<name>" entries}.
+_CHANGE = (
+    _EXPIRE
+    + """
+local user, mine = ARGV[5], 0
+if ARGV[3] ~= '' and redis.call('ZADD', z, ARGV[2], ARGV[3]) == 1 then
+  redis.call('HINCRBY', h, user, 1)
+end
+if ARGV[4] ~= '' and redis.call('ZREM', z, ARGV[4]) == 1 then
+  if redis.call('HINCRBY', h, user, -1) <= 0 then redis.call('HDEL', h, user) end
+end
+if user ~= '' then mine = tonumber(redis.call('HGET', h, user) or '0') end
+local ttl = math.floor((ARGV[2] - now) * 2000)
+redis.call('PEXPIRE', z, ttl)
+redis.call('PEXPIRE', h, ttl)
+local listed = {}
+local want = tonumber(ARGV[6])
+if want > 0 then listed = redis.call('HRANDFIELD', h, want) end
+return {mine, redis.call('HLEN', h), listed}
+"""
+)
+
+# ARGV: now, expiry, then the sockets of this process to keep. A socket that expired
+# meanwhile (the process stalled past the TTL) is counted again.
+_RENEW = (
+    _EXPIRE
+    + """
+for i = 3, #ARGV do
+  if redis.call('ZADD', z, ARGV[2], ARGV[i]) == 1 then
+    redis.call('HINCRBY', h, string.match(ARGV[i], '^([^\t]*\t[^\t]*)\t'), 1)
   end
 end
-return {mine, users, listed}
+local ttl = math.floor((ARGV[2] - now) * 2000)
+redis.call('PEXPIRE', z, ttl)
+redis.call('PEXPIRE', h, ttl)
 """
+)
 
 
 @dataclass(frozen=True)
@@ -62,21 +93,28 @@ def _key(room_id: int) -> str:
     return f"{getattr(settings, 'REDIS_KEY_PREFIX', 'rtsite')}:chat:presence:{room_id}"
 
 
+def _keys(room_id: int) -> tuple[str, str]:
+    return _key(room_id), f"{_key(room_id)}:users"
+
+
 def _ttl() -> int:
     return getattr(settings, "CHAT_PRESENCE_TTL_SECONDS", 60)
 
 
+def _user(user_id: int, username: str) -> str:
+    return f"{user_id}{_SEP}{username}"
+
+
 def _member(user_id: int, username: str, socket_id: str) -> str:
-    return _SEP.join((str(user_id), username, socket_id))
+    return f"{_user(user_id, username)}{_SEP}{socket_id}"
 
 
 async def _run(
-    room_id: int, *, add: str = "", remove: str = "", user_id: int | None = None, listed: int = 0
+    room_id: int, *, add: str = "", remove: str = "", user: str = "", listed: int = 0
 ) -> tuple[int, int, list[Any]]:
     now = time.time()
-    prefix = f"{user_id}{_SEP}" if user_id is not None else ""
     mine, users, names = await get_async_redis().eval(
-        _SCRIPT, 1, _key(room_id), now, now + _ttl(), add, remove, prefix, listed
+        _CHANGE, 2, *_keys(room_id), now, now + _ttl(), add, remove, user, listed
     )
     return int(mine), int(users), names
 
@@ -109,12 +147,11 @@ class _Renewer:
                 logger.warning("presence renewal failed", exc_info=True)
 
     async def renew(self) -> None:
-        expires = time.time() + _ttl()
+        now = time.time()
         redis = get_async_redis()
         async with redis.pipeline(transaction=False) as pipe:
             for room_id, members in list(self.members.items()):
-                pipe.zadd(_key(room_id), dict.fromkeys(members, expires))
-                pipe.pexpire(_key(room_id), _ttl() * 2000)
+                pipe.eval(_RENEW, 2, *_keys(room_id), now, now + _ttl(), *members)
             await pipe.execute()
 
 
@@ -133,7 +170,7 @@ def _renewer() -> _Renewer:
 
 async def enter(*, room_id: int, user_id: int, username: str, socket_id: str) -> Change:
     member = _member(user_id, username, socket_id)
-    mine, users, _ = await _run(room_id, add=member, user_id=user_id)
+    mine, users, _ = await _run(room_id, add=member, user=_user(user_id, username))
     _renewer().track(room_id, member)
     return Change(first=mine == 1, last=False, online=users)
 
@@ -141,12 +178,13 @@ async def enter(*, room_id: int, user_id: int, username: str, socket_id: str) ->
 async def leave(*, room_id: int, user_id: int, username: str, socket_id: str) -> Change:
     member = _member(user_id, username, socket_id)
     _renewer().untrack(room_id, member)
-    mine, users, _ = await _run(room_id, remove=member, user_id=user_id)
+    mine, users, _ = await _run(room_id, remove=member, user=_user(user_id, username))
     return Change(first=False, last=mine == 0, online=users)
 
 
 async def online_users(*, room_id: int, limit: int) -> tuple[list[dict[str, Any]], int]:
-    """Up to ``limit`` users online (sorted by name) and how many there are in all."""
+    """Up to ``limit`` of the users online (any ``limit`` of them, sorted by name) and how
+    many there are in all."""
     _, users, names = await _run(room_id, listed=limit)
     listed = []
     for entry in names:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 
 from chat.models import Message, Mute, Room
@@ -15,6 +17,28 @@ def room_list() -> QuerySet[Room]:
 
 def room_get(*, slug: str) -> Room | None:
     return Room.objects.filter(slug=slug).first()
+
+
+# slug -> (room, monotonic time it was read). Sockets look their room up on every
+# connect; a thousand arriving at once would be a thousand identical queries.
+_room_cache: dict[str, tuple[Room, float]] = {}
+
+
+def room_get_cached(*, slug: str) -> Room | None:
+    """``room_get``, remembered for CHAT_ROOM_CACHE_SECONDS in this process (changes
+    made through this process clear it at once; other processes see them after that)."""
+    ttl = getattr(settings, "CHAT_ROOM_CACHE_SECONDS", 10.0)
+    hit = _room_cache.get(slug)
+    if hit is not None and time.monotonic() - hit[1] < ttl:
+        return hit[0]
+    room = room_get(slug=slug)
+    if room is not None:
+        _room_cache[slug] = (room, time.monotonic())
+    return room
+
+
+def room_cache_clear(**kwargs: Any) -> None:
+    _room_cache.clear()
 
 
 def _messages(room: Room) -> QuerySet[Message]:

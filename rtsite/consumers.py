@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from autobahn.exception import Disconnected
+from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -64,8 +65,14 @@ class JsonConsumer(AsyncWebsocketConsumer):
                 await self.hub_deliver(event)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
+        # channels' own dispatch first hops to a thread to close stale database
+        # connections, for every message; every database call here already goes through
+        # database_sync_to_async, which does that itself, so the hop is skipped.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"no handler for message type {message['type']}")
         try:
-            await super().dispatch(message)
+            await handler(message)
         except StopConsumer:
             raise
         except Exception:

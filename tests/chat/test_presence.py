@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +12,6 @@ from django.test import override_settings
 
 from chat import presence
 from chat.models import Room
-from rtsite.redis import get_async_redis
 from tests.conftest import open_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -28,10 +26,8 @@ async def test_open_sockets_stay_online_and_dead_ones_expire(
     cookie = await database_sync_to_async(login_cookie)(alice)
     async with open_socket(f"/ws/chat/{room.slug}/", cookie=cookie) as ws:
         await ws.next("sync")
-        # A socket of a process that died: nobody renews it.
-        await get_async_redis().zadd(
-            presence._key(room.pk), {"999\tghost\tdead-socket": time.time() + 1}
-        )
+        # A socket of another process that then dies: nobody renews it.
+        await presence._run(room.pk, add="999\tghost\tdead-socket", user="999\tghost")
         users, count = await presence.online_users(room_id=room.pk, limit=10)
         assert (sorted(u["username"] for u in users), count) == (["alice", "ghost"], 2)
         await asyncio.sleep(2.5)  # past the TTL; this process renewed alice's entry
