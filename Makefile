@@ -8,7 +8,7 @@ PORT ?= 8000
 # Tests run with DEBUG off (as in production) and a throwaway key.
 TEST_ENV := SECRET_KEY=test-only-secret-key DEBUG=false
 
-.PHONY: install run migrate demo test test-suite lint format clean stop-redis
+.PHONY: install run migrate demo test test-suite lint format clean stop-redis bench
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,7 @@ run: demo
 	@echo
 	@echo "  rtsite is running at http://$(HOST):$(PORT)/   (Ctrl+C stops it)"
 	@echo
-	DEBUG=$${DEBUG:-true} $(BIN)/daphne -b $(HOST) -p $(PORT) rtsite.asgi:application
+	DEBUG=$${DEBUG:-true} $(BIN)/daphne -e tcp:port=$(PORT):interface=$(HOST):backlog=2048 rtsite.asgi:application
 
 test: install
 	$(MAKE) test-suite
@@ -44,6 +44,11 @@ lint: install
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# Every scenario against ours and both peers (several minutes); BENCH_ARGS narrows it,
+# e.g. BENCH_ARGS="--scenario fanout --stacks ours,tornado".
+bench: install
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 stop-redis: install
 	DEBUG=true $(BIN)/python manage.py embedded_redis stop

@@ -156,9 +156,10 @@ class Ours(Stack):
         ]
 
     def setup_django(self) -> None:
-        for key, value in bench_env().items():
-            os.environ.setdefault(key, value)
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rtsite.settings")
+        # The same settings as the servers it starts (the session cookies it makes
+        # are signed with SECRET_KEY, so that must match above all).
+        os.environ.update(bench_env())
+        os.environ["DJANGO_SETTINGS_MODULE"] = "rtsite.settings"
         import django
 
         django.setup()
