@@ -55,6 +55,9 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["REDIS_KEY_PREFIX"] = prefix
     settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = prefix
     settings.REDIS_KEY_PREFIX = prefix
+    # A persistent connection left in a database_sync_to_async thread would keep
+    # PostgreSQL from dropping the test database at the end.
+    settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
