@@ -70,6 +70,12 @@ def bench_env() -> dict[str, str]:
     return env
 
 
+def daphne_command(port: int, application: str) -> list[str]:
+    # The same accept backlog for every stack: compare servers, not kernel queues.
+    endpoint = f"tcp:port={port}:interface=127.0.0.1:backlog=2048"
+    return [sys.executable, "-m", "daphne", "-e", endpoint, application]
+
+
 @dataclass
 class Stack:
     name: str
@@ -146,14 +152,7 @@ class Ours(Stack):
         super().__init__(name="ours")
 
     def command(self, port: int) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-e",
-            f"tcp:port={port}:interface=127.0.0.1:backlog=2048",
-            "rtsite.asgi:application",
-        ]
+        return daphne_command(port, "rtsite.asgi:application")
 
     def setup_django(self) -> None:
         # The same settings as the servers it starts (the session cookies it makes
@@ -238,14 +237,7 @@ class Tutorial(Stack):
         super().__init__(name="tutorial")
 
     def command(self, port: int) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-e",
-            f"tcp:port={port}:interface=127.0.0.1:backlog=2048",
-            "bench.peers.tutorial.asgi:application",
-        ]
+        return daphne_command(port, "bench.peers.tutorial.asgi:application")
 
     def env(self) -> dict[str, str]:
         from django.conf import settings

@@ -15,13 +15,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import weakref
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 
+from rtsite.loops import PerLoop
 from rtsite.redis import get_async_redis
 
 logger = logging.getLogger(__name__)
@@ -155,17 +155,11 @@ class _Renewer:
             await pipe.execute()
 
 
-_renewers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Renewer] = (
-    weakref.WeakKeyDictionary()
-)
+_renewers = PerLoop(_Renewer)
 
 
 def _renewer() -> _Renewer:
-    loop = asyncio.get_running_loop()
-    renewer = _renewers.get(loop)
-    if renewer is None:
-        renewer = _renewers[loop] = _Renewer()
-    return renewer
+    return _renewers.get()
 
 
 async def enter(*, room_id: int, user_id: int, username: str, socket_id: str) -> Change:

@@ -8,7 +8,6 @@ from a browser. Broadcasts leave only after the transaction commits.
 from __future__ import annotations
 
 import asyncio
-import weakref
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
@@ -20,6 +19,7 @@ from chat import presence, protocol
 from chat.models import Message, Mute, Room
 from chat.selectors import user_is_muted
 from rtsite.errors import ActionError, ErrorCode
+from rtsite.loops import PerLoop
 from rtsite.realtime import publish_now, publish_on_commit
 
 
@@ -176,17 +176,11 @@ class _PresenceBatch:
         )
 
 
-_batches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _PresenceBatch] = (
-    weakref.WeakKeyDictionary()
-)
+_batches = PerLoop(_PresenceBatch)
 
 
 def _presence_batch() -> _PresenceBatch:
-    loop = asyncio.get_running_loop()
-    batch = _batches.get(loop)
-    if batch is None:
-        batch = _batches[loop] = _PresenceBatch()
-    return batch
+    return _batches.get()
 
 
 async def typing_start(*, room: Room, user: Any) -> None:

@@ -19,12 +19,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import weakref
 from collections import defaultdict
 from typing import Any, Protocol
 
 from channels.layers import get_channel_layer
 from django.conf import settings
+
+from rtsite.loops import PerLoop
 
 logger = logging.getLogger(__name__)
 
@@ -132,13 +133,12 @@ class Hub:
                     logger.exception("resync failed")
 
 
-_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
+_hubs = PerLoop(Hub)
 
 
 def get_hub() -> Hub:
     """The hub of the running event loop (daphne has one; tests have one per test)."""
-    loop = asyncio.get_running_loop()
-    hub = _hubs.get(loop)
-    if hub is None or hub.layer is not get_channel_layer():
-        hub = _hubs[loop] = Hub()
+    hub = _hubs.get()
+    if hub.layer is not get_channel_layer():  # the layer was replaced (tests)
+        hub = _hubs.replace()
     return hub
