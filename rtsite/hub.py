@@ -52,7 +52,7 @@ class Hub:
     async def join(self, group: str, subscriber: Subscriber) -> None:
         async with self.lock:
             await self._start()
-            if not self.members[group]:
+            if group not in self.members:
                 await self.layer.group_add(group, self.channel)
             self.members[group].add(subscriber)
 
