@@ -23,6 +23,10 @@ def _page(messages: list[Message]) -> list[dict[str, Any]]:
     return [protocol.message_payload(m) for m in messages]
 
 
+def _listed() -> int:
+    return getattr(settings, "CHAT_ONLINE_LIST_LIMIT", 100)
+
+
 def _history(room: Room, after_id: int | None) -> dict[str, Any]:
     """The history part of a sync frame: after the cursor, or the latest page."""
     if after_id is not None:
@@ -84,22 +88,32 @@ class ChatRoomConsumer(JsonConsumer):
         # Join before reading history: a message committed meanwhile arrives twice at
         # worst (the client drops repeats by id), never zero times.
         await self.join_group(self.room.group_name)
+        online = None
         if self.user.is_authenticated:
-            await services.presence_enter(room=self.room, user=self.user, socket_id=self.socket_id)
-        await self.send_frame(await self._sync_frame(self.room, self._after_id()))
+            # Counting this socket in also tells who is online: one Redis trip, not two.
+            change = await services.presence_enter(
+                room=self.room, user=self.user, socket_id=self.socket_id, listed=_listed()
+            )
+            online = (change.listed, change.online)
+        await self.send_frame(await self._sync_frame(self.room, self._after_id(), online))
 
-    async def _sync_frame(self, room: Room, after_id: int | None) -> dict[str, Any]:
+    async def _sync_frame(
+        self,
+        room: Room,
+        after_id: int | None,
+        online: tuple[list[dict[str, Any]], int] | None = None,
+    ) -> dict[str, Any]:
         # One trip to the database thread for the whole history part.
         history = await database_sync_to_async(_history)(room, after_id)
-        online, online_count = await presence.online_users(
-            room_id=room.pk, limit=getattr(settings, "CHAT_ONLINE_LIST_LIMIT", 100)
-        )
+        if online is None:
+            online = await presence.online_users(room_id=room.pk, limit=_listed())
+        online_users, online_count = online
         frame: dict[str, Any] = {
             "type": "sync",
             "mode": history["mode"],
             "room": protocol.room_payload(room),
             "messages": history["messages"],
-            "online": online,
+            "online": online_users,
             "online_count": online_count,
             "me": protocol.user_payload(self.user) if self.user.is_authenticated else None,
             "limits": {

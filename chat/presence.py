@@ -16,7 +16,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -87,6 +87,7 @@ class Change:
     first: bool  # the user's first socket in the room (a join) ...
     last: bool  # ... or their last one (a leave)
     online: int  # distinct users online afterwards
+    listed: list[dict[str, Any]] = field(default_factory=list)  # some of them, by name
 
 
 def _key(room_id: int) -> str:
@@ -162,11 +163,16 @@ def _renewer() -> _Renewer:
     return _renewers.get()
 
 
-async def enter(*, room_id: int, user_id: int, username: str, socket_id: str) -> Change:
+async def enter(
+    *, room_id: int, user_id: int, username: str, socket_id: str, listed: int = 0
+) -> Change:
+    """Count a socket in; with ``listed``, also name up to that many users online."""
     member = _member(user_id, username, socket_id)
-    mine, users, _ = await _run(room_id, add=member, user=_user(user_id, username))
+    mine, users, names = await _run(
+        room_id, add=member, user=_user(user_id, username), listed=listed
+    )
     _renewer().track(room_id, member)
-    return Change(first=mine == 1, last=False, online=users)
+    return Change(first=mine == 1, last=False, online=users, listed=_named(names))
 
 
 async def leave(*, room_id: int, user_id: int, username: str, socket_id: str) -> Change:
@@ -180,11 +186,15 @@ async def online_users(*, room_id: int, limit: int) -> tuple[list[dict[str, Any]
     """Up to ``limit`` of the users online (any ``limit`` of them, sorted by name) and how
     many there are in all."""
     _, users, names = await _run(room_id, listed=limit)
-    listed = []
-    for entry in names:
+    return _named(names), users
+
+
+def _named(entries: list[str]) -> list[dict[str, Any]]:
+    users = []
+    for entry in entries:
         user_id, username = entry.split(_SEP, 1)
-        listed.append({"id": int(user_id), "username": username})
-    return sorted(listed, key=lambda user: user["username"]), users
+        users.append({"id": int(user_id), "username": username})
+    return sorted(users, key=lambda user: user["username"])
 
 
 async def online_counts(*, room_ids: list[int]) -> dict[int, int]:
