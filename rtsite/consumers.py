@@ -112,7 +112,7 @@ class JsonConsumer(AsyncWebsocketConsumer):
 
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:
         hub = get_hub()
-        for group in self.hub_groups:
+        for group in getattr(self, "hub_groups", ()):
             await hub.leave(group, self)
         self.hub_groups = []
         await super().websocket_disconnect(message)
