@@ -61,7 +61,9 @@ def message_post(*, room: Room, author: Any, body: str) -> Message:
         )
     with transaction.atomic():
         # Lock the room so concurrent posts prune in order (PostgreSQL; SQLite serialises).
-        room = Room.objects.select_for_update().get(pk=room.pk)
+        room = Room.objects.select_for_update().filter(pk=room.pk).first()
+        if room is None:  # deleted since the socket opened
+            raise ActionError(ErrorCode.NOT_FOUND, "this room no longer exists")
         if user_is_muted(room=room, user=author):
             raise ActionError(ErrorCode.MUTED, "you are muted in this room")
         message = Message.objects.create(room=room, author=author, body=body)

@@ -90,3 +90,9 @@ def test_delete_across_rooms(make_room: Callable[..., Room], author: Any) -> Non
     keep = post(one, author, "c")
     assert services.message_delete(messages=doomed) == 2
     assert list(Message.objects.filter(room__in=[one, two])) == [keep]
+
+
+def test_posting_to_a_deleted_room_is_refused(make_room: Callable[..., Room], author: Any) -> None:
+    room = make_room()
+    Room.objects.filter(pk=room.pk).delete()
+    assert error_code(lambda: post(room, author, "anyone?")) == ErrorCode.NOT_FOUND
