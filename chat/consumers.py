@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from typing import Any
-from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -13,7 +12,6 @@ from chat import presence, protocol, selectors, services
 from chat.models import Message, Room
 from rtsite.consumers import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, JsonConsumer
 from rtsite.errors import ActionError, ErrorCode
-from rtsite.protocol import MAX_ID
 
 # The browser refreshes "is typing" at most this often per socket.
 TYPING_MIN_INTERVAL = 1.0
@@ -95,7 +93,7 @@ class ChatRoomConsumer(JsonConsumer):
                 room=self.room, user=self.user, socket_id=self.socket_id, listed=_listed()
             )
             online = (change.listed, change.online)
-        await self.send_frame(await self._sync_frame(self.room, self._after_id(), online))
+        await self.send_frame(await self._sync_frame(self.room, self.query_cursor(), online))
 
     async def _sync_frame(
         self,
@@ -127,13 +125,6 @@ class ChatRoomConsumer(JsonConsumer):
             frame["has_more"] = history["has_more"]
         self.cursor = max([self.cursor, after_id or 0, *(m["id"] for m in history["messages"])])
         return frame
-
-    def _after_id(self) -> int | None:
-        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
-        raw = query.get("after_id", [""])[0]
-        if raw.isdigit() and int(raw) <= MAX_ID:
-            return int(raw)
-        return None
 
     async def disconnect(self, code: int) -> None:
         if self.room is not None and self.user.is_authenticated:

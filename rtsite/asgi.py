@@ -13,11 +13,11 @@ django_http = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from rtsite.routing import websocket_urlpatterns  # noqa: E402
+from rtsite.security import AllowedHostsOriginValidator  # noqa: E402
 
 if settings.RT_DIRECT_WRITES:
     from rtsite import fastwrite

@@ -19,6 +19,7 @@ import logging
 import uuid
 from collections.abc import Mapping
 from typing import Any, ClassVar
+from urllib.parse import parse_qs
 
 from autobahn.exception import Disconnected
 from channels.consumer import get_handler_name
@@ -28,7 +29,7 @@ from django.conf import settings
 
 from rtsite.errors import ActionError, ErrorCode
 from rtsite.hub import get_hub
-from rtsite.protocol import ClientFrame, encode, error_frame, parse_frame
+from rtsite.protocol import MAX_ID, ClientFrame, encode, error_frame, parse_frame
 from rtsite.ratelimit import TokenBucket
 
 logger = logging.getLogger(__name__)
@@ -104,6 +105,14 @@ class JsonConsumer(AsyncWebsocketConsumer):
         except ActionError as error:
             await self.send_error(error.code, error.message, ref=ref)
 
+    def query_cursor(self) -> int | None:
+        """The ``?after_id=`` a reconnecting client resumes from (None if absent or bad)."""
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        raw = query.get("after_id", [""])[0]
+        if raw.isdigit() and int(raw) <= MAX_ID:
+            return int(raw)
+        return None
+
     async def send_frame(self, frame: Mapping[str, Any]) -> None:
         await self.send(text_data=encode(frame))
 
@@ -155,6 +164,8 @@ class JsonConsumer(AsyncWebsocketConsumer):
 
 class NotFoundConsumer(AsyncWebsocketConsumer):
     """Refuses handshakes for unknown /ws/ paths (instead of a server-side traceback)."""
+
+    channel_layer_alias = None  # saying no needs no channel-layer channel
 
     async def connect(self) -> None:
         await self.close()

@@ -246,6 +246,10 @@ CHAT_ANONYMOUS_READ = env_bool("CHAT_ANONYMOUS_READ", True)
 # How long a process reuses a room it looked up (changes it makes itself apply at once).
 CHAT_ROOM_CACHE_SECONDS = env_float("CHAT_ROOM_CACHE_SECONDS", 10.0, minimum=0.0)
 
+# Notifications (notifications/).
+NOTIFICATIONS_PAGE_SIZE = env_int("NOTIFICATIONS_PAGE_SIZE", 20, minimum=1)
+NOTIFICATIONS_RESUME_LIMIT = env_int("NOTIFICATIONS_RESUME_LIMIT", 500, minimum=1)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -47,6 +47,26 @@ def require(condition: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+_cancel_all_tasks = asyncio.runners._cancel_all_tasks  # type: ignore[attr-defined]
+
+
+def _cancel_until_done(loop: asyncio.AbstractEventLoop) -> None:
+    # A channels-redis receive cancelled in the middle of BZPOPMIN can swallow the
+    # cancel and keep waiting; asyncio's runner cancels only once and would then wait
+    # for ever at the end of the test. Cancel again until everything has stopped.
+    for _ in range(20):
+        pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+        if not pending:
+            break
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.wait(pending, timeout=0.5))
+    _cancel_all_tasks(loop)
+
+
+asyncio.runners._cancel_all_tasks = _cancel_until_done  # type: ignore[attr-defined]
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # Keys of their own in the shared Redis: ids restart with every test database, and
     # a room id reused by this run must not meet groups or presence left by another.

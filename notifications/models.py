@@ -1,0 +1,83 @@
+"""Notifications: one row per notification, per-user rows only where they are needed.
+
+A notification to named users or a group stores one ``Recipient`` row per user. A
+notification to all users or to everyone stores none: a send to 10,000 users is a single
+insert, and the inbox finds it by audience. Read state is a ``Read`` row written when
+a user reads one (or marks all read).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class Level(models.TextChoices):
+    INFO = "info"
+    SUCCESS = "success"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+class Audience(models.TextChoices):
+    USERS = "users", "chosen users"
+    GROUP = "group", "a group"
+    ALL_USERS = "all_users", "all logged-in users"
+    EVERYONE = "everyone", "everyone, visitors included"
+
+
+class Notification(models.Model):
+    title = models.CharField(max_length=200)
+    body = models.TextField(max_length=2000, blank=True)
+    level = models.CharField(max_length=10, choices=Level.choices, default=Level.INFO)
+    link = models.CharField(max_length=500, blank=True)
+    audience = models.CharField(max_length=10, choices=Audience.choices)
+    group = models.ForeignKey(
+        "auth.Group", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    recipients_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Recipient(models.Model):
+    notification = models.ForeignKey(
+        Notification, on_delete=models.CASCADE, related_name="recipients"
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["notification", "user"], name="notify_recipient_once")
+        ]
+        indexes = [models.Index(fields=["user", "notification"], name="notify_recipient_user")]
+
+    def __str__(self) -> str:
+        return f"{self.notification_id} to {self.user_id}"
+
+
+class Read(models.Model):
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="reads")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    read_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["notification", "user"], name="notify_read_once")
+        ]
+        indexes = [models.Index(fields=["user", "notification"], name="notify_read_user")]
+
+    def __str__(self) -> str:
+        return f"{self.notification_id} read by {self.user_id}"

@@ -1,0 +1,45 @@
+"""Every frame of the notifications socket, defined once. docs/protocol.md describes them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from notifications.models import Notification
+from rtsite.protocol import PING, ClientFrame, frame_registry, id_field
+
+CLIENT_FRAMES = frame_registry(
+    PING,
+    ClientFrame("mark_read", {"id": id_field()}),
+    ClientFrame("mark_all_read"),
+)
+
+# Channel-layer event types (handled by NotificationConsumer.notify_<name>).
+EVENT_NOTIFICATION = "notify.notification"
+EVENT_READ = "notify.read"
+
+GROUP_EVERYONE = "notify.everyone"  # every socket, visitors included
+GROUP_USERS = "notify.users"  # every logged-in socket
+
+
+def user_group(user_id: int) -> str:
+    return f"notify.user.{user_id}"
+
+
+def notification_payload(notification: Notification, *, read: bool = False) -> dict[str, Any]:
+    return {
+        "id": notification.pk,
+        "title": notification.title,
+        "body": notification.body,
+        "level": notification.level,
+        "link": notification.link,
+        "created_at": notification.created_at.isoformat(),
+        "read": read,
+    }
+
+
+def notification_frame(notification: Notification) -> dict[str, Any]:
+    return {"type": "notification", "notification": notification_payload(notification)}
+
+
+def read_frame(ids: list[int], unread: int) -> dict[str, Any]:
+    return {"type": "read", "ids": ids, "unread": unread}
