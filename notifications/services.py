@@ -139,10 +139,10 @@ def _mark(user: Any, notifications: Iterable[Notification]) -> list[int]:
 
 def notification_mark_read(*, user: Any, notification_id: int) -> list[int]:
     """Mark one of the user's notifications read; every tab of theirs is told."""
-    found = selectors.inbox(user=user).filter(pk=notification_id, is_read=False)
-    if not found.exists() and not selectors.inbox(user=user).filter(pk=notification_id).exists():
+    found = selectors.inbox(user=user).filter(pk=notification_id).first()
+    if found is None:
         raise ActionError(ErrorCode.NOT_FOUND, "no such notification")
-    return _mark(user, found)
+    return [] if found.is_read else _mark(user, [found])  # type: ignore[attr-defined]
 
 
 def notification_mark_all_read(*, user: Any) -> list[int]:
