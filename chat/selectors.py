@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
 from chat.models import Message, Mute, Room
+
+# "@name" where name uses Django's username characters; not inside an e-mail address.
+MENTION = re.compile(r"(?<![\w@.+-])@([\w.@+-]+)")
+MAX_MENTIONS = 20
+
+
+def mentioned_users(*, body: str, author: Any) -> list[Any]:
+    """Active users named as ``@username`` in ``body``, the author left out."""
+    names = {name.rstrip(".") for name in MENTION.findall(body)} - {author.get_username()}
+    if not names:
+        return []
+    names = set(sorted(names)[:MAX_MENTIONS])
+    users = get_user_model().objects.filter(username__in=names, is_active=True)
+    return list(users.order_by("pk"))
 
 
 def room_list() -> QuerySet[Room]:

@@ -14,10 +14,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.urls import reverse
 
 from chat import presence, protocol
 from chat.models import Message, Mute, Room
-from chat.selectors import user_is_muted
+from chat.selectors import mentioned_users, user_is_muted
+from notifications.services import TITLE_MAX, notification_send
 from rtsite.errors import ActionError, ErrorCode
 from rtsite.loops import PerLoop
 from rtsite.realtime import publish_now, publish_on_commit
@@ -74,7 +76,24 @@ def message_post(*, room: Room, author: Any, body: str) -> Message:
             protocol.message_frame(message),
             cursor=message.pk,
         )
+        if "@" in body:
+            _notify_mentions(message)
     return message
+
+
+def _notify_mentions(message: Message) -> None:
+    """Tell each ``@username`` in the message, with a link to it (same transaction)."""
+    users = mentioned_users(body=message.body, author=message.author)
+    if not users:
+        return
+    room = message.room
+    notification_send(
+        title=f"{message.author.get_username()} mentioned you in {room.title}"[:TITLE_MAX],
+        body=message.body[:300],
+        link=reverse("chat:room_detail", args=[room.slug]) + f"#m{message.pk}",
+        users=users,
+        created_by=message.author,
+    )
 
 
 def message_delete(*, messages: Iterable[Message]) -> int:

@@ -37,8 +37,14 @@ def notification_payload(notification: Notification, *, read: bool = False) -> d
     }
 
 
-def notification_frame(notification: Notification) -> dict[str, Any]:
-    return {"type": "notification", "notification": notification_payload(notification)}
+def notification_frame(notification: Notification, *, again: bool = False) -> dict[str, Any]:
+    """``again`` marks a re-delivery (the admin's "send again"): pages show it even if
+    they already have it."""
+    return {
+        "type": "notification",
+        "notification": notification_payload(notification),
+        "again": again,
+    }
 
 
 def read_frame(ids: list[int], unread: int) -> dict[str, Any]:

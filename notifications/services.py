@@ -40,6 +40,20 @@ def _checked_link(link: str) -> str:
     return link
 
 
+def notification_clean(*, title: str, body: str, level: str, link: str) -> dict[str, str]:
+    """The checks every send passes, also run by the admin form before it saves."""
+    title = title.strip()
+    if not title:
+        raise ActionError(ErrorCode.INVALID, "a notification needs a title")
+    if len(title) > TITLE_MAX or len(body) > BODY_MAX:
+        raise ActionError(
+            ErrorCode.TOO_LARGE, f"title at most {TITLE_MAX}, body at most {BODY_MAX} characters"
+        )
+    if level not in Level.values:
+        raise ActionError(ErrorCode.INVALID, f"level must be one of {', '.join(Level.values)}")
+    return {"title": title, "body": body, "level": level, "link": _checked_link(link)}
+
+
 def notification_send(
     *,
     title: str,
@@ -59,25 +73,13 @@ def notification_send(
         raise ActionError(
             ErrorCode.INVALID, "choose exactly one audience: users, a group, all users or everyone"
         )
-    title = title.strip()
-    if not title:
-        raise ActionError(ErrorCode.INVALID, "a notification needs a title")
-    if len(title) > TITLE_MAX or len(body) > BODY_MAX:
-        raise ActionError(
-            ErrorCode.TOO_LARGE, f"title at most {TITLE_MAX}, body at most {BODY_MAX} characters"
-        )
-    if level not in Level.values:
-        raise ActionError(ErrorCode.INVALID, f"level must be one of {', '.join(Level.values)}")
-    link = _checked_link(link)
+    fields = notification_clean(title=title, body=body, level=level, link=link)
     audience = [Audience.USERS, Audience.GROUP, Audience.ALL_USERS, Audience.EVERYONE][
         audiences.index(True)
     ]
     with transaction.atomic():
         notification = Notification.objects.create(
-            title=title,
-            body=body,
-            level=level,
-            link=link,
+            **fields,
             audience=audience,
             group=group,
             created_by=created_by,
@@ -102,8 +104,8 @@ def notification_send(
     return notification
 
 
-def _publish(notification: Notification, users: list[Any]) -> None:
-    frame = protocol.notification_frame(notification)
+def _publish(notification: Notification, users: list[Any], *, again: bool = False) -> None:
+    frame = protocol.notification_frame(notification, again=again)
     if notification.audience == Audience.USERS:
         targets = [protocol.user_group(user.pk) for user in {u.pk: u for u in users}.values()]
     elif notification.audience == Audience.GROUP:
@@ -119,7 +121,7 @@ def _publish(notification: Notification, users: list[Any]) -> None:
 def notification_resend(*, notification: Notification) -> None:
     """Deliver a stored notification to its audience's open sockets again."""
     users = [r.user for r in notification.recipients.select_related("user")]
-    _publish(notification, users)
+    _publish(notification, users, again=True)
 
 
 def _mark(user: Any, notifications: Iterable[Notification]) -> list[int]:

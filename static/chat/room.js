@@ -33,6 +33,7 @@
     const li = document.createElement("li");
     li.className = "message";
     li.dataset.id = message.id;
+    li.id = "m" + message.id; // mention notifications link here
     if (me && message.author.id === me.id) li.classList.add("mine");
     const meta = document.createElement("div");
     meta.className = "meta";
@@ -68,6 +69,14 @@
     const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
     for (const message of messages) insert(message);
     if (nearBottom) list.scrollTop = list.scrollHeight;
+  }
+
+  // A link to one message (#m<id>, from a mention): bring it into view once it is shown.
+  function showLinked() {
+    const target = location.hash.length > 2 && document.getElementById(location.hash.slice(1));
+    if (!target || target.classList.contains("highlight")) return;
+    target.classList.add("highlight");
+    target.scrollIntoView({block: "center"});
   }
 
   function clearAll() {
@@ -120,6 +129,7 @@
         for (const user of frame.online) online.set(user.id, user.username);
         onlineTotal = frame.online_count;
         renderOnline();
+        showLinked();
         break;
       case "message":
         add([frame.message]);

@@ -1,0 +1,116 @@
+/*
+ * Notifications on every page: one socket (/ws/notifications/), toasts, the unread badge.
+ *
+ * Pages that show notifications themselves (the inbox) listen for the
+ * "notifications:frame" event on document (detail: {frame, unread}) and call Notifications.markRead(id) /
+ * Notifications.markAllRead(); both return false when the socket is not open.
+ */
+(function () {
+  "use strict";
+
+  const TOAST_MS = {info: 8000, success: 8000, warning: 12000, error: 15000};
+  const MAX_TOASTS_ON_RESUME = 3;
+
+  const badge = document.getElementById("notify-badge");
+  const toasts = document.getElementById("toasts");
+  const baseTitle = document.title;
+  const known = new Set(); // ids this page has had, so nothing is counted or shown twice
+  let unread = 0;
+  let synced = false;
+
+  const live = Live.connect("/ws/notifications/", {onFrame: handle});
+
+  function renderBadge() {
+    if (!badge) return;
+    badge.dataset.count = String(unread);
+    badge.textContent = unread > 99 ? "99+" : String(unread);
+    badge.hidden = unread === 0;
+    badge.setAttribute("aria-label", unread + " unread");
+    document.title = unread > 0 ? "(" + unread + ") " + baseTitle : baseTitle;
+  }
+
+  // Title and body go through textContent: notification text is never parsed as HTML.
+  function toast(notification) {
+    if (!toasts) return;
+    const box = document.createElement("div");
+    box.className = "toast level-" + notification.level;
+    box.dataset.id = notification.id;
+    box.setAttribute("role", notification.level === "error" ? "alert" : "status");
+    const title = document.createElement(notification.link ? "a" : "strong");
+    title.className = "title";
+    title.textContent = notification.title;
+    // Through the server: it marks the notification read, then follows the stored link.
+    if (notification.link) title.href = "/notifications/" + notification.id + "/";
+    box.append(title);
+    if (notification.body) {
+      const body = document.createElement("p");
+      body.className = "body";
+      body.textContent = notification.body;
+      box.append(body);
+    }
+    const close = document.createElement("button");
+    close.type = "button";
+    close.className = "close";
+    close.setAttribute("aria-label", "Dismiss");
+    close.textContent = "×";
+    close.addEventListener("click", () => box.remove());
+    box.append(close);
+    toasts.append(box);
+    setTimeout(() => box.remove(), TOAST_MS[notification.level] || TOAST_MS.info);
+  }
+
+  function summaryToast(count) {
+    toast({id: 0, level: "info", title: count + " more notifications while you were away", body: "", link: ""});
+  }
+
+  function handle(frame) {
+    switch (frame.type) {
+      case "sync": {
+        const fresh = frame.notifications.filter((n) => !known.has(n.id));
+        for (const n of frame.notifications) {
+          known.add(n.id);
+          live.seen(n.id);
+        }
+        // On a resume, show what arrived while the page was disconnected.
+        if (synced && frame.mode === "resume") {
+          const missed = fresh.filter((n) => !n.read);
+          missed.slice(-MAX_TOASTS_ON_RESUME).forEach(toast);
+          if (missed.length > MAX_TOASTS_ON_RESUME) summaryToast(missed.length - MAX_TOASTS_ON_RESUME);
+        }
+        synced = true;
+        unread = frame.unread;
+        renderBadge();
+        break;
+      }
+      case "notification": {
+        const n = frame.notification;
+        const isNew = !known.has(n.id);
+        known.add(n.id);
+        live.seen(n.id);
+        if (!isNew && !frame.again) return;
+        if (isNew && !n.read && badge) unread += 1;
+        renderBadge();
+        toast(n);
+        break;
+      }
+      case "read":
+        unread = frame.unread;
+        renderBadge();
+        for (const id of frame.ids) {
+          const shown = toasts && toasts.querySelector('.toast[data-id="' + id + '"]');
+          if (shown) shown.remove();
+        }
+        break;
+    }
+    document.dispatchEvent(new CustomEvent("notifications:frame", {detail: {frame, unread}}));
+  }
+
+  window.Notifications = {
+    markRead(id) {
+      return live.send({type: "mark_read", id: id});
+    },
+    markAllRead() {
+      return live.send({type: "mark_all_read"});
+    },
+  };
+})();
