@@ -71,6 +71,7 @@
           known.add(n.id);
           live.seen(n.id);
         }
+        live.seen(0); // an empty inbox still resumes (?after_id=0) after a disconnect
         // On a resume, show what arrived while the page was disconnected.
         if (synced && frame.mode === "resume") {
           const missed = fresh.filter((n) => !n.read);

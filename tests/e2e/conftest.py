@@ -6,6 +6,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,3 +51,29 @@ def browser() -> Iterator[object]:
     browser.close()
     playwright.stop()
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+PASSWORD = "pw-for-tests-only"  # tests.conftest.make_user's password
+
+
+def log_in(browser: Any, base_url: str, username: str, path: str, *, context: Any = None) -> Any:
+    """A page of ``username`` (a new browser context unless given) opened at ``path``,
+    logged in through the form, its sockets connected."""
+    page = (context or browser.new_context()).new_page()
+    page.set_default_timeout(15_000)
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.dialogs = dialogs
+    sockets: list[str] = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    page.socket_urls = sockets
+    if context is None:
+        page.goto(f"{base_url}/accounts/login/?next={path}")
+        page.fill("#id_username", username)
+        page.fill("#id_password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"**{path}")
+    else:
+        page.goto(f"{base_url}{path}")
+    page.wait_for_selector("[data-live-state=connected]")
+    return page

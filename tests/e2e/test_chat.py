@@ -11,10 +11,10 @@ import pytest
 
 from chat.models import Room
 from tests.conftest import Daphne, manage, start_daphne
+from tests.e2e.conftest import log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "pw-for-tests-only"
 XSS = "<img src=x onerror=alert(1)>"
 
 
@@ -27,21 +27,7 @@ def server(django_db_setup: None, tmp_path: Path) -> Iterator[Daphne]:
 
 
 def open_room(browser: Any, server: Daphne, username: str, room: Room) -> Any:
-    page = browser.new_context().new_page()
-    page.set_default_timeout(15_000)
-    dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    page.dialogs = dialogs
-    sockets: list[str] = []
-    page.on("websocket", lambda ws: sockets.append(ws.url))
-    page.socket_urls = sockets
-    page.goto(f"{server.url}/accounts/login/?next=/chat/{room.slug}/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"**/chat/{room.slug}/")
-    page.wait_for_selector("[data-live-state=connected]")
-    return page
+    return log_in(browser, server.url, username, f"/chat/{room.slug}/")
 
 
 def send(page: Any, text: str) -> None:

@@ -1,0 +1,122 @@
+"""Notifications in real browsers: toasts and badge from manage.py, catch-up after an
+outage, mark-all-read in one tab clearing the badge in another."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Daphne, manage, start_daphne
+from tests.e2e.conftest import log_in
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture
+def server(django_db_setup: None, tmp_path: Path) -> Iterator[Daphne]:
+    daphne = start_daphne(tmp_path)  # its own: one test stops and restarts it
+    yield daphne
+    daphne.stop()
+
+
+def notify(*args: str) -> None:
+    manage("send_notification", *args)
+
+
+def badge(page: Any) -> str:
+    return page.locator("#notify-badge").get_attribute("data-count") or ""
+
+
+def wait_badge(page: Any, count: int) -> None:
+    page.wait_for_function(f"document.getElementById('notify-badge').dataset.count === '{count}'")
+
+
+def test_command_shows_a_toast_and_badge_and_an_outage_loses_nothing(
+    browser: Any, server: Daphne, make_user: Callable[..., Any]
+) -> None:
+    make_user("alice")
+    alice = log_in(browser, server.url, "alice", "/chat/")
+    visitor = browser.new_context().new_page()
+    visitor.goto(f"{server.url}/chat/")
+    visitor.wait_for_selector("[data-live-state=connected]")
+    assert badge(alice) == "0"
+    assert alice.locator("#notify-badge").is_hidden()
+
+    notify(
+        "--user",
+        "alice",
+        "--title",
+        XSS,
+        "--body",
+        "body text",
+        "--level",
+        "warning",
+        "--link",
+        "/chat/",
+    )
+    toast = alice.locator(".toast.level-warning")
+    toast.wait_for()
+    assert toast.locator(".title").text_content() == XSS  # shown as text
+    assert alice.locator(".toast img").count() == 0
+    wait_badge(alice, 1)
+    assert alice.locator("#notify-badge").text_content() == "1"
+    assert alice.title().startswith("(1) ")
+    # The visitor is not alice; announcements to everyone reach visitors too.
+    notify("--everyone", "--title", "Site news")
+    visitor.locator(".toast", has_text="Site news").wait_for()
+    alice.locator(".toast", has_text="Site news").wait_for()
+    assert visitor.locator(".toast", has_text="body text").count() == 0
+    wait_badge(alice, 2)
+
+    # The server goes away; two notifications are sent meanwhile.
+    server.stop()
+    alice.wait_for_selector("[data-live-state=reconnecting]")
+    notify("--user", "alice", "--title", "while away 1")
+    notify("--user", "alice", "--title", "while away 2")
+    server.start()
+    alice.wait_for_selector("[data-live-state=connected]", timeout=30_000)
+    alice.locator(".toast", has_text="while away 2").wait_for()
+    wait_badge(alice, 4)
+    assert alice.locator(".toast", has_text="while away 1").count() == 1
+    assert alice.locator(".toast", has_text="while away 2").count() == 1
+    notify_sockets = [url for url in alice.socket_urls if "/ws/notifications/" in url]
+    assert "?after_id=" in notify_sockets[-1]
+
+    # Following a toast's link marks that notification read on the way.
+    alice.locator(".toast.level-warning .title").click()
+    alice.wait_for_url("**/chat/")
+    alice.wait_for_selector("[data-live-state=connected]")
+    wait_badge(alice, 3)
+    assert alice.dialogs == []
+
+
+def test_mark_all_read_in_one_tab_clears_the_badge_in_another(
+    browser: Any, daphne_server: Daphne, make_user: Callable[..., Any]
+) -> None:
+    make_user("bob")
+    inbox = log_in(browser, daphne_server.url, "bob", "/notifications/")
+    other = log_in(browser, daphne_server.url, "bob", "/chat/", context=inbox.context)
+    notify("--user", "bob", "--title", "first")
+    notify("--user", "bob", "--title", "second", "--level", "success")
+    for page in (inbox, other):
+        wait_badge(page, 2)
+    # The inbox page adds them live, newest first, unread.
+    inbox.locator("#inbox .inbox-item.unread", has_text="first").wait_for()
+    titles = inbox.locator("#inbox .inbox-item .title").all_text_contents()
+    assert titles == ["second", "first"]
+
+    inbox.click("#mark-all-read button")
+    wait_badge(other, 0)
+    assert other.locator("#notify-badge").is_hidden()
+    wait_badge(inbox, 0)
+    assert inbox.locator("#inbox .inbox-item.unread").count() == 0
+    assert inbox.locator("#inbox-unread").text_content() == "0"
+    # Over the socket: no page load happened.
+    assert inbox.url.endswith("/notifications/")
+    inbox.reload()
+    assert inbox.locator("#inbox .inbox-item.unread").count() == 0
