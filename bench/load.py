@@ -11,6 +11,7 @@ import random
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -180,9 +181,17 @@ async def drive(
     rate: float,
     messages: int,
     members: dict[str, int],
+    send: Callable[[Client, str], Awaitable[None]] | None = None,
 ) -> tuple[Measure, dict[str, float], float, str]:
     """Publish ``messages`` at ``rate``/s from ``publishers`` (picked at random) and
-    wait for every delivery (or the drain time-out)."""
+    wait for every delivery (or the drain time-out). ``send`` publishes some other way
+    than a frame on the publisher's socket (a notification sent by a service, say)."""
+
+    async def over_socket(target: Client, tag: str) -> None:
+        with contextlib.suppress(websockets.ConnectionClosed):
+            await target.ws.send(stack.publish(tag))
+
+    send = send or over_socket
     prefix = f"b{uuid.uuid4().hex[:8]}:"
     measure = Measure()
     readers = [asyncio.create_task(_reader(stack, c, measure, prefix)) for c in clients]
@@ -202,8 +211,7 @@ async def drive(
         tag = f"{prefix}{seq}"
         measure.members_of[tag] = members[target.room]
         measure.sent_at[tag] = time.perf_counter()
-        with contextlib.suppress(websockets.ConnectionClosed):
-            await target.ws.send(stack.publish(tag))
+        await send(target, tag)
     send_done = time.perf_counter()
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(measure.done.wait(), DRAIN_SECONDS + messages / rate)

@@ -38,6 +38,22 @@ COLUMNS: dict[str, list[tuple[str, bool]]] = {
         ("server_cpu_pct", True),
         ("client_cpu_pct", True),
     ],
+    "notify": [
+        ("delivered_pct", False),
+        ("p50_ms", True),
+        ("p99_ms", True),
+        ("all_members_p50_ms", True),
+        ("all_members_p99_ms", True),
+        ("messages_reaching_all_pct", False),
+        ("server_cpu_pct", True),
+    ],
+    "notify_cost": [
+        ("send_ms_p50", True),
+        ("send_ms_max", True),
+        ("rows_written", True),
+        ("unread_count_ms", True),
+        ("inbox_page_ms", True),
+    ],
 }
 
 

@@ -24,7 +24,7 @@ from typing import Any
 import psutil
 
 from bench import load, report
-from bench.stacks import Ours, Stack, make
+from bench.stacks import Ours, OursNotifications, Stack, make
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -46,6 +46,11 @@ class Sizes:
     scale_subscribers: int
     scale_rate: int
     scale_seconds: float
+    notify_users: int
+    notify_rate: float
+    notify_count: int
+    cost_accounts: int
+    cost_repeats: int
 
 
 FULL = Sizes(
@@ -64,6 +69,11 @@ FULL = Sizes(
     scale_subscribers=1000,
     scale_rate=100,
     scale_seconds=6,
+    notify_users=1000,
+    notify_rate=2,
+    notify_count=10,
+    cost_accounts=10_000,
+    cost_repeats=5,
 )
 TINY = Sizes(
     fanout=[(5, 5)],
@@ -81,6 +91,11 @@ TINY = Sizes(
     scale_subscribers=6,
     scale_rate=5,
     scale_seconds=1,
+    notify_users=5,
+    notify_rate=5,
+    notify_count=3,
+    cost_accounts=20,
+    cost_repeats=2,
 )
 
 Row = dict[str, Any]
@@ -97,7 +112,13 @@ async def _with_server(
 
 
 async def fanout_once(
-    stack: Stack, subscribers: int, rate: float, seconds: float, processes: int = 1
+    stack: Stack,
+    subscribers: int,
+    rate: float,
+    seconds: float,
+    processes: int = 1,
+    *,
+    per_message: bool = False,
 ) -> Row:
     room = "bench-fanout"
     headers = await asyncio.to_thread(stack.prepare, subscribers, [room])
@@ -116,7 +137,7 @@ async def fanout_once(
         )
         await load.close_all(clients)
         return {
-            **load.summarize(measure, sent_s),
+            **load.summarize(measure, sent_s, per_message=per_message),
             **usage,
             "connect_s": round(connect_s, 2),
             "connect_failures": failures,
@@ -259,6 +280,117 @@ async def scenario_scaleout(stack: Stack, sizes: Sizes) -> list[Row]:
     return rows
 
 
+async def scenario_notify(stack: Stack, sizes: Sizes) -> list[Row]:
+    """A notification to all of N connected users (ours: stored, committed, published),
+    beside the same fan-out as chat messages in one room, on every stack."""
+    users, rate, count = sizes.notify_users, sizes.notify_rate, sizes.notify_count
+    rows = []
+    if isinstance(stack, Ours):
+        notifier = OursNotifications()
+        headers = await asyncio.to_thread(notifier.prepare, users, [])
+
+        async def send(_publisher: load.Client, tag: str) -> None:
+            await asyncio.to_thread(notifier.send_to_all, tag)
+
+        async def body() -> Row:
+            plan = [("inbox", notifier.ports[0])] * users
+            clients, connect_s, failures = await load.connect_all(notifier, plan, headers)
+            await asyncio.sleep(1)
+            measure, usage, sent_s, _prefix = await load.drive(
+                notifier,
+                clients,
+                clients[:1],
+                rate=rate,
+                messages=count,
+                members={"inbox": len(clients)},
+                send=send,
+            )
+            await load.close_all(clients)
+            return {
+                **load.summarize(measure, sent_s, per_message=True),
+                **usage,
+                "connect_s": round(connect_s, 2),
+                "connect_failures": failures,
+            }
+
+        row = await _with_server(notifier, 1, body)
+        rows.append({"scenario": "notify", "variant": f"notification to all {users}", **row})
+    chat = await fanout_once(stack, users, rate, count / rate, per_message=True)
+    rows.append({"scenario": "notify", "variant": f"chat message to {users}", **chat})
+    return rows
+
+
+def _median_ms(samples: list[float]) -> float:
+    return round(1000 * sorted(samples)[len(samples) // 2], 2)
+
+
+def _notify_cost(accounts: int, repeats: int) -> list[Row]:
+    """What a send costs with ``accounts`` accounts: one row for a broadcast, against a row
+    per recipient (a group holding every account); and what reading the inbox costs."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.hashers import make_password
+    from django.contrib.auth.models import Group
+
+    from notifications import selectors, services
+    from notifications.models import Notification
+
+    user_model = get_user_model()
+    names = [f"cost{i:06d}" for i in range(accounts)]
+    have = set(user_model.objects.filter(username__in=names).values_list("username", flat=True))
+    unusable = make_password(None)
+    user_model.objects.bulk_create(
+        [user_model(username=n, password=unusable) for n in names if n not in have],
+        batch_size=1000,
+    )
+    members = list(user_model.objects.filter(username__in=names).order_by("pk"))
+    group, _ = Group.objects.get_or_create(name=f"bench-cost-{accounts}")
+    group.user_set.add(*members)
+    active = user_model.objects.filter(is_active=True).count()
+
+    def timed(send: Any) -> list[float]:
+        samples = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            send()
+            samples.append(time.perf_counter() - start)
+        return samples
+
+    broadcast = timed(lambda: services.notification_send(title="cost", to_all_users=True))
+    per_user = timed(lambda: services.notification_send(title="cost", group=group))
+    reader = members[0]
+    unread = timed(lambda: selectors.unread_count(user=reader))
+    inbox = timed(lambda: selectors.inbox_recent(user=reader, limit=20))
+    Notification.objects.filter(title="cost").delete()
+    return [
+        {
+            "scenario": "notify_cost",
+            "variant": f"to all users ({active:,} accounts)",
+            "send_ms_p50": _median_ms(broadcast),
+            "send_ms_max": round(1000 * max(broadcast), 2),
+            "rows_written": 1,
+        },
+        {
+            "scenario": "notify_cost",
+            "variant": f"to a group of {len(members):,} (a row each)",
+            "send_ms_p50": _median_ms(per_user),
+            "send_ms_max": round(1000 * max(per_user), 2),
+            "rows_written": 1 + len(members),
+        },
+        {
+            "scenario": "notify_cost",
+            "variant": "one user's unread count / inbox page",
+            "unread_count_ms": _median_ms(unread),
+            "inbox_page_ms": _median_ms(inbox),
+        },
+    ]
+
+
+async def scenario_notify_cost(stack: Stack, sizes: Sizes) -> list[Row]:
+    if not isinstance(stack, Ours):
+        return []  # the peers store nothing
+    return await asyncio.to_thread(_notify_cost, sizes.cost_accounts, sizes.cost_repeats)
+
+
 SCENARIOS = {
     "fanout": scenario_fanout,
     "sustain": scenario_sustain,
@@ -266,6 +398,8 @@ SCENARIOS = {
     "idle": scenario_idle,
     "storm": scenario_storm,
     "scaleout": scenario_scaleout,
+    "notify": scenario_notify,
+    "notify_cost": scenario_notify_cost,
 }
 
 

@@ -230,6 +230,25 @@ class Ours(Stack):
         return list(Message.objects.filter(body__startswith=prefix).values_list("body", flat=True))
 
 
+class OursNotifications(Ours):
+    """Our notifications socket: one per user, a notification to all users at a time."""
+
+    def url(self, port: int, room: str) -> str:
+        return f"ws://127.0.0.1:{port}/ws/notifications/"
+
+    def read(self, raw: str, prefix: str) -> str | None:
+        if not raw.startswith('{"type":"notification"'):
+            return None
+        title: str = json.loads(raw)["notification"]["title"]
+        return title if title.startswith(prefix) else None
+
+    def send_to_all(self, tag: str) -> None:
+        """What staff or ``manage.py send_notification --all`` do: store, commit, publish."""
+        from notifications.services import notification_send
+
+        notification_send(title=tag, to_all_users=True)
+
+
 class Tutorial(Stack):
     """The Channels tutorial consumer on the default RedisChannelLayer, under daphne."""
 

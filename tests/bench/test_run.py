@@ -37,12 +37,19 @@ def test_tiny_run_of_every_scenario_against_every_stack(tmp_path: Path) -> None:
         "idle",
         "storm",
         "scaleout",
+        "notify",
+        "notify_cost",
     }
     assert not [row for row in rows if "error" in row]
     for row in rows:
         if row["scenario"] == "fanout":
             assert row["delivered"] == row["expected"] > 0
             assert row["p99_ms"] is not None
+        if row["scenario"] == "notify":
+            assert row["delivered"] == row["expected"] > 0
+            assert row["messages_reaching_all_pct"] == 100
+        if row["scenario"] == "notify_cost":
+            assert row["stack"] == "ours"
         if row["scenario"] == "roundtrip" and row["stack"] == "ours":
             assert row["stored"] == row["sent"]
             assert row["stored_duplicates"] == 0
