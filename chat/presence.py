@@ -1,5 +1,7 @@
 """Who is online in each room, kept in Redis so every daphne process sees the same list.
 
+Rooms are chat rooms (by id), and also game pages and the game lobby (by string key).
+
 One sorted set per room; a member per open socket (``user id``, ``username``,
 ``socket id``), scored by when it expires. Each process renews the entries of its open
 sockets in one batch every TTL/3 (not a timer per socket), so the entries of a process
@@ -90,11 +92,15 @@ class Change:
     listed: list[dict[str, Any]] = field(default_factory=list)  # some of them, by name
 
 
-def _key(room_id: int) -> str:
-    return f"{getattr(settings, 'REDIS_KEY_PREFIX', 'rtsite')}:chat:presence:{room_id}"
+# Rooms are chat room ids; other apps use strings of their own ("game.<id>").
+RoomKey = int | str
 
 
-def _keys(room_id: int) -> tuple[str, str]:
+def _key(room_id: RoomKey) -> str:
+    return f"{getattr(settings, 'REDIS_KEY_PREFIX', 'rtsite')}:presence:{room_id}"
+
+
+def _keys(room_id: RoomKey) -> tuple[str, str]:
     return _key(room_id), f"{_key(room_id)}:users"
 
 
@@ -111,7 +117,7 @@ def _member(user_id: int, username: str, socket_id: str) -> str:
 
 
 async def _run(
-    room_id: int, *, add: str = "", remove: str = "", user: str = "", listed: int = 0
+    room_id: RoomKey, *, add: str = "", remove: str = "", user: str = "", listed: int = 0
 ) -> tuple[int, int, list[Any]]:
     now = time.time()
     mine, users, names = await get_async_redis().eval(
@@ -124,15 +130,15 @@ class _Renewer:
     """The open sockets of this process (per room), renewed together every TTL/3."""
 
     def __init__(self) -> None:
-        self.members: dict[int, set[str]] = defaultdict(set)
+        self.members: dict[RoomKey, set[str]] = defaultdict(set)
         self.task: asyncio.Task[None] | None = None
 
-    def track(self, room_id: int, member: str) -> None:
+    def track(self, room_id: RoomKey, member: str) -> None:
         self.members[room_id].add(member)
         if self.task is None or self.task.done():
             self.task = asyncio.create_task(self._run(), name="rtsite-presence-renew")
 
-    def untrack(self, room_id: int, member: str) -> None:
+    def untrack(self, room_id: RoomKey, member: str) -> None:
         members = self.members.get(room_id)
         if members is not None:
             members.discard(member)
@@ -164,7 +170,7 @@ def _renewer() -> _Renewer:
 
 
 async def enter(
-    *, room_id: int, user_id: int, username: str, socket_id: str, listed: int = 0
+    *, room_id: RoomKey, user_id: int, username: str, socket_id: str, listed: int = 0
 ) -> Change:
     """Count a socket in; with ``listed``, also name up to that many users online."""
     member = _member(user_id, username, socket_id)
@@ -175,14 +181,14 @@ async def enter(
     return Change(first=mine == 1, last=False, online=users, listed=_named(names))
 
 
-async def leave(*, room_id: int, user_id: int, username: str, socket_id: str) -> Change:
+async def leave(*, room_id: RoomKey, user_id: int, username: str, socket_id: str) -> Change:
     member = _member(user_id, username, socket_id)
     _renewer().untrack(room_id, member)
     mine, users, _ = await _run(room_id, remove=member, user=_user(user_id, username))
     return Change(first=False, last=mine == 0, online=users)
 
 
-async def online_users(*, room_id: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+async def online_users(*, room_id: RoomKey, limit: int) -> tuple[list[dict[str, Any]], int]:
     """Up to ``limit`` of the users online (any ``limit`` of them, sorted by name) and how
     many there are in all."""
     _, users, names = await _run(room_id, listed=limit)
@@ -197,7 +203,7 @@ def _named(entries: list[str]) -> list[dict[str, Any]]:
     return sorted(users, key=lambda user: user["username"])
 
 
-async def online_counts(*, room_ids: list[int]) -> dict[int, int]:
+async def online_counts(*, room_ids: list[RoomKey]) -> dict[RoomKey, int]:
     counts = {}
     for room_id in room_ids:
         counts[room_id] = (await _run(room_id))[1]

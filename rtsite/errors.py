@@ -19,6 +19,10 @@ class ErrorCode(StrEnum):
     AUTH_REQUIRED = "auth_required"
     MUTED = "muted"
     NOT_FOUND = "not_found"
+    FORBIDDEN = "forbidden"
+    ILLEGAL_MOVE = "illegal_move"
+    NOT_YOUR_TURN = "not_your_turn"
+    GAME_OVER = "game_over"
     INTERNAL = "internal_error"
 
 

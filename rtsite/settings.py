@@ -250,6 +250,9 @@ CHAT_ROOM_CACHE_SECONDS = env_float("CHAT_ROOM_CACHE_SECONDS", 10.0, minimum=0.0
 NOTIFICATIONS_PAGE_SIZE = env_int("NOTIFICATIONS_PAGE_SIZE", 20, minimum=1)
 NOTIFICATIONS_RESUME_LIMIT = env_int("NOTIFICATIONS_RESUME_LIMIT", 500, minimum=1)
 
+# Game: how long a player may be away before the opponent can claim the win.
+GAME_RECONNECT_GRACE_SECONDS = env_float("GAME_RECONNECT_GRACE_SECONDS", 60.0, minimum=0.0)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

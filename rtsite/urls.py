@@ -8,6 +8,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="chat:room_list"), name="home"),
     path("chat/", include("chat.urls")),
     path("notifications/", include("notifications.urls")),
+    path("game/", include("game.urls")),
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),

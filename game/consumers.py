@@ -1,0 +1,276 @@
+"""Game sockets: ``/ws/game/lobby/`` (open games, quick play) and ``/ws/game/<id>/``."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+
+from chat import presence
+from game import protocol, selectors, services
+from game.models import Game
+from rtsite.consumers import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, JsonConsumer
+from rtsite.errors import ActionError, ErrorCode
+from rtsite.realtime import publish_now
+
+
+def _presence_identity(user: Any, socket_id: str) -> tuple[int, str]:
+    # Visitors count one per socket: a watcher is a watcher, logged in or not.
+    if user.is_authenticated:
+        return user.pk, user.get_username()
+    return 0, f"visitor-{socket_id[:12]}"
+
+
+class LobbyConsumer(JsonConsumer):
+    client_frames = protocol.LOBBY_CLIENT_FRAMES
+
+    @property
+    def user(self) -> Any:
+        return self.scope["user"]
+
+    async def connect(self) -> None:
+        await self.accept()
+        await self.join_group(protocol.LOBBY_GROUP)
+        online = (await presence.online_counts(room_ids=[protocol.LOBBY_PRESENCE]))[
+            protocol.LOBBY_PRESENCE
+        ]
+        if self.user.is_authenticated:
+            change = await presence.enter(
+                room_id=protocol.LOBBY_PRESENCE,
+                user_id=self.user.pk,
+                username=self.user.get_username(),
+                socket_id=self.socket_id,
+            )
+            online = change.online
+            if change.first:
+                await publish_now(
+                    protocol.LOBBY_GROUP, protocol.EVENT_ONLINE, protocol.online_frame(online)
+                )
+        waiting, playing = await database_sync_to_async(selectors.lobby_games)()
+        keys = [protocol.presence_key(game.pk) for game in playing]
+        watching = await presence.online_counts(room_ids=keys) if keys else {}
+        await self.send_frame(
+            {
+                "type": "sync",
+                "waiting": [protocol.summary(game) for game in waiting],
+                "playing": [
+                    protocol.summary(
+                        game, _spectators(game, watching[protocol.presence_key(game.pk)])
+                    )
+                    for game in playing
+                ],
+                "online": online,
+                "me": {"id": self.user.pk, "username": self.user.get_username()}
+                if self.user.is_authenticated
+                else None,
+            }
+        )
+
+    async def disconnect(self, code: int) -> None:
+        if getattr(self, "socket_id", None) and self.user.is_authenticated:
+            change = await presence.leave(
+                room_id=protocol.LOBBY_PRESENCE,
+                user_id=self.user.pk,
+                username=self.user.get_username(),
+                socket_id=self.socket_id,
+            )
+            if change.last:
+                await publish_now(
+                    protocol.LOBBY_GROUP,
+                    protocol.EVENT_ONLINE,
+                    protocol.online_frame(change.online),
+                )
+
+    async def _joined(self, game: Game, ref: str | None) -> None:
+        def build() -> dict[str, Any]:
+            frame: dict[str, Any] = {"type": "joined", "game": protocol.summary(game)}
+            if game.private:
+                frame["invite_url"] = f"{game.get_absolute_url()}?code={game.invite_code}"
+            return frame
+
+        frame = await database_sync_to_async(build)()  # may read the players
+        if ref is not None:
+            frame["ref"] = ref
+        await self.send_frame(frame)
+
+    async def on_create(self, *, ref: str | None, private: bool = False) -> None:
+        game = await database_sync_to_async(services.game_create)(user=self.user, private=private)
+        await self._joined(game, ref)
+
+    async def on_join(self, *, ref: str | None, id: int) -> None:
+        game = await database_sync_to_async(services.game_join)(game_id=id, user=self.user)
+        await self._joined(game, ref)
+
+    async def on_cancel(self, *, ref: str | None, id: int) -> None:
+        await database_sync_to_async(services.game_cancel)(game_id=id, user=self.user)
+
+    async def on_quick_play(self, *, ref: str | None) -> None:
+        game = await database_sync_to_async(services.game_quick_play)(user=self.user)
+        await self._joined(game, ref)
+
+    game_lobby = JsonConsumer.forward_frame
+    game_lobby_removed = JsonConsumer.forward_frame
+    game_online = JsonConsumer.forward_frame
+    game_spectators = JsonConsumer.forward_frame
+
+
+def _spectators(game: Game, on_page: int) -> int:
+    """People on the game page who are not its players."""
+    return max(0, on_page - int(game.player1_online) - int(game.player2_online))
+
+
+class GameConsumer(JsonConsumer):
+    client_frames = protocol.GAME_CLIENT_FRAMES
+
+    game_id: int = 0
+    number: int | None = None  # 1 or 2 for a player's socket
+    entered = False
+    version = 0  # the newest state this socket has been sent
+
+    @property
+    def user(self) -> Any:
+        return self.scope["user"]
+
+    async def connect(self) -> None:
+        self.game_id = int(self.scope["url_route"]["kwargs"]["game_id"])
+        game = await database_sync_to_async(selectors.game_get)(game_id=self.game_id)
+        await self.accept()
+        if game is None:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        self.number = game.number_of(self.user)
+        if game.private and self.number is None and self._code() != game.invite_code:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        await self.join_group(game.group_name)
+        await self._enter()
+        await self._send_sync()
+
+    def _code(self) -> str | None:
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        return (query.get("code") or [None])[0]
+
+    async def _enter(self) -> None:
+        user_id, name = _presence_identity(self.user, self.socket_id)
+        change = await presence.enter(
+            room_id=protocol.presence_key(self.game_id),
+            user_id=user_id,
+            username=name,
+            socket_id=self.socket_id,
+        )
+        self.entered = True
+        if self.number is not None:
+            if change.first:
+                await database_sync_to_async(services.game_player_presence)(
+                    game_id=self.game_id, user=self.user, online=True
+                )
+        else:
+            await self._announce_spectators(change.online)
+
+    async def _announce_spectators(self, on_page: int) -> None:
+        game = await database_sync_to_async(selectors.game_get)(game_id=self.game_id)
+        if game is None:
+            return
+        frame = protocol.spectators_frame(self.game_id, _spectators(game, on_page))
+        await publish_now(game.group_name, protocol.EVENT_SPECTATORS, frame)
+        if not game.private:
+            await publish_now(protocol.LOBBY_GROUP, protocol.EVENT_SPECTATORS, frame)
+
+    async def _send_sync(self) -> None:
+        def read() -> tuple[Game | None, list[int]]:
+            game = selectors.game_get(game_id=self.game_id)
+            return game, selectors.game_moves(game=game) if game else []
+
+        game, moves = await database_sync_to_async(read)()
+        if game is None:
+            return
+        on_page = (await presence.online_counts(room_ids=[protocol.presence_key(game.pk)]))[
+            protocol.presence_key(game.pk)
+        ]
+        self.version = max(self.version, game.version)
+        await self.send_frame(
+            {
+                "type": "sync",
+                "you": {
+                    "number": self.number,
+                    "username": self.user.get_username() if self.user.is_authenticated else None,
+                },
+                "game": protocol.game_payload(game),
+                "moves": moves,
+                "spectators": _spectators(game, on_page),
+            }
+        )
+
+    async def disconnect(self, code: int) -> None:
+        if not self.entered:
+            return
+        user_id, name = _presence_identity(self.user, self.socket_id)
+        change = await presence.leave(
+            room_id=protocol.presence_key(self.game_id),
+            user_id=user_id,
+            username=name,
+            socket_id=self.socket_id,
+        )
+        if self.number is not None:
+            if change.last:
+                await database_sync_to_async(services.game_player_presence)(
+                    game_id=self.game_id, user=self.user, online=False
+                )
+        else:
+            await self._announce_spectators(change.online)
+
+    async def _call(self, service: Any, **kwargs: Any) -> Any:
+        return await database_sync_to_async(service)(game_id=self.game_id, user=self.user, **kwargs)
+
+    async def on_move(self, *, ref: str | None, column: int) -> None:
+        await self._call(services.game_move, column=column)
+
+    async def on_join(self, *, ref: str | None, code: str | None = None) -> None:
+        if not self.user.is_authenticated:
+            raise ActionError(ErrorCode.AUTH_REQUIRED, "log in to play")
+        game = await self._call(services.game_join, code=code)
+        was_spectator = self.number is None
+        self.number = game.number_of(self.user)
+        if was_spectator and self.number is not None:
+            # This socket now counts as the player being here.
+            await database_sync_to_async(services.game_player_presence)(
+                game_id=self.game_id, user=self.user, online=True
+            )
+
+    async def on_cancel(self, *, ref: str | None) -> None:
+        await self._call(services.game_cancel)
+
+    async def on_resign(self, *, ref: str | None) -> None:
+        await self._call(services.game_resign)
+
+    async def on_offer_draw(self, *, ref: str | None) -> None:
+        await self._call(services.game_offer_draw)
+
+    async def on_accept_draw(self, *, ref: str | None) -> None:
+        await self._call(services.game_answer_draw, accept=True)
+
+    async def on_decline_draw(self, *, ref: str | None) -> None:
+        await self._call(services.game_answer_draw, accept=False)
+
+    async def on_claim_win(self, *, ref: str | None) -> None:
+        await self._call(services.game_claim_win)
+
+    async def on_rematch(self, *, ref: str | None) -> None:
+        await self._call(services.game_rematch)
+
+    async def on_invite(self, *, ref: str | None, username: str) -> None:
+        invitee = await self._call(services.game_invite, username=username)
+        frame: dict[str, Any] = {"type": "invited", "username": invitee.get_username()}
+        if ref is not None:
+            frame["ref"] = ref
+        await self.send_frame(frame)
+
+    async def game_state(self, event: dict[str, Any]) -> None:
+        self.version = max(self.version, event["cursor"])
+        await self.send(text_data=event["frame"])
+
+    async def hub_resync(self) -> None:
+        await self._send_sync()
+
+    game_spectators = JsonConsumer.forward_frame

@@ -1,0 +1,128 @@
+"""Every frame of the game sockets, defined once. docs/protocol.md describes them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+from game.models import Game, Status
+from game.rules import from_board
+from rtsite.protocol import PING, ClientFrame, Field, frame_registry, id_field
+
+INVITE_MAX = 64
+
+LOBBY_CLIENT_FRAMES = frame_registry(
+    PING,
+    ClientFrame("create", {"private": Field(bool, required=False)}),
+    ClientFrame("join", {"id": id_field()}),
+    ClientFrame("cancel", {"id": id_field()}),
+    ClientFrame("quick_play"),
+)
+
+GAME_CLIENT_FRAMES = frame_registry(
+    PING,
+    # The column's range is the rules' business: out of range is an illegal move.
+    ClientFrame("move", {"column": Field(int)}),
+    ClientFrame("join", {"code": Field(str, required=False, max_length=INVITE_MAX)}),
+    ClientFrame("cancel"),
+    ClientFrame("resign"),
+    ClientFrame("offer_draw"),
+    ClientFrame("accept_draw"),
+    ClientFrame("decline_draw"),
+    ClientFrame("claim_win"),
+    ClientFrame("rematch"),
+    ClientFrame("invite", {"username": Field(str, max_length=150)}),
+)
+
+# Channel-layer event types (handled by Consumer.game_<name>).
+EVENT_STATE = "game.state"
+EVENT_LOBBY = "game.lobby"
+EVENT_LOBBY_REMOVED = "game.lobby_removed"
+EVENT_ONLINE = "game.online"
+EVENT_SPECTATORS = "game.spectators"
+
+LOBBY_GROUP = "game.lobby"
+
+
+def grace_seconds() -> float:
+    return getattr(settings, "GAME_RECONNECT_GRACE_SECONDS", 60.0)
+
+
+def _player(game: Game, number: int) -> dict[str, Any] | None:
+    user = game.player(number)
+    if user is None:
+        return None
+    left_at = game.player1_left_at if number == 1 else game.player2_left_at
+    return {
+        "number": number,
+        "id": user.pk,
+        "username": user.get_username(),
+        "online": game.player1_online if number == 1 else game.player2_online,
+        "left_at": left_at.isoformat() if left_at else None,
+    }
+
+
+def game_payload(game: Game) -> dict[str, Any]:
+    position = from_board(game.board, game.turn)
+    return {
+        "id": game.pk,
+        "version": game.version,
+        "status": game.status,
+        "private": game.private,
+        "board": game.board,
+        "turn": game.turn if game.status == Status.ACTIVE else None,
+        "moves": game.board.count("1") + game.board.count("2"),
+        "winner": game.winner,
+        "reason": game.reason,
+        "line": [list(cell) for cell in position.line],
+        "players": [_player(game, 1), _player(game, 2)],
+        "draw_offer": game.draw_offer,
+        "rematch_offer": game.rematch_offer,
+        "rematch_id": game.rematch_id,
+        "grace_seconds": grace_seconds(),
+        "url": game.get_absolute_url(),
+    }
+
+
+def state_frame(game: Game, last: list[int] | None = None) -> dict[str, Any]:
+    """The whole game, with its version: a client keeps the highest version it has seen."""
+    return {"type": "state", "game": game_payload(game), "last": last}
+
+
+def summary(game: Game, spectators: int = 0) -> dict[str, Any]:
+    """A game as the lobby lists it."""
+    return {
+        "id": game.pk,
+        "status": game.status,
+        "players": [
+            user.get_username() for user in (game.player1, game.player2) if user is not None
+        ],
+        "moves": game.board.count("1") + game.board.count("2"),
+        "spectators": spectators,
+        "url": game.get_absolute_url(),
+    }
+
+
+def lobby_frame(game: Game, spectators: int = 0) -> dict[str, Any]:
+    return {"type": "game", "game": summary(game, spectators)}
+
+
+def lobby_removed_frame(game_id: int) -> dict[str, Any]:
+    return {"type": "game.removed", "id": game_id}
+
+
+def spectators_frame(game_id: int, count: int) -> dict[str, Any]:
+    return {"type": "spectators", "id": game_id, "count": count}
+
+
+def presence_key(game_id: int) -> str:
+    """The presence room of a game page (``chat.presence`` keeps it in Redis)."""
+    return f"game.{game_id}"
+
+
+LOBBY_PRESENCE = "game.lobby"
+
+
+def online_frame(count: int) -> dict[str, Any]:
+    return {"type": "online", "count": count}

@@ -1,0 +1,56 @@
+"""Reads of games: one game, the lobby's lists, a game's moves, the leaderboard."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+
+from game.models import Game, Move, Status
+
+LOBBY_LIST_LIMIT = 50
+
+
+def game_get(*, game_id: int) -> Game | None:
+    return Game.objects.select_related("player1", "player2").filter(pk=game_id).first()
+
+
+def _listed(status: Status) -> QuerySet[Game]:
+    return Game.objects.filter(status=status, private=False).select_related("player1", "player2")
+
+
+def lobby_games() -> tuple[list[Game], list[Game]]:
+    """Public games waiting for an opponent (oldest first), and public games in progress."""
+    waiting = list(_listed(Status.WAITING).order_by("id")[:LOBBY_LIST_LIMIT])
+    playing = list(_listed(Status.ACTIVE).order_by("-id")[:LOBBY_LIST_LIMIT])
+    return waiting, playing
+
+
+def game_moves(*, game: Game) -> list[int]:
+    return list(Move.objects.filter(game=game).order_by("number").values_list("column", flat=True))
+
+
+def leaderboard(*, limit: int = 50) -> list[dict[str, Any]]:
+    """Players by wins (then fewest losses), with their draws and games played."""
+    table: dict[int, dict[str, int]] = defaultdict(
+        lambda: {"wins": 0, "losses": 0, "draws": 0, "played": 0}
+    )
+    finished = Game.objects.filter(status=Status.FINISHED).values_list(
+        "player1_id", "player2_id", "winner"
+    )
+    for first, second, winner in finished.iterator():
+        for number, user_id in ((1, first), (2, second)):
+            row = table[user_id]
+            row["played"] += 1
+            if winner is None:
+                row["draws"] += 1
+            elif winner == number:
+                row["wins"] += 1
+            else:
+                row["losses"] += 1
+    names = dict(get_user_model().objects.filter(pk__in=table).values_list("pk", "username"))
+    rows = [{"username": names.get(pk, "?"), **row} for pk, row in table.items()]
+    rows.sort(key=lambda r: (-r["wins"], r["losses"], -r["draws"], r["username"]))
+    return rows[:limit]

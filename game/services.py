@@ -1,0 +1,361 @@
+"""Every change to a game, and the broadcast that goes with it.
+
+The server is the referee: each action locks the game row, checks it against the rules
+(``game.rules``) and the game's state, stores the result, bumps the version and
+broadcasts the whole state after commit. The lobby, the game page, the admin and the
+tests all come through here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from game import protocol, rules
+from game.models import Game, Move, PairingLock, Reason, Status
+from notifications.services import notification_send
+from rtsite.errors import ActionError, ErrorCode
+from rtsite.realtime import publish_on_commit
+
+
+def _require_user(user: Any) -> None:
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        raise ActionError(ErrorCode.AUTH_REQUIRED, "log in to play")
+
+
+def _locked(game_id: int) -> Game:
+    game = (
+        Game.objects.select_for_update()
+        .filter(pk=game_id)
+        .select_related("player1", "player2")
+        .first()
+    )
+    if game is None:
+        raise ActionError(ErrorCode.NOT_FOUND, "no such game")
+    return game
+
+
+def _publish(game: Game, *, last: list[int] | None = None) -> None:
+    """The new state to the game's sockets, and the game's line to the lobby."""
+    game.version += 1
+    game.save()
+    publish_on_commit(
+        game.group_name, protocol.EVENT_STATE, protocol.state_frame(game, last), cursor=game.version
+    )
+    if game.private:
+        return
+    if game.status in (Status.WAITING, Status.ACTIVE):
+        publish_on_commit(protocol.LOBBY_GROUP, protocol.EVENT_LOBBY, protocol.lobby_frame(game))
+    else:
+        publish_on_commit(
+            protocol.LOBBY_GROUP,
+            protocol.EVENT_LOBBY_REMOVED,
+            protocol.lobby_removed_frame(game.pk),
+        )
+
+
+def _player_number(game: Game, user: Any) -> int:
+    number = game.number_of(user)
+    if number is None:
+        raise ActionError(ErrorCode.FORBIDDEN, "only the game's players can do that")
+    return number
+
+
+def _require_active(game: Game) -> None:
+    if game.status != Status.ACTIVE:
+        raise ActionError(ErrorCode.GAME_OVER, f"the game is {game.get_status_display()}")
+
+
+def _finish(game: Game, *, winner: int | None, reason: Reason) -> None:
+    game.status = Status.FINISHED
+    game.winner = winner
+    game.reason = reason
+    game.draw_offer = None
+    game.finished_at = timezone.now()
+
+
+def _start(game: Game, opponent: Any) -> None:
+    game.player2 = opponent
+    game.status = Status.ACTIVE
+    game.started_at = timezone.now()
+
+
+# ---------------------------------------------------------------- lobby
+
+
+def game_create(*, user: Any, private: bool = False) -> Game:
+    """Open a game and wait for an opponent (a user has one waiting public game at most)."""
+    _require_user(user)
+    with transaction.atomic():
+        if not private:
+            waiting = Game.objects.filter(
+                player1=user, status=Status.WAITING, private=False
+            ).first()
+            if waiting is not None:
+                return waiting
+        game = Game.objects.create(player1=user, private=private)
+        _publish(game)
+    return game
+
+
+def game_join(*, game_id: int, user: Any, code: str | None = None) -> Game:
+    _require_user(user)
+    with transaction.atomic():
+        game = _locked(game_id)
+        if game.number_of(user) is not None:
+            return game  # already in it (a second tab, a double click)
+        if game.status != Status.WAITING:
+            raise ActionError(ErrorCode.GAME_OVER, "this game is no longer open")
+        if game.private and code != game.invite_code:
+            raise ActionError(ErrorCode.FORBIDDEN, "this game is joined by invite link only")
+        _start(game, user)
+        _publish(game)
+    return game
+
+
+def game_cancel(*, game_id: int, user: Any) -> Game:
+    with transaction.atomic():
+        game = _locked(game_id)
+        if game.player1_id != getattr(user, "pk", None):
+            raise ActionError(ErrorCode.FORBIDDEN, "only its creator can cancel a game")
+        if game.status != Status.WAITING:
+            raise ActionError(ErrorCode.GAME_OVER, "only a game still waiting can be cancelled")
+        game.status = Status.ABORTED
+        game.reason = Reason.CANCELLED
+        game.finished_at = timezone.now()
+        _publish(game)
+    return game
+
+
+def _lock_pairing() -> None:
+    if not list(PairingLock.objects.select_for_update().filter(pk=1)):
+        try:
+            with transaction.atomic():
+                PairingLock.objects.create(pk=1)
+        except IntegrityError:
+            pass  # made by a quick play running at the same time
+        PairingLock.objects.select_for_update().get(pk=1)
+
+
+def game_quick_play(*, user: Any) -> Game:
+    """Pair with the longest-waiting player, or open a game and wait.
+
+    Quick plays take one lock, so two at the same moment end up in one game."""
+    _require_user(user)
+    with transaction.atomic():
+        _lock_pairing()
+        mine = Game.objects.filter(player1=user, status=Status.WAITING, private=False).first()
+        if mine is not None:
+            return mine
+        other = (
+            Game.objects.filter(status=Status.WAITING, private=False)
+            .exclude(player1=user)
+            .order_by("id")
+            .first()
+        )
+        if other is None:
+            return game_create(user=user)
+        return game_join(game_id=other.pk, user=user)
+
+
+# ---------------------------------------------------------------- play
+
+
+def game_move(*, game_id: int, user: Any, column: int) -> Game:
+    """Apply one move if the rules and the game's state allow it; otherwise change nothing."""
+    _require_user(user)
+    with transaction.atomic():
+        game = _locked(game_id)
+        number = _player_number(game, user)
+        _require_active(game)
+        if game.turn != number:
+            raise ActionError(ErrorCode.NOT_YOUR_TURN, "it is not your turn")
+        try:
+            after = rules.play(rules.from_board(game.board, game.turn), column, number)
+        except rules.IllegalMoveError as error:
+            raise ActionError(ErrorCode.ILLEGAL_MOVE, str(error)) from None
+        row, col = after.last  # type: ignore[misc]
+        moves = game.board.count("1") + game.board.count("2")
+        Move.objects.create(game=game, number=moves + 1, player=number, column=col, row=row)
+        game.board = after.board
+        game.turn = after.turn
+        game.draw_offer = None  # a move answers a draw offer with "no"
+        if after.winner:
+            _finish(game, winner=after.winner, reason=Reason.FOUR)
+        elif after.draw:
+            _finish(game, winner=None, reason=Reason.FULL)
+        _publish(game, last=[row, col])
+        opponent_number = 3 - number
+        if game.status == Status.ACTIVE and not _online(game, opponent_number):
+            _notify(game, opponent_number, "Your turn", f"{user.get_username()} has moved.")
+    return game
+
+
+def _online(game: Game, number: int) -> bool:
+    return game.player1_online if number == 1 else game.player2_online
+
+
+def _notify(game: Game, number: int, title: str, body: str) -> None:
+    notification_send(
+        title=f"{title} (game #{game.pk})",
+        body=body,
+        link=game.get_absolute_url(),
+        users=[game.player(number)],
+    )
+
+
+def game_resign(*, game_id: int, user: Any) -> Game:
+    with transaction.atomic():
+        game = _locked(game_id)
+        number = _player_number(game, user)
+        _require_active(game)
+        _finish(game, winner=3 - number, reason=Reason.RESIGNED)
+        _publish(game)
+    return game
+
+
+def game_offer_draw(*, game_id: int, user: Any) -> Game:
+    with transaction.atomic():
+        game = _locked(game_id)
+        number = _player_number(game, user)
+        _require_active(game)
+        if game.draw_offer == 3 - number:  # both want it: agreed
+            _finish(game, winner=None, reason=Reason.AGREED)
+        else:
+            game.draw_offer = number
+        _publish(game)
+    return game
+
+
+def game_answer_draw(*, game_id: int, user: Any, accept: bool) -> Game:
+    with transaction.atomic():
+        game = _locked(game_id)
+        number = _player_number(game, user)
+        _require_active(game)
+        if game.draw_offer != 3 - number:
+            raise ActionError(ErrorCode.INVALID, "there is no draw offer to answer")
+        if accept:
+            _finish(game, winner=None, reason=Reason.AGREED)
+        else:
+            game.draw_offer = None
+        _publish(game)
+    return game
+
+
+def game_claim_win(*, game_id: int, user: Any) -> Game:
+    """The player who stayed wins once the other has been gone for the grace period."""
+    with transaction.atomic():
+        game = _locked(game_id)
+        number = _player_number(game, user)
+        _require_active(game)
+        other = 3 - number
+        left_at = game.player1_left_at if other == 1 else game.player2_left_at
+        grace = timedelta(seconds=protocol.grace_seconds())
+        if _online(game, other) or left_at is None or timezone.now() - left_at < grace:
+            raise ActionError(
+                ErrorCode.INVALID,
+                f"you can claim the win once your opponent has been away {grace.seconds} s",
+            )
+        _finish(game, winner=number, reason=Reason.ABANDONED)
+        _publish(game)
+    return game
+
+
+def game_rematch(*, game_id: int, user: Any) -> Game:
+    """Ask for a rematch; when both have asked, a new game starts with colours swapped.
+    Returns the new game once there is one, else this game."""
+    with transaction.atomic():
+        game = _locked(game_id)
+        number = _player_number(game, user)
+        if game.status != Status.FINISHED:
+            raise ActionError(ErrorCode.INVALID, "a rematch follows a finished game")
+        if game.rematch_id is not None:
+            return game.rematch  # type: ignore[return-value]
+        if game.rematch_offer != 3 - number:
+            game.rematch_offer = number
+            _publish(game)
+            return game
+        rematch = Game.objects.create(
+            player1=game.player2,
+            player2=game.player1,
+            private=game.private,
+            status=Status.ACTIVE,
+            started_at=timezone.now(),
+            player1_online=game.player2_online,
+            player2_online=game.player1_online,
+        )
+        _publish(rematch)
+        game.rematch = rematch
+        _publish(game)
+    return rematch
+
+
+def game_invite(*, game_id: int, user: Any, username: str) -> Any:
+    """Invite someone to a waiting game, through the notifications app."""
+    with transaction.atomic():
+        game = _locked(game_id)
+        if game.player1_id != getattr(user, "pk", None) or game.status != Status.WAITING:
+            raise ActionError(ErrorCode.FORBIDDEN, "invite to your own game while it waits")
+        invitee = get_user_model().objects.filter(username=username, is_active=True).first()
+        if invitee is None or invitee.pk == user.pk:
+            raise ActionError(ErrorCode.NOT_FOUND, f"no such player: {username}")
+        link = game.get_absolute_url() + (f"?code={game.invite_code}" if game.private else "")
+        notification_send(
+            title=f"{user.get_username()} invites you to Connect Four",
+            body=f"Game #{game.pk} is waiting for you.",
+            link=link,
+            users=[invitee],
+            created_by=user,
+        )
+    return invitee
+
+
+# ---------------------------------------------------------------- presence and staff
+
+
+def game_player_presence(*, game_id: int, user: Any, online: bool) -> None:
+    """A player's first socket on the game page arrived, or their last one left."""
+    with transaction.atomic():
+        game = _locked(game_id)
+        number = game.number_of(user)
+        if number is None or game.status not in (Status.WAITING, Status.ACTIVE):
+            return
+        left_at = None if online else timezone.now()
+        if number == 1:
+            game.player1_online, game.player1_left_at = online, left_at
+        else:
+            game.player2_online, game.player2_left_at = online, left_at
+        _publish(game)
+
+
+def _staff_action(games: Any, change: Callable[[Game], None]) -> int:
+    done = 0
+    with transaction.atomic():
+        for game_id in [g.pk for g in games]:
+            game = _locked(game_id)
+            if game.status in (Status.WAITING, Status.ACTIVE):
+                change(game)
+                _publish(game)
+                done += 1
+    return done
+
+
+def game_abort(*, games: Any) -> int:
+    """Staff: stop games with no result. Players see it at once."""
+
+    def abort(game: Game) -> None:
+        game.status = Status.ABORTED
+        game.reason = Reason.STAFF
+        game.finished_at = timezone.now()
+
+    return _staff_action(games, abort)
+
+
+def game_end_drawn(*, games: Any) -> int:
+    """Staff: end games as a draw."""
+    return _staff_action(games, lambda game: _finish(game, winner=None, reason=Reason.STAFF))

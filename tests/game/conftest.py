@@ -1,0 +1,30 @@
+"""Fixtures for game tests: two players and a game between them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from game import services
+from game.models import Game
+
+
+@pytest.fixture
+def players(make_user: Callable[..., Any]) -> tuple[Any, Any]:
+    return make_user("red"), make_user("yellow")
+
+
+@pytest.fixture
+def active_game(players: tuple[Any, Any]) -> Game:
+    game = services.game_create(user=players[0])
+    return services.game_join(game_id=game.pk, user=players[1])
+
+
+def play(game: Game, players: tuple[Any, Any], columns: list[int]) -> Game:
+    """Alternate moves starting with whoever's turn it is."""
+    for column in columns:
+        game.refresh_from_db()
+        game = services.game_move(game_id=game.pk, user=players[game.turn - 1], column=column)
+    return game
