@@ -56,7 +56,8 @@
 
     url() {
       const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-      const query = this.cursor === null ? "" : "?after_id=" + encodeURIComponent(this.cursor);
+      const sep = this.path.includes("?") ? "&" : "?";
+      const query = this.cursor === null ? "" : sep + "after_id=" + encodeURIComponent(this.cursor);
       return scheme + "//" + location.host + this.path + query;
     }
 

@@ -1,0 +1,254 @@
+/*
+ * A Connect Four game page: the board from the server's state (by version), keyboard
+ * and pointer controls, the actions a player has, and announcements for screen readers.
+ */
+(function () {
+  "use strict";
+
+  const COLUMNS = 7;
+  const ROWS = 6;
+  const REASONS = {
+    four: "four in a row",
+    full: "the board is full",
+    agreed: "draw agreed",
+    resigned: "resignation",
+    abandoned: "the opponent left",
+    staff: "ended by staff",
+    cancelled: "cancelled",
+  };
+
+  const config = JSON.parse(document.getElementById("game-config").textContent);
+  const boardEl = document.getElementById("board");
+  const statusEl = document.getElementById("status");
+  const playersEl = document.getElementById("players");
+  const playersLine = document.getElementById("players-line");
+  const spectatorsEl = document.getElementById("spectators");
+  const actionsEl = document.getElementById("actions");
+  const errorEl = document.getElementById("game-error");
+  const inviteBox = document.getElementById("invite");
+
+  let game = null; // the newest state
+  let you = {number: null, username: null};
+  let cursor = 3;
+  let errorTimer = null;
+
+  const path = "/ws/game/" + config.id + "/" + (config.code ? "?code=" + encodeURIComponent(config.code) : "");
+  const live = Live.connect(path, {onFrame: handle, onClosed: closed});
+
+  function name(number) {
+    const player = game && game.players[number - 1];
+    return player ? player.username : "…";
+  }
+
+  function myTurn() {
+    return game && game.status === "active" && you.number !== null && game.turn === you.number;
+  }
+
+  function statusText() {
+    if (!game) return "Loading…";
+    if (game.status === "waiting") {
+      return you.number ? "Waiting for an opponent to join…" : name(1) + " is waiting for an opponent.";
+    }
+    if (game.status === "aborted") return "This game was " + (game.reason === "cancelled" ? "cancelled." : "aborted by staff.");
+    if (game.status === "finished") {
+      const why = REASONS[game.reason] || game.reason;
+      if (!game.winner) return "Draw (" + why + ").";
+      if (you.number === game.winner) return "You win (" + why + ")!";
+      return name(game.winner) + " wins (" + why + ").";
+    }
+    if (myTurn()) return "Your turn: column " + (cursor + 1) + " selected.";
+    return name(game.turn) + " to move.";
+  }
+
+  function renderBoard() {
+    const winning = new Set((game ? game.line : []).map(([r, c]) => r + "," + c));
+    const last = game && game.last ? game.last.join(",") : null;
+    const columns = [];
+    for (let c = 0; c < COLUMNS; c++) {
+      const column = document.createElement("div");
+      column.className = "column" + (c === cursor && myTurn() ? " cursor" : "");
+      column.dataset.column = c;
+      column.setAttribute("role", "gridcell");
+      const marker = document.createElement("div");
+      marker.className = "marker";
+      column.append(marker);
+      let pieces = 0;
+      for (let r = ROWS - 1; r >= 0; r--) {
+        const piece = game ? game.board[r * COLUMNS + c] : ".";
+        const cell = document.createElement("div");
+        cell.className = "cell" + (piece === "1" ? " p1" : piece === "2" ? " p2" : "");
+        if (winning.has(r + "," + c)) cell.classList.add("win");
+        if (last === r + "," + c) cell.classList.add("last");
+        if (piece !== ".") pieces++;
+        column.append(cell);
+      }
+      column.setAttribute("aria-label", "Column " + (c + 1) + ", " + pieces + " of " + ROWS + " filled");
+      column.addEventListener("click", () => {
+        cursor = c;
+        drop();
+      });
+      columns.push(column);
+    }
+    boardEl.replaceChildren(...columns);
+  }
+
+  function awaySeconds(player) {
+    return player && !player.online && player.left_at ? (Date.now() - Date.parse(player.left_at)) / 1000 : 0;
+  }
+
+  function renderPlayers() {
+    playersEl.replaceChildren(
+      ...[1, 2].map((number) => {
+        const player = game && game.players[number - 1];
+        const li = document.createElement("li");
+        const disc = document.createElement("span");
+        disc.className = "disc p" + number;
+        disc.setAttribute("aria-hidden", "true");
+        const label = document.createElement("span");
+        label.textContent = (player ? player.username : "waiting…") + (number === 1 ? " (red)" : " (yellow)");
+        li.append(disc, label);
+        if (player && !player.online && game.status === "active") {
+          const away = document.createElement("span");
+          away.className = "away";
+          away.textContent = "disconnected";
+          li.append(away);
+        }
+        return li;
+      }),
+    );
+    playersLine.textContent = name(1) + " vs " + name(2);
+  }
+
+  function action(label, frame, className) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = label;
+    if (className) b.className = className;
+    b.addEventListener("click", () => live.send(frame));
+    return b;
+  }
+
+  function renderActions() {
+    const buttons = [];
+    if (game) {
+      const mine = you.number !== null;
+      const other = mine ? game.players[2 - you.number] : null;
+      if (game.status === "waiting" && mine) buttons.push(action("Cancel game", {type: "cancel"}, "secondary"));
+      if (game.status === "waiting" && !mine && you.username) {
+        buttons.push(action("Join this game", {type: "join", code: config.code || undefined}));
+      }
+      if (game.status === "active" && mine) {
+        if (game.draw_offer && game.draw_offer !== you.number) {
+          buttons.push(action("Accept draw", {type: "accept_draw"}), action("Decline draw", {type: "decline_draw"}, "secondary"));
+        } else if (game.draw_offer === you.number) {
+          buttons.push(document.createTextNode("Draw offered."));
+        } else {
+          buttons.push(action("Offer a draw", {type: "offer_draw"}, "secondary"));
+        }
+        buttons.push(action("Resign", {type: "resign"}, "secondary"));
+        if (other && awaySeconds(other) >= game.grace_seconds) {
+          buttons.push(action("Claim the win (opponent left)", {type: "claim_win"}));
+        }
+      }
+      if (game.status === "finished" && mine && game.players[1]) {
+        if (game.rematch_offer === you.number) buttons.push(document.createTextNode("Rematch requested…"));
+        else buttons.push(action(game.rematch_offer ? "Accept rematch" : "Rematch", {type: "rematch"}));
+      }
+    }
+    actionsEl.replaceChildren(...buttons);
+    const inviting = game && game.status === "waiting" && you.number === 1;
+    inviteBox.hidden = !inviting;
+    if (inviting) {
+      document.getElementById("invite-link").value = location.origin + game.url + (config.code ? "?code=" + config.code : "");
+    }
+  }
+
+  function render() {
+    renderBoard();
+    renderPlayers();
+    renderActions();
+    const text = statusText();
+    if (statusEl.textContent !== text) statusEl.textContent = text;
+  }
+
+  function showError(text) {
+    errorEl.textContent = text;
+    errorEl.hidden = false;
+    clearTimeout(errorTimer);
+    errorTimer = setTimeout(() => (errorEl.hidden = true), 5000);
+  }
+
+  function accept(next, last) {
+    if (game && next.version < game.version) return; // an older state, overtaken
+    game = next;
+    game.last = last || null;
+    if (game.rematch_id) {
+      location.href = "/game/" + game.rematch_id + "/";
+      return;
+    }
+    render();
+  }
+
+  function handle(frame) {
+    switch (frame.type) {
+      case "sync":
+        you = frame.you;
+        spectatorsEl.textContent = frame.spectators;
+        game = null; // a sync is the whole truth, whatever version came before
+        accept(frame.game, null);
+        break;
+      case "state":
+        accept(frame.game, frame.last);
+        break;
+      case "spectators":
+        spectatorsEl.textContent = frame.count;
+        break;
+      case "invited":
+        showError("Invitation sent to " + frame.username + ".");
+        break;
+      case "error":
+        showError(frame.message);
+        break;
+    }
+  }
+
+  function closed(code) {
+    showError(code === 4404 ? "This game does not exist." : "You cannot view this game.");
+  }
+
+  function drop() {
+    if (!myTurn()) {
+      showError(game && game.status === "active" && you.number ? "Wait for your turn." : "You are watching this game.");
+      return;
+    }
+    live.send({type: "move", column: cursor});
+  }
+
+  document.addEventListener("keydown", (event) => {
+    if (event.target.closest && event.target.closest("input, textarea, button, a")) return;
+    if (event.key === "ArrowLeft") cursor = (cursor + COLUMNS - 1) % COLUMNS;
+    else if (event.key === "ArrowRight") cursor = (cursor + 1) % COLUMNS;
+    else if (event.key === "Enter" || event.key === " " || event.key === "ArrowDown") {
+      event.preventDefault();
+      drop();
+      return;
+    } else return;
+    event.preventDefault();
+    render();
+  });
+
+  document.getElementById("invite-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const input = document.getElementById("invite-name");
+    const username = input.value.trim();
+    if (username && live.send({type: "invite", username: username})) input.value = "";
+  });
+
+  // The claim button appears once the grace period has passed, without a new frame.
+  setInterval(() => {
+    if (game && game.status === "active") renderActions();
+  }, 1000);
+
+  render();
+  boardEl.focus();
+})();

@@ -1,0 +1,124 @@
+/* The game lobby: open games and games in progress, live; quick play, create, join. */
+(function () {
+  "use strict";
+
+  const waitingList = document.getElementById("waiting");
+  const playingList = document.getElementById("playing");
+  const onlineCount = document.getElementById("players-online");
+  const errorLine = document.getElementById("lobby-error");
+  const games = new Map(); // id -> summary
+  let me = null;
+
+  const live = Live.connect("/ws/game/lobby/", {onFrame: handle});
+
+  function button(label, onClick, className) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = label;
+    if (className) b.className = className;
+    b.addEventListener("click", onClick);
+    return b;
+  }
+
+  function item(game) {
+    const li = document.createElement("li");
+    li.dataset.id = game.id;
+    const text = document.createElement("span");
+    const names = game.players.length === 2 ? game.players.join(" vs ") : game.players[0] + " is waiting";
+    text.textContent = "#" + game.id + " " + names;
+    if (game.status === "active") {
+      text.textContent += " · " + game.moves + " moves · " + game.spectators + " watching";
+    }
+    li.append(text);
+    const mine = me && game.players.includes(me.username);
+    const controls = document.createElement("span");
+    if (game.status === "waiting" && me && !mine) {
+      controls.append(button("Join", () => live.send({type: "join", id: game.id})));
+    } else if (game.status === "waiting" && mine) {
+      const open = document.createElement("a");
+      open.href = game.url;
+      open.textContent = "Open";
+      controls.append(open, " ", button("Cancel", () => live.send({type: "cancel", id: game.id}), "link"));
+    } else {
+      const watch = document.createElement("a");
+      watch.href = game.url;
+      watch.textContent = mine ? "Play" : "Watch";
+      controls.append(watch);
+    }
+    li.append(controls);
+    return li;
+  }
+
+  function render() {
+    for (const [list, status, empty] of [
+      [waitingList, "waiting", "No open games. Press “Quick play” to start one."],
+      [playingList, "active", "No games in progress."],
+    ]) {
+      const shown = [...games.values()].filter((g) => g.status === status).sort((a, b) => a.id - b.id);
+      if (shown.length === 0) {
+        const li = document.createElement("li");
+        li.className = "empty";
+        li.textContent = empty;
+        list.replaceChildren(li);
+      } else {
+        list.replaceChildren(...shown.map(item));
+      }
+    }
+  }
+
+  function showError(text) {
+    errorLine.textContent = text;
+    errorLine.hidden = false;
+    setTimeout(() => (errorLine.hidden = true), 6000);
+  }
+
+  function handle(frame) {
+    switch (frame.type) {
+      case "sync":
+        me = frame.me;
+        games.clear();
+        for (const g of [...frame.waiting, ...frame.playing]) games.set(g.id, g);
+        onlineCount.textContent = frame.online;
+        render();
+        break;
+      case "game": {
+        const known = games.get(frame.game.id);
+        // Spectator counts arrive on their own; keep the one we have.
+        if (known && frame.game.spectators === 0) frame.game.spectators = known.spectators;
+        games.set(frame.game.id, frame.game);
+        render();
+        break;
+      }
+      case "game.removed":
+        games.delete(frame.id);
+        render();
+        break;
+      case "spectators": {
+        const known = games.get(frame.id);
+        if (known) {
+          known.spectators = frame.count;
+          render();
+        }
+        break;
+      }
+      case "online":
+        onlineCount.textContent = frame.count;
+        break;
+      case "joined":
+        location.href = frame.invite_url || frame.game.url;
+        break;
+      case "error":
+        showError(frame.message);
+        break;
+    }
+  }
+
+  const quick = document.getElementById("quick-play");
+  if (quick) {
+    quick.addEventListener("click", () => live.send({type: "quick_play"}));
+    document.getElementById("create-public").addEventListener("click", () => live.send({type: "create"}));
+    document
+      .getElementById("create-private")
+      .addEventListener("click", () => live.send({type: "create", private: true}));
+  }
+})();
