@@ -47,6 +47,16 @@ COLUMNS: dict[str, list[tuple[str, bool]]] = {
         ("messages_reaching_all_pct", False),
         ("server_cpu_pct", True),
     ],
+    "game": [
+        ("moves", False),
+        ("moves_per_s", False),
+        ("p50_ms", True),
+        ("p99_ms", True),
+        ("max_ms", True),
+        ("rejected_legal_moves", True),
+        ("missing_deliveries", True),
+        ("server_cpu_pct", True),
+    ],
     "notify_cost": [
         ("send_ms_p50", True),
         ("send_ms_max", True),

@@ -23,7 +23,7 @@ from typing import Any
 
 import psutil
 
-from bench import load, report
+from bench import game_load, load, report
 from bench.stacks import Ours, OursNotifications, Stack, make
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -51,6 +51,8 @@ class Sizes:
     notify_count: int
     cost_accounts: int
     cost_repeats: int
+    games: list[tuple[int, float]]  # (concurrent games, moves/s per game)
+    game_seconds: float
 
 
 FULL = Sizes(
@@ -74,6 +76,8 @@ FULL = Sizes(
     notify_count=10,
     cost_accounts=10_000,
     cost_repeats=5,
+    games=[(100, 2), (200, 2)],
+    game_seconds=10,
 )
 TINY = Sizes(
     fanout=[(5, 5)],
@@ -96,6 +100,8 @@ TINY = Sizes(
     notify_count=3,
     cost_accounts=20,
     cost_repeats=2,
+    games=[(2, 5)],
+    game_seconds=1,
 )
 
 Row = dict[str, Any]
@@ -391,6 +397,26 @@ async def scenario_notify_cost(stack: Stack, sizes: Sizes) -> list[Row]:
     return await asyncio.to_thread(_notify_cost, sizes.cost_accounts, sizes.cost_repeats)
 
 
+async def scenario_game(stack: Stack, sizes: Sizes) -> list[Row]:
+    """Concurrent games, 2 players and 2 spectators each, random legal moves (ours only:
+    the seed's Tornado game has no rules to compare)."""
+    if not isinstance(stack, Ours):
+        return []
+    rows = []
+    for count, rate in sizes.games:
+        games = game_load.OursGames()
+
+        async def body(
+            games: game_load.OursGames = games, count: int = count, rate: float = rate
+        ) -> Row:
+            return await game_load.run(games, count, sizes.game_seconds, rate)
+
+        row = await _with_server(games, 1, body)
+        label = f"{count} games x 4 sockets @ {rate:g} moves/s each"
+        rows.append({"scenario": "game", "variant": label, **row})
+    return rows
+
+
 SCENARIOS = {
     "fanout": scenario_fanout,
     "sustain": scenario_sustain,
@@ -400,6 +426,7 @@ SCENARIOS = {
     "scaleout": scenario_scaleout,
     "notify": scenario_notify,
     "notify_cost": scenario_notify_cost,
+    "game": scenario_game,
 }
 
 

@@ -40,14 +40,15 @@ def _locked(game_id: int) -> Game:
     return game
 
 
-def _publish(game: Game, *, last: list[int] | None = None) -> None:
-    """The new state to the game's sockets, and the game's line to the lobby."""
+def _publish(game: Game, *, last: list[int] | None = None, lobby: bool = True) -> None:
+    """The new state to the game's sockets, and (unless ``lobby`` is off: a move or a
+    presence change, which the lobby's list does not show) the game's line to the lobby."""
     game.version += 1
     game.save()
     publish_on_commit(
         game.group_name, protocol.EVENT_STATE, protocol.state_frame(game, last), cursor=game.version
     )
-    if game.private:
+    if game.private or not (lobby or game.status != Status.ACTIVE):
         return
     if game.status in (Status.WAITING, Status.ACTIVE):
         publish_on_commit(protocol.LOBBY_GROUP, protocol.EVENT_LOBBY, protocol.lobby_frame(game))
@@ -189,7 +190,7 @@ def game_move(*, game_id: int, user: Any, column: int) -> Game:
             _finish(game, winner=after.winner, reason=Reason.FOUR)
         elif after.draw:
             _finish(game, winner=None, reason=Reason.FULL)
-        _publish(game, last=[row, col])
+        _publish(game, last=[row, col], lobby=False)
         opponent_number = 3 - number
         if game.status == Status.ACTIVE and not _online(game, opponent_number):
             _notify(game, opponent_number, "Your turn", f"{user.get_username()} has moved.")
@@ -330,7 +331,7 @@ def game_player_presence(*, game_id: int, user: Any, online: bool) -> None:
             game.player1_online, game.player1_left_at = online, left_at
         else:
             game.player2_online, game.player2_left_at = online, left_at
-        _publish(game)
+        _publish(game, lobby=False)
 
 
 def _staff_action(games: Any, change: Callable[[Game], None]) -> int:

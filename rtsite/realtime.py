@@ -7,15 +7,17 @@ stored object behind the frame, so a socket knows where to resume from.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from rtsite.loops import PerLoop
 from rtsite.protocol import encode
 
 logger = logging.getLogger(__name__)
@@ -30,12 +32,45 @@ def _event(
     return event
 
 
-def _send(group: str, event: dict[str, Any]) -> None:
+async def _group_send(group: str, event: dict[str, Any]) -> None:
     try:
-        async_to_sync(get_channel_layer().group_send)(group, event)
+        await get_channel_layer().group_send(group, event)
     except Exception:
         # The data is committed: clients that missed this frame recover it on resume.
         logger.exception("broadcast of %s to %s failed", event["type"], group)
+
+
+class _Publisher:
+    """Sends the events committed by this process's database threads, in commit order, on
+    the event loop: the database thread (one per process under daphne) goes on to the
+    next write instead of waiting for Redis."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+        self.task: asyncio.Task[None] | None = None
+
+    def put(self, group: str, event: dict[str, Any]) -> None:
+        self.queue.put_nowait((group, event))
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self._run(), name="rtsite-publisher")
+
+    async def _run(self) -> None:
+        while True:
+            group, event = await self.queue.get()
+            await _group_send(group, event)
+
+
+_publishers = PerLoop(_Publisher)
+
+
+def _send(group: str, event: dict[str, Any]) -> None:
+    # Inside sync_to_async (a consumer's database call), hand the event to the loop that
+    # is waiting for this thread; elsewhere (manage.py, the admin under WSGI) send now.
+    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    if loop is not None and loop.is_running() and not loop.is_closed():
+        loop.call_soon_threadsafe(lambda: _publishers.get().put(group, event))
+        return
+    async_to_sync(_group_send)(group, event)
 
 
 def publish_on_commit(

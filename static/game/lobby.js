@@ -27,7 +27,7 @@
     const names = game.players.length === 2 ? game.players.join(" vs ") : game.players[0] + " is waiting";
     text.textContent = "#" + game.id + " " + names;
     if (game.status === "active") {
-      text.textContent += " · " + game.moves + " moves · " + game.spectators + " watching";
+      text.textContent += " · " + game.spectators + " watching";
     }
     li.append(text);
     const mine = me && game.players.includes(me.username);

@@ -39,6 +39,7 @@ def test_tiny_run_of_every_scenario_against_every_stack(tmp_path: Path) -> None:
         "scaleout",
         "notify",
         "notify_cost",
+        "game",
     }
     assert not [row for row in rows if "error" in row]
     for row in rows:
@@ -48,6 +49,10 @@ def test_tiny_run_of_every_scenario_against_every_stack(tmp_path: Path) -> None:
         if row["scenario"] == "notify":
             assert row["delivered"] == row["expected"] > 0
             assert row["messages_reaching_all_pct"] == 100
+        if row["scenario"] == "game":
+            assert row["moves"] > 0
+            assert row["rejected_legal_moves"] == row["missing_deliveries"] == 0
+            assert row["deliveries"] == 4 * row["moves"]
         if row["scenario"] == "notify_cost":
             assert row["stack"] == "ours"
         if row["scenario"] == "roundtrip" and row["stack"] == "ours":

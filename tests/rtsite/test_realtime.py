@@ -76,4 +76,38 @@ async def test_layer_failure_after_commit_is_logged_not_raised(
             publish_on_commit("test.realtime.fail", "test.event", {"type": "x"})
 
     await database_sync_to_async(work)()
+    # Sent (and failed) on the loop, after the database thread went on.
+    for _ in range(50):
+        if "broadcast of test.event to test.realtime.fail failed" in caplog.text:
+            break
+        await asyncio.sleep(0.02)
     assert "broadcast of test.event to test.realtime.fail failed" in caplog.text
+
+
+async def test_database_thread_does_not_wait_for_redis(monkeypatch: pytest.MonkeyPatch) -> None:
+    layer = get_channel_layer()
+    release = asyncio.Event()
+    sent: list[str] = []
+    real_send = layer.group_send
+
+    async def slow(group: str, event: dict) -> None:
+        await release.wait()
+        sent.append(json.loads(event["frame"])["n"])
+        await real_send(group, event)
+
+    monkeypatch.setattr(layer, "group_send", slow)
+
+    def work(n: int) -> None:
+        with transaction.atomic():
+            publish_on_commit("test.realtime.order", "test.event", {"type": "x", "n": n})
+
+    # Both commits return while Redis is still "slow"; the events then leave in order.
+    for n in (1, 2, 3):
+        await asyncio.wait_for(database_sync_to_async(work)(n), 2)
+    assert sent == []
+    release.set()
+    for _ in range(50):
+        if len(sent) == 3:
+            break
+        await asyncio.sleep(0.02)
+    assert sent == [1, 2, 3]
