@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 import redis
+import websockets
 from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
@@ -358,3 +359,27 @@ def daphne_server(
     server = start_daphne(tmp_path_factory.mktemp("daphne"))
     yield server
     server.stop()
+
+
+# ---------------------------------------------------------------- real WebSocket clients
+
+
+async def ws_connect(
+    server: Daphne, path: str, cookie: str | None = None, origin: str | None = None
+) -> Any:
+    """A real WebSocket client (the websockets package) on a daphne process."""
+    headers = {"Cookie": cookie} if cookie else {}
+    return await websockets.connect(
+        f"{server.ws_url}{path}",
+        origin=origin or server.url,
+        additional_headers=headers,
+        open_timeout=10,
+    )
+
+
+async def ws_next(ws: Any, frame_type: str, timeout: float = 10.0) -> dict[str, Any]:
+    async with asyncio.timeout(timeout):
+        while True:
+            frame = json.loads(await ws.recv())
+            if frame["type"] == frame_type:
+                return frame

@@ -9,32 +9,15 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-import websockets
 from channels.db import database_sync_to_async
 from websockets.exceptions import InvalidStatus
 
 from chat.models import Room
 from tests.conftest import Daphne, manage
+from tests.conftest import ws_connect as connect
+from tests.conftest import ws_next as next_frame
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-async def connect(server: Daphne, path: str, cookie: str | None = None, origin: str | None = None):
-    headers = {"Cookie": cookie} if cookie else {}
-    return await websockets.connect(
-        f"{server.ws_url}{path}",
-        origin=origin or server.url,
-        additional_headers=headers,
-        open_timeout=10,
-    )
-
-
-async def next_frame(ws: Any, frame_type: str, timeout: float = 10.0) -> dict[str, Any]:
-    async with asyncio.timeout(timeout):
-        while True:
-            frame = json.loads(await ws.recv())
-            if frame["type"] == frame_type:
-                return frame
 
 
 @pytest.fixture

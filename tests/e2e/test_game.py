@@ -50,7 +50,6 @@ def test_two_players_play_to_a_win_with_the_keyboard_while_a_third_watches(
     # Red drops in column 4 (the cursor starts there); yellow moves right once, then
     # keeps dropping in column 5. Red's fourth piece makes four in a column.
     keys = {red: [], yellow: ["ArrowRight"]}
-    moves = 0
     for turn in range(7):
         page = red if turn % 2 == 0 else yellow
         page.locator("#status", has_text="Your turn").wait_for()
@@ -58,9 +57,8 @@ def test_two_players_play_to_a_win_with_the_keyboard_while_a_third_watches(
             page.keyboard.press(key)
         keys[page] = []
         page.keyboard.press("Enter" if turn % 4 < 2 else " ")
-        moves += 1
         for everyone in (red, yellow, watcher):
-            wait_pieces(everyone, moves)
+            wait_pieces(everyone, turn + 1)
     assert watcher.locator("#board .cell.p1").count() == 4
     assert watcher.locator("#board .cell.p2").count() == 3
     assert watcher.locator("#board .cell.win").count() == 4
