@@ -29,8 +29,9 @@ def _require_user(user: Any) -> None:
 
 
 def _locked(game_id: int) -> Game:
+    # of=("self",): lock the game row only, not the joined players' rows (PostgreSQL).
     game = (
-        Game.objects.select_for_update()
+        Game.objects.select_for_update(of=("self",))
         .filter(pk=game_id)
         .select_related("player1", "player2")
         .first()
