@@ -8,17 +8,13 @@ from django.http import HttpRequest
 
 from game import services
 from game.models import Game, Move
+from rtsite.admin import ReadOnlyTabularInline
 
 
-class MoveInline(admin.TabularInline):
+class MoveInline(ReadOnlyTabularInline):
     model = Move
     fields = ["number", "player", "column", "row", "created_at"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(Game)

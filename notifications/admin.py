@@ -13,6 +13,7 @@ from django.http import HttpRequest
 
 from notifications import services
 from notifications.models import Audience, Notification, Read, Recipient
+from rtsite.admin import ReadOnlyTabularInline
 from rtsite.errors import ActionError
 
 
@@ -55,18 +56,13 @@ class NotificationForm(forms.ModelForm):
         return data
 
 
-class RecipientInline(admin.TabularInline):
+class RecipientInline(ReadOnlyTabularInline):
     """Per-recipient read state of a notification to chosen users or a group."""
 
     model = Recipient
     verbose_name_plural = "recipients and their read state"
     fields = ["user", "read"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Recipient]:
         reads = Read.objects.filter(notification=OuterRef("notification"), user=OuterRef("user"))
@@ -83,18 +79,13 @@ class RecipientInline(admin.TabularInline):
         return recipient.is_read  # type: ignore[attr-defined]
 
 
-class ReadInline(admin.TabularInline):
+class ReadInline(ReadOnlyTabularInline):
     """Who has read it, and when (for broadcasts this is the per-user state there is)."""
 
     model = Read
     verbose_name_plural = "read by"
     fields = ["user", "read_at"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Read]:
         return super().get_queryset(request).select_related("user").order_by("-read_at")

@@ -18,6 +18,15 @@ pytestmark = pytest.mark.django_db(transaction=True)
 LOBBY = "/ws/game/lobby/"
 
 
+async def game_between(make_user: Callable[..., Any]) -> tuple[Any, Any, Game]:
+    """red and yellow, each with a session cookie, and an active game between them."""
+    red = await user_with_cookie(make_user, "red")
+    yellow = await user_with_cookie(make_user, "yellow")
+    game = await database_sync_to_async(services.game_create)(user=red[0])
+    await database_sync_to_async(services.game_join)(game_id=game.pk, user=yellow[0])
+    return red, yellow, game
+
+
 async def state_where(ws: Any, check: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
     """The next state frame that passes ``check`` (presence changes also send states)."""
     while True:
@@ -68,10 +77,7 @@ async def test_lobby_lists_games_live_and_quick_play_pairs(make_user: Callable[.
 async def test_moves_reach_players_and_spectators_and_bad_moves_change_nothing(
     make_user: Callable[..., Any],
 ) -> None:
-    red, red_cookie = await user_with_cookie(make_user, "red")
-    yellow, yellow_cookie = await user_with_cookie(make_user, "yellow")
-    game = await database_sync_to_async(services.game_create)(user=red)
-    await database_sync_to_async(services.game_join)(game_id=game.pk, user=yellow)
+    (_red, red_cookie), (_yellow, yellow_cookie), game = await game_between(make_user)
     path = f"/ws/game/{game.pk}/"
     async with (
         open_socket(path, cookie=red_cookie) as r,
@@ -116,10 +122,7 @@ async def test_reconnect_gets_the_full_state_and_the_grace_period_claim(
     make_user: Callable[..., Any], settings: Any
 ) -> None:
     settings.GAME_RECONNECT_GRACE_SECONDS = 0.5
-    red, red_cookie = await user_with_cookie(make_user, "red")
-    yellow, yellow_cookie = await user_with_cookie(make_user, "yellow")
-    game = await database_sync_to_async(services.game_create)(user=red)
-    await database_sync_to_async(services.game_join)(game_id=game.pk, user=yellow)
+    (_red, red_cookie), (_yellow, yellow_cookie), game = await game_between(make_user)
     path = f"/ws/game/{game.pk}/"
     async with open_socket(path, cookie=red_cookie) as r:
         await r.next("sync")
@@ -150,10 +153,7 @@ async def test_reconnect_gets_the_full_state_and_the_grace_period_claim(
 async def test_your_turn_is_notified_when_away_and_rematch_moves_both(
     make_user: Callable[..., Any],
 ) -> None:
-    red, red_cookie = await user_with_cookie(make_user, "red")
-    yellow, yellow_cookie = await user_with_cookie(make_user, "yellow")
-    game = await database_sync_to_async(services.game_create)(user=red)
-    await database_sync_to_async(services.game_join)(game_id=game.pk, user=yellow)
+    (red, red_cookie), (yellow, yellow_cookie), game = await game_between(make_user)
     async with (
         open_socket(f"/ws/game/{game.pk}/", cookie=red_cookie) as r,
         open_socket("/ws/notifications/", cookie=yellow_cookie) as inbox,
