@@ -8,8 +8,9 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from chat import presence, protocol, selectors, services
+from chat import protocol, selectors, services
 from chat.models import Message, Room
+from rtsite import presence
 from rtsite.consumers import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, JsonConsumer
 from rtsite.errors import ActionError, ErrorCode
 

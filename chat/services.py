@@ -16,13 +16,15 @@ from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 
-from chat import presence, protocol
+from chat import protocol
 from chat.models import Message, Mute, Room
 from chat.selectors import mentioned_users, user_is_muted
 from notifications.services import TITLE_MAX, notification_send
+from rtsite import presence
 from rtsite.errors import ActionError, ErrorCode
 from rtsite.loops import PerLoop
 from rtsite.realtime import publish_now, publish_on_commit
+from rtsite.selectors import user_is_active
 
 
 def room_create(*, slug: str, title: str, description: str = "", retention: int = 10) -> Room:
@@ -51,7 +53,9 @@ def _prune(room: Room) -> list[int]:
 
 def message_post(*, room: Room, author: Any, body: str) -> Message:
     """Store a message (pruning beyond the room's retention) and broadcast it on commit."""
-    if not getattr(author, "is_authenticated", False) or not author.is_active:
+    # Checked in the database on every post: an account deactivated since the socket
+    # opened is refused at its next message.
+    if not getattr(author, "is_authenticated", False) or not user_is_active(user=author):
         raise ActionError(ErrorCode.AUTH_REQUIRED, "log in to post messages")
     body = body.strip()
     if not body:

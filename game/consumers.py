@@ -7,9 +7,9 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 
-from chat import presence
 from game import protocol, selectors, services
 from game.models import Game
+from rtsite import presence
 from rtsite.consumers import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, JsonConsumer
 from rtsite.errors import ActionError, ErrorCode
 from rtsite.realtime import publish_now

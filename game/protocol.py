@@ -117,7 +117,7 @@ def spectators_frame(game_id: int, count: int) -> dict[str, Any]:
 
 
 def presence_key(game_id: int) -> str:
-    """The presence room of a game page (``chat.presence`` keeps it in Redis)."""
+    """The presence room of a game page (``rtsite.presence`` keeps it in Redis)."""
     return f"game.{game_id}"
 
 

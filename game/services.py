@@ -21,10 +21,12 @@ from game.models import Game, Move, PairingLock, Reason, Status
 from notifications.services import notification_send
 from rtsite.errors import ActionError, ErrorCode
 from rtsite.realtime import publish_on_commit
+from rtsite.selectors import user_is_active
 
 
 def _require_user(user: Any) -> None:
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
+    # In the database, every time: a deactivated account is refused at its next action.
+    if not getattr(user, "is_authenticated", False) or not user_is_active(user=user):
         raise ActionError(ErrorCode.AUTH_REQUIRED, "log in to play")
 
 
@@ -62,6 +64,7 @@ def _publish(game: Game, *, last: list[int] | None = None, lobby: bool = True) -
 
 
 def _player_number(game: Game, user: Any) -> int:
+    _require_user(user)
     number = game.number_of(user)
     if number is None:
         raise ActionError(ErrorCode.FORBIDDEN, "only the game's players can do that")
@@ -121,6 +124,7 @@ def game_join(*, game_id: int, user: Any, code: str | None = None) -> Game:
 
 
 def game_cancel(*, game_id: int, user: Any) -> Game:
+    _require_user(user)
     with transaction.atomic():
         game = _locked(game_id)
         if game.player1_id != getattr(user, "pk", None):
@@ -299,6 +303,7 @@ def game_rematch(*, game_id: int, user: Any) -> Game:
 
 def game_invite(*, game_id: int, user: Any, username: str) -> Any:
     """Invite someone to a waiting game, through the notifications app."""
+    _require_user(user)
     with transaction.atomic():
         game = _locked(game_id)
         if game.player1_id != getattr(user, "pk", None) or game.status != Status.WAITING:

@@ -9,6 +9,16 @@ class RtsiteConfig(AppConfig):
     verbose_name = "Real-time plumbing"
 
     def ready(self) -> None:
+        from django.contrib.auth import get_user_model
+        from django.contrib.auth.signals import user_logged_out
+        from django.db.models.signals import post_delete, post_save
+
+        from rtsite import signals
+
+        user_logged_out.connect(signals.on_logged_out, dispatch_uid="rtsite-logout")
+        user_model = get_user_model()
+        post_save.connect(signals.on_user_saved, sender=user_model, dispatch_uid="rtsite-user")
+        post_delete.connect(signals.on_user_deleted, sender=user_model, dispatch_uid="rtsite-del")
         if getattr(settings, "EMBEDDED_REDIS", False):
             # Every process (daphne, manage.py, tests) attaches to the one shared server,
             # starting it if it is the first.

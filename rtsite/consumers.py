@@ -27,6 +27,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from rtsite import presence, services
 from rtsite.errors import ActionError, ErrorCode
 from rtsite.hub import get_hub
 from rtsite.protocol import MAX_ID, ClientFrame, encode, error_frame, parse_frame
@@ -38,7 +39,12 @@ logger = logging.getLogger(__name__)
 # codes must be 1000 or 3000-4999: autobahn refuses 1011 from an application.)
 CLOSE_NOT_FOUND = 4404
 CLOSE_FORBIDDEN = 4403
+CLOSE_LOGGED_OUT = 4401
+CLOSE_TOO_MANY = 4429
 CLOSE_SERVER_ERROR = 4500
+
+# The presence room counting each user's sockets, for RT_MAX_SOCKETS_PER_USER.
+SOCKETS_ROOM = "sockets"
 
 
 class JsonConsumer(AsyncWebsocketConsumer):
@@ -58,12 +64,34 @@ class JsonConsumer(AsyncWebsocketConsumer):
             burst=getattr(settings, "RT_RATE_LIMIT_BURST", 20),
         )
         self.max_frame_bytes: int = getattr(settings, "RT_MAX_FRAME_BYTES", 32 * 1024)
+        self.counted = False
         try:
-            await super().websocket_connect(message)
+            if await self._enter_account():
+                await super().websocket_connect(message)
         finally:
             held, self.held = self.held, None
             for event in held or ():
                 await self.hub_deliver(event)
+
+    async def _enter_account(self) -> bool:
+        """Count a logged-in user's socket (refusing one over the cap) and join the groups
+        that close it at logout or deactivation. False if the socket was refused."""
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            return True
+        change = await presence.enter(
+            room_id=SOCKETS_ROOM, user_id=user.pk, username="", socket_id=self.socket_id
+        )
+        self.counted = True
+        if change.sockets > getattr(settings, "RT_MAX_SOCKETS_PER_USER", 30):
+            await self.accept()
+            await self.close(code=CLOSE_TOO_MANY)
+            return False
+        await self.join_group(services.user_group(user.pk))
+        session_key = getattr(self.scope.get("session"), "session_key", None)
+        if session_key:
+            await self.join_group(services.session_group(session_key))
+        return True
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # channels' own dispatch first hops to a thread to close stale database
@@ -124,6 +152,15 @@ class JsonConsumer(AsyncWebsocketConsumer):
         for group in getattr(self, "hub_groups", ()):
             await hub.leave(group, self)
         self.hub_groups = []
+        if getattr(self, "counted", False):
+            self.counted = False
+            user = self.scope["user"]
+            try:
+                await presence.leave(
+                    room_id=SOCKETS_ROOM, user_id=user.pk, username="", socket_id=self.socket_id
+                )
+            except Exception:  # Redis away: the entry expires with the presence TTL
+                logger.warning("could not uncount socket %s", self.socket_id, exc_info=True)
         await super().websocket_disconnect(message)
 
     async def join_group(self, group: str) -> None:
@@ -146,6 +183,11 @@ class JsonConsumer(AsyncWebsocketConsumer):
         except Exception:
             logger.exception("consumer %s failed on %s", type(self).__name__, event["type"])
             await self.send_error(ErrorCode.INTERNAL, "the server could not handle that")
+
+    async def rt_close(self, event: dict[str, Any]) -> None:
+        """The user logged out (this session) or was deactivated: the socket ends."""
+        await self.send(text_data=event["frame"])
+        await self.close(code=CLOSE_LOGGED_OUT)
 
     async def rt_resync(self, event: dict[str, Any]) -> None:
         """The hub lost the layer for a while: broadcasts may have been missed."""

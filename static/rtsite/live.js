@@ -14,8 +14,9 @@
 
   const BASE_DELAY_MS = 500;
   const MAX_DELAY_MS = 15000;
-  // Server close codes 4000-4099 mean "do not retry" (unknown room, forbidden, ...).
-  const PERMANENT_CLOSE = (code) => code >= 4000 && code < 4100;
+  // Server close codes 4400-4499 mean "do not retry" (unknown room, forbidden, logged
+  // out, too many sockets), like HTTP's 4xx; 4500 (a server error) is retried.
+  const PERMANENT_CLOSE = (code) => code >= 4400 && code < 4500;
   const LABELS = {
     connecting: "Connecting…",
     connected: "Live",

@@ -100,3 +100,23 @@ def test_two_users_chat_live_and_survive_a_server_restart(
     wait_for_body(alice, "after the restart")
     if shots := os.environ.get("E2E_SCREENSHOTS"):
         alice.screenshot(path=f"{shots}/chat-room.png", full_page=True)
+
+
+def test_a_permanent_close_is_not_retried(browser: Any, daphne_server: Daphne) -> None:
+    page = browser.new_context().new_page()
+    page.set_default_timeout(15_000)
+    sockets: list[str] = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    page.goto(f"{daphne_server.url}/chat/")
+    page.wait_for_selector("[data-live-state=connected]")
+    page.evaluate(
+        """() => {
+            window.closedWith = null;
+            const onClosed = (code) => (window.closedWith = code);
+            Live.connect("/ws/chat/no-such-room/", {onClosed});
+        }"""
+    )
+    page.wait_for_function("window.closedWith === 4404")
+    page.wait_for_selector("[data-live-state=closed]")
+    page.wait_for_timeout(2000)  # long enough for several retries, were there any
+    assert len([url for url in sockets if "no-such-room" in url]) == 1

@@ -105,7 +105,7 @@ async def test_moves_reach_players_and_spectators_and_bad_moves_change_nothing(
             (y, {"type": "move", "column": "3"}, "invalid"),
             (y, {"type": "move"}, "invalid"),
             (spectator, {"type": "move", "column": 4}, "auth_required"),
-            (spectator, {"type": "resign"}, "forbidden"),
+            (spectator, {"type": "resign"}, "auth_required"),
         ]:
             await socket.send(frame)
             assert (await socket.next("error"))["code"] == code, frame

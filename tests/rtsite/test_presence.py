@@ -10,8 +10,8 @@ import pytest
 from channels.db import database_sync_to_async
 from django.test import override_settings
 
-from chat import presence
 from chat.models import Room
+from rtsite import presence
 from tests.conftest import open_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -90,6 +90,7 @@ class Change:
     last: bool  # ... or their last one (a leave)
     online: int  # distinct users online afterwards
     listed: list[dict[str, Any]] = field(default_factory=list)  # some of them, by name
+    sockets: int = 0  # the user's open sockets in the room afterwards
 
 
 # Rooms are chat room ids; other apps use strings of their own ("game.<id>").
@@ -178,14 +179,14 @@ async def enter(
         room_id, add=member, user=_user(user_id, username), listed=listed
     )
     _renewer().track(room_id, member)
-    return Change(first=mine == 1, last=False, online=users, listed=_named(names))
+    return Change(first=mine == 1, last=False, online=users, listed=_named(names), sockets=mine)
 
 
 async def leave(*, room_id: RoomKey, user_id: int, username: str, socket_id: str) -> Change:
     member = _member(user_id, username, socket_id)
     _renewer().untrack(room_id, member)
     mine, users, _ = await _run(room_id, remove=member, user=_user(user_id, username))
-    return Change(first=False, last=mine == 0, online=users)
+    return Change(first=False, last=mine == 0, online=users, sockets=mine)
 
 
 async def online_users(*, room_id: RoomKey, limit: int) -> tuple[list[dict[str, Any]], int]:
