@@ -5,6 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Frames over this are closed by daphne with 1009 before the site reads them (the same
+# limit as the site's own RT_MAX_FRAME_BYTES check).
+MAX_FRAME ?= $(or $(RT_MAX_FRAME_BYTES),32768)
 # Tests run with DEBUG off (as in production) and a throwaway key.
 TEST_ENV := SECRET_KEY=test-only-secret-key DEBUG=false
 
@@ -28,7 +31,9 @@ run: demo
 	@echo
 	@echo "  rtsite is running at http://$(HOST):$(PORT)/   (Ctrl+C stops it)"
 	@echo
-	DEBUG=$${DEBUG:-true} $(BIN)/daphne -e tcp:port=$(PORT):interface=$(HOST):backlog=2048 rtsite.asgi:application
+	DEBUG=$${DEBUG:-true} $(BIN)/daphne -e tcp:port=$(PORT):interface=$(HOST):backlog=2048 \
+		--websocket-max-message-size $(MAX_FRAME) --websocket-max-frame-size $(MAX_FRAME) \
+		rtsite.asgi:application
 
 test: install
 	$(MAKE) test-suite

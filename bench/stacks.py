@@ -71,9 +71,11 @@ def bench_env() -> dict[str, str]:
 
 
 def daphne_command(port: int, application: str) -> list[str]:
-    # The same accept backlog for every stack: compare servers, not kernel queues.
+    # The same accept backlog and frame limit for every stack: compare servers, not
+    # kernel queues or settings.
     endpoint = f"tcp:port={port}:interface=127.0.0.1:backlog=2048"
-    return [sys.executable, "-m", "daphne", "-e", endpoint, application]
+    limit = ["--websocket-max-message-size", "32768", "--websocket-max-frame-size", "32768"]
+    return [sys.executable, "-m", "daphne", "-e", endpoint, *limit, application]
 
 
 @dataclass

@@ -16,8 +16,11 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
+from rtsite import closeframes  # noqa: E402
 from rtsite.routing import websocket_urlpatterns  # noqa: E402
 from rtsite.security import AllowedHostsOriginValidator  # noqa: E402
+
+closeframes.install()
 
 if settings.RT_DIRECT_WRITES:
     from rtsite import fastwrite

@@ -322,6 +322,11 @@ def _spawn_daphne(port: int, log: Path, env: dict[str, str]) -> subprocess.Popen
                 "127.0.0.1",
                 "-p",
                 str(port),
+                # As `make run`: oversized frames are closed with 1009 by daphne.
+                "--websocket-max-message-size",
+                str(settings.RT_MAX_FRAME_BYTES),
+                "--websocket-max-frame-size",
+                str(settings.RT_MAX_FRAME_BYTES),
                 "rtsite.asgi:application",
             ],
             cwd=ROOT,

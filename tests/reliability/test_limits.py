@@ -1,0 +1,88 @@
+"""Abuse over real daphne: oversized frames are closed with 1009 without the server
+buffering them; a flood is cut to the allowed rate while other users carry on."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psutil
+import pytest
+import websockets
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from chat.models import Message, Room
+from tests.conftest import Daphne, session_cookie, ws_connect, ws_next
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def test_oversized_frames_close_with_1009_and_memory_stays_bounded(
+    daphne_server: Daphne, make_room: Callable[..., Room]
+) -> None:
+    room = await database_sync_to_async(make_room)()
+    server = psutil.Process(daphne_server.process.pid)
+    rss_before = server.memory_info().rss
+    for size in (settings.RT_MAX_FRAME_BYTES + 1, 10 * 2**20):
+        for _ in range(5):
+            ws = await ws_connect(daphne_server, f"/ws/chat/{room.slug}/")
+            await ws_next(ws, "sync")
+            await ws.send(json.dumps({"type": "ping", "pad": "x" * size}))
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await ws.recv()
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == 1009
+    # Fifty-odd megabytes were offered; daphne refused each frame by its header.
+    assert server.memory_info().rss - rss_before < 20 * 2**20
+    # A frame at the limit is still read (and refused by the site, politely).
+    ws = await ws_connect(daphne_server, f"/ws/chat/{room.slug}/")
+    await ws_next(ws, "sync")
+    await ws.send(json.dumps({"type": "ping", "ref": "ok"}))
+    assert (await ws_next(ws, "pong"))["ref"] == "ok"
+    await ws.close()
+
+
+async def test_a_flood_stores_only_the_allowed_rate_and_others_carry_on(
+    daphne_server: Daphne, make_room: Callable[..., Room], make_user: Callable[..., Any]
+) -> None:
+    room = await database_sync_to_async(make_room)(retention=0)
+    flooder = await database_sync_to_async(make_user)()
+    other = await database_sync_to_async(make_user)()
+    path = f"/ws/chat/{room.slug}/"
+    flood = await ws_connect(
+        daphne_server, path, await database_sync_to_async(session_cookie)(flooder)
+    )
+    calm = await ws_connect(
+        daphne_server, path, await database_sync_to_async(session_cookie)(other)
+    )
+    try:
+        await ws_next(flood, "sync")
+        await ws_next(calm, "sync")
+        start = time.monotonic()
+        for i in range(1000):
+            await flood.send(json.dumps({"type": "message.send", "body": f"flood {i}"}))
+        # Meanwhile another user's message goes through.
+        await calm.send(json.dumps({"type": "message.send", "body": "calm one"}))
+        while (await ws_next(calm, "message"))["message"]["body"] != "calm one":
+            pass
+        acks = limited = 0
+        while acks + limited < 1000:
+            frame = json.loads(await asyncio.wait_for(flood.recv(), 10))
+            if frame["type"] == "ack":
+                acks += 1
+            elif frame["type"] == "error":
+                assert frame["code"] == "rate_limited"
+                limited += 1
+        elapsed = time.monotonic() - start
+    finally:
+        await flood.close()
+        await calm.close()
+    allowed = settings.RT_RATE_LIMIT_BURST + settings.RT_RATE_LIMIT_PER_SECOND * elapsed
+    stored = await database_sync_to_async(Message.objects.filter(room=room, author=flooder).count)()
+    assert stored == acks
+    assert settings.RT_RATE_LIMIT_BURST <= stored <= allowed + 1
+    assert limited == 1000 - stored
