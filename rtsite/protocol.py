@@ -70,8 +70,13 @@ def parse_frame(
     """Validate one client frame: (its definition, its fields, the client's ``ref``)."""
     try:
         data = json.loads(text)
-    except (ValueError, RecursionError):
+        text.encode("utf-8")  # a lone surrogate (only an in-process client can send one)
+    except (ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
         raise ActionError(ErrorCode.BAD_JSON, "frame is not valid JSON") from None
+    # JSON may spell a lone surrogate ("\ud800"), which no UTF-8 text can carry: storing
+    # or echoing it would fail later, in the database or on the way out.
+    if "\\u" in text and _has_lone_surrogate(data):
+        raise ActionError(ErrorCode.BAD_JSON, "frame contains invalid Unicode")
     if not isinstance(data, dict):
         raise ActionError(ErrorCode.BAD_FRAME, "frame must be a JSON object")
     ref = data.get("ref")
@@ -91,6 +96,16 @@ def parse_frame(
             continue
         values[name] = rule.check(name, data[name])
     return spec, values, ref
+
+
+def _has_lone_surrogate(data: Any) -> bool:
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    except (ValueError, RecursionError):  # NaN is fine; nesting was already bounded
+        return False
+    return False
 
 
 def encode(frame: Mapping[str, Any]) -> str:
