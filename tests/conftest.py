@@ -366,6 +366,16 @@ def daphne_server(
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def second_daphne_server(
+    django_db_setup: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Daphne]:
+    """Another daphne process on the same database and Redis (scale-out tests)."""
+    server = start_daphne(tmp_path_factory.mktemp("daphne2"))
+    yield server
+    server.stop()
+
+
 # ---------------------------------------------------------------- real WebSocket clients
 
 

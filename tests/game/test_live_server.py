@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,20 +14,13 @@ from channels.db import database_sync_to_async
 
 from game import rules, selectors, services
 from game.models import Game, Move
-from tests.conftest import Daphne, session_cookie, start_daphne, ws_connect, ws_next
+from tests.conftest import Daphne, session_cookie, ws_connect, ws_next
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def second_server(django_db_setup: None, tmp_path: Path) -> Iterator[Daphne]:
-    server = start_daphne(tmp_path)
-    yield server
-    server.stop()
-
-
 async def test_a_move_sent_through_two_processes_at_once_applies_once(
-    daphne_server: Daphne, second_server: Daphne, make_user: Callable[..., Any]
+    daphne_server: Daphne, second_daphne_server: Daphne, make_user: Callable[..., Any]
 ) -> None:
     red = await database_sync_to_async(make_user)()
     yellow = await database_sync_to_async(make_user)()
@@ -40,15 +32,15 @@ async def test_a_move_sent_through_two_processes_at_once_applies_once(
     tabs = {
         (player, server.port): await ws_connect(server, path, cookies[player])
         for player in (0, 1)
-        for server in (daphne_server, second_server)
+        for server in (daphne_server, second_daphne_server)
     }
-    spectator = await ws_connect(second_server, path)
+    spectator = await ws_connect(second_daphne_server, path)
     try:
         for ws in [*tabs.values(), spectator]:
             await ws_next(ws, "sync")
         for turn in range(6):
             player = turn % 2
-            a, b = tabs[(player, daphne_server.port)], tabs[(player, second_server.port)]
+            a, b = tabs[(player, daphne_server.port)], tabs[(player, second_daphne_server.port)]
             await asyncio.gather(
                 a.send(json.dumps({"type": "move", "column": 3})),
                 b.send(json.dumps({"type": "move", "column": 4})),
