@@ -190,8 +190,16 @@ class JsonConsumer(AsyncWebsocketConsumer):
         await self.close(code=CLOSE_LOGGED_OUT)
 
     async def rt_resync(self, event: dict[str, Any]) -> None:
-        """The hub lost the layer for a while: broadcasts may have been missed."""
-        await self.hub_resync()
+        """The hub lost the layer for a while: broadcasts may have been missed. If the
+        catch-up itself fails, the socket is closed (retryable) so the client reconnects
+        and resumes by cursor: it must not stay open and silently behind."""
+        try:
+            await self.hub_resync()
+        except Exception:
+            logger.warning(
+                "resync of %s failed; closing it to resume", self.socket_id, exc_info=True
+            )
+            await self.close(code=CLOSE_SERVER_ERROR)
 
     async def hub_resync(self) -> None:
         """Consumers with a cursor send what was stored since it."""

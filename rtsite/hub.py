@@ -124,13 +124,18 @@ class Hub:
                 await self._add_all_groups()
 
     async def _resync_all(self) -> None:
-        logger.warning("hub reconnected; resyncing %d group(s)", len(self.members))
-        for members in list(self.members.values()):
-            for subscriber in list(members):
-                try:
-                    await subscriber.hub_deliver(dict(RESYNC_EVENT))
-                except Exception:
-                    logger.exception("resync failed")
+        # Once per socket, though a socket is in several groups (room, user, session).
+        subscribers = {id(s): s for members in list(self.members.values()) for s in members}
+        logger.warning(
+            "hub reconnected; resyncing %d socket(s) in %d group(s)",
+            len(subscribers),
+            len(self.members),
+        )
+        for subscriber in subscribers.values():
+            try:
+                await subscriber.hub_deliver(dict(RESYNC_EVENT))
+            except Exception:
+                logger.exception("resync failed")
 
 
 _hubs = PerLoop(Hub)

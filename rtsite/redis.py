@@ -4,9 +4,33 @@ from __future__ import annotations
 
 import redis
 import redis.asyncio
+import redis.asyncio.retry
+import redis.retry
 from django.conf import settings
+from redis.backoff import ExponentialWithJitterBackoff
 
 from rtsite.loops import PerLoop
+
+# redis-py retries nothing by default: after a Redis restart every pooled connection is
+# dead, and each first use would fail. Reconnect and retry (connection errors only: a
+# time-out is an answer that did not come, and is reported as one).
+RETRIES = 3
+
+
+def retry_policy() -> redis.asyncio.retry.Retry:
+    return redis.asyncio.retry.Retry(
+        ExponentialWithJitterBackoff(base=0.05, cap=1.0),
+        RETRIES,
+        supported_errors=(redis.exceptions.ConnectionError,),
+    )
+
+
+def sync_retry_policy() -> redis.retry.Retry:
+    return redis.retry.Retry(
+        ExponentialWithJitterBackoff(base=0.05, cap=1.0),
+        RETRIES,
+        supported_errors=(redis.exceptions.ConnectionError,),
+    )
 
 
 def _async_client() -> redis.asyncio.Redis:
@@ -17,6 +41,7 @@ def _async_client() -> redis.asyncio.Redis:
         decode_responses=True,
         max_connections=getattr(settings, "REDIS_MAX_CONNECTIONS", 50),
         timeout=20,
+        retry=retry_policy(),
     )
     return redis.asyncio.Redis(connection_pool=pool)
 
@@ -35,4 +60,5 @@ def get_redis(*, timeout: float | None = None) -> redis.Redis:
         decode_responses=True,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
+        retry=sync_retry_policy(),
     )

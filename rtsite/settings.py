@@ -11,6 +11,9 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from redis.asyncio.retry import Retry as RedisRetry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from rtsite import embedded_redis
 
@@ -180,6 +183,14 @@ CHANNEL_LAYERS = {
                     # TimeoutError. The read timeout must outlast the poll.
                     "socket_timeout": env_float("CHANNEL_LAYER_SOCKET_TIMEOUT", 30.0, minimum=6),
                     "socket_connect_timeout": 5,
+                    # After a Redis restart every pooled connection is dead; redis-py
+                    # retries nothing by default, so each first use would fail (and
+                    # drop a broadcast). Reconnect and retry on connection errors only.
+                    "retry": RedisRetry(
+                        ExponentialWithJitterBackoff(base=0.05, cap=1.0),
+                        3,
+                        supported_errors=(RedisConnectionError,),
+                    ),
                 }
             ],
             "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "rtsite"),

@@ -1,0 +1,137 @@
+"""Chat load with clients that behave like the browser's: they reconnect after any
+drop (to the next server, if there are several) and resume from the last message id
+they have, counting what they receive."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import websockets
+
+
+@dataclass
+class Reader:
+    urls: list[str]  # ws://host:port of each server; the client moves on after a drop
+    path: str
+    cookie: str | None = None
+    ids: set[int] = field(default_factory=set)
+    duplicates: int = 0
+    reconnects: int = 0
+    cursor: int | None = None
+    server: int = 0
+    ws: Any = None
+    stopped: bool = False
+
+    def _seen(self, message_id: int) -> None:
+        if message_id in self.ids:
+            self.duplicates += 1  # the page drops it; counted to show how often
+            return
+        self.ids.add(message_id)
+        self.cursor = max(self.cursor or 0, message_id)
+
+    async def run(self) -> None:
+        while not self.stopped:
+            base = self.urls[self.server % len(self.urls)]
+            query = "" if self.cursor is None else f"?after_id={self.cursor}"
+            try:
+                async with websockets.connect(
+                    f"{base}{self.path}{query}",
+                    origin=base.replace("ws://", "http://"),
+                    additional_headers={"Cookie": self.cookie} if self.cookie else {},
+                    open_timeout=5,
+                    ping_interval=None,
+                    max_queue=None,
+                ) as ws:
+                    self.ws = ws
+                    async for raw in ws:
+                        frame = json.loads(raw)
+                        if frame["type"] == "sync":
+                            for message in frame["messages"]:
+                                self._seen(message["id"])
+                        elif frame["type"] == "message":
+                            self._seen(frame["message"]["id"])
+            except (OSError, TimeoutError, websockets.WebSocketException):
+                pass
+            self.ws = None
+            if self.stopped:
+                return
+            self.reconnects += 1
+            self.server += 1
+            await asyncio.sleep(random.uniform(0.1, 0.5))  # jitter, as live.js does
+
+
+@dataclass
+class Poster:
+    """Posts numbered messages at a fixed rate; ``committed`` are the acked ids."""
+
+    urls: list[str]
+    path: str
+    cookie: str
+    rate: float
+    committed: list[int] = field(default_factory=list)
+    commit_times: dict[int, float] = field(default_factory=dict)
+    sent: int = 0
+    refused: int = 0
+    stopped: bool = False
+
+    async def run(self) -> None:
+        server = 0
+        while not self.stopped:
+            base = self.urls[server % len(self.urls)]
+            try:
+                async with websockets.connect(
+                    f"{base}{self.path}",
+                    origin=base.replace("ws://", "http://"),
+                    additional_headers={"Cookie": self.cookie},
+                    open_timeout=5,
+                    ping_interval=None,
+                ) as ws:
+                    reader = asyncio.create_task(self._acks(ws))
+                    try:
+                        while not self.stopped:
+                            self.sent += 1
+                            await ws.send(
+                                json.dumps({"type": "message.send", "body": f"load {self.sent}"})
+                            )
+                            await asyncio.sleep(1 / self.rate)
+                    finally:
+                        reader.cancel()
+                        with contextlib.suppress(BaseException):
+                            await reader
+            except (OSError, TimeoutError, websockets.WebSocketException):
+                pass
+            server += 1
+            await asyncio.sleep(0.2)
+
+    async def _acks(self, ws: Any) -> None:
+        async for raw in ws:
+            frame = json.loads(raw)
+            if frame["type"] == "ack":
+                self.committed.append(frame["id"])
+                self.commit_times[frame["id"]] = time.monotonic()
+            elif frame["type"] == "error":
+                self.refused += 1
+
+
+def missing(readers: list[Reader], ids: list[int]) -> int:
+    """How many (reader, message) deliveries of ``ids`` are still missing."""
+    wanted = set(ids)
+    return sum(len(wanted - reader.ids) for reader in readers)
+
+
+async def wait_until_delivered(
+    readers: list[Reader], ids: list[int], timeout: float
+) -> float | None:
+    """Seconds until every reader has every id, or None if not within ``timeout``."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if missing(readers, ids) == 0:
+            return time.monotonic() - start
+        await asyncio.sleep(0.05)
+    return None
