@@ -9,6 +9,7 @@ import contextlib
 import json
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,3 +136,13 @@ async def wait_until_delivered(
             return time.monotonic() - start
         await asyncio.sleep(0.05)
     return None
+
+
+async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Poll ``condition`` until it holds (state kept by other tasks, so no event to wait on)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    raise TimeoutError("condition not met")

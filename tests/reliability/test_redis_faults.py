@@ -26,7 +26,7 @@ from channels.db import database_sync_to_async
 from chat.models import Message, Room
 from rtsite import embedded_redis
 from tests.conftest import Daphne, free_port, session_cookie, start_daphne
-from tests.reliability.chatload import Poster, Reader, missing, wait_until_delivered
+from tests.reliability.chatload import Poster, Reader, missing, until, wait_until_delivered
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -52,8 +52,11 @@ class RedisServer:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [str(embedded_redis.executable()), "--port", str(self.port), "--bind", "127.0.0.1"]
-            + ["--save", "", "--appendonly", "no", "--dir", str(self.directory)],
+            [
+                str(embedded_redis.executable()),
+                *("--port", str(self.port), "--bind", "127.0.0.1"),
+                *("--save", "", "--appendonly", "no", "--dir", str(self.directory)),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -112,8 +115,7 @@ async def _run_with_fault(
     poster = Poster([server.ws_url], path, cookie, RATE)
     tasks = [asyncio.create_task(r.run()) for r in readers]
     try:
-        while any(r.ws is None for r in readers):
-            await asyncio.sleep(0.05)
+        await until(lambda: all(r.ws is not None for r in readers))
         tasks.append(asyncio.create_task(poster.run()))
         await asyncio.sleep(2)
         await fault()  # returns when Redis is back
@@ -123,8 +125,7 @@ async def _run_with_fault(
         lost_at_deadline = missing(readers, committed)
         # Then a new message must reach every client.
         before = len(poster.committed)
-        while len(poster.committed) == before:
-            await asyncio.sleep(0.01)
+        await until(lambda: len(poster.committed) > before)
         fresh = poster.committed[before]
         reached = await wait_until_delivered(readers, [fresh], timeout=2)
         await asyncio.sleep(1)
@@ -149,7 +150,8 @@ async def _run_with_fault(
         f"lost_after_10s={lost_at_deadline} caught_up_s={caught_up and round(caught_up, 2)} "
         f"new_message_reached_all_s={reached and round(reached, 3)} "
         f"duplicates_dropped={sum(r.duplicates for r in readers)} "
-        f"reconnects={sum(r.reconnects for r in readers)} since_back_s={time.monotonic() - back:.1f}"
+        f"reconnects={sum(r.reconnects for r in readers)} "
+        f"since_back_s={time.monotonic() - back:.1f}"
     )
     assert acked <= stored  # every acknowledged message is stored
     assert caught_up is not None, f"{lost_at_deadline} deliveries missing 10 s after Redis returned"
