@@ -27,6 +27,10 @@ if settings.RT_DIRECT_WRITES:
 
     fastwrite.install()
 
+from rtsite import sendlimit  # noqa: E402 - after fastwrite: it wraps the write in use
+
+sendlimit.install(settings.RT_MAX_SEND_BUFFER_BYTES)
+
 application = ProtocolTypeRouter(
     {
         "http": ASGIStaticFilesHandler(django_http) if settings.SERVE_STATIC else django_http,

@@ -18,12 +18,14 @@ from typing import Any
 
 from twisted.internet import tcp
 
-_MARK = "_rtsite_direct_write"
+_installed = False
 
 
 def install() -> None:
-    if getattr(tcp.Connection.write, _MARK, False):
+    global _installed
+    if _installed:
         return
+    _installed = True
     buffered_write = tcp.Connection.write
 
     def write(self: Any, data: bytes) -> None:
@@ -44,9 +46,8 @@ def install() -> None:
             data = data[sent:]
         buffered_write(self, data)
 
-    setattr(write, _MARK, True)
     tcp.Connection.write = write
 
 
 def installed() -> bool:
-    return bool(getattr(tcp.Connection.write, _MARK, False))
+    return _installed

@@ -243,6 +243,8 @@ RT_DIRECT_WRITES = env_bool("RT_DIRECT_WRITES", True)
 RT_MAX_FRAME_BYTES = env_int("RT_MAX_FRAME_BYTES", 32 * 1024, minimum=256)
 RT_RATE_LIMIT_PER_SECOND = env_float("RT_RATE_LIMIT_PER_SECOND", 5.0, minimum=0.01)
 RT_RATE_LIMIT_BURST = env_int("RT_RATE_LIMIT_BURST", 20, minimum=1)
+# Unsent bytes a socket may have queued before it is dropped as too slow to read.
+RT_MAX_SEND_BUFFER_BYTES = env_int("RT_MAX_SEND_BUFFER_BYTES", 1024 * 1024, minimum=65536)
 # Open sockets one logged-in user may hold at once, across processes (tabs x sockets).
 RT_MAX_SOCKETS_PER_USER = env_int("RT_MAX_SOCKETS_PER_USER", 30, minimum=1)
 

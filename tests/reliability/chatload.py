@@ -48,6 +48,7 @@ class Reader:
                     open_timeout=5,
                     ping_interval=None,
                     max_queue=None,
+                    max_size=None,  # a resume can be large; a browser takes it
                 ) as ws:
                     self.ws = ws
                     async for raw in ws:

@@ -15,6 +15,7 @@ import websockets
 from channels.db import database_sync_to_async
 from django.conf import settings
 
+from chat import services as chat_services
 from chat.models import Message, Room
 from tests.conftest import Daphne, session_cookie, ws_connect, ws_next
 
@@ -44,6 +45,25 @@ async def test_oversized_frames_close_with_1009_and_memory_stays_bounded(
     await ws.send(json.dumps({"type": "ping", "ref": "ok"}))
     assert (await ws_next(ws, "pong"))["ref"] == "ok"
     await ws.close()
+
+
+async def test_the_limit_is_on_what_clients_send_not_on_what_the_server_sends(
+    daphne_server: Daphne, make_room: Callable[..., Room], make_user: Callable[..., Any]
+) -> None:
+    room = await database_sync_to_async(make_room)(retention=0)
+    author = await database_sync_to_async(make_user)()
+
+    def post_long_history() -> None:
+        for i in range(40):
+            chat_services.message_post(room=room, author=author, body=f"{i} " + "y" * 1990)
+
+    await database_sync_to_async(post_long_history)()
+    ws = await ws_connect(daphne_server, f"/ws/chat/{room.slug}/")
+    try:
+        sync = await ws_next(ws, "sync")  # ~80 KB, over the 32 KiB incoming limit
+        assert len(sync["messages"]) == 40
+    finally:
+        await ws.close()
 
 
 async def test_a_flood_stores_only_the_allowed_rate_and_others_carry_on(

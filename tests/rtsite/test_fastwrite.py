@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from twisted.internet import tcp
 
-from rtsite import fastwrite
+from rtsite import fastwrite, sendlimit
 
 
 class FakeReactor:
@@ -25,8 +25,12 @@ class FakeReactor:
 
 
 @pytest.fixture
-def connection() -> Iterator[tuple[tcp.Connection, socket.socket, FakeReactor]]:
+def connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[tuple[tcp.Connection, socket.socket, FakeReactor]]:
     fastwrite.install()
+    # These tests buffer megabytes on purpose; the slow-client limit is tested below.
+    monkeypatch.setitem(sendlimit._state, "limit", 2**40)
     ours, peer = socket.socketpair()
     reactor = FakeReactor()
     conn = tcp.Connection(ours, protocol=None, reactor=reactor)
@@ -81,3 +85,25 @@ def test_a_closed_connection_writes_nothing(connection: Any) -> None:
     conn.connected = False
     conn.write(b"dropped")
     assert drain(peer) == b""
+
+
+def test_a_client_that_does_not_read_is_dropped_at_its_next_frame(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sendlimit._state, "limit", sendlimit._state["limit"])  # restored after
+    sendlimit.install(64 * 1024)
+    ours, peer = socket.socketpair()
+    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    conn = tcp.Connection(ours, protocol=None, reactor=FakeReactor())
+    conn.connected = True
+    aborted: list[bool] = []
+    conn.abortConnection = lambda: aborted.append(True)  # type: ignore[method-assign]
+    try:
+        conn.write(b"x" * (256 * 1024))  # one large frame is allowed past the limit
+        assert not aborted
+        assert sendlimit.buffered(conn) > 64 * 1024
+        conn.write(b"next frame")  # still that far behind: dropped
+        assert aborted == [True]
+    finally:
+        ours.close()
+        peer.close()
