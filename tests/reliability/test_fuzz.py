@@ -22,6 +22,7 @@ from rtsite.errors import ActionError
 from rtsite.protocol import ClientFrame, parse_frame
 from tests.conftest import open_socket, session_cookie
 from tests.reliability import badframes
+from tests.reliability.figures import report
 
 # `make chaos` sets RT_FUZZ_FRAMES=10000; CI runs a smaller, equally varied sample.
 FRAMES_PER_SOCKET = int(os.environ.get("RT_FUZZ_FRAMES", "2000"))
@@ -92,4 +93,7 @@ async def test_a_socket_answers_each_bad_frame_and_stays_usable(
     assert sum(errors.values()) == FRAMES_PER_SOCKET
     assert "internal_error" not in errors, errors
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
-    print(name, json.dumps(errors, sort_keys=True))  # the mix, for `make chaos`
+    report(
+        f"[fuzz {name}] {FRAMES_PER_SOCKET} bad frames, errors by code: "
+        + json.dumps(errors, sort_keys=True)
+    )

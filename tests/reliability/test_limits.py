@@ -18,6 +18,7 @@ from django.conf import settings
 from chat import services as chat_services
 from chat.models import Message, Room
 from tests.conftest import Daphne, session_cookie, ws_connect, ws_next
+from tests.reliability.figures import report
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -38,7 +39,9 @@ async def test_oversized_frames_close_with_1009_and_memory_stays_bounded(
             assert closed.value.rcvd is not None
             assert closed.value.rcvd.code == 1009
     # Fifty-odd megabytes were offered; daphne refused each frame by its header.
-    assert server.memory_info().rss - rss_before < 20 * 2**20
+    growth = server.memory_info().rss - rss_before
+    report(f"[oversized frames] 10 closed with 1009; daphne RSS {growth / 2**20:+.1f} MiB")
+    assert growth < 20 * 2**20
     # A frame at the limit is still read (and refused by the site, politely).
     ws = await ws_connect(daphne_server, f"/ws/chat/{room.slug}/")
     await ws_next(ws, "sync")
@@ -103,6 +106,10 @@ async def test_a_flood_stores_only_the_allowed_rate_and_others_carry_on(
         await calm.close()
     allowed = settings.RT_RATE_LIMIT_BURST + settings.RT_RATE_LIMIT_PER_SECOND * elapsed
     stored = await database_sync_to_async(Message.objects.filter(room=room, author=flooder).count)()
+    report(
+        f"[flood] 1000 messages in {elapsed:.1f}s: {stored} stored, {limited} rate_limited; "
+        "another user's message went through meanwhile"
+    )
     assert stored == acks
     assert settings.RT_RATE_LIMIT_BURST <= stored <= allowed + 1
     assert limited == 1000 - stored

@@ -16,6 +16,7 @@ from channels.db import database_sync_to_async
 from chat.models import Room
 from tests.conftest import Daphne, session_cookie, start_daphne
 from tests.reliability.chatload import Poster, Reader, until, wait_until_delivered
+from tests.reliability.figures import report
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -67,8 +68,8 @@ async def test_a_killed_process_loses_nothing(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    print(
-        f"\n[daphne killed] clients={CLIENTS} rate={RATE:g}/s committed={len(committed)} "
+    report(
+        f"[daphne killed] clients={CLIENTS} rate={RATE:g}/s committed={len(committed)} "
         f"moved_to_survivor_s={moved_in:.2f} caught_up_s={caught_up and round(caught_up, 2)} "
         f"duplicates_dropped={sum(r.duplicates for r in readers)}"
     )

@@ -27,6 +27,7 @@ from chat.models import Message, Room
 from rtsite import embedded_redis
 from tests.conftest import Daphne, free_port, session_cookie, start_daphne
 from tests.reliability.chatload import Poster, Reader, missing, until, wait_until_delivered
+from tests.reliability.figures import report
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -108,7 +109,7 @@ def fault_server(django_db_setup: None, tmp_path: Path, own_redis: RedisServer) 
 
 
 async def _run_with_fault(
-    server: Daphne, room: Room, cookie: str, fault: Callable[[], Any], report: str
+    server: Daphne, room: Room, cookie: str, fault: Callable[[], Any], label: str
 ) -> None:
     path = f"/ws/chat/{room.slug}/"
     readers = [Reader([server.ws_url], path) for _ in range(CLIENTS)]
@@ -144,8 +145,8 @@ async def _run_with_fault(
         )()
     )
     acked = set(poster.committed)
-    print(
-        f"\n[{report}] clients={CLIENTS} rate={RATE:g}/s sent={poster.sent} "
+    report(
+        f"[{label}] clients={CLIENTS} rate={RATE:g}/s sent={poster.sent} "
         f"committed={len(acked)} stored={len(stored)} "
         f"lost_after_10s={lost_at_deadline} caught_up_s={caught_up and round(caught_up, 2)} "
         f"new_message_reached_all_s={reached and round(reached, 3)} "

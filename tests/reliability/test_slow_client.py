@@ -20,6 +20,7 @@ from channels.db import database_sync_to_async
 from chat.models import Message, Room
 from tests.conftest import Daphne, session_cookie, start_daphne, ws_connect, ws_next
 from tests.reliability.chatload import Reader, until, wait_until_delivered
+from tests.reliability.figures import report
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -120,7 +121,7 @@ async def test_a_client_that_stops_reading_is_dropped_and_resumes(
         await asyncio.gather(reading, return_exceptions=True)
         await poster.close()
     growth = rss_growth / 2**20
-    print(f"\n[slow client] dropped after {received} bytes read; daphne RSS +{growth:.1f} MiB")
+    report(f"[slow client] dropped after {received} bytes read; daphne RSS +{growth:.1f} MiB")
     # Held for the stalled client, it would be most of the ~9 MB (the limit is 256 KiB).
     assert rss_growth < MESSAGES * BODY / 3, f"daphne grew {growth:.1f} MiB"
     assert "dropping a client that is not reading" in server.log.read_text()
