@@ -171,13 +171,17 @@ REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", "rtsite")
 # Connections per process for the project's own Redis keys; callers queue.
 REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 50, minimum=1)
 
+# Shards for the channel layer (channels-redis spreads channels and groups over them by
+# hash); by default the one REDIS_URL server, which also keeps presence.
+CHANNEL_LAYER_REDIS_URLS = env_list("CHANNEL_LAYER_REDIS_URLS", [REDIS_URL]) or [REDIS_URL]
+
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": os.environ.get("CHANNEL_LAYER_BACKEND", "channels_redis.core.RedisChannelLayer"),
         "CONFIG": {
             "hosts": [
                 {
-                    "address": REDIS_URL,
+                    "address": _layer_url,
                     # redis-py 8 reads with a 5 s timeout by default, the same as the
                     # layer's 5 s BZPOPMIN poll: idle consumers then die with
                     # TimeoutError. The read timeout must outlast the poll.
@@ -192,6 +196,7 @@ CHANNEL_LAYERS = {
                         supported_errors=(RedisConnectionError,),
                     ),
                 }
+                for _layer_url in CHANNEL_LAYER_REDIS_URLS
             ],
             "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "rtsite"),
             "capacity": env_int("CHANNEL_LAYER_CAPACITY", 1000, minimum=1),

@@ -16,6 +16,7 @@ VARIABLES = [
     "ALLOWED_HOSTS",
     "DATABASE_URL",
     "REDIS_URL",
+    "CHANNEL_LAYER_REDIS_URLS",
     "CHANNEL_LAYER_CAPACITY",
     "CHAT_MAX_MESSAGE_LENGTH",
 ]
@@ -87,3 +88,18 @@ def test_urls_switch_to_external_servers(monkeypatch: pytest.MonkeyPatch) -> Non
     assert loaded["CHANNEL_LAYERS"]["default"]["CONFIG"]["hosts"][0]["address"] == (
         "redis://cache.internal:6379/0"
     )
+
+
+def test_the_channel_layer_shards_over_several_redis_servers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = load(
+        monkeypatch,
+        SECRET_KEY="k",
+        REDIS_URL="redis://presence:6379/0",
+        CHANNEL_LAYER_REDIS_URLS="redis://a:6379/0, redis://b:6379/0",
+    )
+    hosts = config["CHANNEL_LAYERS"]["default"]["CONFIG"]["hosts"]
+    assert [host["address"] for host in hosts] == ["redis://a:6379/0", "redis://b:6379/0"]
+    assert all(host["retry"] is not None for host in hosts)  # reconnect after a restart
+    assert config["REDIS_URL"] == "redis://presence:6379/0"
