@@ -147,3 +147,15 @@ async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
             return
         await asyncio.sleep(0.02)
     raise TimeoutError("condition not met")
+
+
+async def stop(clients: list[Any], tasks: list[asyncio.Task[Any]]) -> None:
+    """Stop readers and posters (no reconnect), close their sockets, end their tasks."""
+    for client in clients:
+        client.stopped = True
+        ws = getattr(client, "ws", None)
+        if ws is not None:
+            await ws.close()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

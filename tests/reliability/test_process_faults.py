@@ -15,7 +15,7 @@ from channels.db import database_sync_to_async
 
 from chat.models import Room
 from tests.conftest import Daphne, session_cookie, start_daphne
-from tests.reliability.chatload import Poster, Reader, until, wait_until_delivered
+from tests.reliability.chatload import Poster, Reader, stop, until, wait_until_delivered
 from tests.reliability.figures import report
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -60,14 +60,7 @@ async def test_a_killed_process_loses_nothing(
         committed = list(poster.committed)
         caught_up = await wait_until_delivered(readers, committed, timeout=10)
     finally:
-        poster.stopped = True
-        for reader in readers:
-            reader.stopped = True
-            if reader.ws is not None:
-                await reader.ws.close()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await stop([poster, *readers], tasks)
     report(
         f"[daphne killed] clients={CLIENTS} rate={RATE:g}/s committed={len(committed)} "
         f"moved_to_survivor_s={moved_in:.2f} caught_up_s={caught_up and round(caught_up, 2)} "

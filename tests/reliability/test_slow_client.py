@@ -19,7 +19,7 @@ from channels.db import database_sync_to_async
 
 from chat.models import Message, Room
 from tests.conftest import Daphne, session_cookie, start_daphne, ws_connect, ws_next
-from tests.reliability.chatload import Reader, until, wait_until_delivered
+from tests.reliability.chatload import Reader, stop, until, wait_until_delivered
 from tests.reliability.figures import report
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -108,17 +108,11 @@ async def test_a_client_that_stops_reading_is_dropped_and_resumes(
         comeback = Reader([server.ws_url], path, cursor=max(round_one))
         returning = asyncio.create_task(comeback.run())
         assert await wait_until_delivered([comeback], ids, timeout=20) is not None
-        comeback.stopped = True
-        await comeback.ws.close()
-        await asyncio.gather(returning, return_exceptions=True)
+        await stop([comeback], [returning])
     finally:
         for sock in stalled:
             sock.close()
-        reader.stopped = True
-        if reader.ws is not None:
-            await reader.ws.close()
-        reading.cancel()
-        await asyncio.gather(reading, return_exceptions=True)
+        await stop([reader], [reading])
         await poster.close()
     growth = rss_growth / 2**20
     report(f"[slow client] dropped after {received} bytes read; daphne RSS +{growth:.1f} MiB")

@@ -23,7 +23,7 @@ from django.conf import settings
 
 from chat.models import Room
 from tests.conftest import Daphne, session_cookie, start_daphne
-from tests.reliability.chatload import Poster, Reader, until
+from tests.reliability.chatload import Poster, Reader, stop, until
 from tests.reliability.figures import report
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -89,14 +89,7 @@ async def test_soak_with_reconnect_churn(
                 )
             await asyncio.sleep(1)
     finally:
-        for client in [*idle, *posters]:
-            client.stopped = True
-        for reader in idle:
-            if reader.ws is not None:
-                await reader.ws.close()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await stop([*idle, *posters], tasks)
     warm = [s for s in samples if s[0] >= WARM_UP]
     rss_growth = (warm[-1][1] - warm[0][1]) / warm[0][1]
     keys = [s[2] for s in warm]
