@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -13,6 +15,7 @@ from chat.models import Message, Room
 from rtsite import presence
 from rtsite.consumers import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, JsonConsumer
 from rtsite.errors import ActionError, ErrorCode
+from rtsite.loops import PerLoop
 
 # The browser refreshes "is typing" at most this often per socket.
 TYPING_MIN_INTERVAL = 1.0
@@ -40,6 +43,39 @@ def _history(room: Room, after_id: int | None) -> dict[str, Any]:
     return {"mode": mode, "messages": _page(messages), "has_more": has_more}
 
 
+@dataclass
+class _SharedRead:
+    started: float
+    result: asyncio.Future[dict[str, Any]]
+
+
+# (room id, cursor) -> the latest read of that history, per event loop. When a whole room
+# resyncs at once (after an outage, every socket with the same cursor), one query serves
+# them all instead of one per socket.
+_shared_reads: PerLoop[dict[tuple[int, int | None], _SharedRead]] = PerLoop(dict)
+SHARE_FOR_SECONDS = 1.0
+
+
+async def _history_for(room: Room, after_id: int | None, joined_at: float) -> dict[str, Any]:
+    """``_history``, shared with other sockets of the room asking the same at the same
+    time. A read is shared only with sockets that had joined the room's group before it
+    started: anything committed after it reaches them live, so nothing falls in between."""
+    reads = _shared_reads.get()
+    key = (room.pk, after_id)
+    now = time.monotonic()
+    shared = reads.get(key)
+    if shared is None or shared.started < joined_at or now - shared.started > SHARE_FOR_SECONDS:
+        if len(reads) > 1000:  # drop the old ones now and then
+            for old in [k for k, v in reads.items() if now - v.started > SHARE_FOR_SECONDS]:
+                del reads[old]
+        shared = _SharedRead(
+            started=now,
+            result=asyncio.ensure_future(database_sync_to_async(_history)(room, after_id)),
+        )
+        reads[key] = shared
+    return await asyncio.shield(shared.result)
+
+
 class RoomListConsumer(JsonConsumer):
     """Live online counts for the room list page."""
 
@@ -48,6 +84,12 @@ class RoomListConsumer(JsonConsumer):
     async def connect(self) -> None:
         await self.accept()
         await self.join_group(protocol.LOBBY_GROUP)
+        await self._send_rooms()
+
+    async def hub_resync(self) -> None:
+        await self._send_rooms()  # counts may have changed while broadcasts were lost
+
+    async def _send_rooms(self) -> None:
         rooms = await database_sync_to_async(lambda: list(selectors.room_list()))()
         counts = await presence.online_counts(room_ids=[room.pk for room in rooms])
         await self.send_frame(
@@ -66,6 +108,7 @@ class ChatRoomConsumer(JsonConsumer):
     client_frames = protocol.ROOM_CLIENT_FRAMES
 
     room: Room | None = None
+    joined_at: float = 0.0  # when this socket joined its room's group (monotonic)
     last_typing: float = 0.0
     cursor: int = 0  # the newest message id this socket has been sent
 
@@ -87,6 +130,7 @@ class ChatRoomConsumer(JsonConsumer):
         # Join before reading history: a message committed meanwhile arrives twice at
         # worst (the client drops repeats by id), never zero times.
         await self.join_group(self.room.group_name)
+        self.joined_at = time.monotonic()
         online = None
         if self.user.is_authenticated:
             # Counting this socket in also tells who is online: one Redis trip, not two.
@@ -103,7 +147,7 @@ class ChatRoomConsumer(JsonConsumer):
         online: tuple[list[dict[str, Any]], int] | None = None,
     ) -> dict[str, Any]:
         # One trip to the database thread for the whole history part.
-        history = await database_sync_to_async(_history)(room, after_id)
+        history = await _history_for(room, after_id, self.joined_at)
         if online is None:
             online = await presence.online_users(room_id=room.pk, limit=_listed())
         online_users, online_count = online

@@ -32,9 +32,7 @@ class LobbyConsumer(JsonConsumer):
     async def connect(self) -> None:
         await self.accept()
         await self.join_group(protocol.LOBBY_GROUP)
-        online = (await presence.online_counts(room_ids=[protocol.LOBBY_PRESENCE]))[
-            protocol.LOBBY_PRESENCE
-        ]
+        online = None
         if self.user.is_authenticated:
             change = await presence.enter(
                 room_id=protocol.LOBBY_PRESENCE,
@@ -47,6 +45,16 @@ class LobbyConsumer(JsonConsumer):
                 await publish_now(
                     protocol.LOBBY_GROUP, protocol.EVENT_ONLINE, protocol.online_frame(online)
                 )
+        await self._send_sync(online)
+
+    async def hub_resync(self) -> None:
+        await self._send_sync()  # the lists may have changed while broadcasts were lost
+
+    async def _send_sync(self, online: int | None = None) -> None:
+        if online is None:
+            online = (await presence.online_counts(room_ids=[protocol.LOBBY_PRESENCE]))[
+                protocol.LOBBY_PRESENCE
+            ]
         waiting, playing = await database_sync_to_async(selectors.lobby_games)()
         keys = [protocol.presence_key(game.pk) for game in playing]
         watching = await presence.online_counts(room_ids=keys) if keys else {}

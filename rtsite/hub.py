@@ -12,6 +12,13 @@ The layer can lose messages (Redis restarted, a connection dropped). When the hu
 receive fails, it retries with backoff, re-joins its groups once Redis answers (a
 restarted Redis has forgotten them), and asks every local subscriber to resync from its
 cursor, so nothing is lost silently.
+
+The hub can also fall behind without anything failing: Redis paused, or a burst larger
+than the process can fan out. Replaying a backlog frame by frame (thousands of frames to
+each socket) takes longer than the backlog took to build. So an event older than
+RT_STALE_EVENT_SECONDS is not delivered: its group is marked, and once the stale events
+stop coming, each socket of the marked groups resyncs once, getting everything it missed
+in one frame from its cursor.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import defaultdict
 from typing import Any, Protocol
 
@@ -48,6 +56,9 @@ class Hub:
         self.lock = asyncio.Lock()
         self.task: asyncio.Task[None] | None = None
         self.renewer: asyncio.Task[None] | None = None
+        self.stale_groups: set[str] = set()
+        self.last_stale = 0.0
+        self.stale_flush: asyncio.Task[None] | None = None
 
     async def join(self, group: str, subscriber: Subscriber) -> None:
         async with self.lock:
@@ -104,11 +115,43 @@ class Hub:
         members = self.members.get(event.get("group", ""))
         if not members:
             return
+        sent_at = event.get("at")
+        if sent_at is not None and time.time() - sent_at > getattr(
+            settings, "RT_STALE_EVENT_SECONDS", 2.0
+        ):
+            self._mark_stale(event["group"])
+            return
         for subscriber in list(members):
             try:
                 await subscriber.hub_deliver(event)
             except Exception:
                 logger.exception("delivery of %s failed", event.get("type"))
+
+    def _mark_stale(self, group: str) -> None:
+        self.stale_groups.add(group)
+        self.last_stale = time.monotonic()
+        if self.stale_flush is None or self.stale_flush.done():
+            self.stale_flush = asyncio.create_task(self._flush_stale(), name="rtsite-hub-stale")
+
+    async def _flush_stale(self) -> None:
+        # Wait until the backlog has passed (no stale event for a moment), then resync
+        # each affected socket once.
+        quiet = 0.3
+        while True:
+            waited = time.monotonic() - self.last_stale
+            if waited >= quiet:
+                break
+            await asyncio.sleep(quiet - waited)
+        groups, self.stale_groups = self.stale_groups, set()
+        subscribers = {id(s): s for group in groups for s in list(self.members.get(group, ()))}
+        logger.warning(
+            "hub was behind; resyncing %d socket(s) in %d group(s)", len(subscribers), len(groups)
+        )
+        for subscriber in subscribers.values():
+            try:
+                await subscriber.hub_deliver(dict(RESYNC_EVENT))
+            except Exception:
+                logger.exception("resync failed")
 
     async def _add_all_groups(self) -> None:
         for group in list(self.members):

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
 from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import transaction
 
 from rtsite.loops import PerLoop
@@ -26,7 +28,13 @@ logger = logging.getLogger(__name__)
 def _event(
     group: str, event_type: str, frame: Mapping[str, Any], cursor: int | None = None
 ) -> dict[str, Any]:
-    event: dict[str, Any] = {"type": event_type, "group": group, "frame": encode(frame)}
+    # "at": when it was published; a hub that gets it much later resyncs instead.
+    event: dict[str, Any] = {
+        "type": event_type,
+        "group": group,
+        "frame": encode(frame),
+        "at": time.time(),
+    }
     if cursor is not None:
         event["cursor"] = cursor
     return event
@@ -57,10 +65,35 @@ class _Publisher:
     async def _run(self) -> None:
         while True:
             group, event = await self.queue.get()
-            await _group_send(group, event)
+            if not _stale(event):
+                await _group_send(group, event)
+                continue
+            # Redis was away (or slow) and a backlog built up: the hubs would drop these
+            # late events anyway. Send each group one resync instead, then what is fresh.
+            backlog = [(group, event)]
+            while not self.queue.empty():
+                backlog.append(self.queue.get_nowait())
+            stale = dict.fromkeys(g for g, e in backlog if _stale(e))
+            logger.warning(
+                "publisher was behind: %d event(s) become %d resync(s)", len(backlog), len(stale)
+            )
+            for stale_group in stale:
+                await _group_send(stale_group, {"type": RESYNC_TYPE, "group": stale_group})
+            for fresh_group, fresh_event in backlog:
+                if not _stale(fresh_event):
+                    await _group_send(fresh_group, fresh_event)
 
 
 _publishers = PerLoop(_Publisher)
+
+# What a hub hands its sockets when broadcasts were lost: each resyncs from its cursor.
+RESYNC_TYPE = "rt.resync"
+
+
+def _stale(event: dict[str, Any]) -> bool:
+    sent_at = event.get("at")
+    limit = getattr(settings, "RT_STALE_EVENT_SECONDS", 2.0)
+    return sent_at is not None and time.time() - sent_at > limit
 
 
 def _send(group: str, event: dict[str, Any]) -> None:

@@ -248,6 +248,9 @@ RT_DIRECT_WRITES = env_bool("RT_DIRECT_WRITES", True)
 RT_MAX_FRAME_BYTES = env_int("RT_MAX_FRAME_BYTES", 32 * 1024, minimum=256)
 RT_RATE_LIMIT_PER_SECOND = env_float("RT_RATE_LIMIT_PER_SECOND", 5.0, minimum=0.01)
 RT_RATE_LIMIT_BURST = env_int("RT_RATE_LIMIT_BURST", 20, minimum=1)
+# A broadcast older than this when a process's hub gets it (Redis paused, a burst the
+# process could not keep up with) is not replayed: the sockets resync from their cursor.
+RT_STALE_EVENT_SECONDS = env_float("RT_STALE_EVENT_SECONDS", 2.0, minimum=0.1)
 # Unsent bytes a socket may have queued before it is dropped as too slow to read.
 RT_MAX_SEND_BUFFER_BYTES = env_int("RT_MAX_SEND_BUFFER_BYTES", 1024 * 1024, minimum=65536)
 # Open sockets one logged-in user may hold at once, across processes (tabs x sockets).

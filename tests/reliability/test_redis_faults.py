@@ -102,6 +102,10 @@ def fault_server(django_db_setup: None, tmp_path: Path, own_redis: RedisServer) 
             "RT_RATE_LIMIT_PER_SECOND": "100000",
             "RT_RATE_LIMIT_BURST": "100000",
             "CHANNEL_LAYER_SOCKET_TIMEOUT": SOCKET_TIMEOUT,
+            # A 30 s gap at 100 messages/s is 3,000 messages: resuming that by cursor
+            # needs a resume limit above the default 1,000 (beyond it a page starts over
+            # from the latest messages, the rest still in its history).
+            "CHAT_RESUME_LIMIT": "5000",
         },
     )
     yield server

@@ -10,6 +10,7 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
+from chat import services as chat_services
 from chat.models import Message, Room
 from rtsite.hub import get_hub
 from tests.conftest import open_socket
@@ -72,3 +73,52 @@ async def test_outage_is_noticed_and_missed_messages_are_resent(
         assert resync["mode"] == "resume"
         assert [m["id"] for m in resync["messages"]] == [missed.pk]
         assert failures
+
+
+async def test_a_late_broadcast_becomes_a_resync(
+    make_room: Callable[..., Room],
+    make_user: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Events that reach the hub late (Redis paused, an overload) are not replayed one by
+    one: the room's sockets resync once from their cursor, and get them all in one frame."""
+    room = await database_sync_to_async(make_room)(retention=0)
+    author = await database_sync_to_async(make_user)()
+    async with open_socket(f"/ws/chat/{room.slug}/") as ws:
+        await ws.next("sync")
+        layer = get_channel_layer()
+        real_send = layer.group_send
+
+        async def late(group: str, event: dict[str, Any]) -> None:
+            await real_send(group, {**event, "at": event["at"] - 60})  # a minute late
+
+        monkeypatch.setattr(layer, "group_send", late)
+        for i in range(5):
+            await database_sync_to_async(chat_services.message_post)(
+                room=room, author=author, body=f"late {i}"
+            )
+        sync = await ws.next("sync")
+        assert sync["mode"] == "resume"
+        assert [m["body"] for m in sync["messages"]] == [f"late {i}" for i in range(5)]
+        await ws.nothing("message", within=0.3)  # none replayed one by one
+
+
+async def test_a_publisher_backlog_is_sent_as_one_resync_per_group(
+    make_room: Callable[..., Room], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rtsite import realtime
+
+    layer = get_channel_layer()
+    sent: list[tuple[str, str]] = []
+
+    async def record(group: str, event: dict[str, Any]) -> None:
+        sent.append((group, event["type"]))
+
+    monkeypatch.setattr(layer, "group_send", record)
+    publisher = realtime._publishers.get()
+    old = {"at": 0.0, "frame": "{}"}  # long ago
+    for group in ("g1", "g2", "g1", "g1"):
+        publisher.put(group, {**old, "type": "chat.message", "group": group})
+    publisher.put("g3", realtime._event("g3", "chat.message", {"type": "x"}))
+    await asyncio.sleep(0.1)
+    assert sent == [("g1", "rt.resync"), ("g2", "rt.resync"), ("g3", "chat.message")]
