@@ -1,6 +1,5 @@
-"""Faults on real processes that fit in CI's time: group expiry, a broadcast lost after
-commit, a rolled-back write. (`make chaos` adds Redis restarts and pauses, a killed
-process and a soak: bench/chaos.py.)"""
+"""Faults on real processes: group expiry, a broadcast lost after commit, a rolled-back
+write. (Redis restarts and pauses, a killed process and the soak have files of their own.)"""
 
 from __future__ import annotations
 
