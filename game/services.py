@@ -19,6 +19,7 @@ from django.utils import timezone
 from game import protocol, rules
 from game.models import Game, Move, PairingLock, Reason, Status
 from notifications.services import notification_send
+from rtsite import presence
 from rtsite.errors import ActionError, ErrorCode
 from rtsite.realtime import publish_on_commit
 from rtsite.selectors import user_is_active
@@ -255,21 +256,56 @@ def game_answer_draw(*, game_id: int, user: Any, accept: bool) -> Game:
 
 def game_claim_win(*, game_id: int, user: Any) -> Game:
     """The player who stayed wins once the other has been gone for the grace period."""
+    grace = timedelta(seconds=protocol.grace_seconds())
     with transaction.atomic():
         game = _locked(game_id)
         number = _player_number(game, user)
         _require_active(game)
         other = 3 - number
-        left_at = game.player1_left_at if other == 1 else game.player2_left_at
-        grace = timedelta(seconds=protocol.grace_seconds())
-        if _online(game, other) or left_at is None or timezone.now() - left_at < grace:
-            raise ActionError(
-                ErrorCode.INVALID,
-                f"you can claim the win once your opponent has been away {grace.seconds} s",
-            )
-        _finish(game, winner=number, reason=Reason.ABANDONED)
-        _publish(game)
+        # Marked online, but no socket of theirs is alive: their server process died
+        # without saying goodbye. They are away from now on.
+        ghost = _online(game, other) and not _has_sockets(game, other)
+        if ghost:
+            _set_presence(game, other, online=False)
+            _publish(game, lobby=False)
+        else:
+            left_at = game.player1_left_at if other == 1 else game.player2_left_at
+            if _online(game, other) or left_at is None or timezone.now() - left_at < grace:
+                raise ActionError(
+                    ErrorCode.INVALID,
+                    f"you can claim the win once your opponent has been away {grace.seconds} s",
+                )
+            _finish(game, winner=number, reason=Reason.ABANDONED)
+            _publish(game)
+    if ghost:
+        raise ActionError(
+            ErrorCode.INVALID,
+            f"your opponent has gone; you can claim the win in {grace.seconds} s",
+        )
     return game
+
+
+def _has_sockets(game: Game, number: int) -> bool:
+    player = game.player(number)
+    try:
+        return (
+            presence.sockets_of(
+                room_id=protocol.presence_key(game.pk),
+                user_id=player.pk,
+                username=player.get_username(),
+            )
+            > 0
+        )
+    except Exception:  # Redis away: do not take anyone's seat on a guess
+        return True
+
+
+def _set_presence(game: Game, number: int, *, online: bool) -> None:
+    left_at = None if online else timezone.now()
+    if number == 1:
+        game.player1_online, game.player1_left_at = online, left_at
+    else:
+        game.player2_online, game.player2_left_at = online, left_at
 
 
 def game_rematch(*, game_id: int, user: Any) -> Game:
@@ -332,11 +368,7 @@ def game_player_presence(*, game_id: int, user: Any, online: bool) -> None:
         number = game.number_of(user)
         if number is None or game.status not in (Status.WAITING, Status.ACTIVE):
             return
-        left_at = None if online else timezone.now()
-        if number == 1:
-            game.player1_online, game.player1_left_at = online, left_at
-        else:
-            game.player2_online, game.player2_left_at = online, left_at
+        _set_presence(game, number, online=online)
         _publish(game, lobby=False)
 
 

@@ -24,7 +24,7 @@ from typing import Any
 from django.conf import settings
 
 from rtsite.loops import PerLoop
-from rtsite.redis import get_async_redis
+from rtsite.redis import get_async_redis, get_redis
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +125,15 @@ async def _run(
         _CHANGE, 2, *_keys(room_id), now, now + _ttl(), add, remove, user, listed
     )
     return int(mine), int(users), names
+
+
+def sockets_of(*, room_id: RoomKey, user_id: int, username: str) -> int:
+    """The user's live sockets in the room, for synchronous code (services)."""
+    now = time.time()
+    mine, _users, _names = get_redis(timeout=2.0).eval(
+        _CHANGE, 2, *_keys(room_id), now, now + _ttl(), "", "", _user(user_id, username), 0
+    )
+    return int(mine)
 
 
 class _Renewer:

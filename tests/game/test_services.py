@@ -7,11 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.db import close_old_connections
 
-from game import rules, selectors, services
+from game import protocol, rules, selectors, services
 from game.models import Game, Move, Reason, Status
 from notifications.models import Notification
+from rtsite import presence
 from rtsite.errors import ActionError, ErrorCode
 from tests.game.conftest import play
 
@@ -97,14 +99,38 @@ def test_claiming_the_win_needs_the_opponent_gone_for_the_grace_period(
 ) -> None:
     red, yellow = players
     gid = active_game.pk
+    room = protocol.presence_key(gid)
     for user in players:
         services.game_player_presence(game_id=gid, user=user, online=True)
-    refused(ErrorCode.INVALID, lambda: services.game_claim_win(game_id=gid, user=red))
+    async_to_sync(presence.enter)(
+        room_id=room, user_id=yellow.pk, username=yellow.username, socket_id="tab"
+    )
+    with pytest.raises(ActionError, match="once your opponent has been away"):
+        services.game_claim_win(game_id=gid, user=red)
+    async_to_sync(presence.leave)(
+        room_id=room, user_id=yellow.pk, username=yellow.username, socket_id="tab"
+    )
     services.game_player_presence(game_id=gid, user=yellow, online=False)
     refused(ErrorCode.INVALID, lambda: services.game_claim_win(game_id=gid, user=red))
     settings.GAME_RECONNECT_GRACE_SECONDS = 0
     game = services.game_claim_win(game_id=gid, user=red)
     assert (game.winner, game.reason) == (1, Reason.ABANDONED)
+
+
+def test_a_player_whose_server_died_is_marked_away_at_the_first_claim(
+    active_game: Game, players: tuple[Any, Any], settings: Any
+) -> None:
+    red, yellow = players
+    gid = active_game.pk
+    # Marked online, but no socket of theirs is alive anywhere (their process was killed).
+    services.game_player_presence(game_id=gid, user=yellow, online=True)
+    with pytest.raises(ActionError, match="your opponent has gone"):
+        services.game_claim_win(game_id=gid, user=red)
+    active_game.refresh_from_db()
+    assert active_game.player2_online is False
+    assert active_game.player2_left_at is not None
+    settings.GAME_RECONNECT_GRACE_SECONDS = 0
+    assert services.game_claim_win(game_id=gid, user=red).winner == 1
 
 
 def test_quick_play_pairs_and_private_games_need_the_code(players: tuple[Any, Any]) -> None:
