@@ -34,6 +34,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from rtsite.loops import PerLoop
+from rtsite.realtime import RESYNC_TYPE, is_stale
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ HUB_CHANNEL_PREFIX = "rtsite-hub"
 
 
 # Sent to every local subscriber after an outage: broadcasts may have been lost.
-RESYNC_EVENT = {"type": "rt.resync"}
+RESYNC_EVENT = {"type": RESYNC_TYPE}
 
 
 class Subscriber(Protocol):
@@ -115,10 +116,7 @@ class Hub:
         members = self.members.get(event.get("group", ""))
         if not members:
             return
-        sent_at = event.get("at")
-        if sent_at is not None and time.time() - sent_at > getattr(
-            settings, "RT_STALE_EVENT_SECONDS", 2.0
-        ):
+        if is_stale(event):
             self._mark_stale(event["group"])
             return
         for subscriber in list(members):
@@ -143,15 +141,7 @@ class Hub:
                 break
             await asyncio.sleep(quiet - waited)
         groups, self.stale_groups = self.stale_groups, set()
-        subscribers = {id(s): s for group in groups for s in list(self.members.get(group, ()))}
-        logger.warning(
-            "hub was behind; resyncing %d socket(s) in %d group(s)", len(subscribers), len(groups)
-        )
-        for subscriber in subscribers.values():
-            try:
-                await subscriber.hub_deliver(dict(RESYNC_EVENT))
-            except Exception:
-                logger.exception("resync failed")
+        await self._resync(groups, "hub was behind")
 
     async def _add_all_groups(self) -> None:
         for group in list(self.members):
@@ -167,12 +157,13 @@ class Hub:
                 await self._add_all_groups()
 
     async def _resync_all(self) -> None:
+        await self._resync(set(self.members), "hub reconnected")
+
+    async def _resync(self, groups: set[str], why: str) -> None:
         # Once per socket, though a socket is in several groups (room, user, session).
-        subscribers = {id(s): s for members in list(self.members.values()) for s in members}
+        subscribers = {id(s): s for group in groups for s in list(self.members.get(group, ()))}
         logger.warning(
-            "hub reconnected; resyncing %d socket(s) in %d group(s)",
-            len(subscribers),
-            len(self.members),
+            "%s; resyncing %d socket(s) in %d group(s)", why, len(subscribers), len(groups)
         )
         for subscriber in subscribers.values():
             try:

@@ -65,7 +65,7 @@ class _Publisher:
     async def _run(self) -> None:
         while True:
             group, event = await self.queue.get()
-            if not _stale(event):
+            if not is_stale(event):
                 await _group_send(group, event)
                 continue
             # Redis was away (or slow) and a backlog built up: the hubs would drop these
@@ -73,14 +73,14 @@ class _Publisher:
             backlog = [(group, event)]
             while not self.queue.empty():
                 backlog.append(self.queue.get_nowait())
-            stale = dict.fromkeys(g for g, e in backlog if _stale(e))
+            stale = dict.fromkeys(g for g, e in backlog if is_stale(e))
             logger.warning(
                 "publisher was behind: %d event(s) become %d resync(s)", len(backlog), len(stale)
             )
             for stale_group in stale:
                 await _group_send(stale_group, {"type": RESYNC_TYPE, "group": stale_group})
             for fresh_group, fresh_event in backlog:
-                if not _stale(fresh_event):
+                if not is_stale(fresh_event):
                     await _group_send(fresh_group, fresh_event)
 
 
@@ -90,7 +90,8 @@ _publishers = PerLoop(_Publisher)
 RESYNC_TYPE = "rt.resync"
 
 
-def _stale(event: dict[str, Any]) -> bool:
+def is_stale(event: dict[str, Any]) -> bool:
+    """Published more than RT_STALE_EVENT_SECONDS ago: resync rather than replay it."""
     sent_at = event.get("at")
     limit = getattr(settings, "RT_STALE_EVENT_SECONDS", 2.0)
     return sent_at is not None and time.time() - sent_at > limit

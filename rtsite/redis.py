@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import redis
 import redis.asyncio
 import redis.asyncio.retry
@@ -17,16 +19,9 @@ from rtsite.loops import PerLoop
 RETRIES = 3
 
 
-def retry_policy() -> redis.asyncio.retry.Retry:
-    return redis.asyncio.retry.Retry(
-        ExponentialWithJitterBackoff(base=0.05, cap=1.0),
-        RETRIES,
-        supported_errors=(redis.exceptions.ConnectionError,),
-    )
-
-
-def sync_retry_policy() -> redis.retry.Retry:
-    return redis.retry.Retry(
+def retry_policy(retry_class: type[Any] = redis.asyncio.retry.Retry) -> Any:
+    """The retry every Redis pool of the project uses (``redis.retry.Retry`` for sync)."""
+    return retry_class(
         ExponentialWithJitterBackoff(base=0.05, cap=1.0),
         RETRIES,
         supported_errors=(redis.exceptions.ConnectionError,),
@@ -60,5 +55,5 @@ def get_redis(*, timeout: float | None = None) -> redis.Redis:
         decode_responses=True,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
-        retry=sync_retry_policy(),
+        retry=retry_policy(redis.retry.Retry),
     )

@@ -11,11 +11,9 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
-from redis.asyncio.retry import Retry as RedisRetry
-from redis.backoff import ExponentialWithJitterBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
 
 from rtsite import embedded_redis
+from rtsite.redis import retry_policy
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("RTSITE_VAR_DIR", BASE_DIR / "var"))
@@ -190,11 +188,7 @@ CHANNEL_LAYERS = {
                     # After a Redis restart every pooled connection is dead; redis-py
                     # retries nothing by default, so each first use would fail (and
                     # drop a broadcast). Reconnect and retry on connection errors only.
-                    "retry": RedisRetry(
-                        ExponentialWithJitterBackoff(base=0.05, cap=1.0),
-                        3,
-                        supported_errors=(RedisConnectionError,),
-                    ),
+                    "retry": retry_policy(),
                 }
                 for _layer_url in CHANNEL_LAYER_REDIS_URLS
             ],
