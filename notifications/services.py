@@ -100,32 +100,29 @@ def notification_send(
         else:
             notification.recipients_count = get_user_model().objects.filter(is_active=True).count()
         notification.save(update_fields=["recipients_count"])
-        _publish(notification, users)
+        _publish(notification, [user.pk for user in users])
     return notification
 
 
-def _publish(notification: Notification, users: list[Any], *, again: bool = False) -> None:
-    frame = protocol.notification_frame(notification, again=again)
+def _publish(notification: Notification, user_ids: Iterable[int], *, again: bool = False) -> None:
     if notification.audience == Audience.USERS:
-        targets = [protocol.user_group(user.pk) for user in {u.pk: u for u in users}.values()]
+        targets = [protocol.user_group(pk) for pk in dict.fromkeys(user_ids)]
     elif notification.audience == Audience.GROUP:
         targets = [group_name_for(notification.group_id)]
     elif notification.audience == Audience.ALL_USERS:
         targets = [protocol.GROUP_USERS]
     else:
         targets = [protocol.GROUP_EVERYONE]
-    for target in targets:
-        publish_on_commit(target, protocol.EVENT_NOTIFICATION, frame, cursor=notification.pk)
+    frame = protocol.notification_frame(notification, again=again)
+    publish_on_commit(targets, protocol.EVENT_NOTIFICATION, frame, cursor=notification.pk)
 
 
 def notification_resend(*, notification: Notification) -> None:
     """Deliver a stored notification to its audience's open sockets again."""
-    users = [r.user for r in notification.recipients.select_related("user")]
-    _publish(notification, users, again=True)
+    _publish(notification, notification.recipients.values_list("user_id", flat=True), again=True)
 
 
-def _mark(user: Any, notifications: Iterable[Notification]) -> list[int]:
-    ids = [n.pk for n in notifications]
+def _mark(user: Any, ids: list[int]) -> list[int]:
     with transaction.atomic():
         Read.objects.bulk_create(
             [Read(notification_id=pk, user=user) for pk in ids], ignore_conflicts=True
@@ -144,8 +141,9 @@ def notification_mark_read(*, user: Any, notification_id: int) -> list[int]:
     found = selectors.inbox(user=user).filter(pk=notification_id).first()
     if found is None:
         raise ActionError(ErrorCode.NOT_FOUND, "no such notification")
-    return [] if found.is_read else _mark(user, [found])  # type: ignore[attr-defined]
+    return [] if found.is_read else _mark(user, [found.pk])  # type: ignore[attr-defined]
 
 
 def notification_mark_all_read(*, user: Any) -> list[int]:
-    return _mark(user, selectors.inbox(user=user).filter(is_read=False))
+    unread = selectors.inbox(user=user).filter(is_read=False).values_list("pk", flat=True)
+    return _mark(user, list(unread))

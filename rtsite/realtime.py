@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import partial
 from typing import Any
 
@@ -26,13 +26,13 @@ logger = logging.getLogger(__name__)
 
 
 def _event(
-    group: str, event_type: str, frame: Mapping[str, Any], cursor: int | None = None
+    group: str, event_type: str, frame: Mapping[str, Any] | str, cursor: int | None = None
 ) -> dict[str, Any]:
     # "at": when it was published; a hub that gets it much later resyncs instead.
     event: dict[str, Any] = {
         "type": event_type,
         "group": group,
-        "frame": encode(frame),
+        "frame": frame if isinstance(frame, str) else encode(frame),
         "at": time.time(),
     }
     if cursor is not None:
@@ -97,24 +97,38 @@ def is_stale(event: dict[str, Any]) -> bool:
     return sent_at is not None and time.time() - sent_at > limit
 
 
-def _send(group: str, event: dict[str, Any]) -> None:
-    # Inside sync_to_async (a consumer's database call), hand the event to the loop that
+def _send(events: list[dict[str, Any]]) -> None:
+    # Inside sync_to_async (a consumer's database call), hand the events to the loop that
     # is waiting for this thread; elsewhere (manage.py, the admin under WSGI) send now.
     loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
     if loop is not None and loop.is_running() and not loop.is_closed():
-        loop.call_soon_threadsafe(lambda: _publishers.get().put(group, event))
+
+        def enqueue() -> None:
+            publisher = _publishers.get()
+            for event in events:
+                publisher.put(event["group"], event)
+
+        loop.call_soon_threadsafe(enqueue)
         return
-    async_to_sync(_group_send)(group, event)
+    for event in events:
+        async_to_sync(_group_send)(event["group"], event)
 
 
 def publish_on_commit(
-    group: str, event_type: str, frame: Mapping[str, Any], *, cursor: int | None = None
+    group: str | Iterable[str],
+    event_type: str,
+    frame: Mapping[str, Any],
+    *,
+    cursor: int | None = None,
 ) -> None:
-    """Send ``frame`` to ``group`` once the current transaction commits (now if none).
-
-    A rolled-back transaction sends nothing.
+    """Send ``frame`` to ``group`` (or to each of several groups: a notification's
+    recipients) once the current transaction commits (now if none). The frame is encoded
+    once, whatever the number of groups. A rolled-back transaction sends nothing.
     """
-    transaction.on_commit(partial(_send, group, _event(group, event_type, frame, cursor)))
+    text = encode(frame)
+    groups = [group] if isinstance(group, str) else list(group)
+    events = [_event(name, event_type, text, cursor) for name in groups]
+    transaction.on_commit(partial(_send, events))
 
 
 async def publish_now(group: str, event_type: str, frame: Mapping[str, Any]) -> None:

@@ -111,3 +111,25 @@ async def test_database_thread_does_not_wait_for_redis(monkeypatch: pytest.Monke
             break
         await asyncio.sleep(0.02)
     assert sent == [1, 2, 3]
+
+
+async def test_one_frame_to_many_groups_is_encoded_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rtsite import realtime
+
+    channels = [await _subscribe(f"test.realtime.many.{i}") for i in range(3)]
+    encoded: list[object] = []
+    real_encode = realtime.encode
+    monkeypatch.setattr(
+        realtime, "encode", lambda frame: encoded.append(frame) or real_encode(frame)
+    )
+
+    def work() -> None:
+        with transaction.atomic():
+            groups = [f"test.realtime.many.{i}" for i in range(3)]
+            publish_on_commit(groups, "test.event", {"type": "x", "n": 7}, cursor=7)
+
+    await database_sync_to_async(work)()
+    events = [await _receive(channel) for channel in channels]
+    assert [json.loads(e["frame"])["n"] for e in events] == [7, 7, 7]
+    assert [e["group"] for e in events] == [f"test.realtime.many.{i}" for i in range(3)]
+    assert len(encoded) == 1
