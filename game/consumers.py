@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 
@@ -12,14 +11,6 @@ from game.models import Game
 from rtsite import presence
 from rtsite.consumers import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, JsonConsumer
 from rtsite.errors import ActionError, ErrorCode
-from rtsite.realtime import publish_now
-
-
-def _presence_identity(user: Any, socket_id: str) -> tuple[int, str]:
-    # Visitors count one per socket: a watcher is a watcher, logged in or not.
-    if user.is_authenticated:
-        return user.pk, user.get_username()
-    return 0, f"visitor-{socket_id[:12]}"
 
 
 class LobbyConsumer(JsonConsumer):
@@ -32,19 +23,7 @@ class LobbyConsumer(JsonConsumer):
     async def connect(self) -> None:
         await self.accept()
         await self.join_group(protocol.LOBBY_GROUP)
-        online = None
-        if self.user.is_authenticated:
-            change = await presence.enter(
-                room_id=protocol.LOBBY_PRESENCE,
-                user_id=self.user.pk,
-                username=self.user.get_username(),
-                socket_id=self.socket_id,
-            )
-            online = change.online
-            if change.first:
-                await publish_now(
-                    protocol.LOBBY_GROUP, protocol.EVENT_ONLINE, protocol.online_frame(online)
-                )
+        online = await services.lobby_enter(user=self.user, socket_id=self.socket_id)
         await self._send_sync(online)
 
     async def hub_resync(self) -> None:
@@ -64,7 +43,8 @@ class LobbyConsumer(JsonConsumer):
                 "waiting": [protocol.summary(game) for game in waiting],
                 "playing": [
                     protocol.summary(
-                        game, _spectators(game, watching[protocol.presence_key(game.pk)])
+                        game,
+                        protocol.spectator_count(game, watching[protocol.presence_key(game.pk)]),
                     )
                     for game in playing
                 ],
@@ -76,19 +56,8 @@ class LobbyConsumer(JsonConsumer):
         )
 
     async def disconnect(self, code: int) -> None:
-        if getattr(self, "socket_id", None) and self.user.is_authenticated:
-            change = await presence.leave(
-                room_id=protocol.LOBBY_PRESENCE,
-                user_id=self.user.pk,
-                username=self.user.get_username(),
-                socket_id=self.socket_id,
-            )
-            if change.last:
-                await publish_now(
-                    protocol.LOBBY_GROUP,
-                    protocol.EVENT_ONLINE,
-                    protocol.online_frame(change.online),
-                )
+        if getattr(self, "socket_id", None):
+            await services.lobby_leave(user=self.user, socket_id=self.socket_id)
 
     async def _joined(self, game: Game, ref: str | None) -> None:
         def build() -> dict[str, Any]:
@@ -123,11 +92,6 @@ class LobbyConsumer(JsonConsumer):
     game_spectators = JsonConsumer.forward_frame
 
 
-def _spectators(game: Game, on_page: int) -> int:
-    """People on the game page who are not its players."""
-    return max(0, on_page - int(game.player1_online) - int(game.player2_online))
-
-
 class GameConsumer(JsonConsumer):
     client_frames = protocol.GAME_CLIENT_FRAMES
 
@@ -148,42 +112,21 @@ class GameConsumer(JsonConsumer):
             await self.close(code=CLOSE_NOT_FOUND)
             return
         self.number = game.number_of(self.user)
-        if game.private and self.number is None and self._code() != game.invite_code:
+        if game.private and self.number is None and self.query_param("code") != game.invite_code:
             await self.close(code=CLOSE_FORBIDDEN)
             return
         await self.join_group(game.group_name)
         await self._enter()
         await self._send_sync()
 
-    def _code(self) -> str | None:
-        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
-        return (query.get("code") or [None])[0]
-
     async def _enter(self) -> None:
-        user_id, name = _presence_identity(self.user, self.socket_id)
-        change = await presence.enter(
-            room_id=protocol.presence_key(self.game_id),
-            user_id=user_id,
-            username=name,
+        self.entered = True  # from here on, leaving must uncount this socket
+        await services.game_page_enter(
+            game_id=self.game_id,
+            user=self.user,
             socket_id=self.socket_id,
+            player=self.number is not None,
         )
-        self.entered = True
-        if self.number is not None:
-            if change.first:
-                await database_sync_to_async(services.game_player_presence)(
-                    game_id=self.game_id, user=self.user, online=True
-                )
-        else:
-            await self._announce_spectators(change.online)
-
-    async def _announce_spectators(self, on_page: int) -> None:
-        game = await database_sync_to_async(selectors.game_get)(game_id=self.game_id)
-        if game is None:
-            return
-        frame = protocol.spectators_frame(self.game_id, _spectators(game, on_page))
-        await publish_now(game.group_name, protocol.EVENT_SPECTATORS, frame)
-        if not game.private:
-            await publish_now(protocol.LOBBY_GROUP, protocol.EVENT_SPECTATORS, frame)
 
     async def _send_sync(self) -> None:
         def read() -> tuple[Game | None, list[int]]:
@@ -206,27 +149,18 @@ class GameConsumer(JsonConsumer):
                 },
                 "game": protocol.game_payload(game),
                 "moves": moves,
-                "spectators": _spectators(game, on_page),
+                "spectators": protocol.spectator_count(game, on_page),
             }
         )
 
     async def disconnect(self, code: int) -> None:
-        if not self.entered:
-            return
-        user_id, name = _presence_identity(self.user, self.socket_id)
-        change = await presence.leave(
-            room_id=protocol.presence_key(self.game_id),
-            user_id=user_id,
-            username=name,
-            socket_id=self.socket_id,
-        )
-        if self.number is not None:
-            if change.last:
-                await database_sync_to_async(services.game_player_presence)(
-                    game_id=self.game_id, user=self.user, online=False
-                )
-        else:
-            await self._announce_spectators(change.online)
+        if self.entered:
+            await services.game_page_leave(
+                game_id=self.game_id,
+                user=self.user,
+                socket_id=self.socket_id,
+                player=self.number is not None,
+            )
 
     async def _call(self, service: Any, **kwargs: Any) -> Any:
         return await database_sync_to_async(service)(game_id=self.game_id, user=self.user, **kwargs)

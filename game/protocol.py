@@ -64,7 +64,8 @@ def _player(game: Game, number: int) -> dict[str, Any] | None:
 
 
 def game_payload(game: Game) -> dict[str, Any]:
-    position = from_board(game.board, game.turn)
+    # The winning line is worked out only once there is a winner (not on every move).
+    line = from_board(game.board, game.turn).line if game.winner else ()
     return {
         "id": game.pk,
         "version": game.version,
@@ -75,7 +76,7 @@ def game_payload(game: Game) -> dict[str, Any]:
         "moves": game.board.count("1") + game.board.count("2"),
         "winner": game.winner,
         "reason": game.reason,
-        "line": [list(cell) for cell in position.line],
+        "line": [list(cell) for cell in line],
         "players": [_player(game, 1), _player(game, 2)],
         "draw_offer": game.draw_offer,
         "rematch_offer": game.rematch_offer,
@@ -110,6 +111,11 @@ def lobby_frame(game: Game, spectators: int = 0) -> dict[str, Any]:
 
 def lobby_removed_frame(game_id: int) -> dict[str, Any]:
     return {"type": "game.removed", "id": game_id}
+
+
+def spectator_count(game: Game, on_page: int) -> int:
+    """People on the game page who are not its players."""
+    return max(0, on_page - int(game.player1_online) - int(game.player2_online))
 
 
 def spectators_frame(game_id: int, count: int) -> dict[str, Any]:

@@ -12,16 +12,17 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from game import protocol, rules
+from game import protocol, rules, selectors
 from game.models import Game, Move, PairingLock, Reason, Status
 from notifications.services import notification_send
 from rtsite import presence
 from rtsite.errors import ActionError, ErrorCode
-from rtsite.realtime import publish_on_commit
+from rtsite.realtime import publish_now, publish_on_commit
 from rtsite.selectors import user_is_active
 
 
@@ -175,7 +176,6 @@ def game_quick_play(*, user: Any) -> Game:
 
 def game_move(*, game_id: int, user: Any, column: int) -> Game:
     """Apply one move if the rules and the game's state allow it; otherwise change nothing."""
-    _require_user(user)
     with transaction.atomic():
         game = _locked(game_id)
         number = _player_number(game, user)
@@ -398,3 +398,79 @@ def game_abort(*, games: Any) -> int:
 def game_end_drawn(*, games: Any) -> int:
     """Staff: end games as a draw."""
     return _staff_action(games, lambda game: _finish(game, winner=None, reason=Reason.STAFF))
+
+
+# ---------------------------------------------------------------- who is on the pages
+# Presence lives in Redis (async); these run on the event loop, called by the consumers.
+
+
+def _identity(user: Any, socket_id: str) -> tuple[int, str]:
+    # Visitors count one per socket: a watcher is a watcher, logged in or not.
+    if user.is_authenticated:
+        return user.pk, user.get_username()
+    return 0, f"visitor-{socket_id[:12]}"
+
+
+async def game_page_enter(*, game_id: int, user: Any, socket_id: str, player: bool) -> None:
+    """A socket opened the game page: a player is back (their first socket), or one more
+    spectator is counted."""
+    user_id, name = _identity(user, socket_id)
+    change = await presence.enter(
+        room_id=protocol.presence_key(game_id), user_id=user_id, username=name, socket_id=socket_id
+    )
+    if not player:
+        await _spectators_announce(game_id, change.online)
+    elif change.first:
+        await database_sync_to_async(game_player_presence)(game_id=game_id, user=user, online=True)
+
+
+async def game_page_leave(*, game_id: int, user: Any, socket_id: str, player: bool) -> None:
+    user_id, name = _identity(user, socket_id)
+    change = await presence.leave(
+        room_id=protocol.presence_key(game_id), user_id=user_id, username=name, socket_id=socket_id
+    )
+    if not player:
+        await _spectators_announce(game_id, change.online)
+    elif change.last:
+        await database_sync_to_async(game_player_presence)(game_id=game_id, user=user, online=False)
+
+
+async def _spectators_announce(game_id: int, on_page: int) -> None:
+    game = await database_sync_to_async(selectors.game_get)(game_id=game_id)
+    if game is None:
+        return
+    frame = protocol.spectators_frame(game_id, protocol.spectator_count(game, on_page))
+    await publish_now(game.group_name, protocol.EVENT_SPECTATORS, frame)
+    if not game.private:
+        await publish_now(protocol.LOBBY_GROUP, protocol.EVENT_SPECTATORS, frame)
+
+
+async def lobby_enter(*, user: Any, socket_id: str) -> int | None:
+    """Count a logged-in user into the lobby (telling it when they are new there); the
+    number of players in the lobby, or None for a visitor (who is not counted)."""
+    if not user.is_authenticated:
+        return None
+    change = await presence.enter(
+        room_id=protocol.LOBBY_PRESENCE,
+        user_id=user.pk,
+        username=user.get_username(),
+        socket_id=socket_id,
+    )
+    if change.first:
+        frame = protocol.online_frame(change.online)
+        await publish_now(protocol.LOBBY_GROUP, protocol.EVENT_ONLINE, frame)
+    return change.online
+
+
+async def lobby_leave(*, user: Any, socket_id: str) -> None:
+    if not user.is_authenticated:
+        return
+    change = await presence.leave(
+        room_id=protocol.LOBBY_PRESENCE,
+        user_id=user.pk,
+        username=user.get_username(),
+        socket_id=socket_id,
+    )
+    if change.last:
+        frame = protocol.online_frame(change.online)
+        await publish_now(protocol.LOBBY_GROUP, protocol.EVENT_ONLINE, frame)

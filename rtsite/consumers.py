@@ -133,10 +133,14 @@ class JsonConsumer(AsyncWebsocketConsumer):
         except ActionError as error:
             await self.send_error(error.code, error.message, ref=ref)
 
+    def query_param(self, name: str) -> str | None:
+        """A parameter of the socket's URL (``?after_id=``, ``?code=``), if given."""
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        return (query.get(name) or [None])[0]
+
     def query_cursor(self) -> int | None:
         """The ``?after_id=`` a reconnecting client resumes from (None if absent or bad)."""
-        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
-        raw = query.get("after_id", [""])[0]
+        raw = self.query_param("after_id") or ""
         if raw.isdigit() and int(raw) <= MAX_ID:
             return int(raw)
         return None
