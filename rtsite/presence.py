@@ -117,21 +117,25 @@ def _member(user_id: int, username: str, socket_id: str) -> str:
     return f"{_user(user_id, username)}{_SEP}{socket_id}"
 
 
+def _change(
+    room_id: RoomKey, add: str = "", remove: str = "", user: str = "", listed: int = 0
+) -> tuple[Any, ...]:
+    """The arguments of one run of the _CHANGE script (async or sync client)."""
+    now = time.time()
+    return (_CHANGE, 2, *_keys(room_id), now, now + _ttl(), add, remove, user, listed)
+
+
 async def _run(
     room_id: RoomKey, *, add: str = "", remove: str = "", user: str = "", listed: int = 0
 ) -> tuple[int, int, list[Any]]:
-    now = time.time()
-    mine, users, names = await get_async_redis().eval(
-        _CHANGE, 2, *_keys(room_id), now, now + _ttl(), add, remove, user, listed
-    )
+    mine, users, names = await get_async_redis().eval(*_change(room_id, add, remove, user, listed))
     return int(mine), int(users), names
 
 
 def sockets_of(*, room_id: RoomKey, user_id: int, username: str) -> int:
     """The user's live sockets in the room, for synchronous code (services)."""
-    now = time.time()
     mine, _users, _names = get_redis(timeout=2.0).eval(
-        _CHANGE, 2, *_keys(room_id), now, now + _ttl(), "", "", _user(user_id, username), 0
+        *_change(room_id, user=_user(user_id, username))
     )
     return int(mine)
 
