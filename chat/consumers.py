@@ -82,7 +82,6 @@ class RoomListConsumer(JsonConsumer):
     client_frames = protocol.LOBBY_CLIENT_FRAMES
 
     async def connect(self) -> None:
-        await self.accept()
         await self.join_group(protocol.LOBBY_GROUP)
         await self._send_rooms()
 
@@ -112,15 +111,9 @@ class ChatRoomConsumer(JsonConsumer):
     last_typing: float = 0.0
     cursor: int = 0  # the newest message id this socket has been sent
 
-    @property
-    def user(self) -> Any:
-        return self.scope["user"]
-
     async def connect(self) -> None:
         slug = self.scope["url_route"]["kwargs"]["slug"]
         self.room = await database_sync_to_async(selectors.room_get_cached)(slug=slug)
-        # Accept before closing so the browser sees why (a refused handshake is only "1006").
-        await self.accept()
         if self.room is None:
             await self.close(code=CLOSE_NOT_FOUND)
             return
@@ -180,43 +173,35 @@ class ChatRoomConsumer(JsonConsumer):
             raise ActionError(ErrorCode.NOT_FOUND, "no such room")
         return self.room
 
-    def _require_user(self) -> None:
-        if not self.user.is_authenticated:
-            raise ActionError(ErrorCode.AUTH_REQUIRED, "log in to take part in this room")
-
-    async def on_message_send(self, *, ref: str | None, body: str) -> None:
-        self._require_user()
+    async def on_message_send(self, *, body: str) -> dict[str, Any]:
+        author = self.require_user("log in to take part in this room")
+        room = self._joined_room()
+        await services.post_allowed(user=author)
         message = await database_sync_to_async(services.message_post)(
-            room=self._joined_room(), author=self.user, body=body
+            room=room, author=author, body=body
         )
-        ack: dict[str, Any] = {"type": "ack", "id": message.pk}
-        if ref is not None:
-            ack["ref"] = ref
-        await self.send_frame(ack)
+        return {"type": "ack", "id": message.pk}
 
-    async def on_history(self, *, ref: str | None, before_id: int) -> None:
+    async def on_history(self, *, before_id: int) -> dict[str, Any]:
         messages, has_more = await database_sync_to_async(selectors.message_before)(
             room=self._joined_room(),
             before_id=before_id,
-            limit=getattr(settings, "CHAT_HISTORY_PAGE_SIZE", 50),
+            limit=settings.CHAT_HISTORY_PAGE_SIZE,
         )
-        frame: dict[str, Any] = {
+        return {
             "type": "history",
             "messages": await database_sync_to_async(_page)(messages),
             "has_more": has_more,
         }
-        if ref is not None:
-            frame["ref"] = ref
-        await self.send_frame(frame)
 
-    async def on_typing(self, *, ref: str | None) -> None:
-        self._require_user()
+    async def on_typing(self) -> None:
+        user = self.require_user("log in to take part in this room")
         room = self._joined_room()
         now = time.monotonic()
         if now - self.last_typing < TYPING_MIN_INTERVAL:
             return  # already announced; the indicator is still showing
         self.last_typing = now
-        await services.typing_start(room=room, user=self.user)
+        await services.typing_start(room=room, user=user)
 
     async def chat_message(self, event: dict[str, Any]) -> None:
         self.cursor = max(self.cursor, event["cursor"])

@@ -14,7 +14,7 @@ ROOM_CLIENT_FRAMES = frame_registry(
     PING,
     ClientFrame("message.send", {"body": Field(str, max_length=BODY_TRANSPORT_LIMIT)}),
     ClientFrame("history", {"before_id": id_field()}),
-    ClientFrame("typing"),
+    ClientFrame("typing", ack=False),
 )
 LOBBY_CLIENT_FRAMES = frame_registry(PING)
 

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
@@ -23,6 +24,7 @@ from notifications.services import TITLE_MAX, notification_send
 from rtsite import presence
 from rtsite.errors import ActionError, ErrorCode
 from rtsite.loops import PerLoop
+from rtsite.ratelimit import account_take
 from rtsite.realtime import publish_now, publish_on_commit
 from rtsite.selectors import user_is_active
 
@@ -217,8 +219,24 @@ def _presence_batch() -> _PresenceBatch:
     return _batches.get()
 
 
+async def post_allowed(*, user: Any) -> None:
+    """The per-account limit on posts, across all of the user's sockets and processes
+    (each socket also has its own frame limit): thirty tabs post no faster than one."""
+    allowed = await account_take(
+        action="chat.post",
+        key=user.pk,
+        rate=settings.CHAT_POST_RATE_PER_SECOND,
+        burst=settings.CHAT_POST_BURST,
+    )
+    if not allowed:
+        raise ActionError(ErrorCode.RATE_LIMITED, "you are posting too fast; slow down")
+
+
 async def typing_start(*, room: Room, user: Any) -> None:
-    timeout = getattr(settings, "CHAT_TYPING_TIMEOUT_SECONDS", 5.0)
+    # A muted user may not post, so may not look as if about to.
+    if await database_sync_to_async(user_is_muted)(room=room, user=user):
+        raise ActionError(ErrorCode.MUTED, "you are muted in this room")
+    timeout = settings.CHAT_TYPING_TIMEOUT_SECONDS
     await publish_now(
         room.group_name,
         protocol.EVENT_TYPING,

@@ -10,18 +10,12 @@ from game import protocol, selectors, services
 from game.models import Game
 from rtsite import presence
 from rtsite.consumers import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, JsonConsumer
-from rtsite.errors import ActionError, ErrorCode
 
 
 class LobbyConsumer(JsonConsumer):
     client_frames = protocol.LOBBY_CLIENT_FRAMES
 
-    @property
-    def user(self) -> Any:
-        return self.scope["user"]
-
     async def connect(self) -> None:
-        await self.accept()
         await self.join_group(protocol.LOBBY_GROUP)
         online = await services.lobby_enter(user=self.user, socket_id=self.socket_id)
         await self._send_sync(online)
@@ -59,32 +53,29 @@ class LobbyConsumer(JsonConsumer):
         if getattr(self, "socket_id", None):
             await services.lobby_leave(user=self.user, socket_id=self.socket_id)
 
-    async def _joined(self, game: Game, ref: str | None) -> None:
+    async def _joined(self, game: Game) -> dict[str, Any]:
         def build() -> dict[str, Any]:
             frame: dict[str, Any] = {"type": "joined", "game": protocol.summary(game)}
             if game.private:
                 frame["invite_url"] = f"{game.get_absolute_url()}?code={game.invite_code}"
             return frame
 
-        frame = await database_sync_to_async(build)()  # may read the players
-        if ref is not None:
-            frame["ref"] = ref
-        await self.send_frame(frame)
+        return await database_sync_to_async(build)()  # may read the players
 
-    async def on_create(self, *, ref: str | None, private: bool = False) -> None:
+    async def on_create(self, *, private: bool = False) -> dict[str, Any]:
         game = await database_sync_to_async(services.game_create)(user=self.user, private=private)
-        await self._joined(game, ref)
+        return await self._joined(game)
 
-    async def on_join(self, *, ref: str | None, id: int) -> None:
+    async def on_join(self, *, id: int) -> dict[str, Any]:
         game = await database_sync_to_async(services.game_join)(game_id=id, user=self.user)
-        await self._joined(game, ref)
+        return await self._joined(game)
 
-    async def on_cancel(self, *, ref: str | None, id: int) -> None:
+    async def on_cancel(self, *, id: int) -> None:
         await database_sync_to_async(services.game_cancel)(game_id=id, user=self.user)
 
-    async def on_quick_play(self, *, ref: str | None) -> None:
+    async def on_quick_play(self) -> dict[str, Any]:
         game = await database_sync_to_async(services.game_quick_play)(user=self.user)
-        await self._joined(game, ref)
+        return await self._joined(game)
 
     game_lobby = JsonConsumer.forward_frame
     game_lobby_removed = JsonConsumer.forward_frame
@@ -100,14 +91,9 @@ class GameConsumer(JsonConsumer):
     entered = False
     version = 0  # the newest state this socket has been sent
 
-    @property
-    def user(self) -> Any:
-        return self.scope["user"]
-
     async def connect(self) -> None:
         self.game_id = int(self.scope["url_route"]["kwargs"]["game_id"])
         game = await database_sync_to_async(selectors.game_get)(game_id=self.game_id)
-        await self.accept()
         if game is None:
             await self.close(code=CLOSE_NOT_FOUND)
             return
@@ -165,12 +151,11 @@ class GameConsumer(JsonConsumer):
     async def _call(self, service: Any, **kwargs: Any) -> Any:
         return await database_sync_to_async(service)(game_id=self.game_id, user=self.user, **kwargs)
 
-    async def on_move(self, *, ref: str | None, column: int) -> None:
+    async def on_move(self, *, column: int) -> None:
         await self._call(services.game_move, column=column)
 
-    async def on_join(self, *, ref: str | None, code: str | None = None) -> None:
-        if not self.user.is_authenticated:
-            raise ActionError(ErrorCode.AUTH_REQUIRED, "log in to play")
+    async def on_join(self, *, code: str | None = None) -> None:
+        self.require_user("log in to play")
         game = await self._call(services.game_join, code=code)
         was_spectator = self.number is None
         self.number = game.number_of(self.user)
@@ -180,33 +165,30 @@ class GameConsumer(JsonConsumer):
                 game_id=self.game_id, user=self.user, online=True
             )
 
-    async def on_cancel(self, *, ref: str | None) -> None:
+    async def on_cancel(self) -> None:
         await self._call(services.game_cancel)
 
-    async def on_resign(self, *, ref: str | None) -> None:
+    async def on_resign(self) -> None:
         await self._call(services.game_resign)
 
-    async def on_offer_draw(self, *, ref: str | None) -> None:
+    async def on_offer_draw(self) -> None:
         await self._call(services.game_offer_draw)
 
-    async def on_accept_draw(self, *, ref: str | None) -> None:
+    async def on_accept_draw(self) -> None:
         await self._call(services.game_answer_draw, accept=True)
 
-    async def on_decline_draw(self, *, ref: str | None) -> None:
+    async def on_decline_draw(self) -> None:
         await self._call(services.game_answer_draw, accept=False)
 
-    async def on_claim_win(self, *, ref: str | None) -> None:
+    async def on_claim_win(self) -> None:
         await self._call(services.game_claim_win)
 
-    async def on_rematch(self, *, ref: str | None) -> None:
+    async def on_rematch(self) -> None:
         await self._call(services.game_rematch)
 
-    async def on_invite(self, *, ref: str | None, username: str) -> None:
+    async def on_invite(self, *, username: str) -> dict[str, Any]:
         invitee = await self._call(services.game_invite, username=username)
-        frame: dict[str, Any] = {"type": "invited", "username": invitee.get_username()}
-        if ref is not None:
-            frame["ref"] = ref
-        await self.send_frame(frame)
+        return {"type": "invited", "username": invitee.get_username()}
 
     async def game_state(self, event: dict[str, Any]) -> None:
         self.version = max(self.version, event["cursor"])

@@ -9,7 +9,6 @@ from django.conf import settings
 
 from notifications import protocol, selectors, services
 from rtsite.consumers import JsonConsumer
-from rtsite.errors import ActionError, ErrorCode
 
 
 def _sync(user: Any, after_id: int | None) -> dict[str, Any]:
@@ -41,12 +40,7 @@ class NotificationConsumer(JsonConsumer):
     client_frames = protocol.CLIENT_FRAMES
     cursor: int = 0  # the newest notification id this socket has been sent
 
-    @property
-    def user(self) -> Any:
-        return self.scope["user"]
-
     async def connect(self) -> None:
-        await self.accept()
         # Join before reading: a notification sent meanwhile comes twice at worst.
         await self.join_group(protocol.GROUP_EVERYONE)
         if self.user.is_authenticated:
@@ -65,19 +59,15 @@ class NotificationConsumer(JsonConsumer):
     async def hub_resync(self) -> None:
         await self._send_sync(self.cursor)
 
-    def _require_user(self) -> None:
-        if not self.user.is_authenticated:
-            raise ActionError(ErrorCode.AUTH_REQUIRED, "log in to manage notifications")
-
-    async def on_mark_read(self, *, ref: str | None, id: int) -> None:
-        self._require_user()
+    async def on_mark_read(self, *, id: int) -> None:
+        user = self.require_user("log in to manage notifications")
         await database_sync_to_async(services.notification_mark_read)(
-            user=self.user, notification_id=id
+            user=user, notification_id=id
         )
 
-    async def on_mark_all_read(self, *, ref: str | None) -> None:
-        self._require_user()
-        await database_sync_to_async(services.notification_mark_all_read)(user=self.user)
+    async def on_mark_all_read(self) -> None:
+        user = self.require_user("log in to manage notifications")
+        await database_sync_to_async(services.notification_mark_all_read)(user=user)
 
     async def notify_notification(self, event: dict[str, Any]) -> None:
         self.cursor = max(self.cursor, event["cursor"])

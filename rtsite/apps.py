@@ -10,13 +10,15 @@ class RtsiteConfig(AppConfig):
 
     def ready(self) -> None:
         from django.contrib.auth import get_user_model
-        from django.contrib.auth.signals import user_logged_out
-        from django.db.models.signals import post_delete, post_save
+        from django.contrib.auth.signals import user_logged_in, user_logged_out
+        from django.db.models.signals import post_delete, post_init, post_save
 
         from rtsite import signals
 
+        user_logged_in.connect(signals.on_logged_in, dispatch_uid="rtsite-login")
         user_logged_out.connect(signals.on_logged_out, dispatch_uid="rtsite-logout")
         user_model = get_user_model()
+        post_init.connect(signals.on_user_loaded, sender=user_model, dispatch_uid="rtsite-load")
         post_save.connect(signals.on_user_saved, sender=user_model, dispatch_uid="rtsite-user")
         post_delete.connect(signals.on_user_deleted, sender=user_model, dispatch_uid="rtsite-del")
         if getattr(settings, "EMBEDDED_REDIS", False):

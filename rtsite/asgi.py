@@ -11,14 +11,14 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rtsite.settings")
 # Django must be set up before anything imports models.
 django_http = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.sessions import SessionMiddlewareStack  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from rtsite import closeframes  # noqa: E402
 from rtsite.routing import websocket_urlpatterns  # noqa: E402
-from rtsite.security import AllowedHostsOriginValidator  # noqa: E402
+from rtsite.security import OriginValidator  # noqa: E402
 
 closeframes.install()
 
@@ -34,8 +34,8 @@ sendlimit.install(settings.RT_MAX_SEND_BUFFER_BYTES)
 application = ProtocolTypeRouter(
     {
         "http": ASGIStaticFilesHandler(django_http) if settings.SERVE_STATIC else django_http,
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-        ),
+        # The session only: the consumers read the user after accepting the handshake
+        # (rtsite.consumers), not in a middleware before it.
+        "websocket": OriginValidator(SessionMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

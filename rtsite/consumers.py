@@ -6,6 +6,13 @@ What it guarantees, so apps do not each re-learn it:
   and the socket stays open;
 - no exception escapes to daphne: a failing handler is logged and answered with
   ``internal_error`` (channels' own JsonWebsocketConsumer lets a bad frame raise);
+- every client frame gets one reply: its own (``pong``, ``history``, ...), ``ack``, or
+  ``error``, each carrying the frame's ``ref`` (fire-and-forget frames such as ``typing``
+  answer only when they carry a ref);
+- the handshake is accepted before anything slow runs (the session, the account, Redis,
+  the database): daphne drops a handshake that is not accepted within its
+  ``websocket_connect_timeout``, so in a connect storm slow checks before the accept
+  failed every socket at once. A check that fails afterwards closes with its code;
 - broadcasts reach it through the process's hub (``rtsite.hub``), not through a
   channel-layer channel of its own: the consumer opts out of the layer
   (``channel_layer_alias = None``), so an idle socket costs no layer receive task and a
@@ -22,29 +29,41 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
 from autobahn.exception import Disconnected
+from channels.auth import get_user
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 
 from rtsite import presence, services
 from rtsite.errors import ActionError, ErrorCode
 from rtsite.hub import get_hub
-from rtsite.protocol import MAX_ID, ClientFrame, encode, error_frame, parse_frame
+from rtsite.protocol import (
+    ClientFrame,
+    ascii_id,
+    encode,
+    error_frame,
+    frame_ref,
+    parse_frame,
+)
 from rtsite.ratelimit import TokenBucket
 
 logger = logging.getLogger(__name__)
 
-# Close codes 4000-4099 tell the browser client not to reconnect. (Application close
-# codes must be 1000 or 3000-4999: autobahn refuses 1011 from an application.)
+# Close codes 4400-4499 tell the browser client not to reconnect (like HTTP's 4xx); 4500
+# is retried. (Application close codes must be 1000 or 3000-4999: autobahn refuses 1011
+# from an application.)
 CLOSE_NOT_FOUND = 4404
 CLOSE_FORBIDDEN = 4403
 CLOSE_LOGGED_OUT = 4401
 CLOSE_TOO_MANY = 4429
 CLOSE_SERVER_ERROR = 4500
 
-# The presence room counting each user's sockets, for RT_MAX_SOCKETS_PER_USER.
+# The presence rooms counting each user's sockets (RT_MAX_SOCKETS_PER_USER) and each
+# client address's visitor sockets (RT_MAX_SOCKETS_PER_ADDRESS).
 SOCKETS_ROOM = "sockets"
+VISITOR_SOCKETS_ROOM = "visitor-sockets"
 
 
 class JsonConsumer(AsyncWebsocketConsumer):
@@ -56,41 +75,50 @@ class JsonConsumer(AsyncWebsocketConsumer):
         # Identifies this socket in presence and logs (there is no channel_name).
         self.socket_id = uuid.uuid4().hex
         self.hub_groups: list[str] = []
-        # Broadcasts that arrive while connect() runs wait until it is done, so the
-        # socket's first frames (history, presence) come first.
+        # Broadcasts that arrive while connecting wait until it is done, so the socket's
+        # first frames (history, presence) come first.
         self.held: list[dict[str, Any]] | None = []
         self.rate_limit = TokenBucket(
-            rate=getattr(settings, "RT_RATE_LIMIT_PER_SECOND", 5.0),
-            burst=getattr(settings, "RT_RATE_LIMIT_BURST", 20),
+            rate=settings.RT_RATE_LIMIT_PER_SECOND, burst=settings.RT_RATE_LIMIT_BURST
         )
-        self.max_frame_bytes: int = getattr(settings, "RT_MAX_FRAME_BYTES", 32 * 1024)
-        self.counted = False
+        self.max_frame_bytes: int = settings.RT_MAX_FRAME_BYTES
+        self.counted: tuple[str, int, str] | None = None
+        # Anonymous until the session is read, after the accept (see the module's doc).
+        self.scope["user"] = AnonymousUser()
+        await self.accept()
         try:
+            self.scope["user"] = await get_user(self.scope)
             if await self._enter_account():
-                await super().websocket_connect(message)
+                await self.connect()
         finally:
             held, self.held = self.held, None
             for event in held or ():
                 await self.hub_deliver(event)
 
     async def _enter_account(self) -> bool:
-        """Count a logged-in user's socket (refusing one over the cap) and join the groups
-        that close it at logout or deactivation. False if the socket was refused."""
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            return True
-        change = await presence.enter(
-            room_id=SOCKETS_ROOM, user_id=user.pk, username="", socket_id=self.socket_id
-        )
-        self.counted = True
-        if change.sockets > getattr(settings, "RT_MAX_SOCKETS_PER_USER", 30):
-            await self.accept()
+        """Count the socket against its user's cap (a visitor's: its address's cap) and
+        join the groups that close it at logout, password change or deactivation. False
+        if the socket was refused (and closed)."""
+        user = self.scope["user"]
+        if user.is_authenticated:
+            room, key, name = SOCKETS_ROOM, user.pk, ""
+            cap = settings.RT_MAX_SOCKETS_PER_USER
+        else:
+            address = (self.scope.get("client") or [None])[0]
+            if not address:  # an in-process client (tests): nothing to count by
+                return True
+            room, key, name = VISITOR_SOCKETS_ROOM, 0, address
+            cap = settings.RT_MAX_SOCKETS_PER_ADDRESS
+        change = await presence.enter(room_id=room, user_id=key, username=name, socket_id=self.socket_id)
+        self.counted = (room, key, name)
+        if change.sockets > cap:
             await self.close(code=CLOSE_TOO_MANY)
             return False
-        await self.join_group(services.user_group(user.pk))
-        session_key = getattr(self.scope.get("session"), "session_key", None)
-        if session_key:
-            await self.join_group(services.session_group(session_key))
+        if user.is_authenticated:
+            await self.join_group(services.user_group(user.pk))
+            session_id = services.session_id(self.scope.get("session"))
+            if session_id:
+                await self.join_group(services.session_group(session_id))
         return True
 
     async def dispatch(self, message: dict[str, Any]) -> None:
@@ -115,7 +143,9 @@ class JsonConsumer(AsyncWebsocketConsumer):
         if text_data is None:
             await self.send_error(ErrorCode.BAD_FRAME, "binary frames are not accepted")
             return
-        # Cheap bound first: a str of n characters encodes to at most 4n bytes.
+        # Cheap bound first: a str of n characters encodes to at most 4n bytes. Such a
+        # frame is not read at all, so its ref is not known (daphne closes it with 1009
+        # before the site sees it, in any case).
         if len(text_data) * 4 > self.max_frame_bytes and (
             len(text_data.encode("utf-8", "surrogatepass")) > self.max_frame_bytes
         ):
@@ -124,14 +154,26 @@ class JsonConsumer(AsyncWebsocketConsumer):
             )
             return
         if not self.rate_limit.take():
-            await self.send_error(ErrorCode.RATE_LIMITED, "too many frames; slow down")
+            await self.send_error(
+                ErrorCode.RATE_LIMITED, "too many frames; slow down", ref=frame_ref(text_data)
+            )
             return
         ref: str | None = None
         try:
             spec, fields, ref = parse_frame(text_data, self.client_frames)
-            await getattr(self, spec.handler_name)(ref=ref, **fields)
+            reply = await getattr(self, spec.handler_name)(**fields)
         except ActionError as error:
-            await self.send_error(error.code, error.message, ref=ref)
+            await self.send_error(error.code, error.message, ref=error.ref or ref)
+            return
+        except Exception:
+            logger.exception("consumer %s failed on a frame", type(self).__name__)
+            await self.send_error(ErrorCode.INTERNAL, "the server could not handle that", ref=ref)
+            return
+        if reply is None:
+            if not spec.ack and ref is None:
+                return
+            reply = {"type": "ack"}
+        await self.send_frame({**reply, "ref": ref} if ref is not None else reply)
 
     def query_param(self, name: str) -> str | None:
         """A parameter of the socket's URL (``?after_id=``, ``?code=``), if given."""
@@ -140,10 +182,17 @@ class JsonConsumer(AsyncWebsocketConsumer):
 
     def query_cursor(self) -> int | None:
         """The ``?after_id=`` a reconnecting client resumes from (None if absent or bad)."""
-        raw = self.query_param("after_id") or ""
-        if raw.isdigit() and int(raw) <= MAX_ID:
-            return int(raw)
-        return None
+        return ascii_id(self.query_param("after_id"))
+
+    @property
+    def user(self) -> Any:
+        return self.scope["user"]
+
+    def require_user(self, why: str) -> Any:
+        """The logged-in user, or an ``auth_required`` refusal saying ``why``."""
+        if not self.user.is_authenticated:
+            raise ActionError(ErrorCode.AUTH_REQUIRED, why)
+        return self.user
 
     async def send_frame(self, frame: Mapping[str, Any]) -> None:
         await self.send(text_data=encode(frame))
@@ -156,12 +205,12 @@ class JsonConsumer(AsyncWebsocketConsumer):
         for group in getattr(self, "hub_groups", ()):
             await hub.leave(group, self)
         self.hub_groups = []
-        if getattr(self, "counted", False):
-            self.counted = False
-            user = self.scope["user"]
+        counted, self.counted = getattr(self, "counted", None), None
+        if counted is not None:
+            room, key, name = counted
             try:
                 await presence.leave(
-                    room_id=SOCKETS_ROOM, user_id=user.pk, username="", socket_id=self.socket_id
+                    room_id=room, user_id=key, username=name, socket_id=self.socket_id
                 )
             except Exception:  # Redis away: the entry expires with the presence TTL
                 logger.warning("could not uncount socket %s", self.socket_id, exc_info=True)
@@ -189,7 +238,10 @@ class JsonConsumer(AsyncWebsocketConsumer):
             await self.send_error(ErrorCode.INTERNAL, "the server could not handle that")
 
     async def rt_close(self, event: dict[str, Any]) -> None:
-        """The user logged out (this session) or was deactivated: the socket ends."""
+        """The user logged out (this session), changed their password (another session:
+        ``keep`` names the session group that stays) or was deactivated: the socket ends."""
+        if event.get("keep") in self.hub_groups:
+            return
         await self.send(text_data=event["frame"])
         await self.close(code=CLOSE_LOGGED_OUT)
 
@@ -212,8 +264,8 @@ class JsonConsumer(AsyncWebsocketConsumer):
         """Broadcast handler: relay a frame encoded once by ``rtsite.realtime``."""
         await self.send(text_data=event["frame"])
 
-    async def on_ping(self, *, ref: str | None) -> None:
-        await self.send_frame({"type": "pong", **({"ref": ref} if ref else {})})
+    async def on_ping(self) -> dict[str, Any]:
+        return {"type": "pong"}
 
 
 class NotFoundConsumer(AsyncWebsocketConsumer):

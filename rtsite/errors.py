@@ -27,7 +27,9 @@ class ErrorCode(StrEnum):
 
 
 class ActionError(Exception):
-    def __init__(self, code: ErrorCode, message: str) -> None:
+    def __init__(self, code: ErrorCode, message: str, *, ref: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        # The client's ``ref`` of the frame that was refused, once it is known.
+        self.ref = ref

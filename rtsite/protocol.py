@@ -7,6 +7,7 @@ objects; ``parse_frame`` turns raw text into a validated dict or raises ``Action
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,10 +51,15 @@ def id_field(*, required: bool = True) -> Field:
 
 @dataclass(frozen=True)
 class ClientFrame:
-    """One frame type a client may send; handled by the consumer's ``on_<type>`` method."""
+    """One frame type a client may send; handled by the consumer's ``on_<type>`` method.
+
+    The handler returns its reply frame, or None; a None reply is sent as ``ack``, unless
+    ``ack`` is off (fire-and-forget frames such as ``typing``) and the frame had no ref.
+    """
 
     type: str
     fields: Mapping[str, Field] = field(default_factory=dict)
+    ack: bool = True
 
     @property
     def handler_name(self) -> str:
@@ -67,7 +73,35 @@ def frame_registry(*frames: ClientFrame) -> dict[str, ClientFrame]:
 def parse_frame(
     text: str, frames: Mapping[str, ClientFrame]
 ) -> tuple[ClientFrame, dict[str, Any], str | None]:
-    """Validate one client frame: (its definition, its fields, the client's ``ref``)."""
+    """Validate one client frame: (its definition, its fields, the client's ``ref``).
+
+    A refusal raises ``ActionError`` carrying the frame's ``ref`` whenever the frame
+    parsed as JSON and its ``ref`` was a valid one, so the client can match the error."""
+    data = _load(text)
+    ref = _ref_of(data)
+    try:
+        return _validate(data, frames, ref)
+    except ActionError as error:
+        error.ref = ref
+        raise
+
+
+def frame_ref(text: str) -> str | None:
+    """The ``ref`` of a frame that will not be handled (rate-limited), if it has one."""
+    try:
+        return _ref_of(_load(text))
+    except ActionError:
+        return None
+
+
+def _ref_of(data: Any) -> str | None:
+    ref = data.get("ref") if isinstance(data, dict) else None
+    if isinstance(ref, str) and len(ref) <= REF_MAX_LENGTH:
+        return ref
+    return None
+
+
+def _load(text: str) -> Any:
     try:
         data = json.loads(text)
         text.encode("utf-8")  # a lone surrogate (only an in-process client can send one)
@@ -77,10 +111,15 @@ def parse_frame(
     # or echoing it would fail later, in the database or on the way out.
     if "\\u" in text and _has_lone_surrogate(data):
         raise ActionError(ErrorCode.BAD_JSON, "frame contains invalid Unicode")
+    return data
+
+
+def _validate(
+    data: Any, frames: Mapping[str, ClientFrame], ref: str | None
+) -> tuple[ClientFrame, dict[str, Any], str | None]:
     if not isinstance(data, dict):
         raise ActionError(ErrorCode.BAD_FRAME, "frame must be a JSON object")
-    ref = data.get("ref")
-    if ref is not None and (not isinstance(ref, str) or len(ref) > REF_MAX_LENGTH):
+    if data.get("ref") is not None and ref is None:
         raise ActionError(ErrorCode.INVALID, f"'ref' must be a string of at most {REF_MAX_LENGTH}")
     frame_type = data.get("type")
     if not isinstance(frame_type, str):
@@ -110,6 +149,18 @@ def _has_lone_surrogate(data: Any) -> bool:
 
 def encode(frame: Mapping[str, Any]) -> str:
     return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+
+
+def ascii_id(raw: str | None) -> int | None:
+    """An id from a URL parameter: ASCII digits only (``str.isdigit`` and ``int`` also
+    take other scripts' digits, so ``"١"`` would read as 1), at most MAX_ID."""
+    if raw is None or not _ASCII_ID.fullmatch(raw):
+        return None
+    value = int(raw)
+    return value if value <= MAX_ID else None
+
+
+_ASCII_ID = re.compile(r"[0-9]{1,19}")
 
 
 def error_frame(code: ErrorCode | str, message: str, ref: str | None = None) -> dict[str, Any]:

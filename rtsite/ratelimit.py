@@ -1,6 +1,15 @@
+"""Rate limits: per socket (in memory) and per account (in Redis, across processes)."""
+
 from __future__ import annotations
 
+import logging
 import time
+
+from django.conf import settings
+
+from rtsite.redis import get_async_redis
+
+logger = logging.getLogger(__name__)
 
 
 class TokenBucket:
@@ -20,3 +29,30 @@ class TokenBucket:
             self.tokens -= 1
             return True
         return False
+
+
+# A token bucket in Redis (GCRA: one key holding the "theoretical arrival time"), shared
+# by every process, on Redis's own clock so hosts need not agree on theirs. ARGV: the
+# seconds per action, the burst. Returns 1 if the action may go ahead.
+_ACCOUNT_TAKE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local interval, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+if tat + interval - now > burst * interval then return 0 end
+redis.call('SET', KEYS[1], tostring(tat + interval), 'PX', math.ceil((tat + interval - now) * 1000) + 1000)
+return 1
+"""
+
+
+async def account_take(*, action: str, key: int | str, rate: float, burst: int) -> bool:
+    """One ``action`` by ``key`` (a user id, an address), across every socket and process:
+    ``burst`` at once, refilled at ``rate`` per second. If Redis cannot answer, the action
+    goes ahead (the per-socket limit still holds): an outage must not stop the site."""
+    name = f"{settings.REDIS_KEY_PREFIX}:rate:{action}:{key}"
+    try:
+        return bool(await get_async_redis().eval(_ACCOUNT_TAKE, 1, name, 1.0 / rate, burst))
+    except Exception:
+        logger.warning("rate limit %s unavailable; allowing", action, exc_info=True)
+        return True

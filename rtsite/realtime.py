@@ -26,7 +26,11 @@ logger = logging.getLogger(__name__)
 
 
 def _event(
-    group: str, event_type: str, frame: Mapping[str, Any] | str, cursor: int | None = None
+    group: str,
+    event_type: str,
+    frame: Mapping[str, Any] | str,
+    cursor: int | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     # "at": when it was published; a hub that gets it much later resyncs instead.
     event: dict[str, Any] = {
@@ -37,6 +41,8 @@ def _event(
     }
     if cursor is not None:
         event["cursor"] = cursor
+    if extra:
+        event.update(extra)
     return event
 
 
@@ -120,14 +126,16 @@ def publish_on_commit(
     frame: Mapping[str, Any],
     *,
     cursor: int | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> None:
     """Send ``frame`` to ``group`` (or to each of several groups: a notification's
     recipients) once the current transaction commits (now if none). The frame is encoded
     once, whatever the number of groups. A rolled-back transaction sends nothing.
+    ``extra`` adds fields to the layer event for the consumers (not to the frame).
     """
     text = encode(frame)
     groups = [group] if isinstance(group, str) else list(group)
-    events = [_event(name, event_type, text, cursor) for name in groups]
+    events = [_event(name, event_type, text, cursor, extra) for name in groups]
     transaction.on_commit(partial(_send, events))
 
 

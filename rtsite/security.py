@@ -1,41 +1,100 @@
-"""The WebSocket origin check, without a channel-layer channel per refused handshake.
+"""The WebSocket origin check: the same rule as Django's CSRF origin check.
 
-channels' ``OriginValidator`` refuses a handshake through ``WebsocketDenier``, a full
-consumer that opens a channel-layer channel of its own (a Redis receive loop) just to
-say no. A flood of cross-origin handshakes would each cost one; ours refuses in place.
+Browsers send ``Origin`` with every WebSocket handshake, and the cookies of the site the
+socket goes to, whoever's page opened it. So a handshake is let through only if its
+origin is one a POST would be accepted from (``CsrfViewMiddleware._origin_verified``):
+
+- the request's own origin: scheme, host and port, where the host (``Host``, or
+  ``X-Forwarded-Host`` with ``USE_X_FORWARDED_HOST``) is in ``ALLOWED_HOSTS`` and the
+  scheme is https for ``wss`` or when ``SECURE_PROXY_SSL_HEADER`` says so;
+- or one of ``CSRF_TRUSTED_ORIGINS`` (exact, or ``https://*.example.com`` for subdomains).
+
+A refused handshake costs no channel-layer channel (channels' ``OriginValidator`` opens
+one through ``WebsocketDenier`` just to say no): daphne answers it with HTTP 403.
 """
 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlsplit
 
-from channels.security.websocket import OriginValidator
 from django.conf import settings
+from django.http.request import split_domain_port, validate_host
+from django.utils.http import is_same_domain
 
 
-class RefusingOriginValidator(OriginValidator):
+def _headers(scope: dict[str, Any]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for name, value in scope.get("headers", []):
+        try:
+            headers[name.decode("latin1").lower()] = value.decode("latin1")
+        except (AttributeError, UnicodeDecodeError):
+            continue
+    return headers
+
+
+def _allowed_hosts() -> list[str]:
+    # As HttpRequest.get_host(): with DEBUG on and no hosts set, local names only.
+    if settings.DEBUG and not settings.ALLOWED_HOSTS:
+        return [".localhost", "127.0.0.1", "[::1]"]
+    return list(settings.ALLOWED_HOSTS)
+
+
+def _is_secure(scope: dict[str, Any], headers: dict[str, str]) -> bool:
+    if scope.get("scheme") in ("wss", "https"):
+        return True
+    proxy_header = settings.SECURE_PROXY_SSL_HEADER
+    if proxy_header:
+        meta_name, secure_value = proxy_header
+        name = meta_name.removeprefix("HTTP_").replace("_", "-").lower()
+        value = headers.get(name, "")
+        return value.split(",", 1)[0].strip() == secure_value
+    return False
+
+
+def _own_origin(scope: dict[str, Any], headers: dict[str, str]) -> str | None:
+    host = headers.get("host", "")
+    if settings.USE_X_FORWARDED_HOST and "x-forwarded-host" in headers:
+        host = headers["x-forwarded-host"]
+    domain, _port = split_domain_port(host)
+    if not domain or not validate_host(domain, _allowed_hosts()):
+        return None
+    return f"{'https' if _is_secure(scope, headers) else 'http'}://{host}"
+
+
+def origin_allowed(scope: dict[str, Any]) -> bool:
+    headers = _headers(scope)
+    origin = headers.get("origin")
+    if not origin or origin == "null":
+        return False
+    if origin == _own_origin(scope, headers):
+        return True
+    trusted = settings.CSRF_TRUSTED_ORIGINS
+    if origin in trusted:
+        return True
+    try:
+        parsed = urlsplit(origin)
+    except ValueError:
+        return False
+    return any(
+        is_same_domain(parsed.netloc, urlsplit(pattern).netloc[1:])
+        for pattern in trusted
+        if "://*." in pattern and urlsplit(pattern).scheme == parsed.scheme
+    )
+
+
+class OriginValidator:
+    """ASGI middleware for WebSocket routes: refuses handshakes from other origins."""
+
+    def __init__(self, application: Any) -> None:
+        self.application = application
+
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         if scope["type"] != "websocket":
             raise ValueError("the origin check is for WebSocket connections only")
-        parsed_origin = None
-        for name, value in scope.get("headers", []):
-            if name == b"origin":
-                try:
-                    parsed_origin = urlparse(value.decode("latin1"))
-                except (UnicodeDecodeError, ValueError):
-                    parsed_origin = None
-        if self.valid_origin(parsed_origin):
+        if origin_allowed(scope):
             return await self.application(scope, receive, send)
         message = await receive()
         if message["type"] == "websocket.connect":
             await send({"type": "websocket.close"})  # daphne answers the handshake 403
         return None
-
-
-def AllowedHostsOriginValidator(application: Any) -> RefusingOriginValidator:  # noqa: N802
-    """channels' factory of the same name: origins must match ALLOWED_HOSTS."""
-    allowed_hosts = settings.ALLOWED_HOSTS
-    if settings.DEBUG and not allowed_hosts:
-        allowed_hosts = ["localhost", "127.0.0.1", "[::1]"]
-    return RefusingOriginValidator(application, allowed_hosts)

@@ -81,7 +81,15 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 if not DEBUG and "*" in ALLOWED_HOSTS:
     # A wildcard also disables the WebSocket origin check, so it is refused outright.
     raise ImproperlyConfigured("ALLOWED_HOSTS must not contain '*' when DEBUG is off")
+# Origins trusted for POSTs and WebSocket handshakes besides the request's own
+# (rtsite/security.py applies Django's CSRF origin rule to sockets).
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (docs/deploy.md): requests
+# and sockets arriving as http/ws are https/wss for the origin check and secure cookies.
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("TRUST_X_FORWARDED_PROTO", False) else None
+)
+USE_X_FORWARDED_HOST = env_bool("USE_X_FORWARDED_HOST", False)
 
 INSTALLED_APPS = [
     "daphne",
@@ -104,6 +112,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "rtsite.middleware.CurrentRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -249,9 +258,16 @@ RT_STALE_EVENT_SECONDS = env_float("RT_STALE_EVENT_SECONDS", 2.0, minimum=0.1)
 RT_MAX_SEND_BUFFER_BYTES = env_int("RT_MAX_SEND_BUFFER_BYTES", 1024 * 1024, minimum=65536)
 # Open sockets one logged-in user may hold at once, across processes (tabs x sockets).
 RT_MAX_SOCKETS_PER_USER = env_int("RT_MAX_SOCKETS_PER_USER", 30, minimum=1)
+# Open sockets of visitors (not logged in) from one client address, across processes. A
+# page holds two; an office behind one address is many visitors.
+RT_MAX_SOCKETS_PER_ADDRESS = env_int("RT_MAX_SOCKETS_PER_ADDRESS", 60, minimum=1)
 
 # Chat (chat/).
 CHAT_MAX_MESSAGE_LENGTH = env_int("CHAT_MAX_MESSAGE_LENGTH", 2000, minimum=1)
+# Posts per account across all its sockets and processes (each socket's frame limit,
+# RT_RATE_LIMIT_*, applies too): a burst, refilled at a rate.
+CHAT_POST_RATE_PER_SECOND = env_float("CHAT_POST_RATE_PER_SECOND", 2.0, minimum=0.01)
+CHAT_POST_BURST = env_int("CHAT_POST_BURST", 20, minimum=1)
 CHAT_HISTORY_PAGE_SIZE = env_int("CHAT_HISTORY_PAGE_SIZE", 50, minimum=1)
 CHAT_RESUME_LIMIT = env_int("CHAT_RESUME_LIMIT", 1000, minimum=1)
 CHAT_TYPING_TIMEOUT_SECONDS = env_float("CHAT_TYPING_TIMEOUT_SECONDS", 5.0, minimum=0.5)

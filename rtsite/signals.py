@@ -1,4 +1,4 @@
-"""Accounts → open sockets: a logout or a deactivation closes them."""
+"""Accounts → open sockets: a logout, a password change or a deactivation closes them."""
 
 from __future__ import annotations
 
@@ -6,19 +6,46 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from rtsite import services
+from rtsite import middleware, services
+
+# The password hash a user object was loaded with, to tell a password change on save.
+_LOADED_PASSWORD = "_rtsite_loaded_password"
+
+
+def on_logged_in(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
+    session = getattr(request, "session", None)
+    if session is not None:
+        services.session_name(session)
 
 
 def on_logged_out(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
-    session_key = getattr(getattr(request, "session", None), "session_key", None)
-    if session_key:
-        services.sockets_close(session_key=session_key)
+    session = services.session_id(getattr(request, "session", None))
+    if session:
+        services.sockets_close(session=session)
+
+
+def on_user_loaded(sender: Any, instance: Any, **kwargs: Any) -> None:
+    # __dict__, not the attribute: a user loaded with the password deferred stays so.
+    setattr(instance, _LOADED_PASSWORD, instance.__dict__.get("password"))
 
 
 def on_user_saved(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
-    if not created and not instance.is_active:
-        services.sockets_close(user_id=instance.pk)
+    loaded = getattr(instance, _LOADED_PASSWORD, None)
+    password = instance.__dict__.get("password")
+    setattr(instance, _LOADED_PASSWORD, password)
+    if created:
+        return
+    if not instance.is_active:
+        services.sockets_close(user_id=instance.pk, reason="account deactivated")
+    elif loaded is not None and password is not None and password != loaded:
+        # Django logs the other sessions out (their auth hash no longer matches); their
+        # sockets go too. The session that changed it (a user's own change) stays.
+        services.sockets_close(
+            user_id=instance.pk,
+            reason="password changed",
+            keep_session=middleware.current_session_of(instance.pk),
+        )
 
 
 def on_user_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
-    services.sockets_close(user_id=instance.pk)
+    services.sockets_close(user_id=instance.pk, reason="account deleted")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -80,12 +81,14 @@ async def test_moves_reach_players_and_spectators_and_bad_moves_change_nothing(
     (_red, red_cookie), (_yellow, yellow_cookie), game = await game_between(make_user)
     path = f"/ws/game/{game.pk}/"
     async with (
+        contextlib.AsyncExitStack() as stack,
         open_socket(path, cookie=red_cookie) as r,
         open_socket(path, cookie=yellow_cookie) as y,
-        open_socket(path) as spectator,
     ):
+        # A socket is accepted before it connects: both players are in once their syncs came.
         assert (await r.next("sync"))["you"]["number"] == 1
         assert (await y.next("sync"))["you"]["number"] == 2
+        spectator = await stack.enter_async_context(open_socket(path))
         sync = await spectator.next("sync")
         assert sync["you"]["number"] is None
         assert [p["online"] for p in sync["game"]["players"]] == [True, True]
