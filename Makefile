@@ -8,8 +8,9 @@ PORT ?= 8000
 # Frames over this are closed by daphne with 1009 before the site reads them (the same
 # limit as the site's own RT_MAX_FRAME_BYTES check).
 MAX_FRAME ?= $(or $(RT_MAX_FRAME_BYTES),32768)
-# Tests run with DEBUG off (as in production) and a throwaway key.
-TEST_ENV := SECRET_KEY=test-only-secret-key DEBUG=false
+# Tests run with DEBUG off (as in production), a throwaway key, and (unless REDIS_URL
+# names a server) an embedded Redis of their own, which the suite stops at its end.
+TEST_ENV := SECRET_KEY=test-only-secret-key DEBUG=false RTSITE_REDIS_DIR=$(CURDIR)/var/test-redis
 
 .PHONY: install run migrate demo test test-suite lint format clean stop-redis bench chaos
 

@@ -24,7 +24,7 @@ from typing import Any
 import psutil
 
 from bench import game_load, load, report
-from bench.stacks import Ours, OursNotifications, Stack, make
+from bench.stacks import Ours, OursNotifications, Stack, make, stop_embedded_redis
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -488,7 +488,10 @@ def main() -> None:
         import uvloop
 
         runner = uvloop.run
-    data = runner(run(scenarios, stacks, sizes))
+    try:
+        data = runner(run(scenarios, stacks, sizes))
+    finally:
+        stop_embedded_redis()
     out = args.out or RESULTS / f"{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(data, indent=2))

@@ -52,6 +52,16 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], path: str | None
     raise RuntimeError(f"server on {port} did not start")
 
 
+def stop_embedded_redis() -> None:
+    """Stop the bench's embedded Redis (under var/bench/), if Django was set up on it."""
+    from django.conf import settings
+
+    if settings.configured and settings.EMBEDDED_REDIS:
+        from rtsite import embedded_redis
+
+        embedded_redis.stop(settings.EMBEDDED_REDIS_DIR)
+
+
 def bench_env() -> dict[str, str]:
     """Settings for our stack under load: its own SQLite and embedded Redis under
     var/bench/ (unless DATABASE_URL / REDIS_URL say otherwise), and a rate limit high
@@ -65,6 +75,10 @@ def bench_env() -> dict[str, str]:
         LOG_LEVEL="WARNING",
         RT_RATE_LIMIT_PER_SECOND="100000",
         RT_RATE_LIMIT_BURST="100000",
+        CHAT_POST_RATE_PER_SECOND="100000",
+        CHAT_POST_BURST="100000",
+        # Every load client comes from 127.0.0.1.
+        RT_MAX_SOCKETS_PER_ADDRESS="1000000",
         PYTHONPATH=str(ROOT),
     )
     return env

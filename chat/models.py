@@ -1,28 +1,63 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator, MaxValueValidator
 from django.db import models
+from django.db.models.functions import Length, Lower
+from django.db.models.lookups import LessThanOrEqual
 from django.urls import reverse
+
+from rtsite.text import clean_required, clean_text
+
+DESCRIPTION_MAX = 1000
+RETENTION_MAX = 100_000
 
 
 class Room(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
     title = models.CharField(max_length=120)
-    description = models.TextField(max_length=1000, blank=True)
+    # TextField's max_length is only a form hint; the validator and the check enforce it.
+    description = models.TextField(
+        max_length=DESCRIPTION_MAX, blank=True, validators=[MaxLengthValidator(DESCRIPTION_MAX)]
+    )
     retention = models.PositiveIntegerField(
         default=10,
-        help_text="How many messages the room keeps; older ones are deleted. 0 keeps all.",
+        validators=[MaxValueValidator(RETENTION_MAX)],
+        help_text=(
+            f"How many messages the room keeps (at most {RETENTION_MAX:,}); older ones are"
+            " deleted. 0 keeps all."
+        ),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["title"]
+        constraints = [
+            # /chat/OPS-ROOM/ beside /chat/ops-room/ would be two rooms that read the same.
+            models.UniqueConstraint(
+                Lower("slug"),
+                name="chat_room_slug_any_case",
+                violation_error_message="A room with this slug (in any case) already exists.",
+            ),
+            models.CheckConstraint(
+                condition=LessThanOrEqual(Length("description"), DESCRIPTION_MAX),
+                name="chat_room_description_length",
+                violation_error_message=f"At most {DESCRIPTION_MAX} characters.",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title
 
     def get_absolute_url(self) -> str:
         return reverse("chat:room_detail", kwargs={"slug": self.slug})
+
+    def clean(self) -> None:
+        self.title = clean_required(self.title, multiline=False)
+        self.description = clean_text(self.description).strip()
+        if not self.title:
+            raise ValidationError({"title": "A room needs a title."})
 
     @property
     def group_name(self) -> str:

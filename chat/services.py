@@ -20,13 +20,14 @@ from django.urls import reverse
 from chat import protocol
 from chat.models import Message, Mute, Room
 from chat.selectors import mentioned_users, user_is_muted
-from notifications.services import TITLE_MAX, notification_send
+from notifications.services import TITLE_MAX, notification_fold, times
 from rtsite import presence
 from rtsite.errors import ActionError, ErrorCode
 from rtsite.loops import PerLoop
 from rtsite.ratelimit import account_take
 from rtsite.realtime import publish_now, publish_on_commit
 from rtsite.selectors import user_is_active
+from rtsite.text import clean_required
 
 
 def room_create(*, slug: str, title: str, description: str = "", retention: int = 10) -> Room:
@@ -59,10 +60,10 @@ def message_post(*, room: Room, author: Any, body: str) -> Message:
     # opened is refused at its next message.
     if not getattr(author, "is_authenticated", False) or not user_is_active(user=author):
         raise ActionError(ErrorCode.AUTH_REQUIRED, "log in to post messages")
-    body = body.strip()
+    body = clean_required(body)
     if not body:
         raise ActionError(ErrorCode.INVALID, "a message cannot be empty")
-    max_length = getattr(settings, "CHAT_MAX_MESSAGE_LENGTH", 2000)
+    max_length = settings.CHAT_MAX_MESSAGE_LENGTH
     if len(body) > max_length:
         raise ActionError(
             ErrorCode.TOO_LARGE, f"a message can be at most {max_length} characters long"
@@ -88,18 +89,23 @@ def message_post(*, room: Room, author: Any, body: str) -> Message:
 
 
 def _notify_mentions(message: Message) -> None:
-    """Tell each ``@username`` in the message, with a link to it (same transaction)."""
+    """Tell each ``@username`` in the message, with a link to it (same transaction).
+    Repeats from one author fold into one notification per recipient."""
     users = mentioned_users(body=message.body, author=message.author)
     if not users:
         return
     room = message.room
-    notification_send(
-        title=f"{message.author.get_username()} mentioned you in {room.title}"[:TITLE_MAX],
-        body=message.body[:300],
-        link=reverse("chat:room_detail", args=[room.slug]) + f"#m{message.pk}",
-        users=users,
-        created_by=message.author,
-    )
+    author = message.author.get_username()
+    link = reverse("chat:room_detail", args=[room.slug]) + f"#m{message.pk}"
+    for user in users:
+        notification_fold(
+            key=f"mention:{message.author_id}",
+            user=user,
+            title=lambda n: f"{author} mentioned you{times(n)} in {room.title}"[:TITLE_MAX],
+            body=message.body[:300],
+            link=link,
+            created_by=message.author,
+        )
 
 
 def message_delete(*, messages: Iterable[Message]) -> int:

@@ -21,9 +21,16 @@ def _listed(status: Status) -> QuerySet[Game]:
     return Game.objects.filter(status=status, private=False).select_related("player1", "player2")
 
 
+def games_open(*, excluding: Any = None) -> QuerySet[Game]:
+    """Public games waiting for an opponent whose creator's account is still active
+    (the waiting game of someone who left and was deactivated is never offered)."""
+    games = _listed(Status.WAITING).filter(player1__is_active=True)
+    return games.exclude(player1=excluding) if excluding is not None else games
+
+
 def lobby_games() -> tuple[list[Game], list[Game]]:
     """Public games waiting for an opponent (oldest first), and public games in progress."""
-    waiting = list(_listed(Status.WAITING).order_by("id")[:LOBBY_LIST_LIMIT])
+    waiting = list(games_open().order_by("id")[:LOBBY_LIST_LIMIT])
     playing = list(_listed(Status.ACTIVE).order_by("-id")[:LOBBY_LIST_LIMIT])
     return waiting, playing
 

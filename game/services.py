@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from game import protocol, rules, selectors
 from game.models import Game, Move, PairingLock, Reason, Status
-from notifications.services import notification_send
+from notifications.services import notification_fold, notification_send, times
 from rtsite import presence
 from rtsite.errors import ActionError, ErrorCode
 from rtsite.realtime import publish_now, publish_on_commit
@@ -116,7 +116,7 @@ def game_join(*, game_id: int, user: Any, code: str | None = None) -> Game:
         game = _locked(game_id)
         if game.number_of(user) is not None:
             return game  # already in it (a second tab, a double click)
-        if game.status != Status.WAITING:
+        if game.status != Status.WAITING or not game.player1.is_active:
             raise ActionError(ErrorCode.GAME_OVER, "this game is no longer open")
         if game.private and code != game.invite_code:
             raise ActionError(ErrorCode.FORBIDDEN, "this game is joined by invite link only")
@@ -160,12 +160,7 @@ def game_quick_play(*, user: Any) -> Game:
         mine = Game.objects.filter(player1=user, status=Status.WAITING, private=False).first()
         if mine is not None:
             return mine
-        other = (
-            Game.objects.filter(status=Status.WAITING, private=False)
-            .exclude(player1=user)
-            .order_by("id")
-            .first()
-        )
+        other = selectors.games_open(excluding=user).order_by("id").first()
         if other is None:
             return game_create(user=user)
         return game_join(game_id=other.pk, user=user)
@@ -348,11 +343,14 @@ def game_invite(*, game_id: int, user: Any, username: str) -> Any:
         if invitee is None or invitee.pk == user.pk:
             raise ActionError(ErrorCode.NOT_FOUND, f"no such player: {username}")
         link = game.get_absolute_url() + (f"?code={game.invite_code}" if game.private else "")
-        notification_send(
-            title=f"{user.get_username()} invites you to Connect Four",
+        name = user.get_username()
+        # Repeated invitations from one player fold into one notification.
+        notification_fold(
+            key=f"invite:{user.pk}",
+            user=invitee,
+            title=lambda n: f"{name} invited you{times(n)} to Connect Four",
             body=f"Game #{game.pk} is waiting for you.",
             link=link,
-            users=[invitee],
             created_by=user,
         )
     return invitee

@@ -35,6 +35,8 @@ class NotificationForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        if self.instance.pk is not None:
+            return data  # a sent notification is not edited (the admin offers no Save)
         audience = data.get("audience")
         if audience == Audience.USERS and not data.get("users"):
             self.add_error("users", "Choose at least one user.")
@@ -141,6 +143,13 @@ class NotificationAdmin(admin.ModelAdmin):
     ) -> list[str]:
         # A sent notification is a record: editing it would not reach anyone again.
         return self.get_fields(request, obj) if obj is not None else []
+
+    def has_change_permission(self, request: HttpRequest, obj: Notification | None = None) -> bool:
+        # No Save on a sent one (its page is view-only; a POST to it is refused): the
+        # list and its "send again" action stay with whoever may change notifications.
+        if obj is not None:
+            return False
+        return super().has_change_permission(request)
 
     def get_inlines(self, request: HttpRequest, obj: Notification | None = None) -> list[Any]:
         if obj is None:

@@ -61,9 +61,7 @@ class NotificationConsumer(JsonConsumer):
 
     async def on_mark_read(self, *, id: int) -> None:
         user = self.require_user("log in to manage notifications")
-        await database_sync_to_async(services.notification_mark_read)(
-            user=user, notification_id=id
-        )
+        await database_sync_to_async(services.notification_mark_read)(user=user, notification_id=id)
 
     async def on_mark_all_read(self) -> None:
         user = self.require_user("log in to manage notifications")

@@ -44,9 +44,21 @@ class Notification(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     recipients_count = models.PositiveIntegerField(default=0)
+    # Repeats from one sender to one recipient ("alice mentioned you") fold into one
+    # unread notification per window: the key names the kind and the sender, the count
+    # says how many were folded in.
+    fold_key = models.CharField(max_length=100, blank=True, default="")
+    fold_count = models.PositiveIntegerField(default=1)
 
     class Meta:
         ordering = ["-id"]
+        indexes = [
+            models.Index(
+                fields=["fold_key", "created_at"],
+                name="notify_fold",
+                condition=~models.Q(fold_key=""),
+            )
+        ]
 
     def __str__(self) -> str:
         return self.title

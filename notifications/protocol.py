@@ -34,16 +34,21 @@ def notification_payload(notification: Notification, *, read: bool = False) -> d
         "link": notification.link,
         "created_at": notification.created_at.isoformat(),
         "read": read,
+        "count": notification.fold_count,
     }
 
 
-def notification_frame(notification: Notification, *, again: bool = False) -> dict[str, Any]:
+def notification_frame(
+    notification: Notification, *, again: bool = False, update: bool = False
+) -> dict[str, Any]:
     """``again`` marks a re-delivery (the admin's "send again"): pages show it even if
-    they already have it."""
+    they already have it. ``update`` marks a notification that a repeat folded into (a
+    new title and count, the same id): pages replace the one they have."""
     return {
         "type": "notification",
         "notification": notification_payload(notification),
         "again": again,
+        "update": update,
     }
 
 

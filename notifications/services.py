@@ -6,43 +6,78 @@ The admin, ``manage.py send_notification`` and chat mentions all send through
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.db.models import Exists, OuterRef
+from django.http.request import validate_host
+from django.utils import timezone
 
 from notifications import protocol, selectors
 from notifications.models import Audience, Level, Notification, Read, Recipient
 from rtsite.errors import ActionError, ErrorCode
 from rtsite.realtime import publish_on_commit
+from rtsite.text import clean_required, clean_text
 
 TITLE_MAX = 200
 BODY_MAX = 2000
+LINK_MAX = Notification._meta.get_field("link").max_length
 
 
 def group_name_for(group_id: int) -> str:
     return f"notify.group.{group_id}"
 
 
+def is_site_path(link: str) -> bool:
+    """A path on this site: one leading ``/`` (``//host`` and ``/\\host`` are other
+    sites to a browser), no white space, control characters or backslashes."""
+    return (
+        0 < len(link) <= LINK_MAX
+        and link.startswith("/")
+        and not link.startswith("//")
+        and not any(char.isspace() or char == "\\" or ord(char) < 32 for char in link)
+    )
+
+
 def _checked_link(link: str) -> str:
+    """The link as stored: a path on this site, or "".
+
+    An absolute URL is taken only if it is http(s) on a host this site answers to
+    (ALLOWED_HOSTS, any port), and is stored as its path: a link then always leads to
+    the site that shows it, whatever name or port the reader reached it by."""
     link = link.strip()
     if not link:
         return ""
-    # Relative links, or absolute ones to this site only: never javascript: or elsewhere.
-    if link.startswith("//") or not url_has_allowed_host_and_scheme(
-        link, allowed_hosts=set(settings.ALLOWED_HOSTS), require_https=False
-    ):
-        raise ActionError(ErrorCode.INVALID, "link must be a relative URL or one on this site")
+    if len(link) > LINK_MAX:
+        raise ActionError(ErrorCode.TOO_LARGE, f"a link can be at most {LINK_MAX} characters")
+    try:
+        parts = urlsplit(link)
+        host = parts.hostname or ""
+    except ValueError:
+        raise ActionError(ErrorCode.INVALID, "link is not a valid URL") from None
+    if parts.scheme or parts.netloc:
+        if (
+            parts.scheme not in ("http", "https")
+            or parts.username is not None
+            or not validate_host(host, settings.ALLOWED_HOSTS)
+        ):
+            raise ActionError(ErrorCode.INVALID, "link must be a path on this site, like /chat/")
+        link = urlunsplit(("", "", parts.path or "/", parts.query, parts.fragment))
+    if not is_site_path(link):
+        raise ActionError(ErrorCode.INVALID, "link must be a path on this site, like /chat/")
     return link
 
 
 def notification_clean(*, title: str, body: str, level: str, link: str) -> dict[str, str]:
     """The checks every send passes, also run by the admin form before it saves."""
-    title = title.strip()
+    title = clean_required(title, multiline=False)
+    body = clean_text(body).strip()
     if not title:
         raise ActionError(ErrorCode.INVALID, "a notification needs a title")
     if len(title) > TITLE_MAX or len(body) > BODY_MAX:
@@ -65,9 +100,12 @@ def notification_send(
     to_all_users: bool = False,
     to_everyone: bool = False,
     created_by: Any = None,
+    fold_key: str = "",
 ) -> Notification:
     """Store a notification for exactly one audience and deliver it live on commit."""
     users = list(users)
+    if any(not user.is_active for user in users):
+        raise ActionError(ErrorCode.INVALID, "deactivated users cannot be notified")
     audiences = [bool(users), group is not None, to_all_users, to_everyone]
     if sum(audiences) != 1:
         raise ActionError(
@@ -83,6 +121,7 @@ def notification_send(
             audience=audience,
             group=group,
             created_by=created_by,
+            fold_key=fold_key,
         )
         if audience == Audience.USERS:
             Recipient.objects.bulk_create(
@@ -91,7 +130,7 @@ def notification_send(
             )
             notification.recipients_count = len({user.pk for user in users})
         elif audience == Audience.GROUP:
-            members = list(group.user_set.values_list("pk", flat=True))
+            members = list(group.user_set.filter(is_active=True).values_list("pk", flat=True))
             Recipient.objects.bulk_create(
                 [Recipient(notification=notification, user_id=pk) for pk in members],
                 batch_size=1000,
@@ -115,6 +154,56 @@ def _publish(notification: Notification, user_ids: Iterable[int], *, again: bool
         targets = [protocol.GROUP_EVERYONE]
     frame = protocol.notification_frame(notification, again=again)
     publish_on_commit(targets, protocol.EVENT_NOTIFICATION, frame, cursor=notification.pk)
+
+
+def times(n: int) -> str:
+    """The ' 12 times' of a folded notification's title ("" for one)."""
+    return "" if n == 1 else f" {n} times"
+
+
+def notification_fold(
+    *, key: str, user: Any, title: Callable[[int], str], body: str, link: str, created_by: Any
+) -> Notification:
+    """A notification to ``user`` that folds into the unread one with the same ``key``
+    sent within NOTIFICATIONS_FOLD_SECONDS: repeats (a flood of mentions or invitations
+    from one sender) make one notification whose title counts them, never one each.
+    ``title(n)`` is the title for n folded repeats."""
+    since = timezone.now() - timedelta(seconds=settings.NOTIFICATIONS_FOLD_SECONDS)
+    with transaction.atomic():
+        earlier = (
+            Notification.objects.select_for_update(of=("self",))
+            .filter(
+                Exists(Recipient.objects.filter(notification=OuterRef("pk"), user=user)),
+                ~Exists(Read.objects.filter(notification=OuterRef("pk"), user=user)),
+                fold_key=key,
+                audience=Audience.USERS,
+                created_at__gte=since,
+            )
+            .order_by("-id")
+            .first()
+        )
+        if earlier is None:
+            return notification_send(
+                title=title(1),
+                body=body,
+                link=link,
+                users=[user],
+                created_by=created_by,
+                fold_key=key,
+            )
+        fields = notification_clean(
+            title=title(earlier.fold_count + 1), body=body, level=earlier.level, link=link
+        )
+        earlier.fold_count += 1
+        earlier.title, earlier.body, earlier.link = fields["title"], fields["body"], fields["link"]
+        earlier.save(update_fields=["fold_count", "title", "body", "link"])
+        publish_on_commit(
+            protocol.user_group(user.pk),
+            protocol.EVENT_NOTIFICATION,
+            protocol.notification_frame(earlier, update=True),
+            cursor=earlier.pk,
+        )
+    return earlier
 
 
 def notification_resend(*, notification: Notification) -> None:

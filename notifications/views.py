@@ -5,8 +5,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from notifications import selectors, services
@@ -15,7 +16,7 @@ from rtsite.errors import ActionError
 
 @login_required
 def inbox(request: HttpRequest) -> HttpResponse:
-    per_page = getattr(settings, "NOTIFICATIONS_PAGE_SIZE", 20)
+    per_page = settings.NOTIFICATIONS_PAGE_SIZE
     paginator = Paginator(selectors.inbox(user=request.user).order_by("-id"), per_page)
     page = paginator.get_page(request.GET.get("page"))
     return render(
@@ -32,8 +33,12 @@ def open_notification(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404("No such notification")
     if request.user.is_authenticated and not notification.is_read:  # type: ignore[attr-defined]
         services.notification_mark_read(user=request.user, notification_id=pk)
-    # The link was checked when it was stored: relative, or on this site.
-    return redirect(notification.link or "notifications:inbox")
+    # Checked when it was stored; checked again here for rows stored before that check
+    # was strict. Never resolved as a URL name (redirect() would try).
+    link = notification.link
+    return HttpResponseRedirect(
+        link if services.is_site_path(link) else reverse("notifications:inbox")
+    )
 
 
 @login_required

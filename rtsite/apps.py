@@ -21,9 +21,9 @@ class RtsiteConfig(AppConfig):
         post_init.connect(signals.on_user_loaded, sender=user_model, dispatch_uid="rtsite-load")
         post_save.connect(signals.on_user_saved, sender=user_model, dispatch_uid="rtsite-user")
         post_delete.connect(signals.on_user_deleted, sender=user_model, dispatch_uid="rtsite-del")
-        if getattr(settings, "EMBEDDED_REDIS", False):
+        if settings.EMBEDDED_REDIS:
             # Every process (daphne, manage.py, tests) attaches to the one shared server,
             # starting it if it is the first.
             from rtsite import embedded_redis
 
-            embedded_redis.ensure_running(settings.VAR_DIR / "redis")
+            embedded_redis.ensure_running(settings.EMBEDDED_REDIS_DIR)

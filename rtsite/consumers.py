@@ -109,7 +109,9 @@ class JsonConsumer(AsyncWebsocketConsumer):
                 return True
             room, key, name = VISITOR_SOCKETS_ROOM, 0, address
             cap = settings.RT_MAX_SOCKETS_PER_ADDRESS
-        change = await presence.enter(room_id=room, user_id=key, username=name, socket_id=self.socket_id)
+        change = await presence.enter(
+            room_id=room, user_id=key, username=name, socket_id=self.socket_id
+        )
         self.counted = (room, key, name)
         if change.sockets > cap:
             await self.close(code=CLOSE_TOO_MANY)

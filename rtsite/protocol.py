@@ -153,7 +153,7 @@ def encode(frame: Mapping[str, Any]) -> str:
 
 def ascii_id(raw: str | None) -> int | None:
     """An id from a URL parameter: ASCII digits only (``str.isdigit`` and ``int`` also
-    take other scripts' digits, so ``"١"`` would read as 1), at most MAX_ID."""
+    take other scripts' digits, so an Arabic-Indic one would read as 1), at most MAX_ID."""
     if raw is None or not _ASCII_ID.fullmatch(raw):
         return None
     value = int(raw)

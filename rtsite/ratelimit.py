@@ -40,8 +40,9 @@ local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local interval, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
-if tat + interval - now > burst * interval then return 0 end
-redis.call('SET', KEYS[1], tostring(tat + interval), 'PX', math.ceil((tat + interval - now) * 1000) + 1000)
+local after = tat + interval
+if after - now > burst * interval then return 0 end
+redis.call('SET', KEYS[1], tostring(after), 'PX', math.ceil((after - now) * 1000) + 1000)
 return 1
 """
 

@@ -113,6 +113,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "rtsite.middleware.CurrentRequestMiddleware",
+    "rtsite.middleware.AuthThrottleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -170,8 +171,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # project through a unix socket under var/, unless REDIS_URL names another server.
 REDIS_URL = os.environ.get("REDIS_URL", "")
 EMBEDDED_REDIS = not REDIS_URL
+# Where the embedded server lives; the test suite gives its run a server of its own
+# (the Makefile sets RTSITE_REDIS_DIR), which it stops at the end.
+EMBEDDED_REDIS_DIR = Path(os.environ.get("RTSITE_REDIS_DIR") or VAR_DIR / "redis")
 if EMBEDDED_REDIS:
-    REDIS_URL = embedded_redis.url(VAR_DIR / "redis")
+    REDIS_URL = embedded_redis.url(EMBEDDED_REDIS_DIR)
 
 # The project's own Redis keys (presence) start with this.
 REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", "rtsite")
@@ -218,12 +222,34 @@ if CHANNEL_LAYERS["default"]["BACKEND"].endswith("RedisPubSubChannelLayer"):
     for _option in ("capacity", "channel_capacity", "expiry", "group_expiry"):
         CHANNEL_LAYERS["default"]["CONFIG"].pop(_option)
 
+# The project's cache (the login and signup throttle): Django's own Redis backend, on the
+# same server as presence.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": REDIS_KEY_PREFIX,
+    }
+}
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Login (site and admin) and signup attempts per client address: (attempts, window in
+# seconds). Over it, 429 with Retry-After (rtsite/middleware.py).
+AUTH_THROTTLE = {
+    "login": (
+        env_int("LOGIN_ATTEMPTS_PER_ADDRESS", 30, minimum=1),
+        env_int("LOGIN_THROTTLE_SECONDS", 300, minimum=1),
+    ),
+    "signup": (
+        env_int("SIGNUPS_PER_ADDRESS", 10, minimum=1),
+        env_int("SIGNUP_THROTTLE_SECONDS", 3600, minimum=1),
+    ),
+}
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "chat:room_list"
 LOGOUT_REDIRECT_URL = "chat:room_list"
@@ -282,6 +308,9 @@ CHAT_ROOM_CACHE_SECONDS = env_float("CHAT_ROOM_CACHE_SECONDS", 10.0, minimum=0.0
 # Notifications (notifications/).
 NOTIFICATIONS_PAGE_SIZE = env_int("NOTIFICATIONS_PAGE_SIZE", 20, minimum=1)
 NOTIFICATIONS_RESUME_LIMIT = env_int("NOTIFICATIONS_RESUME_LIMIT", 500, minimum=1)
+# Mentions and invitations from one sender to one recipient within this window fold into
+# the unread notification before them ("alice mentioned you 12 times in General").
+NOTIFICATIONS_FOLD_SECONDS = env_int("NOTIFICATIONS_FOLD_SECONDS", 600, minimum=0)
 
 # Game: how long a player may be away before the opponent can claim the win.
 GAME_RECONNECT_GRACE_SECONDS = env_float("GAME_RECONNECT_GRACE_SECONDS", 60.0, minimum=0.0)

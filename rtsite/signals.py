@@ -6,10 +6,10 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from rtsite import middleware, services
+from rtsite import accounts, middleware, services
 
 # The password hash a user object was loaded with, to tell a password change on save.
-_LOADED_PASSWORD = "_rtsite_loaded_password"
+_LOADED_PASSWORD = "_rtsite_loaded_password"  # noqa: S105 - an attribute name
 
 
 def on_logged_in(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
@@ -29,7 +29,11 @@ def on_user_loaded(sender: Any, instance: Any, **kwargs: Any) -> None:
     setattr(instance, _LOADED_PASSWORD, instance.__dict__.get("password"))
 
 
-def on_user_saved(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
+def on_user_saved(
+    sender: Any, instance: Any, created: bool, update_fields: Any = None, **kwargs: Any
+) -> None:
+    if update_fields is None or "username" in update_fields:
+        accounts.account_name_sync(user=instance)
     loaded = getattr(instance, _LOADED_PASSWORD, None)
     password = instance.__dict__.get("password")
     setattr(instance, _LOADED_PASSWORD, password)

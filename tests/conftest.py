@@ -34,6 +34,7 @@ from django.db import connection
 from django.test import Client
 
 from chat.models import Room
+from rtsite import embedded_redis
 
 ROOT = Path(__file__).resolve().parent.parent
 ORIGIN = "http://localhost"
@@ -76,6 +77,10 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["REDIS_KEY_PREFIX"] = prefix
     settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = prefix
     settings.REDIS_KEY_PREFIX = prefix
+    settings.CACHES["default"]["KEY_PREFIX"] = prefix
+    # Every test logs in from 127.0.0.1: the login and signup throttle is tested on its
+    # own (tests/rtsite/test_throttle.py), with its own limits.
+    settings.AUTH_THROTTLE = {"login": (100_000, 300), "signup": (100_000, 3600)}
     # A persistent connection left in a database_sync_to_async thread would keep
     # PostgreSQL from dropping the test database at the end.
     settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
@@ -85,10 +90,20 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     prefix = os.environ.get("REDIS_KEY_PREFIX", "")
     if not prefix.startswith("rtsite-test-"):
         return
+    if owns_embedded_redis():
+        # The run's own server (make test): stop it rather than leave it running.
+        embedded_redis.stop(settings.EMBEDDED_REDIS_DIR)
+        return
     with contextlib.suppress(Exception):  # best effort: Redis may be gone already
         client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5)
         for key in client.scan_iter(match=f"{prefix}*", count=1000):
             client.delete(key)
+
+
+def owns_embedded_redis() -> bool:
+    """Whether this run has an embedded Redis of its own (not the checkout's shared one,
+    which a `make run` may be using)."""
+    return settings.EMBEDDED_REDIS and settings.EMBEDDED_REDIS_DIR != settings.VAR_DIR / "redis"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -264,6 +279,13 @@ def child_env(**extra: str) -> dict[str, str]:
         SECRET_KEY=settings.SECRET_KEY,
         DEBUG="false",
         ALLOWED_HOSTS="127.0.0.1,localhost",
+        LOGIN_ATTEMPTS_PER_ADDRESS="100000",
+        SIGNUPS_PER_ADDRESS="100000",
+        # Load and fault tests drive one account hard from one address; the limits on
+        # accounts and addresses are tested on servers of their own (test_limits.py).
+        CHAT_POST_RATE_PER_SECOND="100000",
+        CHAT_POST_BURST="100000",
+        RT_MAX_SOCKETS_PER_ADDRESS="1000000",
         PYTHONPATH=str(ROOT),
         DJANGO_SETTINGS_MODULE="rtsite.settings",
     )
@@ -289,6 +311,7 @@ class Daphne:
     process: subprocess.Popen[bytes]
     log: Path
     env: dict[str, str]
+    args: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
@@ -299,7 +322,7 @@ class Daphne:
         return f"ws://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self.process = _spawn_daphne(self.port, self.log, self.env)
+        self.process = _spawn_daphne(self.port, self.log, self.env, self.args)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -311,7 +334,9 @@ class Daphne:
                 self.process.wait()
 
 
-def _spawn_daphne(port: int, log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def _spawn_daphne(
+    port: int, log: Path, env: dict[str, str], args: tuple[str, ...] = ()
+) -> subprocess.Popen[bytes]:
     with open(log, "ab") as out:
         process = subprocess.Popen(
             [
@@ -327,6 +352,7 @@ def _spawn_daphne(port: int, log: Path, env: dict[str, str]) -> subprocess.Popen
                 str(settings.RT_MAX_FRAME_BYTES),
                 "--websocket-max-frame-size",
                 str(settings.RT_MAX_FRAME_BYTES),
+                *args,
                 "rtsite.asgi:application",
             ],
             cwd=ROOT,
@@ -348,12 +374,15 @@ def _spawn_daphne(port: int, log: Path, env: dict[str, str]) -> subprocess.Popen
     raise RuntimeError(f"daphne did not become healthy: {log.read_text()}")
 
 
-def start_daphne(tmp_dir: Path, *, env: dict[str, str] | None = None) -> Daphne:
-    """A daphne process on a free port; ``env`` adds settings for it."""
+def start_daphne(
+    tmp_dir: Path, *, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+) -> Daphne:
+    """A daphne process on a free port; ``env`` adds settings for it, ``args`` options."""
     port = free_port()
     log = tmp_dir / f"daphne-{port}.log"
     env = env or {}
-    return Daphne(port=port, process=_spawn_daphne(port, log, env), log=log, env=env)
+    process = _spawn_daphne(port, log, env, args)
+    return Daphne(port=port, process=process, log=log, env=env, args=args)
 
 
 @pytest.fixture(scope="session")

@@ -223,6 +223,16 @@ async def test_muted_and_overlong_posts_are_refused(
         await ws.send({"type": "message.send", "body": "let me speak", "ref": "m"})
         error = await ws.next("error")
         assert (error["code"], error["ref"]) == ("muted", "m")
+        # Nor may a muted user look as if about to post.
+        async with open_socket(path(room), cookie=cookies["bob"]) as other:
+            await other.next("sync")
+            await ws.send({"type": "typing", "ref": "t"})
+            error = await ws.next("error")
+            assert (error["code"], error["ref"]) == ("muted", "t")
+            await other.nothing("typing")
+        # A body of invisible characters only is empty; control characters are stripped.
+        await ws.send({"type": "message.send", "body": "\u200b\ufeff\u2060 \x00"})
+        assert (await ws.next("error"))["code"] == "invalid"
         await ws.usable()
     assert await database_sync_to_async(Message.objects.filter(room=room).count)() == 0
 

@@ -192,3 +192,37 @@ async def test_unknown_and_private_games_are_refused(make_user: Callable[..., An
             await ws.next("sync")
     async with open_socket(f"/ws/game/{private.pk}/?code={private.invite_code}") as ws:
         assert (await ws.next("sync"))["game"]["private"] is True
+
+
+async def test_every_action_is_answered(make_user: Callable[..., Any]) -> None:
+    """A player's ``join`` of their own game is acked, like every action with no reply of
+    its own, so a client waiting on its ref does not hang."""
+    (_red, red_cookie), _yellow, game = await game_between(make_user)
+    async with open_socket(f"/ws/game/{game.pk}/", cookie=red_cookie) as ws:
+        await ws.next("sync")
+        await ws.send({"type": "join", "ref": "j1"})
+        assert await ws.next("ack") == {"type": "ack", "ref": "j1"}
+        await ws.send({"type": "join"})
+        assert await ws.next("ack") == {"type": "ack"}
+        await ws.send({"type": "move", "column": 3, "ref": "m1"})
+        assert (await ws.next("ack"))["ref"] == "m1"
+
+
+async def test_repeated_invitations_fold_into_one_notification(
+    make_user: Callable[..., Any],
+) -> None:
+    red, red_cookie = await user_with_cookie(make_user, "red")
+    invitee = await database_sync_to_async(make_user)("bo")
+    game = await database_sync_to_async(services.game_create)(user=red)
+    async with open_socket(f"/ws/game/{game.pk}/", cookie=red_cookie) as ws:
+        await ws.next("sync")
+        for i in range(15):
+            await ws.send({"type": "invite", "username": "bo", "ref": f"i{i}"})
+            assert (await ws.next("invited"))["ref"] == f"i{i}"
+
+    def invitations() -> list[Notification]:
+        return list(Notification.objects.filter(recipients__user=invitee))
+
+    sent = await database_sync_to_async(invitations)()
+    assert len(sent) == 1
+    assert (sent[0].fold_count, sent[0].title) == (15, "red invited you 15 times to Connect Four")

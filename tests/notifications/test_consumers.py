@@ -82,6 +82,13 @@ async def test_marking_read_updates_every_tab(make_user: Callable[..., Any]) -> 
         await tab2.send({"type": "mark_all_read"})
         for tab in (tab1, tab2):
             assert (await tab.next("read"))["unread"] == 0
+        # Marking what is already read changes nothing, and still answers.
+        assert await tab1.next("ack") == {"type": "ack"}  # the mark_read above
+        await tab1.send({"type": "mark_read", "id": first.pk, "ref": "again"})
+        assert await tab1.next("ack") == {"type": "ack", "ref": "again"}
+        await tab1.send({"type": "mark_all_read", "ref": "none-left"})
+        assert (await tab1.next("ack"))["ref"] == "none-left"
+        await tab2.nothing("read")
 
 
 async def test_missed_while_away_arrives_once_on_resume(make_user: Callable[..., Any]) -> None:

@@ -26,15 +26,57 @@ def test_refused_sends_store_nothing(make_user: Callable[..., Any]) -> None:
     assert code_of(title="  ", users=[alice]) == ErrorCode.INVALID
     assert code_of(title="t", users=[alice], level="loud") == ErrorCode.INVALID
     assert code_of(title="x" * 201, users=[alice]) == ErrorCode.TOO_LARGE
-    for link in ["javascript:alert(1)", "https://evil.example/x", "//evil.example/x"]:
+    for link in [
+        "javascript:alert(1)",
+        "https://evil.example/x",
+        "//evil.example/x",
+        "/\\evil.example/x",  # a browser reads /\ as //
+        "general",  # a URL name: never resolved
+        "password_change",
+        "?x=1",
+        "#m1",
+        "ftp://localhost/x",
+        "http://user@localhost/x",
+        "/a b",
+        "/a\x00b",
+    ]:
         assert code_of(title="t", users=[alice], link=link) == ErrorCode.INVALID, link
+    assert code_of(title="t", users=[alice], link="/" + "x" * 600) == ErrorCode.TOO_LARGE
+    # Invisible-only and control-character-only titles are empty.
+    for title in ["\u200b\u200b", "\ufeff", "\x00\x01", " \u2060 "]:
+        assert code_of(title=title, users=[alice]) == ErrorCode.INVALID, repr(title)
+    alice.is_active = False
+    alice.save()
+    assert code_of(title="t", users=[alice]) == ErrorCode.INVALID  # deactivated
     assert not Notification.objects.exists()
 
 
-@pytest.mark.parametrize("link", ["", "/chat/general/", "http://localhost/chat/"])
-def test_safe_links(make_user: Callable[..., Any], link: str) -> None:
+def test_control_characters_are_stripped_from_titles_and_bodies(
+    make_user: Callable[..., Any],
+) -> None:
+    sent = services.notification_send(
+        title="a\x00b\nc\td", body="line\x00 one\r\nline\ttwo\x07", users=[make_user()]
+    )
+    sent.refresh_from_db()
+    assert sent.title == "ab c d"  # one line
+    assert sent.body == "line one\nline\ttwo"  # newlines and tabs kept
+
+
+@pytest.mark.parametrize(
+    ("link", "stored"),
+    [
+        ("", ""),
+        ("/chat/general/", "/chat/general/"),
+        ("/chat/general/?x=1#m1", "/chat/general/?x=1#m1"),
+        # Absolute URLs on a host of this site, any port, keep only their path.
+        ("http://localhost/chat/", "/chat/"),
+        ("https://127.0.0.1:8101/chat/x/?a=1#m2", "/chat/x/?a=1#m2"),
+        ("http://127.0.0.1:8101", "/"),
+    ],
+)
+def test_safe_links(make_user: Callable[..., Any], link: str, stored: str) -> None:
     sent = services.notification_send(title="t", users=[make_user()], link=link)
-    assert sent.link == link
+    assert sent.link == stored
 
 
 def test_audiences_and_inboxes(make_user: Callable[..., Any]) -> None:

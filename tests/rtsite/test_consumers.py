@@ -12,7 +12,7 @@ from django.test import override_settings
 from chat import services
 from chat.consumers import ChatRoomConsumer
 from chat.models import Room
-from tests.conftest import open_socket
+from tests.conftest import open_socket, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -122,3 +122,67 @@ async def test_unknown_socket_path_is_refused() -> None:
     with pytest.raises(ConnectionRefusedError):
         async with open_socket("/ws/nothing-here/"):
             pass
+
+
+async def test_every_error_of_a_parsed_frame_echoes_its_ref(
+    room: Room, make_user: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cases = [
+        ({"type": "dance", "ref": "u1"}, "unknown_type"),
+        ({"type": "history", "ref": "i1"}, "invalid"),
+        ({"type": "history", "before_id": "ten", "ref": "i2"}, "invalid"),
+        ({"type": "message.send", "body": 12, "ref": "i3"}, "invalid"),
+        ({"type": "message.send", "body": "x" * 20_001, "ref": "t1"}, "too_large"),
+        ({"type": "message.send", "body": "hi", "ref": "a1"}, "auth_required"),
+        ({"type": "typing", "ref": "a2"}, "auth_required"),
+    ]
+    async with open_socket(f"/ws/chat/{room.slug}/") as ws:
+        await ws.next("sync")
+        for frame, code in cases:
+            await ws.send(frame)
+            error = await ws.next("error")
+            assert (error["code"], error.get("ref")) == (code, frame["ref"]), frame
+
+        async def broken(self: Any, **kwargs: Any) -> None:
+            raise RuntimeError("boom")
+
+        monkeypatch.setattr(ChatRoomConsumer, "on_history", broken)
+        await ws.send({"type": "history", "before_id": 1, "ref": "x1"})
+        assert (await ws.next("error"))["ref"] == "x1"  # internal_error too
+        await ws.usable()
+
+
+@override_settings(RT_RATE_LIMIT_BURST=2, RT_RATE_LIMIT_PER_SECOND=0.01)
+async def test_a_rate_limited_frame_echoes_its_ref(room: Room) -> None:
+    async with open_socket(f"/ws/chat/{room.slug}/") as ws:
+        await ws.next("sync")
+        for ref in ("p1", "p2"):
+            await ws.send({"type": "ping", "ref": ref})
+            assert (await ws.next("pong"))["ref"] == ref
+        await ws.send({"type": "ping", "ref": "over"})
+        error = await ws.next("error")
+        assert (error["code"], error["ref"]) == ("rate_limited", "over")
+
+
+async def test_actions_without_a_reply_of_their_own_are_acked(
+    room: Room, make_user: Callable[..., Any]
+) -> None:
+    user = await database_sync_to_async(make_user)()
+    cookie = await database_sync_to_async(session_cookie)(user)
+    async with open_socket(f"/ws/chat/{room.slug}/", cookie=cookie) as ws:
+        await ws.next("sync")
+        # typing is fire-and-forget: answered only when it carries a ref.
+        await ws.send({"type": "typing", "ref": "t1"})
+        assert (await ws.next("ack"))["ref"] == "t1"
+        await ws.next("typing")
+        await ws.send({"type": "typing"})
+        await ws.nothing("ack")
+
+
+@pytest.mark.parametrize("cursor", ["\u0661", "\u0967", "\uff11", "1e3", "-1", " 1", "9" * 20])
+async def test_a_cursor_is_ascii_digits_only(room: Room, cursor: str) -> None:
+    """A cursor that is not plain ASCII digits is ignored: the socket starts fresh."""
+    from urllib.parse import quote
+
+    async with open_socket(f"/ws/chat/{room.slug}/?after_id={quote(cursor)}") as ws:
+        assert (await ws.next("sync"))["mode"] == "recent"

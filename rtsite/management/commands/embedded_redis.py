@@ -15,9 +15,9 @@ class Command(BaseCommand):
         parser.add_argument("action", choices=["start", "stop"])
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if not getattr(settings, "EMBEDDED_REDIS", False):
+        if not settings.EMBEDDED_REDIS:
             raise CommandError("REDIS_URL is set: the embedded server is not in use")
-        directory = settings.VAR_DIR / "redis"
+        directory = settings.EMBEDDED_REDIS_DIR
         action = options["action"]
         if action == "start":
             embedded_redis.ensure_running(directory)
