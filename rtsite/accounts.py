@@ -2,8 +2,8 @@
 
 "alice" spelled with a Cyrillic a beside "alice" is the same name to a reader. Each name is
 reduced to a skeleton in the spirit of Unicode TS #39: compatibility-normalized, each
-character replaced by the representative of its set of look-alikes, case folded; two
-names with one skeleton are one name. The look-alike sets come from the Unicode
+character that looks like an ASCII letter or digit replaced by it, the ASCII look-alikes
+(I, l, 1; O, 0; rn, m) made one, case folded; two names with one skeleton are one name. The look-alike sets come from the Unicode
 confusables data as shipped by the confusable-homoglyphs package (docs/decisions.md).
 """
 
@@ -16,51 +16,77 @@ from typing import Any
 from confusable_homoglyphs.confusables import confusables_data
 from django import forms
 from django.contrib.auth import forms as auth_forms
+from django.db.models import Q
+
+
+# Plain ASCII characters that read as others in common fonts (after NFKC, before
+# lowering: capital I and small l are the classic pair), and letter pairs that read as
+# one letter (UTS #39 lists "rn" for "m").
+_ASCII_ALIKE = str.maketrans({"I": "l", "1": "l", "|": "l", "0": "o", "O": "o"})
+_PAIRS_ALIKE = (("rn", "m"), ("vv", "w"))
+
+
+def _ascii(char: str) -> str:
+    return char.translate(_ASCII_ALIKE).lower()
 
 
 @functools.cache
-def _representatives() -> dict[str, str]:
-    """Each confusable character -> the lowest code point among it and its look-alikes."""
-    table: dict[str, str] = {}
+def _prototypes() -> dict[str, str]:
+    """Each non-ASCII character that looks like an ASCII letter or digit -> that one.
+
+    The data lists each character's look-alikes, but not always both ways (Cyrillic a
+    lists Latin a; Latin a lists Cyrillic a; math alphas list only some), so both ways
+    are read. Where one looks like several (Greek capital iota: I, l and 1), they are
+    one after ``_ascii`` anyway, or the lowest is taken."""
+    candidates: dict[str, set[str]] = {}
+
+    def alike(other: str, ascii_char: str) -> None:
+        if other and not other.isascii() and len(other) == 1 and ascii_char.isalnum():
+            candidates.setdefault(other, set()).add(_ascii(ascii_char))
+
     for char, entries in confusables_data.items():
-        if len(char) != 1:
-            continue
-        family = {char}
         for entry in entries:
             glyph = entry["c"].strip("\u200e\u200f")  # the data wraps RTL glyphs in marks
-            if len(glyph) == 1:
-                family.add(glyph)
-        table[char] = min(family)
-    return table
+            if len(char) == 1 and char.isascii():
+                alike(glyph, char)
+            elif len(glyph) == 1 and glyph.isascii():
+                alike(char, glyph)
+    return {char: min(found) for char, found in candidates.items()}
 
 
-def _fold(text: str) -> str:
-    table = _representatives()
-    return "".join(table.get(char, char) for char in text)
+def _skeleton(text: str) -> str:
+    prototypes = _prototypes()
+    skeleton = "".join(prototypes.get(char) or _ascii(char) for char in text).casefold()
+    for pair, letter in _PAIRS_ALIKE:
+        skeleton = skeleton.replace(pair, letter)
+    return skeleton
 
 
-def username_skeleton(username: str) -> str:
-    """The form two names share when they look the same."""
+def username_skeletons(username: str) -> tuple[str, str]:
+    """The forms of a name that another name sharing either of looks the same as: as
+    written ("Ian" reads as "lan"), and in lower case (names are one in any case, and
+    "alice" is not "allce")."""
     text = unicodedata.normalize("NFKC", username)
-    # Before and after case folding: "I" and "l" look alike, "i" and "l" do not.
-    return _fold(_fold(text).casefold())
+    return _skeleton(text), _skeleton(text.casefold())
 
 
 def username_taken(username: str, *, exclude_pk: int | None = None) -> bool:
     from rtsite.models import AccountName
 
-    names = AccountName.objects.filter(skeleton=username_skeleton(username))
+    forms = username_skeletons(username)
+    names = AccountName.objects.filter(Q(skeleton__in=forms) | Q(folded_skeleton__in=forms))
     if exclude_pk is not None:
         names = names.exclude(user_id=exclude_pk)
     return names.exists()
 
 
 def account_name_sync(*, user: Any) -> None:
-    """Keep the user's skeleton in step with their username (on every save)."""
+    """Keep the user's skeletons in step with their username (on every save)."""
     from rtsite.models import AccountName
 
+    skeleton, folded = username_skeletons(user.get_username())
     AccountName.objects.update_or_create(
-        user=user, defaults={"skeleton": username_skeleton(user.get_username())}
+        user=user, defaults={"skeleton": skeleton, "folded_skeleton": folded}
     )
 
 

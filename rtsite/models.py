@@ -7,13 +7,14 @@ from django.db import models
 
 
 class AccountName(models.Model):
-    """The look-alike skeleton of a username (``rtsite.accounts``), to refuse a new name
+    """The look-alike skeletons of a username (``rtsite.accounts``), to refuse a new name
     that reads the same as an existing one without scanning every account."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", primary_key=True
     )
     skeleton = models.CharField(max_length=600, db_index=True)
+    folded_skeleton = models.CharField(max_length=600, db_index=True)
 
     def __str__(self) -> str:
         return self.skeleton

@@ -39,8 +39,13 @@
     return li;
   }
 
-  function add(n) {
-    if (!firstPage || list.querySelector('[data-id="' + n.id + '"]')) return;
+  function add(n, update) {
+    const shown = list.querySelector('[data-id="' + n.id + '"]');
+    if (shown && update) {
+      shown.replaceWith(item(n)); // a repeat folded in: new title and count, same place
+      return;
+    }
+    if (!firstPage || shown) return;
     const empty = document.getElementById("inbox-empty");
     if (empty) empty.remove();
     // Newest first: put it before the first older one.
@@ -60,8 +65,8 @@
 
   document.addEventListener("notifications:frame", (event) => {
     const {frame, unread} = event.detail;
-    if (frame.type === "sync") frame.notifications.forEach(add);
-    else if (frame.type === "notification") add(frame.notification);
+    if (frame.type === "sync") frame.notifications.forEach((n) => add(n, false));
+    else if (frame.type === "notification") add(frame.notification, frame.update);
     else if (frame.type === "read") markShownRead(frame.ids);
     unreadLabel.textContent = unread;
   });

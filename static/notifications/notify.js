@@ -88,10 +88,14 @@
         const isNew = !known.has(n.id);
         known.add(n.id);
         live.seen(n.id);
-        if (!isNew && !frame.again) return;
+        if (!isNew && !frame.again && !frame.update) return;
         if (isNew && !n.read && badge) unread += 1;
         renderBadge();
-        toast(n);
+        // A repeat folded into a notification ("mentioned you 12 times") updates the
+        // toast already showing it instead of stacking another.
+        const shown = toasts && toasts.querySelector('.toast[data-id="' + n.id + '"]');
+        if (shown && frame.update) shown.querySelector(".title").textContent = n.title;
+        else toast(n);
         break;
       }
       case "read":

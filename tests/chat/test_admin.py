@@ -94,3 +94,23 @@ def test_changelists_search_and_filter(staff_client: Client, room_with_messages:
     assert room_with_messages.title in reply.content.decode()
     change = reverse("admin:chat_room_change", args=[room_with_messages.pk])
     assert "retention" in staff_client.get(change).content.decode()
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        ({"slug": "OPS-ROOM"}, "in any case"),
+        ({"description": "x" * 1001}, "at most 1000"),
+        ({"retention": "100001"}, "less than or equal to 100000"),
+    ],
+)
+def test_the_room_form_refuses_what_create_room_refuses(
+    staff_client: Client, make_room: Callable[..., Room], fields: dict[str, str], error: str
+) -> None:
+    make_room(slug="ops-room")
+    data = {"slug": "new-room", "title": "New", "description": "", "retention": "10"}
+    data.update({f"mutes-{k}": v for k, v in {"TOTAL_FORMS": "0", "INITIAL_FORMS": "0"}.items()})
+    reply = staff_client.post(reverse("admin:chat_room_add"), {**data, **fields})
+    assert reply.status_code == 200
+    assert error in reply.content.decode()
+    assert Room.objects.count() == 1

@@ -32,6 +32,9 @@ def test_create_room() -> None:
     [
         (["bad slug!"], "slug"),
         (["ok-slug", "--retention", "-1"], "retention"),
+        (["ok-slug", "--retention", "100001"], "retention"),
+        (["ok-slug", "--description", "x" * 1001], "description"),
+        (["ok-slug", "--title", "\u200b\x00"], "title"),
     ],
 )
 def test_create_room_refuses_bad_input(args: list[str], error: str) -> None:
@@ -43,6 +46,10 @@ def test_create_room_refuses_duplicates(make_room: Callable[..., Room]) -> None:
     make_room(slug="taken")
     with pytest.raises(CommandError, match="already exists"):
         run("create_room", "taken")
+    make_room(slug="ops-room")
+    with pytest.raises(CommandError, match="in any case"):
+        run("create_room", "OPS-ROOM")
+    assert Room.objects.filter(slug__iexact="ops-room").count() == 1
 
 
 def test_prune_rooms(make_room: Callable[..., Room], make_user: Callable[..., Any]) -> None:

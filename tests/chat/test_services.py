@@ -34,6 +34,50 @@ def test_body_is_trimmed_and_stored(make_room: Callable[..., Room], author: Any)
     assert Message.objects.get(pk=message.pk).body == "hello there"
 
 
+def test_control_characters_are_stripped_the_same_on_every_database(
+    make_room: Callable[..., Room], author: Any
+) -> None:
+    """PostgreSQL refuses NUL in text; SQLite stores it. Neither sees one."""
+    message = post(make_room(), author, "a\x00b\x1b[31mc\r\nline\ttwo\x7f")
+    assert Message.objects.get(pk=message.pk).body == "ab[31mc\nline\ttwo"
+
+
+@pytest.mark.parametrize(
+    "body", ["\u200b", "\ufeff", "\u200b\u200c\u200d\u2060", "\x00 \x01", "\u3164"]
+)
+def test_a_body_of_invisible_characters_is_empty(
+    make_room: Callable[..., Room], author: Any, body: str
+) -> None:
+    assert error_code(lambda: post(make_room(), author, body)) == ErrorCode.INVALID
+    assert not Message.objects.exists()
+
+
+def test_rooms_are_checked_wherever_they_are_made(make_room: Callable[..., Room]) -> None:
+    from django.core.exceptions import ValidationError
+
+    make_room(slug="ops-room")
+    bad = [
+        {"slug": "OPS-ROOM", "title": "Ops"},  # the same slug in another case
+        {"slug": "long", "title": "Long", "description": "x" * 1001},
+        {"slug": "big", "title": "Big", "retention": 100_001},
+        {"slug": "blank", "title": "\u200b"},
+    ]
+    for fields in bad:
+        with pytest.raises(ValidationError):
+            services.room_create(**fields)
+    # The database holds the line too, for writes that skip validation.
+    from django.db import IntegrityError, transaction
+
+    for fields in (
+        {"slug": "Ops-Room", "title": "x"},
+        {"slug": "d", "title": "d", "description": "y" * 1001},
+    ):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            Room.objects.create(**fields)
+    room = services.room_create(slug="fine", title=" Fine\x00 room ", description="ok\x07")
+    assert (room.title, room.description) == ("Fine room", "ok")
+
+
 def test_refused_posts_store_nothing(make_room: Callable[..., Room], author: Any) -> None:
     room = make_room()
     assert error_code(lambda: post(room, author, " \n\t ")) == ErrorCode.INVALID

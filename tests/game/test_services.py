@@ -241,3 +241,18 @@ def test_staff_abort_and_end(active_game: Game, players: tuple[Any, Any]) -> Non
         Reason.STAFF,
     )
     assert services.game_abort(games=[active_game]) == 0  # already over
+
+
+def test_a_deactivated_players_waiting_game_is_never_offered(make_user: Callable[..., Any]) -> None:
+    leaver, player = make_user(), make_user()
+    left_behind = services.game_create(user=leaver)
+    leaver.is_active = False
+    leaver.save()
+    waiting, _playing = selectors.lobby_games()
+    assert left_behind not in waiting
+    mine = services.game_quick_play(user=player)
+    assert mine.pk != left_behind.pk
+    assert (mine.status, mine.player1) == (Status.WAITING, player)
+    with pytest.raises(ActionError) as refused:
+        services.game_join(game_id=left_behind.pk, user=make_user())
+    assert refused.value.code == ErrorCode.GAME_OVER

@@ -163,3 +163,21 @@ async def test_send_again_redelivers(staff_client: Client, make_user: Callable[.
         frame = await ws.next("notification")
         assert (frame["notification"]["id"], frame["again"]) == (sent.pk, True)
     assert await database_sync_to_async(Notification.objects.count)() == 1
+
+
+def test_a_sent_notification_offers_no_save_and_a_post_changes_nothing(
+    staff_client: Client, make_user: Callable[..., Any]
+) -> None:
+    sent = services.notification_send(title="sent", users=[make_user()])
+    change = reverse("admin:notifications_notification_change", args=[sent.pk])
+    page = staff_client.get(change)
+    assert page.status_code == 200
+    assert 'name="_save"' not in page.content.decode()
+    reply = staff_client.post(change, {"title": "edited", "_save": "Save"})
+    assert reply.status_code == 403  # refused, not a 500
+    sent.refresh_from_db()
+    assert sent.title == "sent"
+    # The list and its "send again" stay.
+    assert (
+        staff_client.get(reverse("admin:notifications_notification_changelist")).status_code == 200
+    )

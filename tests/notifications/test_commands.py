@@ -51,13 +51,38 @@ def test_dry_run_sends_nothing(make_user: Callable[..., Any]) -> None:
         (["--group", "nobody", "--title", "t"], "no such group: nobody"),
         (["--all", "--title", "  "], "needs a title"),
         (["--all", "--title", "t", "--link", "javascript:alert(1)"], "link must be"),
+        (["--all", "--title", "t", "--link", "general"], "link must be"),
+        (["--all", "--title", "t", "--link", "/" + "x" * 600], "at most 500"),
+        (["--user", "gone", "--title", "t"], "gone is deactivated"),
     ],
 )
 def test_bad_input_exits_non_zero_and_sends_nothing(
     make_user: Callable[..., Any], args: list[str], message: str
 ) -> None:
+    make_user("gone", is_active=False)
     with pytest.raises(CommandError, match=message):
         run(*args)
+    assert not Notification.objects.exists()
+
+
+def test_users_are_found_in_any_case(make_user: Callable[..., Any]) -> None:
+    alice = make_user("alice")
+    result = json.loads(run("--user", "ALICE", "--title", "hi", "--json"))
+    assert (result["sent"], result["usernames"]) == (True, ["alice"])
+    assert Notification.objects.get().recipients.get().user == alice
+
+
+def test_with_json_every_error_is_json() -> None:
+    refused = manage("send_notification", "--user", "ghost", "--title", "t", "--json", check=False)
+    assert refused.returncode == 1
+    assert json.loads(refused.stdout) == {"sent": False, "error": "no such user: ghost"}
+    invalid = manage("send_notification", "--all", "--title", " ", "--json", check=False)
+    assert invalid.returncode == 1
+    assert json.loads(invalid.stdout) == {"sent": False, "error": "a notification needs a title"}
+    usage = manage("send_notification", "--title", "t", "--json", check=False)
+    assert usage.returncode == 2
+    assert json.loads(usage.stdout)["sent"] is False
+    assert "--user" in json.loads(usage.stdout)["error"]
     assert not Notification.objects.exists()
 
 

@@ -101,3 +101,25 @@ def test_every_page_carries_the_socket_client_and_members_get_a_badge(
     assert "notifications/notify.js" in visitor
     assert 'id="toasts"' in visitor
     assert 'id="notify-badge"' not in visitor
+
+
+@pytest.mark.parametrize(
+    "stored", ["general", "password_change", "?x=1", "#m1", "//evil.example/", "/" + "x" * 600]
+)
+def test_following_a_link_never_fails_nor_leaves_the_site(
+    client_for: Client, alice: Any, stored: str
+) -> None:
+    """Links stored before the check was strict are never resolved as URL names: a bad
+    one leads to the inbox, never to a 500 or another site."""
+    sent = services.notification_send(title="old", users=[alice])
+    type(sent).objects.filter(pk=sent.pk).update(link=stored)
+    reply = client_for.get(reverse("notifications:open", args=[sent.pk]))
+    assert reply.status_code == 302
+    assert reply["Location"] == INBOX
+    assert selectors.unread_count(user=alice) == 0  # still marked read on the way
+
+
+def test_a_good_link_is_followed_as_stored(client_for: Client, alice: Any) -> None:
+    sent = services.notification_send(title="t", users=[alice], link="/chat/x/?a=1#m5")
+    reply = client_for.get(reverse("notifications:open", args=[sent.pk]))
+    assert (reply.status_code, reply["Location"]) == (302, "/chat/x/?a=1#m5")

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -17,7 +18,8 @@ from django.conf import settings
 
 from chat import services as chat_services
 from chat.models import Message, Room
-from tests.conftest import Daphne, session_cookie, ws_connect, ws_next
+from notifications.models import Notification
+from tests.conftest import Daphne, session_cookie, start_daphne, ws_connect, ws_next
 from tests.reliability.figures import report
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -125,3 +127,116 @@ async def test_a_flood_stores_only_the_allowed_rate_and_others_carry_on(
     assert stored == acks
     assert settings.RT_RATE_LIMIT_BURST <= stored <= allowed + 1
     assert limited == 1000 - stored
+
+
+@pytest.fixture
+def limited_server(django_db_setup: None, tmp_path: Path) -> Iterator[Daphne]:
+    """A daphne process with the shipped limits on accounts and addresses (the shared
+    test server lifts them for load tests), and a visitor cap small enough to reach."""
+    server = start_daphne(
+        tmp_path,
+        env={
+            "CHAT_POST_RATE_PER_SECOND": str(DEFAULT_POST_RATE),
+            "CHAT_POST_BURST": str(DEFAULT_POST_BURST),
+            "RT_MAX_SOCKETS_PER_ADDRESS": "5",
+        },
+    )
+    yield server
+    server.stop()
+
+
+# The shipped defaults (rtsite/settings.py), which the limited server runs with.
+DEFAULT_POST_RATE = 2.0
+DEFAULT_POST_BURST = 20
+
+
+async def test_one_account_flooding_from_30_sockets_is_held_to_its_own_rate(
+    limited_server: Daphne, make_room: Callable[..., Room], make_user: Callable[..., Any]
+) -> None:
+    room = await database_sync_to_async(make_room)(retention=0)
+    flooder = await database_sync_to_async(make_user)("flooder")
+    target = await database_sync_to_async(make_user)("target")
+    cookie = await database_sync_to_async(session_cookie)(flooder)
+    path = f"/ws/chat/{room.slug}/"
+    sockets = [await ws_connect(limited_server, path, cookie) for _ in range(30)]
+    per_socket = 40
+    try:
+        for ws in sockets:
+            await ws_next(ws, "sync")
+        start = time.monotonic()
+
+        async def flood(ws: Any, n: int) -> tuple[int, int]:
+            for i in range(per_socket):
+                await ws.send(json.dumps({"type": "message.send", "body": f"@target {n}.{i}"}))
+            acks = limited = 0
+            while acks + limited < per_socket:
+                frame = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                if frame["type"] == "ack":
+                    acks += 1
+                elif frame["type"] == "error":
+                    assert frame["code"] == "rate_limited", frame
+                    limited += 1
+            return acks, limited
+
+        results = await asyncio.gather(*(flood(ws, n) for n, ws in enumerate(sockets)))
+        elapsed = time.monotonic() - start
+    finally:
+        for ws in sockets:
+            await ws.close()
+    acks = sum(a for a, _ in results)
+    stored = await database_sync_to_async(Message.objects.filter(room=room).count)()
+
+    def mentions() -> list[Notification]:
+        return list(Notification.objects.filter(recipients__user=target))
+
+    notified = await database_sync_to_async(mentions)()
+    report(
+        f"[flood, one account] 30 sockets x {per_socket} messages in {elapsed:.1f}s: "
+        f"{stored} stored, {30 * per_socket - acks} rate_limited; "
+        f"the mentioned user got {len(notified)} notification(s), counting {stored}"
+    )
+    assert stored == acks
+    assert DEFAULT_POST_BURST <= stored <= DEFAULT_POST_BURST + DEFAULT_POST_RATE * elapsed + 1
+    # Every stored mention folded into one notification that counts them.
+    assert len(notified) == 1
+    assert notified[0].fold_count == stored
+    assert notified[0].title == f"flooder mentioned you {stored} times in {room.title}"
+
+
+async def test_visitor_sockets_per_address_are_capped(
+    limited_server: Daphne, make_user: Callable[..., Any]
+) -> None:
+    user = await database_sync_to_async(make_user)()
+    cookie = await database_sync_to_async(session_cookie)(user)
+    visitors = [await ws_connect(limited_server, "/ws/notifications/") for _ in range(5)]
+    try:
+        for ws in visitors:
+            await ws_next(ws, "sync")
+        sixth = await ws_connect(limited_server, "/ws/notifications/")
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await ws_next(sixth, "sync")
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 4429
+        # A logged-in user from the same address counts against their own cap only.
+        member = await ws_connect(limited_server, "/ws/notifications/", cookie)
+        await ws_next(member, "sync")
+        await member.close()
+        # A place freed is a place taken again.
+        await visitors.pop().close()
+        again = await ws_connect(limited_server, "/ws/notifications/")
+        visitors.append(again)
+        await asyncio.wait_for(_synced_after_retries(limited_server, visitors), 10)
+    finally:
+        for ws in visitors:
+            await ws.close()
+
+
+async def _synced_after_retries(server: Daphne, visitors: list[Any]) -> None:
+    """The freed place is counted out when the server sees the close: retry until then."""
+    while True:
+        try:
+            await ws_next(visitors[-1], "sync")
+            return
+        except websockets.ConnectionClosed:
+            await asyncio.sleep(0.1)
+            visitors[-1] = await ws_connect(server, "/ws/notifications/")

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 import redis
+import websockets
 from channels.db import database_sync_to_async
 
 from chat.models import Message, Room
@@ -187,3 +188,24 @@ async def test_redis_fault_under_chat_load(
     injure = kill_and_restart if fault == "killed" else pause_and_resume
     await _run_with_fault(fault_server, room, cookie, injure, f"redis {fault}")
     assert fault_server.process.poll() is None  # the server did not crash
+
+
+async def test_a_failure_while_connecting_reaches_the_client_as_4500(
+    fault_server: Daphne, own_redis: RedisServer, make_room: Callable[..., Room], make_user: Any
+) -> None:
+    """Redis is down while a socket connects: the handshake was already accepted, so the
+    client gets the documented, retryable 4500 (not an HTTP 403 it would not retry)."""
+    room = await database_sync_to_async(make_room)()
+    cookie = await database_sync_to_async(session_cookie)(await database_sync_to_async(make_user)())
+    own_redis.kill()
+    for path, who in ((f"/ws/chat/{room.slug}/", cookie), ("/ws/notifications/", None)):
+        ws = await websockets.connect(
+            f"{fault_server.ws_url}{path}",
+            origin=fault_server.url,
+            additional_headers={"Cookie": who} if who else {},
+            open_timeout=30,
+        )
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 30)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 4500
