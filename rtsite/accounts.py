@@ -3,8 +3,9 @@
 "alice" spelled with a Cyrillic a beside "alice" is the same name to a reader. Each name is
 reduced to a skeleton in the spirit of Unicode TS #39: compatibility-normalized, each
 character that looks like an ASCII letter or digit replaced by it, the ASCII look-alikes
-(I, l, 1; O, 0; rn, m) made one, case folded; two names with one skeleton are one name. The look-alike sets come from the Unicode
-confusables data as shipped by the confusable-homoglyphs package (docs/decisions.md).
+(I, l, 1; O, 0; rn, m) made one, case folded; two names with one skeleton are one name.
+The look-alike sets come from the Unicode confusables data as shipped by the
+confusable-homoglyphs package (docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from confusable_homoglyphs.confusables import confusables_data
 from django import forms
 from django.contrib.auth import forms as auth_forms
 from django.db.models import Q
-
 
 # Plain ASCII characters that read as others in common fonts (after NFKC, before
 # lowering: capital I and small l are the classic pair), and letter pairs that read as

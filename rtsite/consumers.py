@@ -10,9 +10,11 @@ What it guarantees, so apps do not each re-learn it:
   ``error``, each carrying the frame's ``ref`` (fire-and-forget frames such as ``typing``
   answer only when they carry a ref);
 - the handshake is accepted before anything slow runs (the session, the account, Redis,
-  the database): daphne drops a handshake that is not accepted within its
-  ``websocket_connect_timeout``, so in a connect storm slow checks before the accept
-  failed every socket at once. A check that fails afterwards closes with its code;
+  the database), and only RT_CONNECTS_AT_ONCE sockets do that work at a time: daphne
+  drops a handshake that is not accepted within its ``websocket_connect_timeout``, so in
+  a connect storm slow checks before the accept (or a loop busy with every socket's
+  checks at once) failed sockets en masse. A check that fails afterwards closes with its
+  code;
 - broadcasts reach it through the process's hub (``rtsite.hub``), not through a
   channel-layer channel of its own: the consumer opts out of the layer
   (``channel_layer_alias = None``), so an idle socket costs no layer receive task and a
@@ -22,6 +24,7 @@ What it guarantees, so apps do not each re-learn it:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Mapping
@@ -39,6 +42,7 @@ from django.contrib.auth.models import AnonymousUser
 from rtsite import presence, services
 from rtsite.errors import ActionError, ErrorCode
 from rtsite.hub import get_hub
+from rtsite.loops import PerLoop
 from rtsite.protocol import (
     ClientFrame,
     ascii_id,
@@ -66,6 +70,13 @@ SOCKETS_ROOM = "sockets"
 VISITOR_SOCKETS_ROOM = "visitor-sockets"
 
 
+def _slots() -> asyncio.Semaphore:
+    return asyncio.Semaphore(settings.RT_CONNECTS_AT_ONCE)
+
+
+_connect_slots = PerLoop(_slots)
+
+
 class JsonConsumer(AsyncWebsocketConsumer):
     client_frames: ClassVar[Mapping[str, ClientFrame]] = {}
     # Group traffic comes through the hub; no per-socket layer channel (see above).
@@ -87,9 +98,13 @@ class JsonConsumer(AsyncWebsocketConsumer):
         self.scope["user"] = AnonymousUser()
         await self.accept()
         try:
-            self.scope["user"] = await get_user(self.scope)
-            if await self._enter_account():
-                await self.connect()
+            # At most RT_CONNECTS_AT_ONCE sockets of a process do their connect work at a
+            # time: the rest wait here, accepted, so the loop stays free to accept the
+            # handshakes still arriving (daphne times out those it does not accept).
+            async with _connect_slots.get():
+                self.scope["user"] = await get_user(self.scope)
+                if await self._enter_account():
+                    await self.connect()
         finally:
             held, self.held = self.held, None
             for event in held or ():

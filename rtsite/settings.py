@@ -282,6 +282,10 @@ RT_RATE_LIMIT_BURST = env_int("RT_RATE_LIMIT_BURST", 20, minimum=1)
 RT_STALE_EVENT_SECONDS = env_float("RT_STALE_EVENT_SECONDS", 2.0, minimum=0.1)
 # Unsent bytes a socket may have queued before it is dropped as too slow to read.
 RT_MAX_SEND_BUFFER_BYTES = env_int("RT_MAX_SEND_BUFFER_BYTES", 1024 * 1024, minimum=65536)
+# Sockets of a process doing their connect work (session, account, presence, history)
+# at once; the others wait, already accepted. One database thread serves them all, so
+# more would only crowd the event loop that accepts new handshakes.
+RT_CONNECTS_AT_ONCE = env_int("RT_CONNECTS_AT_ONCE", 16, minimum=1)
 # Open sockets one logged-in user may hold at once, across processes (tabs x sockets).
 RT_MAX_SOCKETS_PER_USER = env_int("RT_MAX_SOCKETS_PER_USER", 30, minimum=1)
 # Open sockets of visitors (not logged in) from one client address, across processes. A

@@ -91,11 +91,11 @@
         if (!isNew && !frame.again && !frame.update) return;
         if (isNew && !n.read && badge) unread += 1;
         renderBadge();
-        // A repeat folded into a notification ("mentioned you 12 times") updates the
+        // A repeat folded into a notification ("mentioned you 12 times") replaces the
         // toast already showing it instead of stacking another.
         const shown = toasts && toasts.querySelector('.toast[data-id="' + n.id + '"]');
-        if (shown && frame.update) shown.querySelector(".title").textContent = n.title;
-        else toast(n);
+        if (shown && frame.update) shown.remove();
+        toast(n);
         break;
       }
       case "read":

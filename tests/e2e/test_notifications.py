@@ -123,3 +123,36 @@ def test_mark_all_read_in_one_tab_clears_the_badge_in_another(
     assert inbox.url.endswith("/notifications/")
     inbox.reload()
     assert inbox.locator("#inbox .inbox-item.unread").count() == 0
+
+
+def test_repeated_mentions_fold_into_one_toast_and_one_inbox_item(
+    browser: Any, daphne_server: Daphne, make_user: Callable[..., Any], make_room: Any
+) -> None:
+    from chat import services as chat_services
+
+    make_user("target")
+    author = make_user("chatty")
+    room = make_room(title="Lobby")
+    page = log_in(browser, daphne_server.url, "target", "/notifications/")
+    for i in range(1, 4):
+        chat_services.message_post(room=room, author=author, body=f"@target ping {i}")
+        title = (
+            "chatty mentioned you in Lobby"
+            if i == 1
+            else f"chatty mentioned you {i} times in Lobby"
+        )
+        page.wait_for_function(
+            "t => [...document.querySelectorAll('#toasts .toast .title')]"
+            ".some(el => el.textContent === t)",
+            arg=title,
+        )
+    # One toast, one inbox item, one unread: the repeats updated them in place.
+    assert page.locator("#toasts .toast").count() == 1
+    assert page.locator("#toasts .toast .body").inner_text() == "@target ping 3"
+    assert page.locator("#inbox .inbox-item").count() == 1
+    assert (
+        page.locator("#inbox .inbox-item .title").inner_text()
+        == "chatty mentioned you 3 times in Lobby"
+    )
+    assert badge(page) == "1"
+    page.context.close()
