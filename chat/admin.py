@@ -36,12 +36,16 @@ class RoomAdmin(admin.ModelAdmin):
         return room.message_total  # type: ignore[attr-defined]
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        """Mutes added, changed or removed in the inline go through the services."""
         for mute in formset.save(commit=False):
-            if mute.created_by_id is None:
-                mute.created_by = request.user
-            mute.save()
+            services.user_mute(
+                room=mute.room,
+                user=mute.user,
+                created_by=mute.created_by or request.user,
+                reason=mute.reason,
+            )
         for mute in formset.deleted_objects:
-            mute.delete()
+            services.user_unmute(room=mute.room, user=mute.user)
 
 
 @admin.register(Message)

@@ -26,17 +26,17 @@ def _page(messages: list[Message]) -> list[dict[str, Any]]:
 
 
 def _listed() -> int:
-    return getattr(settings, "CHAT_ONLINE_LIST_LIMIT", 100)
+    return settings.CHAT_ONLINE_LIST_LIMIT
 
 
 def _history(room: Room, after_id: int | None) -> dict[str, Any]:
     """The history part of a sync frame: after the cursor, or the latest page."""
     if after_id is not None:
-        limit = getattr(settings, "CHAT_RESUME_LIMIT", 1000)
+        limit = settings.CHAT_RESUME_LIMIT
         messages, too_many = selectors.message_after(room=room, after_id=after_id, limit=limit)
         if not too_many:
             return {"mode": "resume", "messages": _page(messages)}
-    page = getattr(settings, "CHAT_HISTORY_PAGE_SIZE", 50)
+    page = settings.CHAT_HISTORY_PAGE_SIZE
     messages, has_more = selectors.message_recent(room=room, limit=page)
     # "reset": too far behind to replay; start over from the latest page.
     mode = "recent" if after_id is None else "reset"
@@ -90,12 +90,14 @@ class RoomListConsumer(JsonConsumer):
 
     async def _send_rooms(self) -> None:
         rooms = await database_sync_to_async(lambda: list(selectors.room_list()))()
-        counts = await presence.online_counts(room_ids=[room.pk for room in rooms])
+        keys = {room.pk: protocol.room_presence(room.pk) for room in rooms}
+        counts = await presence.online_counts(room_ids=list(keys.values()))
         await self.send_frame(
             {
                 "type": "rooms",
                 "rooms": [
-                    {**protocol.room_payload(room), "online": counts[room.pk]} for room in rooms
+                    {**protocol.room_payload(room), "online": counts[keys[room.pk]]}
+                    for room in rooms
                 ],
             }
         )
@@ -117,12 +119,12 @@ class ChatRoomConsumer(JsonConsumer):
         if self.room is None:
             await self.close(code=CLOSE_NOT_FOUND)
             return
-        if not self.user.is_authenticated and not getattr(settings, "CHAT_ANONYMOUS_READ", True):
+        if not self.user.is_authenticated and not settings.CHAT_ANONYMOUS_READ:
             await self.close(code=CLOSE_FORBIDDEN)
             return
         # Join before reading history: a message committed meanwhile arrives twice at
         # worst (the client drops repeats by id), never zero times.
-        await self.join_group(self.room.group_name)
+        await self.join_group(protocol.room_group(self.room.pk))
         self.joined_at = time.monotonic()
         online = None
         if self.user.is_authenticated:
@@ -142,7 +144,9 @@ class ChatRoomConsumer(JsonConsumer):
         # One trip to the database thread for the whole history part.
         history = await _history_for(room, after_id, self.joined_at)
         if online is None:
-            online = await presence.online_users(room_id=room.pk, limit=_listed())
+            online = await presence.online_users(
+                room_id=protocol.room_presence(room.pk), limit=_listed()
+            )
         online_users, online_count = online
         frame: dict[str, Any] = {
             "type": "sync",
@@ -153,10 +157,8 @@ class ChatRoomConsumer(JsonConsumer):
             "online_count": online_count,
             "me": protocol.user_payload(self.user) if self.user.is_authenticated else None,
             "limits": {
-                "max_length": getattr(settings, "CHAT_MAX_MESSAGE_LENGTH", 2000),
-                "typing_timeout_ms": int(
-                    getattr(settings, "CHAT_TYPING_TIMEOUT_SECONDS", 5.0) * 1000
-                ),
+                "max_length": settings.CHAT_MAX_MESSAGE_LENGTH,
+                "typing_timeout_ms": int(settings.CHAT_TYPING_TIMEOUT_SECONDS * 1000),
             },
         }
         if "has_more" in history:

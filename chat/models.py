@@ -59,15 +59,6 @@ class Room(models.Model):
         if not self.title:
             raise ValidationError({"title": "A room needs a title."})
 
-    @property
-    def group_name(self) -> str:
-        return self.group_for(self.pk)
-
-    @staticmethod
-    def group_for(room_id: int) -> str:
-        # By id, not slug: a renamed room keeps its open sockets.
-        return f"chat.room.{room_id}"
-
 
 class Message(models.Model):
     # The id is the cursor for history ("before_id") and for resume ("after_id").

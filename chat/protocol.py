@@ -25,7 +25,17 @@ EVENT_PRESENCE = "chat.presence"
 EVENT_TYPING = "chat.typing"
 EVENT_ROOM_ONLINE = "chat.room_online"
 
+# Hub groups (where broadcasts go) and presence rooms (who is online), named here only.
 LOBBY_GROUP = "chat.lobby"
+
+
+def room_group(room_id: int) -> str:
+    # By id, not slug: a renamed room keeps its open sockets.
+    return f"chat.room.{room_id}"
+
+
+def room_presence(room_id: int) -> str:
+    return f"chat-room.{room_id}"
 
 
 def user_payload(user: Any) -> dict[str, Any]:

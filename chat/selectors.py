@@ -43,7 +43,7 @@ _room_cache: dict[str, tuple[Room, float]] = {}
 def room_get_cached(*, slug: str) -> Room | None:
     """``room_get``, remembered for CHAT_ROOM_CACHE_SECONDS in this process (changes
     made through this process clear it at once; other processes see them after that)."""
-    ttl = getattr(settings, "CHAT_ROOM_CACHE_SECONDS", 10.0)
+    ttl = settings.CHAT_ROOM_CACHE_SECONDS
     hit = _room_cache.get(slug)
     if hit is not None and time.monotonic() - hit[1] < ttl:
         return hit[0]

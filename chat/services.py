@@ -78,7 +78,7 @@ def message_post(*, room: Room, author: Any, body: str) -> Message:
         message = Message.objects.create(room=room, author=author, body=body)
         _prune(room)
         publish_on_commit(
-            room.group_name,
+            protocol.room_group(room.pk),
             protocol.EVENT_MESSAGE,
             protocol.message_frame(message),
             cursor=message.pk,
@@ -118,7 +118,7 @@ def message_delete(*, messages: Iterable[Message]) -> int:
         for room_id, ids in by_room.items():
             deleted += Message.objects.filter(pk__in=ids).delete()[0]
             publish_on_commit(
-                Room.group_for(room_id), protocol.EVENT_DELETED, protocol.deleted_frame(ids)
+                protocol.room_group(room_id), protocol.EVENT_DELETED, protocol.deleted_frame(ids)
             )
     return deleted
 
@@ -150,7 +150,7 @@ async def presence_enter(
     """Count a socket in (announcing the user if it is their first) and return who is
     online, naming up to ``listed`` users."""
     change = await presence.enter(
-        room_id=room.pk,
+        room_id=protocol.room_presence(room.pk),
         user_id=user.pk,
         username=user.get_username(),
         socket_id=socket_id,
@@ -163,7 +163,10 @@ async def presence_enter(
 
 async def presence_leave(*, room: Room, user: Any, socket_id: str) -> None:
     change = await presence.leave(
-        room_id=room.pk, user_id=user.pk, username=user.get_username(), socket_id=socket_id
+        room_id=protocol.room_presence(room.pk),
+        user_id=user.pk,
+        username=user.get_username(),
+        socket_id=socket_id,
     )
     if change.last:
         _presence_batch().add(room, "left", user, change.online)
@@ -186,8 +189,8 @@ class _PresenceBatch:
         entry = self.pending.get(room.pk)
         if entry is None:
             entry = self.pending[room.pk] = {"room": room, "joined": {}, "left": {}}
-            base = getattr(settings, "CHAT_PRESENCE_BATCH_SECONDS", 0.25)
-            listed = max(1, getattr(settings, "CHAT_ONLINE_LIST_LIMIT", 100))
+            base = settings.CHAT_PRESENCE_BATCH_SECONDS
+            listed = max(1, settings.CHAT_ONLINE_LIST_LIMIT)
             delay = min(5.0, base * max(1.0, online / listed))
             asyncio.get_running_loop().call_later(
                 delay, lambda: asyncio.ensure_future(self.flush(room.pk))
@@ -205,7 +208,7 @@ class _PresenceBatch:
         room = entry["room"]
         if entry["joined"] or entry["left"]:
             await publish_now(
-                room.group_name,
+                protocol.room_group(room.pk),
                 protocol.EVENT_PRESENCE,
                 protocol.presence_frame(
                     list(entry["joined"].values()), list(entry["left"].values()), entry["online"]
@@ -244,7 +247,7 @@ async def typing_start(*, room: Room, user: Any) -> None:
         raise ActionError(ErrorCode.MUTED, "you are muted in this room")
     timeout = settings.CHAT_TYPING_TIMEOUT_SECONDS
     await publish_now(
-        room.group_name,
+        protocol.room_group(room.pk),
         protocol.EVENT_TYPING,
         protocol.typing_frame(protocol.user_payload(user), int(timeout * 1000)),
     )

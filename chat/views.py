@@ -16,7 +16,7 @@ def room_detail(request: HttpRequest, slug: str) -> HttpResponse:
     room = selectors.room_get(slug=slug)
     if room is None:
         raise Http404("No such room")
-    if not request.user.is_authenticated and not getattr(settings, "CHAT_ANONYMOUS_READ", True):
+    if not request.user.is_authenticated and not settings.CHAT_ANONYMOUS_READ:
         return redirect_to_login(request.get_full_path())
     return render(
         request,
@@ -25,7 +25,7 @@ def room_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "room": room,
             "config": {
                 "slug": room.slug,
-                "maxLength": getattr(settings, "CHAT_MAX_MESSAGE_LENGTH", 2000),
+                "maxLength": settings.CHAT_MAX_MESSAGE_LENGTH,
                 "canPost": request.user.is_authenticated,
             },
         },

@@ -6,6 +6,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
+from game import presence as game_presence
 from game import protocol, selectors, services
 from game.models import Game
 from rtsite import presence
@@ -17,7 +18,7 @@ class LobbyConsumer(JsonConsumer):
 
     async def connect(self) -> None:
         await self.join_group(protocol.LOBBY_GROUP)
-        online = await services.lobby_enter(user=self.user, socket_id=self.socket_id)
+        online = await game_presence.lobby_enter(user=self.user, socket_id=self.socket_id)
         await self._send_sync(online)
 
     async def hub_resync(self) -> None:
@@ -29,7 +30,7 @@ class LobbyConsumer(JsonConsumer):
                 protocol.LOBBY_PRESENCE
             ]
         waiting, playing = await database_sync_to_async(selectors.lobby_games)()
-        keys = [protocol.presence_key(game.pk) for game in playing]
+        keys = [protocol.page_presence(game.pk) for game in playing]
         watching = await presence.online_counts(room_ids=keys) if keys else {}
         await self.send_frame(
             {
@@ -38,7 +39,7 @@ class LobbyConsumer(JsonConsumer):
                 "playing": [
                     protocol.summary(
                         game,
-                        protocol.spectator_count(game, watching[protocol.presence_key(game.pk)]),
+                        protocol.spectator_count(game, watching[protocol.page_presence(game.pk)]),
                     )
                     for game in playing
                 ],
@@ -51,7 +52,7 @@ class LobbyConsumer(JsonConsumer):
 
     async def disconnect(self, code: int) -> None:
         if getattr(self, "socket_id", None):
-            await services.lobby_leave(user=self.user, socket_id=self.socket_id)
+            await game_presence.lobby_leave(user=self.user, socket_id=self.socket_id)
 
     async def _joined(self, game: Game) -> dict[str, Any]:
         def build() -> dict[str, Any]:
@@ -101,13 +102,13 @@ class GameConsumer(JsonConsumer):
         if game.private and self.number is None and self.query_param("code") != game.invite_code:
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        await self.join_group(game.group_name)
+        await self.join_group(protocol.game_group(game.pk))
         await self._enter()
         await self._send_sync()
 
     async def _enter(self) -> None:
         self.entered = True  # from here on, leaving must uncount this socket
-        await services.game_page_enter(
+        await game_presence.game_page_enter(
             game_id=self.game_id,
             user=self.user,
             socket_id=self.socket_id,
@@ -122,8 +123,8 @@ class GameConsumer(JsonConsumer):
         game, moves = await database_sync_to_async(read)()
         if game is None:
             return
-        on_page = (await presence.online_counts(room_ids=[protocol.presence_key(game.pk)]))[
-            protocol.presence_key(game.pk)
+        on_page = (await presence.online_counts(room_ids=[protocol.page_presence(game.pk)]))[
+            protocol.page_presence(game.pk)
         ]
         self.version = max(self.version, game.version)
         await self.send_frame(
@@ -141,7 +142,7 @@ class GameConsumer(JsonConsumer):
 
     async def disconnect(self, code: int) -> None:
         if self.entered:
-            await services.game_page_leave(
+            await game_presence.game_page_leave(
                 game_id=self.game_id,
                 user=self.user,
                 socket_id=self.socket_id,

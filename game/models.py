@@ -71,14 +71,6 @@ class Game(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("game:detail", args=[self.pk])
 
-    @property
-    def group_name(self) -> str:
-        return self.group_for(self.pk)
-
-    @staticmethod
-    def group_for(game_id: int) -> str:
-        return f"game.{game_id}"
-
     def number_of(self, user: object) -> int | None:
         """1 or 2 for the game's players, None for anyone else."""
         pk = getattr(user, "pk", None)

@@ -42,11 +42,22 @@ EVENT_LOBBY_REMOVED = "game.lobby_removed"
 EVENT_ONLINE = "game.online"
 EVENT_SPECTATORS = "game.spectators"
 
+# Hub groups (where broadcasts go) and presence rooms (who is on a page), named here only.
 LOBBY_GROUP = "game.lobby"
+LOBBY_PRESENCE = "game-lobby"
+
+
+def game_group(game_id: int) -> str:
+    return f"game.{game_id}"
+
+
+def page_presence(game_id: int) -> str:
+    """Who has the game's page open (``rtsite.presence`` keeps it in Redis)."""
+    return f"game-page.{game_id}"
 
 
 def grace_seconds() -> float:
-    return getattr(settings, "GAME_RECONNECT_GRACE_SECONDS", 60.0)
+    return settings.GAME_RECONNECT_GRACE_SECONDS
 
 
 def _player(game: Game, number: int) -> dict[str, Any] | None:
@@ -120,14 +131,6 @@ def spectator_count(game: Game, on_page: int) -> int:
 
 def spectators_frame(game_id: int, count: int) -> dict[str, Any]:
     return {"type": "spectators", "id": game_id, "count": count}
-
-
-def presence_key(game_id: int) -> str:
-    """The presence room of a game page (``rtsite.presence`` keeps it in Redis)."""
-    return f"game.{game_id}"
-
-
-LOBBY_PRESENCE = "game.lobby"
 
 
 def online_frame(count: int) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 The server is the referee: each action locks the game row, checks it against the rules
 (``game.rules``) and the game's state, stores the result, bumps the version and
 broadcasts the whole state after commit. The lobby, the game page, the admin and the
-tests all come through here.
+tests all come through here. It is synchronous database code and calls no Redis while
+it holds a row lock; who is on the game's pages is ``game.presence``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -22,7 +22,7 @@ from game.models import Game, Move, PairingLock, Reason, Status
 from notifications.services import notification_fold, notification_send, times
 from rtsite import presence
 from rtsite.errors import ActionError, ErrorCode
-from rtsite.realtime import publish_now, publish_on_commit
+from rtsite.realtime import publish_on_commit
 from rtsite.selectors import user_is_active
 
 
@@ -51,7 +51,10 @@ def _publish(game: Game, *, last: list[int] | None = None, lobby: bool = True) -
     game.version += 1
     game.save()
     publish_on_commit(
-        game.group_name, protocol.EVENT_STATE, protocol.state_frame(game, last), cursor=game.version
+        protocol.game_group(game.pk),
+        protocol.EVENT_STATE,
+        protocol.state_frame(game, last),
+        cursor=game.version,
     )
     if game.private or not (lobby or game.status != Status.ACTIVE):
         return
@@ -252,6 +255,8 @@ def game_answer_draw(*, game_id: int, user: Any, accept: bool) -> Game:
 def game_claim_win(*, game_id: int, user: Any) -> Game:
     """The player who stayed wins once the other has been gone for the grace period."""
     grace = timedelta(seconds=protocol.grace_seconds())
+    # Asked of Redis before the row lock, not while holding it.
+    present = _players_with_sockets(game_id)
     with transaction.atomic():
         game = _locked(game_id)
         number = _player_number(game, user)
@@ -259,7 +264,7 @@ def game_claim_win(*, game_id: int, user: Any) -> Game:
         other = 3 - number
         # Marked online, but no socket of theirs is alive: their server process died
         # without saying goodbye. They are away from now on.
-        ghost = _online(game, other) and not _has_sockets(game, other)
+        ghost = _online(game, other) and other not in present
         if ghost:
             _set_presence(game, other, online=False)
             _publish(game, lobby=False)
@@ -280,19 +285,26 @@ def game_claim_win(*, game_id: int, user: Any) -> Game:
     return game
 
 
-def _has_sockets(game: Game, number: int) -> bool:
-    player = game.player(number)
+def _players_with_sockets(game_id: int) -> set[int]:
+    """The numbers of the players with a live socket on the game's page. If Redis cannot
+    say, both count as there: nobody's seat is taken on a guess."""
+    game = selectors.game_get(game_id=game_id)
+    if game is None:
+        return {1, 2}
     try:
-        return (
-            presence.sockets_of(
-                room_id=protocol.presence_key(game.pk),
+        return {
+            number
+            for number in (1, 2)
+            if (player := game.player(number)) is not None
+            and presence.sockets_of(
+                room_id=protocol.page_presence(game.pk),
                 user_id=player.pk,
                 username=player.get_username(),
             )
             > 0
-        )
-    except Exception:  # Redis away: do not take anyone's seat on a guess
-        return True
+        }
+    except Exception:
+        return {1, 2}
 
 
 def _set_presence(game: Game, number: int, *, online: bool) -> None:
@@ -396,79 +408,3 @@ def game_abort(*, games: Any) -> int:
 def game_end_drawn(*, games: Any) -> int:
     """Staff: end games as a draw."""
     return _staff_action(games, lambda game: _finish(game, winner=None, reason=Reason.STAFF))
-
-
-# ---------------------------------------------------------------- who is on the pages
-# Presence lives in Redis (async); these run on the event loop, called by the consumers.
-
-
-def _identity(user: Any, socket_id: str) -> tuple[int, str]:
-    # Visitors count one per socket: a watcher is a watcher, logged in or not.
-    if user.is_authenticated:
-        return user.pk, user.get_username()
-    return 0, f"visitor-{socket_id[:12]}"
-
-
-async def game_page_enter(*, game_id: int, user: Any, socket_id: str, player: bool) -> None:
-    """A socket opened the game page: a player is back (their first socket), or one more
-    spectator is counted."""
-    user_id, name = _identity(user, socket_id)
-    change = await presence.enter(
-        room_id=protocol.presence_key(game_id), user_id=user_id, username=name, socket_id=socket_id
-    )
-    if not player:
-        await _spectators_announce(game_id, change.online)
-    elif change.first:
-        await database_sync_to_async(game_player_presence)(game_id=game_id, user=user, online=True)
-
-
-async def game_page_leave(*, game_id: int, user: Any, socket_id: str, player: bool) -> None:
-    user_id, name = _identity(user, socket_id)
-    change = await presence.leave(
-        room_id=protocol.presence_key(game_id), user_id=user_id, username=name, socket_id=socket_id
-    )
-    if not player:
-        await _spectators_announce(game_id, change.online)
-    elif change.last:
-        await database_sync_to_async(game_player_presence)(game_id=game_id, user=user, online=False)
-
-
-async def _spectators_announce(game_id: int, on_page: int) -> None:
-    game = await database_sync_to_async(selectors.game_get)(game_id=game_id)
-    if game is None:
-        return
-    frame = protocol.spectators_frame(game_id, protocol.spectator_count(game, on_page))
-    await publish_now(game.group_name, protocol.EVENT_SPECTATORS, frame)
-    if not game.private:
-        await publish_now(protocol.LOBBY_GROUP, protocol.EVENT_SPECTATORS, frame)
-
-
-async def lobby_enter(*, user: Any, socket_id: str) -> int | None:
-    """Count a logged-in user into the lobby (telling it when they are new there); the
-    number of players in the lobby, or None for a visitor (who is not counted)."""
-    if not user.is_authenticated:
-        return None
-    change = await presence.enter(
-        room_id=protocol.LOBBY_PRESENCE,
-        user_id=user.pk,
-        username=user.get_username(),
-        socket_id=socket_id,
-    )
-    if change.first:
-        frame = protocol.online_frame(change.online)
-        await publish_now(protocol.LOBBY_GROUP, protocol.EVENT_ONLINE, frame)
-    return change.online
-
-
-async def lobby_leave(*, user: Any, socket_id: str) -> None:
-    if not user.is_authenticated:
-        return
-    change = await presence.leave(
-        room_id=protocol.LOBBY_PRESENCE,
-        user_id=user.pk,
-        username=user.get_username(),
-        socket_id=socket_id,
-    )
-    if change.last:
-        frame = protocol.online_frame(change.online)
-        await publish_now(protocol.LOBBY_GROUP, protocol.EVENT_ONLINE, frame)

@@ -15,11 +15,11 @@ def _sync(user: Any, after_id: int | None) -> dict[str, Any]:
     """The sync frame: what arrived after the cursor, or the latest page; one DB trip."""
     mode = "recent"
     if after_id is not None:
-        limit = getattr(settings, "NOTIFICATIONS_RESUME_LIMIT", 500)
+        limit = settings.NOTIFICATIONS_RESUME_LIMIT
         items, too_many = selectors.inbox_after(user=user, after_id=after_id, limit=limit)
         mode = "reset" if too_many else "resume"
     if mode != "resume":
-        page = getattr(settings, "NOTIFICATIONS_PAGE_SIZE", 20)
+        page = settings.NOTIFICATIONS_PAGE_SIZE
         items = selectors.inbox_recent(user=user, limit=page)
     return {
         "type": "sync",
@@ -47,7 +47,7 @@ class NotificationConsumer(JsonConsumer):
             await self.join_group(protocol.GROUP_USERS)
             await self.join_group(protocol.user_group(self.user.pk))
             for group_id in await database_sync_to_async(_auth_groups)(self.user):
-                await self.join_group(services.group_name_for(group_id))
+                await self.join_group(protocol.members_group(group_id))
         await self._send_sync(self.query_cursor())
 
     async def _send_sync(self, after_id: int | None) -> None:

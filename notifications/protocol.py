@@ -21,8 +21,14 @@ GROUP_EVERYONE = "notify.everyone"  # every socket, visitors included
 GROUP_USERS = "notify.users"  # every logged-in socket
 
 
+# Hub groups (where broadcasts go), named here only.
 def user_group(user_id: int) -> str:
     return f"notify.user.{user_id}"
+
+
+def members_group(auth_group_id: int) -> str:
+    """The sockets of the members of a Django auth group."""
+    return f"notify.group.{auth_group_id}"
 
 
 def notification_payload(notification: Notification, *, read: bool = False) -> dict[str, Any]:

@@ -30,10 +30,6 @@ BODY_MAX = 2000
 LINK_MAX = Notification._meta.get_field("link").max_length
 
 
-def group_name_for(group_id: int) -> str:
-    return f"notify.group.{group_id}"
-
-
 def is_site_path(link: str) -> bool:
     """A path on this site: one leading ``/`` (``//host`` and ``/\\host`` are other
     sites to a browser), no white space, control characters or backslashes."""
@@ -147,7 +143,7 @@ def _publish(notification: Notification, user_ids: Iterable[int], *, again: bool
     if notification.audience == Audience.USERS:
         targets = [protocol.user_group(pk) for pk in dict.fromkeys(user_ids)]
     elif notification.audience == Audience.GROUP:
-        targets = [group_name_for(notification.group_id)]
+        targets = [protocol.members_group(notification.group_id)]
     elif notification.audience == Audience.ALL_USERS:
         targets = [protocol.GROUP_USERS]
     else:

@@ -16,20 +16,14 @@ from channels.sessions import SessionMiddlewareStack  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
-from rtsite import closeframes  # noqa: E402
+from rtsite import serverpatches  # noqa: E402
 from rtsite.routing import websocket_urlpatterns  # noqa: E402
 from rtsite.security import OriginValidator  # noqa: E402
 
-closeframes.install()
-
-if settings.RT_DIRECT_WRITES:
-    from rtsite import fastwrite
-
-    fastwrite.install()
-
-from rtsite import sendlimit  # noqa: E402 - after fastwrite: it wraps the write in use
-
-sendlimit.install(settings.RT_MAX_SEND_BUFFER_BYTES)
+# Before daphne builds its factory (it does once the application is loaded).
+serverpatches.install(
+    direct_writes=settings.RT_DIRECT_WRITES, send_limit=settings.RT_MAX_SEND_BUFFER_BYTES
+)
 
 application = ProtocolTypeRouter(
     {

@@ -93,12 +93,12 @@ class Change:
     sockets: int = 0  # the user's open sockets in the room afterwards
 
 
-# Rooms are chat room ids; other apps use strings of their own ("game.<id>").
+# Rooms are named by the apps ("chat-room.<id>", "game-page.<id>"; see their protocol.py).
 RoomKey = int | str
 
 
 def _key(room_id: RoomKey) -> str:
-    return f"{getattr(settings, 'REDIS_KEY_PREFIX', 'rtsite')}:presence:{room_id}"
+    return f"{settings.REDIS_KEY_PREFIX}:presence:{room_id}"
 
 
 def _keys(room_id: RoomKey) -> tuple[str, str]:
@@ -106,7 +106,7 @@ def _keys(room_id: RoomKey) -> tuple[str, str]:
 
 
 def _ttl() -> int:
-    return getattr(settings, "CHAT_PRESENCE_TTL_SECONDS", 60)
+    return settings.RT_PRESENCE_TTL_SECONDS
 
 
 def _user(user_id: int, username: str) -> str:

@@ -99,7 +99,7 @@ RESYNC_TYPE = "rt.resync"
 def is_stale(event: dict[str, Any]) -> bool:
     """Published more than RT_STALE_EVENT_SECONDS ago: resync rather than replay it."""
     sent_at = event.get("at")
-    limit = getattr(settings, "RT_STALE_EVENT_SECONDS", 2.0)
+    limit = settings.RT_STALE_EVENT_SECONDS
     return sent_at is not None and time.time() - sent_at > limit
 
 

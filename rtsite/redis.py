@@ -34,7 +34,7 @@ def _async_client() -> redis.asyncio.Redis:
     pool = redis.asyncio.BlockingConnectionPool.from_url(
         settings.REDIS_URL,
         decode_responses=True,
-        max_connections=getattr(settings, "REDIS_MAX_CONNECTIONS", 50),
+        max_connections=settings.REDIS_MAX_CONNECTIONS,
         timeout=20,
         retry=retry_policy(),
     )

@@ -270,7 +270,7 @@ STATIC_ROOT = VAR_DIR / "static"
 # daphne serves /static/ itself unless a proxy does (see docs/deploy.md).
 SERVE_STATIC = env_bool("SERVE_STATIC", True)
 
-# Send frames straight to the socket instead of through twisted's buffer (rtsite/fastwrite.py).
+# Send frames straight to the socket instead of through twisted's buffer (rtsite/serverpatches.py).
 RT_DIRECT_WRITES = env_bool("RT_DIRECT_WRITES", True)
 
 # Real-time plumbing (rtsite/consumers.py), read when a consumer runs.
@@ -301,7 +301,14 @@ CHAT_POST_BURST = env_int("CHAT_POST_BURST", 20, minimum=1)
 CHAT_HISTORY_PAGE_SIZE = env_int("CHAT_HISTORY_PAGE_SIZE", 50, minimum=1)
 CHAT_RESUME_LIMIT = env_int("CHAT_RESUME_LIMIT", 1000, minimum=1)
 CHAT_TYPING_TIMEOUT_SECONDS = env_float("CHAT_TYPING_TIMEOUT_SECONDS", 5.0, minimum=0.5)
-CHAT_PRESENCE_TTL_SECONDS = env_int("CHAT_PRESENCE_TTL_SECONDS", 60, minimum=5)
+# How long the presence entries of a process that died outlive it: in chat rooms, on game
+# pages and in the lobby, and in the per-user and per-address socket counts. One value
+# serves them all: each entry is a socket whose process may vanish, and a process renews
+# all of its entries together every TTL/3. (CHAT_PRESENCE_TTL_SECONDS, its old name, is
+# still read.)
+RT_PRESENCE_TTL_SECONDS = env_int(
+    "RT_PRESENCE_TTL_SECONDS", env_int("CHAT_PRESENCE_TTL_SECONDS", 60, minimum=5), minimum=5
+)
 # The sync frame lists at most this many of the users online (and counts them all).
 CHAT_ONLINE_LIST_LIMIT = env_int("CHAT_ONLINE_LIST_LIMIT", 100, minimum=0)
 CHAT_PRESENCE_BATCH_SECONDS = env_float("CHAT_PRESENCE_BATCH_SECONDS", 0.25, minimum=0.0)

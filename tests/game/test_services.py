@@ -99,7 +99,7 @@ def test_claiming_the_win_needs_the_opponent_gone_for_the_grace_period(
 ) -> None:
     red, yellow = players
     gid = active_game.pk
-    room = protocol.presence_key(gid)
+    room = protocol.page_presence(gid)
     for user in players:
         services.game_player_presence(game_id=gid, user=user, online=True)
     async_to_sync(presence.enter)(

@@ -10,6 +10,7 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
+from chat import protocol as chat_protocol
 from chat import services as chat_services
 from chat.models import Message, Room
 from rtsite.hub import get_hub
@@ -25,7 +26,7 @@ async def test_one_layer_member_per_process_however_many_sockets(
     user = await database_sync_to_async(make_user)()
     cookie = await database_sync_to_async(login_cookie)(user)
     layer = get_channel_layer()
-    group_key = layer._group_key(room.group_name)
+    group_key = layer._group_key(chat_protocol.room_group(room.pk))
     async with (
         open_socket(f"/ws/chat/{room.slug}/", cookie=cookie) as a,
         open_socket(f"/ws/chat/{room.slug}/") as b,
@@ -34,11 +35,11 @@ async def test_one_layer_member_per_process_however_many_sockets(
         for ws in (a, b, c):
             await ws.next("sync")
         assert await layer.connection(0).zcard(group_key) == 1
-        assert get_hub().local_count(room.group_name) == 3
+        assert get_hub().local_count(chat_protocol.room_group(room.pk)) == 3
         await a.send({"type": "message.send", "body": "to all three"})
         for ws in (a, b, c):
             assert (await ws.next("message"))["message"]["body"] == "to all three"
-    assert get_hub().local_count(room.group_name) == 0
+    assert get_hub().local_count(chat_protocol.room_group(room.pk)) == 0
     assert await layer.connection(0).zcard(group_key) == 0
 
 

@@ -1,0 +1,262 @@
+"""Patches of the server stack (Twisted and autobahn, under daphne), in one guarded place.
+
+daphne offers no option for any of these, so they replace methods of Twisted's TCP
+connection and autobahn's WebSocket classes. That is only safe against the code they
+were written for: ``install()`` first checks the installed versions and the shape of
+everything it replaces or reads. If anything differs it patches nothing and logs one
+warning, and the site runs unpatched: correct, but slower (see "If refused" below).
+``uninstall()`` puts the originals back (for tests). Why each exists, what it buys and
+what upstreaming it would take is in docs/decisions.md ("Server patches").
+
+- **Direct writes** (``RT_DIRECT_WRITES``): Twisted buffers every write and registers
+  the socket with the event loop to flush it on a later pass, two ``epoll_ctl`` calls and
+  a loop pass per frame. asyncio and Tornado send at once and buffer only what the kernel
+  does not take; this gives Twisted's plain TCP connections the same behaviour, only
+  when nothing is buffered (bytes never overtake earlier ones) and never for TLS.
+- **Send limit** (``RT_MAX_SEND_BUFFER_BYTES``): a client that stops reading has its
+  frames buffered by Twisted without bound; past the limit it is dropped at its next
+  frame (one large frame, a resume, may pass the limit by itself).
+- **Close frames**: autobahn drops the TCP connection when a client breaks the protocol
+  or a limit, so a browser sees only 1006; with ``failByDrop`` off it sends the close
+  frame (1009 for a frame over ``--websocket-max-frame-size``) first.
+- **Client-only size limit**: autobahn applies ``--websocket-max-message-size`` to what
+  the server sends too, so a history page or resume over the limit could not be sent.
+
+If refused: writes go through Twisted's buffer (slower fan-out), slow readers are
+buffered for (memory), and oversized client frames are dropped without a close frame.
+daphne's size flags would then also limit outgoing frames: run daphne without them (the
+site still refuses larger client frames itself, with ``too_large``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any
+
+from autobahn.websocket.protocol import WebSocketProtocol, WebSocketServerFactory
+from twisted.internet import tcp
+
+logger = logging.getLogger(__name__)
+
+# The releases the patches were written and tested against (version prefixes).
+SUPPORTED_VERSIONS = {"twisted": "26.", "autobahn": "26.", "daphne": "4.2."}
+
+
+@dataclass(frozen=True)
+class Target:
+    """A method that a patch replaces, and the parameters it is expected to take: by
+    name where callers pass them by name, else only how many."""
+
+    owner: type
+    name: str
+    parameters: tuple[str, ...]
+    by_name: bool = True
+
+    def current(self) -> Any:
+        return getattr(self.owner, self.name, None)
+
+    def shape_of(self, method: Any) -> tuple[str, ...] | int:
+        parameters = tuple(inspect.signature(method).parameters)
+        return parameters[: len(self.parameters)] if self.by_name else len(parameters)
+
+    def expected_shape(self) -> tuple[str, ...] | int:
+        return self.parameters if self.by_name else len(self.parameters)
+
+
+# Twisted names write's argument "data" in FileDescriptor and "bytes" in the TLS mixin
+# that tcp.Connection inherits it from; it is always passed by position.
+WRITE = Target(tcp.Connection, "write", ("self", "data"), by_name=False)
+RESET_OPTIONS = Target(WebSocketServerFactory, "resetProtocolOptions", ("self",))
+SEND_MESSAGE = Target(WebSocketProtocol, "sendMessage", ("self", "payload", "isBinary"))
+
+# What the write patches read on a live TCP connection.
+CONNECTION_ATTRIBUTES = (
+    "connected",
+    "disconnecting",
+    "TLS",
+    "_writeDisconnected",
+    "dataBuffer",
+    "offset",
+    "_tempDataBuffer",
+    "_tempDataLen",
+    "socket",
+    "abortConnection",
+)
+
+
+@dataclass
+class _State:
+    installed: bool = False
+    refused: list[str] = field(default_factory=list)
+    # (owner, name, what owner.__dict__ held: None if the method was inherited)
+    originals: list[tuple[type, str, Any]] = field(default_factory=list)
+    send_limit: int = 0  # 0: no limit
+
+
+_state = _State()
+
+
+def problems() -> list[str]:
+    """What differs from the versions and shapes the patches were written for."""
+    found = []
+    for package, prefix in SUPPORTED_VERSIONS.items():
+        try:
+            version = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found.append(f"{package} is not installed")
+            continue
+        if not version.startswith(prefix):
+            found.append(f"{package} is {version}, the patches are for {prefix}x")
+    for target in (WRITE, RESET_OPTIONS, SEND_MESSAGE):
+        method = target.current()
+        if not callable(method):
+            found.append(f"{target.owner.__name__}.{target.name} is gone")
+            continue
+        if target.shape_of(method) != target.expected_shape():
+            parameters = tuple(inspect.signature(method).parameters)
+            found.append(f"{target.owner.__name__}.{target.name}{parameters} changed shape")
+    missing = [name for name in CONNECTION_ATTRIBUTES if not hasattr(_probe_connection(), name)]
+    if missing:
+        found.append(f"twisted TCP connections lack {', '.join(missing)}")
+    if "maxMessagePayloadSize" not in _source(SEND_MESSAGE.current()):
+        found.append("autobahn's sendMessage no longer reads maxMessagePayloadSize")
+    if "failByDrop" not in _source(WebSocketProtocol):
+        found.append("autobahn no longer reads failByDrop")
+    return found
+
+
+def _source(thing: Any) -> str:
+    try:
+        return inspect.getsource(thing)
+    except (OSError, TypeError):
+        return ""
+
+
+def _probe_connection() -> Any:
+    """A real twisted TCP connection (over a socket pair), to see what it carries."""
+
+    class NoReactor:
+        pass
+
+    ours, peer = socket.socketpair()
+    try:
+        return tcp.Connection(ours, protocol=None, reactor=NoReactor())
+    finally:
+        ours.close()
+        peer.close()
+
+
+def install(*, direct_writes: bool, send_limit: int) -> bool:
+    """Patch once (a second call only updates the send limit); False if refused."""
+    _state.send_limit = send_limit
+    if _state.installed:
+        return True
+    found = problems()
+    if found:
+        _state.refused = found
+        logger.warning(
+            "server patches not installed, running unpatched (correct, but slower; see "
+            "rtsite/serverpatches.py): %s",
+            "; ".join(found),
+        )
+        return False
+    _replace(RESET_OPTIONS, _close_frames)
+    _replace(SEND_MESSAGE, _client_only_size_limit)
+    if direct_writes:
+        _replace(WRITE, _direct_write)
+    _replace(WRITE, _send_limited)  # wraps whichever write is in place
+    _state.installed, _state.refused = True, []
+    return True
+
+
+def uninstall() -> None:
+    """Put every original back, last patched first."""
+    while _state.originals:
+        owner, name, original = _state.originals.pop()
+        if original is None:
+            delattr(owner, name)
+        else:
+            setattr(owner, name, original)
+    _state.installed = False
+
+
+def installed() -> bool:
+    return _state.installed
+
+
+def refused() -> list[str]:
+    """Why the last ``install()`` refused (empty if it did not)."""
+    return list(_state.refused)
+
+
+def _replace(target: Target, make: Callable[[Any], Any]) -> None:
+    _state.originals.append((target.owner, target.name, target.owner.__dict__.get(target.name)))
+    setattr(target.owner, target.name, make(target.current()))
+
+
+def buffered(connection: Any) -> int:
+    """Bytes a connection has queued and not yet handed to the kernel."""
+    return len(connection.dataBuffer) - connection.offset + connection._tempDataLen
+
+
+def _direct_write(buffered_write: Callable[[Any, bytes], None]) -> Callable[[Any, bytes], None]:
+    def write(self: Any, data: bytes) -> None:
+        if (
+            data
+            and self.connected
+            and not self.TLS
+            and not self._writeDisconnected
+            and not self.dataBuffer
+            and not self._tempDataBuffer
+        ):
+            try:
+                sent = self.socket.send(data)
+            except OSError:  # would block, or a real error: twisted's path decides
+                sent = 0
+            if sent == len(data):
+                return
+            data = data[sent:]
+        buffered_write(self, data)
+
+    return write
+
+
+def _send_limited(write: Callable[[Any, bytes], None]) -> Callable[[Any, bytes], None]:
+    def limited_write(self: Any, data: bytes) -> None:
+        # Checked before the write: one large frame (a resume) may exceed the limit by
+        # itself; what is dropped is a client still that far behind at the next frame.
+        limit = _state.send_limit
+        if limit and self.connected and not self.disconnecting and buffered(self) > limit:
+            logger.warning(
+                "dropping a client that is not reading (%d bytes unsent)", buffered(self)
+            )
+            self.abortConnection()
+            return
+        write(self, data)
+
+    return limited_write
+
+
+def _close_frames(reset: Callable[[Any], None]) -> Callable[[Any], None]:
+    def reset_protocol_options(self: Any) -> None:
+        reset(self)
+        self.failByDrop = False
+
+    return reset_protocol_options
+
+
+def _client_only_size_limit(send: Callable[..., None]) -> Callable[..., None]:
+    def send_message(self: Any, payload: bytes, *args: Any, **kwargs: Any) -> None:
+        limit = self.maxMessagePayloadSize
+        self.maxMessagePayloadSize = 0  # outgoing: not limited (single-threaded reactor)
+        try:
+            send(self, payload, *args, **kwargs)
+        finally:
+            self.maxMessagePayloadSize = limit
+
+    return send_message

@@ -1,0 +1,172 @@
+"""The server patches: installed once by the application, refused (and the site left
+unpatched) when the code they replace changed, undone on demand; and what they do: direct
+writes on twisted TCP connections (immediate when nothing is buffered, never ahead of
+bytes that are), slow readers dropped."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from autobahn.websocket.protocol import WebSocketProtocol, WebSocketServerFactory
+from twisted.internet import tcp
+
+from rtsite import serverpatches
+
+
+class FakeReactor:
+    def __init__(self) -> None:
+        self.writers: list[Any] = []
+
+    def addWriter(self, writer: Any) -> None:  # noqa: N802 - twisted's interface
+        self.writers.append(writer)
+
+    def removeWriter(self, writer: Any) -> None:  # noqa: N802
+        self.writers.remove(writer)
+
+
+@pytest.fixture
+def connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[tuple[tcp.Connection, socket.socket, FakeReactor]]:
+    serverpatches.install(direct_writes=True, send_limit=0)
+    # These tests buffer megabytes on purpose; the slow-client limit is tested below.
+    monkeypatch.setattr(serverpatches._state, "send_limit", 2**40)
+    ours, peer = socket.socketpair()
+    reactor = FakeReactor()
+    conn = tcp.Connection(ours, protocol=None, reactor=reactor)
+    conn.connected = True
+    yield conn, peer, reactor
+    ours.close()
+    peer.close()
+
+
+def drain(peer: socket.socket) -> bytes:
+    peer.setblocking(False)
+    chunks = []
+    while True:
+        try:
+            chunk = peer.recv(1 << 20)
+        except BlockingIOError:
+            return b"".join(chunks)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def test_installed_by_the_asgi_application() -> None:
+    import rtsite.asgi  # noqa: F401
+
+    assert serverpatches.installed()
+    assert serverpatches.refused() == []
+    assert tcp.Connection.__dict__["write"].__name__ == "limited_write"
+
+
+@pytest.fixture
+def unpatched() -> Iterator[None]:
+    """No patch in place for the test; as they were afterwards."""
+    was_installed = serverpatches.installed()
+    serverpatches.uninstall()
+    yield
+    serverpatches.uninstall()
+    if was_installed:
+        serverpatches.install(direct_writes=True, send_limit=serverpatches._state.send_limit)
+
+
+def originals() -> list[Any]:
+    return [
+        tcp.Connection.__dict__.get("write"),
+        WebSocketServerFactory.resetProtocolOptions,
+        WebSocketProtocol.sendMessage,
+    ]
+
+
+def test_install_patches_once_and_uninstall_restores(unpatched: None) -> None:
+    before = originals()
+    assert before[0] is None  # Connection inherits write from FileDescriptor
+    assert serverpatches.install(direct_writes=True, send_limit=1024)
+    patched = originals()
+    assert all(now is not then for now, then in zip(patched, before, strict=True))
+    assert serverpatches.install(direct_writes=True, send_limit=2048)  # once: no re-wrap
+    assert originals() == patched
+    assert serverpatches._state.send_limit == 2048
+    serverpatches.uninstall()
+    assert originals() == before
+    assert not serverpatches.installed()
+
+
+def test_a_changed_attribute_is_refused_and_nothing_is_patched(
+    unpatched: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def write(self: Any, data: bytes, flush: bool) -> None:  # a new shape
+        raise AssertionError("not called")
+
+    monkeypatch.setattr(tcp.Connection, "write", write)
+    before = originals()
+    with caplog.at_level("WARNING", logger="rtsite.serverpatches"):
+        assert not serverpatches.install(direct_writes=True, send_limit=1024)
+    assert originals() == before  # nothing patched, not even the autobahn parts
+    assert not serverpatches.installed()
+    assert any("Connection.write" in problem for problem in serverpatches.refused())
+    warnings = [r for r in caplog.records if r.name == "rtsite.serverpatches"]
+    assert len(warnings) == 1
+    assert "running unpatched" in warnings[0].getMessage()
+
+
+def test_another_release_is_refused(unpatched: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(serverpatches.SUPPORTED_VERSIONS, "twisted", "27.")
+    assert not serverpatches.install(direct_writes=True, send_limit=1024)
+    assert any("twisted is" in problem for problem in serverpatches.refused())
+    assert tcp.Connection.__dict__.get("write") is None
+
+
+def test_small_write_goes_straight_to_the_socket(connection: Any) -> None:
+    conn, peer, reactor = connection
+    conn.write(b"hello")
+    assert drain(peer) == b"hello"
+    assert reactor.writers == []  # no event-loop registration for it
+
+
+def test_what_the_kernel_does_not_take_is_buffered_in_order(connection: Any) -> None:
+    conn, peer, reactor = connection
+    big = bytes(range(256)) * 40_000  # ~10 MB: more than a socket buffer holds
+    conn.write(big)
+    assert reactor.writers == [conn]  # the rest waits for the socket to drain
+    conn.write(b"after")  # must not overtake the buffered tail
+    received = drain(peer)
+    assert 0 < len(received) < len(big)
+    assert received == big[: len(received)]
+    assert not received.endswith(b"after")
+    pending = conn.dataBuffer[conn.offset :] + b"".join(conn._tempDataBuffer)
+    assert received + pending == big + b"after"
+
+
+def test_a_closed_connection_writes_nothing(connection: Any) -> None:
+    conn, peer, _reactor = connection
+    conn.connected = False
+    conn.write(b"dropped")
+    assert drain(peer) == b""
+
+
+def test_a_client_that_does_not_read_is_dropped_at_its_next_frame(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    serverpatches.install(direct_writes=True, send_limit=0)
+    monkeypatch.setattr(serverpatches._state, "send_limit", 64 * 1024)
+    ours, peer = socket.socketpair()
+    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    conn = tcp.Connection(ours, protocol=None, reactor=FakeReactor())
+    conn.connected = True
+    aborted: list[bool] = []
+    conn.abortConnection = lambda: aborted.append(True)  # type: ignore[method-assign]
+    try:
+        conn.write(b"x" * (256 * 1024))  # one large frame is allowed past the limit
+        assert not aborted
+        assert serverpatches.buffered(conn) > 64 * 1024
+        conn.write(b"next frame")  # still that far behind: dropped
+        assert aborted == [True]
+    finally:
+        ours.close()
+        peer.close()
