@@ -5,7 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from chat.models import Message, Room
-from rtsite.protocol import PING, ClientFrame, Field, frame_registry, id_field
+from rtsite.protocol import (
+    COMMON_SERVER_FRAMES,
+    PING,
+    USER,
+    ClientFrame,
+    Field,
+    Maybe,
+    ServerFrame,
+    frame_registry,
+    id_field,
+    server_registry,
+)
 
 # Transport bound only; the service enforces CHAT_MAX_MESSAGE_LENGTH with a clear message.
 BODY_TRANSPORT_LIMIT = 20_000
@@ -75,3 +86,81 @@ def typing_frame(user: dict[str, Any], expires_in_ms: int) -> dict[str, Any]:
 
 def room_online_frame(slug: str, online: int) -> dict[str, Any]:
     return {"type": "room.online", "slug": slug, "online": online}
+
+
+# ---------------------------------------------------------------- server frames
+
+MESSAGE = {"id": int, "author": USER, "body": str, "created_at": str}
+ROOM = {"slug": str, "title": str, "description": str}
+
+ROOM_SERVER_FRAMES = server_registry(
+    *COMMON_SERVER_FRAMES,
+    ServerFrame(
+        "sync",
+        {
+            "mode": str,
+            "room": ROOM,
+            "messages": [MESSAGE],
+            "has_more": Maybe(bool),
+            "online": [USER],
+            "online_count": int,
+            "me": (USER, None),
+            "limits": {"max_length": int, "typing_timeout_ms": int},
+        },
+    ),
+    ServerFrame("message", {"message": MESSAGE}),
+    ServerFrame("history", {"messages": [MESSAGE], "has_more": bool}),
+    ServerFrame("message.deleted", {"ids": [int]}),
+    ServerFrame("presence", {"joined": [USER], "left": [USER], "online_count": int}),
+    ServerFrame("typing", {"user": USER, "expires_in": int}),
+)
+LOBBY_SERVER_FRAMES = server_registry(
+    *COMMON_SERVER_FRAMES,
+    ServerFrame("rooms", {"rooms": [{**ROOM, "online": int}]}),
+    ServerFrame("room.online", {"slug": str, "online": int}),
+)
+
+
+def rooms_frame(rooms: list[Room], online: list[int]) -> dict[str, Any]:
+    return {
+        "type": "rooms",
+        "rooms": [
+            {**room_payload(room), "online": count}
+            for room, count in zip(rooms, online, strict=True)
+        ],
+    }
+
+
+def history_frame(messages: list[Message], has_more: bool) -> dict[str, Any]:
+    return {
+        "type": "history",
+        "messages": [message_payload(m) for m in messages],
+        "has_more": has_more,
+    }
+
+
+def sync_frame(
+    *,
+    mode: str,
+    room: Room,
+    messages: list[dict[str, Any]],
+    has_more: bool | None,
+    online: list[dict[str, Any]],
+    online_count: int,
+    me: Any,
+    max_length: int,
+    typing_timeout_ms: int,
+) -> dict[str, Any]:
+    frame: dict[str, Any] = {
+        "type": "sync",
+        "mode": mode,
+        "room": room_payload(room),
+        "messages": messages,
+        "online": online,
+        "online_count": online_count,
+        "me": user_payload(me) if me is not None else None,
+        "limits": {"max_length": max_length, "typing_timeout_ms": typing_timeout_ms},
+    }
+    if has_more is not None:
+        frame["has_more"] = has_more
+    return frame

@@ -144,31 +144,12 @@ def user_unmute(*, room: Room, user: Any) -> bool:
     return Mute.objects.filter(room=room, user=user).delete()[0] > 0
 
 
-async def presence_enter(
-    *, room: Room, user: Any, socket_id: str, listed: int = 0
-) -> presence.Change:
-    """Count a socket in (announcing the user if it is their first) and return who is
-    online, naming up to ``listed`` users."""
-    change = await presence.enter(
-        room_id=protocol.room_presence(room.pk),
-        user_id=user.pk,
-        username=user.get_username(),
-        socket_id=socket_id,
-        listed=listed,
-    )
+async def presence_announce(*, room: Room, user: Any, change: presence.Change) -> None:
+    """A user's first socket in the room arrived, or their last one left: the room hears
+    of it (batched, below)."""
     if change.first:
         _presence_batch().add(room, "joined", user, change.online)
-    return change
-
-
-async def presence_leave(*, room: Room, user: Any, socket_id: str) -> None:
-    change = await presence.leave(
-        room_id=protocol.room_presence(room.pk),
-        user_id=user.pk,
-        username=user.get_username(),
-        socket_id=socket_id,
-    )
-    if change.last:
+    elif change.last:
         _presence_batch().add(room, "left", user, change.online)
 
 

@@ -11,14 +11,25 @@ from game import protocol, selectors, services
 from game.models import Game
 from rtsite import presence
 from rtsite.consumers import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, JsonConsumer
+from rtsite.errors import ActionError, ErrorCode
+from rtsite.live import LiveConsumer
 
 
 class LobbyConsumer(JsonConsumer):
     client_frames = protocol.LOBBY_CLIENT_FRAMES
+    server_frames = protocol.LOBBY_SERVER_FRAMES
 
     async def connect(self) -> None:
         await self.join_group(protocol.LOBBY_GROUP)
-        online = await game_presence.lobby_enter(user=self.user, socket_id=self.socket_id)
+        online = None
+        if self.user.is_authenticated:  # visitors watch, uncounted
+            change = await self.presence_enter(
+                protocol.LOBBY_PRESENCE,
+                user_id=self.user.pk,
+                username=self.user.get_username(),
+                announce=game_presence.lobby_announce,
+            )
+            online = change.online
         await self._send_sync(online)
 
     async def hub_resync(self) -> None:
@@ -26,42 +37,21 @@ class LobbyConsumer(JsonConsumer):
 
     async def _send_sync(self, online: int | None = None) -> None:
         if online is None:
-            online = (await presence.online_counts(room_ids=[protocol.LOBBY_PRESENCE]))[
-                protocol.LOBBY_PRESENCE
-            ]
+            online = await game_presence.lobby_count()
         waiting, playing = await database_sync_to_async(selectors.lobby_games)()
         keys = [protocol.page_presence(game.pk) for game in playing]
         watching = await presence.online_counts(room_ids=keys) if keys else {}
+        playing_with = [
+            (game, protocol.spectator_count(game, watching[protocol.page_presence(game.pk)]))
+            for game in playing
+        ]
+        me = self.user if self.user.is_authenticated else None
         await self.send_frame(
-            {
-                "type": "sync",
-                "waiting": [protocol.summary(game) for game in waiting],
-                "playing": [
-                    protocol.summary(
-                        game,
-                        protocol.spectator_count(game, watching[protocol.page_presence(game.pk)]),
-                    )
-                    for game in playing
-                ],
-                "online": online,
-                "me": {"id": self.user.pk, "username": self.user.get_username()}
-                if self.user.is_authenticated
-                else None,
-            }
+            protocol.lobby_sync_frame(waiting=waiting, playing=playing_with, online=online, me=me)
         )
 
-    async def disconnect(self, code: int) -> None:
-        if getattr(self, "socket_id", None):
-            await game_presence.lobby_leave(user=self.user, socket_id=self.socket_id)
-
     async def _joined(self, game: Game) -> dict[str, Any]:
-        def build() -> dict[str, Any]:
-            frame: dict[str, Any] = {"type": "joined", "game": protocol.summary(game)}
-            if game.private:
-                frame["invite_url"] = f"{game.get_absolute_url()}?code={game.invite_code}"
-            return frame
-
-        return await database_sync_to_async(build)()  # may read the players
+        return await database_sync_to_async(protocol.joined_frame)(game)  # reads the players
 
     async def on_create(self, *, private: bool = False) -> dict[str, Any]:
         game = await database_sync_to_async(services.game_create)(user=self.user, private=private)
@@ -84,13 +74,14 @@ class LobbyConsumer(JsonConsumer):
     game_spectators = JsonConsumer.forward_frame
 
 
-class GameConsumer(JsonConsumer):
+class GameConsumer(LiveConsumer):
+    """The cursor is the game's version: every change is a whole new state."""
+
     client_frames = protocol.GAME_CLIENT_FRAMES
+    server_frames = protocol.GAME_SERVER_FRAMES
 
     game_id: int = 0
     number: int | None = None  # 1 or 2 for a player's socket
-    entered = False
-    version = 0  # the newest state this socket has been sent
 
     async def connect(self) -> None:
         self.game_id = int(self.scope["url_route"]["kwargs"]["game_id"])
@@ -102,52 +93,38 @@ class GameConsumer(JsonConsumer):
         if game.private and self.number is None and self.query_param("code") != game.invite_code:
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        await self.join_group(protocol.game_group(game.pk))
-        await self._enter()
-        await self._send_sync()
+        await self.join_groups(protocol.game_group(game.pk))
+        user_id, name = game_presence.identity(self.user, self.socket_id)
+        await self.presence_enter(
+            protocol.page_presence(game.pk), user_id=user_id, username=name, announce=self._announce
+        )
+        await self.send_sync(None)
 
-    async def _enter(self) -> None:
-        self.entered = True  # from here on, leaving must uncount this socket
-        await game_presence.game_page_enter(
-            game_id=self.game_id,
-            user=self.user,
-            socket_id=self.socket_id,
-            player=self.number is not None,
+    async def _announce(self, change: presence.Change) -> None:
+        # Whether this socket is a player's is read now: a spectator may have joined.
+        await game_presence.page_announce(
+            game_id=self.game_id, user=self.user, player=self.number is not None, change=change
         )
 
-    async def _send_sync(self) -> None:
-        def read() -> tuple[Game | None, list[int]]:
+    async def sync_frame(self, after: int | None) -> tuple[dict[str, Any], list[int]]:
+        """The whole game and its moves (the state is its own replay: no cursor read)."""
+
+        def read() -> tuple[Game, list[int]]:
             game = selectors.game_get(game_id=self.game_id)
-            return game, selectors.game_moves(game=game) if game else []
+            if game is None:  # deleted by staff since
+                raise ActionError(ErrorCode.NOT_FOUND, "this game no longer exists")
+            return game, selectors.game_moves(game=game)
 
         game, moves = await database_sync_to_async(read)()
-        if game is None:
-            return
-        on_page = (await presence.online_counts(room_ids=[protocol.page_presence(game.pk)]))[
-            protocol.page_presence(game.pk)
-        ]
-        self.version = max(self.version, game.version)
-        await self.send_frame(
-            {
-                "type": "sync",
-                "you": {
-                    "number": self.number,
-                    "username": self.user.get_username() if self.user.is_authenticated else None,
-                },
-                "game": protocol.game_payload(game),
-                "moves": moves,
-                "spectators": protocol.spectator_count(game, on_page),
-            }
+        username = self.user.get_username() if self.user.is_authenticated else None
+        frame = protocol.game_sync_frame(
+            game=game,
+            moves=moves,
+            number=self.number,
+            username=username,
+            on_page=await game_presence.page_count(game.pk),
         )
-
-    async def disconnect(self, code: int) -> None:
-        if self.entered:
-            await game_presence.game_page_leave(
-                game_id=self.game_id,
-                user=self.user,
-                socket_id=self.socket_id,
-                player=self.number is not None,
-            )
+        return frame, [game.version]
 
     async def _call(self, service: Any, **kwargs: Any) -> Any:
         return await database_sync_to_async(service)(game_id=self.game_id, user=self.user, **kwargs)
@@ -189,13 +166,7 @@ class GameConsumer(JsonConsumer):
 
     async def on_invite(self, *, username: str) -> dict[str, Any]:
         invitee = await self._call(services.game_invite, username=username)
-        return {"type": "invited", "username": invitee.get_username()}
+        return protocol.invited_frame(invitee.get_username())
 
-    async def game_state(self, event: dict[str, Any]) -> None:
-        self.version = max(self.version, event["cursor"])
-        await self.send(text_data=event["frame"])
-
-    async def hub_resync(self) -> None:
-        await self._send_sync()
-
+    game_state = LiveConsumer.forward_stored
     game_spectators = JsonConsumer.forward_frame

@@ -1,8 +1,9 @@
 """Who is on the game's pages: players back or gone, spectators and the lobby's players.
 
-Presence lives in Redis and is asynchronous; these run on the event loop, called by the
-consumers. What they change in a game (a player's connection state) goes through the
-referee in ``game.services``, which is synchronous database code.
+Presence lives in Redis and is asynchronous; the consumers count their sockets in and
+out (``JsonConsumer.presence_enter``) and these announce the changes, on the event loop.
+What they change in a game (a player's connection state) goes through the referee in
+``game.services``, which is synchronous database code.
 """
 
 from __future__ import annotations
@@ -13,41 +14,26 @@ from channels.db import database_sync_to_async
 
 from game import protocol, selectors, services
 from rtsite import presence
+from rtsite.presence import Change
 from rtsite.realtime import publish_now
 
 
-def _identity(user: Any, socket_id: str) -> tuple[int, str]:
-    # Visitors count one per socket: a watcher is a watcher, logged in or not.
+def identity(user: Any, socket_id: str) -> tuple[int, str]:
+    """How a socket counts on a game page: visitors one per socket (a watcher is a
+    watcher, logged in or not)."""
     if user.is_authenticated:
         return user.pk, user.get_username()
     return 0, f"visitor-{socket_id[:12]}"
 
 
-async def game_page_enter(*, game_id: int, user: Any, socket_id: str, player: bool) -> None:
-    """A socket opened the game page: a player is back (their first socket), or one more
-    spectator is counted."""
-    user_id, name = _identity(user, socket_id)
-    change = await presence.enter(
-        room_id=protocol.page_presence(game_id), user_id=user_id, username=name, socket_id=socket_id
-    )
+async def page_announce(*, game_id: int, user: Any, player: bool, change: Change) -> None:
+    """A socket opened or closed the game page: a player is back (their first socket) or
+    gone (their last), or the spectators are counted again."""
     if not player:
         await _spectators_announce(game_id, change.online)
-    elif change.first:
+    elif change.first or change.last:
         await database_sync_to_async(services.game_player_presence)(
-            game_id=game_id, user=user, online=True
-        )
-
-
-async def game_page_leave(*, game_id: int, user: Any, socket_id: str, player: bool) -> None:
-    user_id, name = _identity(user, socket_id)
-    change = await presence.leave(
-        room_id=protocol.page_presence(game_id), user_id=user_id, username=name, socket_id=socket_id
-    )
-    if not player:
-        await _spectators_announce(game_id, change.online)
-    elif change.last:
-        await database_sync_to_async(services.game_player_presence)(
-            game_id=game_id, user=user, online=False
+            game_id=game_id, user=user, online=change.first
         )
 
 
@@ -61,32 +47,19 @@ async def _spectators_announce(game_id: int, on_page: int) -> None:
         await publish_now(protocol.LOBBY_GROUP, protocol.EVENT_SPECTATORS, frame)
 
 
-async def lobby_enter(*, user: Any, socket_id: str) -> int | None:
-    """Count a logged-in user into the lobby (telling it when they are new there); the
-    number of players in the lobby, or None for a visitor (who is not counted)."""
-    if not user.is_authenticated:
-        return None
-    change = await presence.enter(
-        room_id=protocol.LOBBY_PRESENCE,
-        user_id=user.pk,
-        username=user.get_username(),
-        socket_id=socket_id,
-    )
-    if change.first:
+async def lobby_announce(change: Change) -> None:
+    """A logged-in user is new in the lobby, or has left it: its count of players."""
+    if change.first or change.last:
         frame = protocol.online_frame(change.online)
         await publish_now(protocol.LOBBY_GROUP, protocol.EVENT_ONLINE, frame)
-    return change.online
 
 
-async def lobby_leave(*, user: Any, socket_id: str) -> None:
-    if not user.is_authenticated:
-        return
-    change = await presence.leave(
-        room_id=protocol.LOBBY_PRESENCE,
-        user_id=user.pk,
-        username=user.get_username(),
-        socket_id=socket_id,
-    )
-    if change.last:
-        frame = protocol.online_frame(change.online)
-        await publish_now(protocol.LOBBY_GROUP, protocol.EVENT_ONLINE, frame)
+async def lobby_count() -> int:
+    return (await presence.online_counts(room_ids=[protocol.LOBBY_PRESENCE]))[
+        protocol.LOBBY_PRESENCE
+    ]
+
+
+async def page_count(game_id: int) -> int:
+    key = protocol.page_presence(game_id)
+    return (await presence.online_counts(room_ids=[key]))[key]

@@ -8,7 +8,18 @@ from django.conf import settings
 
 from game.models import Game, Status
 from game.rules import from_board
-from rtsite.protocol import PING, ClientFrame, Field, frame_registry, id_field
+from rtsite.protocol import (
+    COMMON_SERVER_FRAMES,
+    PING,
+    USER,
+    ClientFrame,
+    Field,
+    Maybe,
+    ServerFrame,
+    frame_registry,
+    id_field,
+    server_registry,
+)
 
 INVITE_MAX = 64
 
@@ -135,3 +146,99 @@ def spectators_frame(game_id: int, count: int) -> dict[str, Any]:
 
 def online_frame(count: int) -> dict[str, Any]:
     return {"type": "online", "count": count}
+
+
+# ---------------------------------------------------------------- server frames
+
+SUMMARY = {
+    "id": int,
+    "status": str,
+    "players": [str],
+    "moves": int,
+    "spectators": int,
+    "url": str,
+}
+PLAYER = {"number": int, "id": int, "username": str, "online": bool, "left_at": (str, None)}
+GAME = {
+    "id": int,
+    "version": int,
+    "status": str,
+    "private": bool,
+    "board": str,
+    "turn": (int, None),
+    "moves": int,
+    "winner": (int, None),
+    "reason": str,
+    "line": [[int]],
+    "players": [(PLAYER, None)],
+    "draw_offer": (int, None),
+    "rematch_offer": (int, None),
+    "rematch_id": (int, None),
+    "grace_seconds": float,
+    "url": str,
+}
+SPECTATORS = ServerFrame("spectators", {"id": int, "count": int})
+
+LOBBY_SERVER_FRAMES = server_registry(
+    *COMMON_SERVER_FRAMES,
+    ServerFrame(
+        "sync",
+        {"waiting": [SUMMARY], "playing": [SUMMARY], "online": int, "me": (USER, None)},
+    ),
+    ServerFrame("game", {"game": SUMMARY}),
+    ServerFrame("game.removed", {"id": int}),
+    SPECTATORS,
+    ServerFrame("online", {"count": int}),
+    ServerFrame("joined", {"game": SUMMARY, "invite_url": Maybe(str)}),
+)
+GAME_SERVER_FRAMES = server_registry(
+    *COMMON_SERVER_FRAMES,
+    ServerFrame(
+        "sync",
+        {
+            "you": {"number": (int, None), "username": (str, None)},
+            "game": GAME,
+            "moves": [int],
+            "spectators": int,
+        },
+    ),
+    ServerFrame("state", {"game": GAME, "last": ([int], None)}),
+    SPECTATORS,
+    ServerFrame("invited", {"username": str}),
+)
+
+
+def lobby_sync_frame(
+    *, waiting: list[Game], playing: list[tuple[Game, int]], online: int, me: Any
+) -> dict[str, Any]:
+    return {
+        "type": "sync",
+        "waiting": [summary(game) for game in waiting],
+        "playing": [summary(game, spectators) for game, spectators in playing],
+        "online": online,
+        "me": {"id": me.pk, "username": me.get_username()} if me is not None else None,
+    }
+
+
+def joined_frame(game: Game) -> dict[str, Any]:
+    """To the socket that created, joined or quick-played ``game`` (reads its players)."""
+    frame: dict[str, Any] = {"type": "joined", "game": summary(game)}
+    if game.private:
+        frame["invite_url"] = f"{game.get_absolute_url()}?code={game.invite_code}"
+    return frame
+
+
+def game_sync_frame(
+    *, game: Game, moves: list[int], number: int | None, username: str | None, on_page: int
+) -> dict[str, Any]:
+    return {
+        "type": "sync",
+        "you": {"number": number, "username": username},
+        "game": game_payload(game),
+        "moves": moves,
+        "spectators": spectator_count(game, on_page),
+    }
+
+
+def invited_frame(username: str) -> dict[str, Any]:
+    return {"type": "invited", "username": username}

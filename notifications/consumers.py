@@ -8,56 +8,44 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from notifications import protocol, selectors, services
-from rtsite.consumers import JsonConsumer
+from rtsite.live import LiveConsumer, read_history
 
 
 def _sync(user: Any, after_id: int | None) -> dict[str, Any]:
     """The sync frame: what arrived after the cursor, or the latest page; one DB trip."""
-    mode = "recent"
-    if after_id is not None:
-        limit = settings.NOTIFICATIONS_RESUME_LIMIT
-        items, too_many = selectors.inbox_after(user=user, after_id=after_id, limit=limit)
-        mode = "reset" if too_many else "resume"
-    if mode != "resume":
-        page = settings.NOTIFICATIONS_PAGE_SIZE
-        items = selectors.inbox_recent(user=user, limit=page)
-    return {
-        "type": "sync",
-        "mode": mode,
-        "notifications": [
-            protocol.notification_payload(n, read=n.is_read)  # type: ignore[attr-defined]
-            for n in items
-        ],
-        "unread": selectors.unread_count(user=user),
-    }
+    history = read_history(
+        after=after_id,
+        read_after=lambda after, limit: selectors.inbox_after(
+            user=user, after_id=after, limit=limit
+        ),
+        read_latest=lambda limit: selectors.inbox_recent(user=user, limit=limit),
+        resume_limit=settings.NOTIFICATIONS_RESUME_LIMIT,
+        page_size=settings.NOTIFICATIONS_PAGE_SIZE,
+    )
+    return protocol.sync_frame(history.mode, history.items, selectors.unread_count(user=user))
 
 
-def _auth_groups(user: Any) -> list[int]:
-    return list(user.groups.values_list("pk", flat=True))
+def _groups(user: Any) -> list[str]:
+    """The hub groups of a socket: everyone's, and a user's own and their auth groups'."""
+    groups = [protocol.GROUP_EVERYONE]
+    if user.is_authenticated:
+        groups += [protocol.GROUP_USERS, protocol.user_group(user.pk)]
+        for group_id in user.groups.values_list("pk", flat=True):
+            groups.append(protocol.members_group(group_id))
+    return groups
 
 
-class NotificationConsumer(JsonConsumer):
+class NotificationConsumer(LiveConsumer):
     client_frames = protocol.CLIENT_FRAMES
-    cursor: int = 0  # the newest notification id this socket has been sent
+    server_frames = protocol.SERVER_FRAMES
 
     async def connect(self) -> None:
-        # Join before reading: a notification sent meanwhile comes twice at worst.
-        await self.join_group(protocol.GROUP_EVERYONE)
-        if self.user.is_authenticated:
-            await self.join_group(protocol.GROUP_USERS)
-            await self.join_group(protocol.user_group(self.user.pk))
-            for group_id in await database_sync_to_async(_auth_groups)(self.user):
-                await self.join_group(protocol.members_group(group_id))
-        await self._send_sync(self.query_cursor())
+        await self.join_groups(*await database_sync_to_async(_groups)(self.user))
+        await self.send_sync(self.query_cursor())
 
-    async def _send_sync(self, after_id: int | None) -> None:
-        frame = await database_sync_to_async(_sync)(self.user, after_id)
-        ids = [n["id"] for n in frame["notifications"]]
-        self.cursor = max([self.cursor, after_id or 0, *ids])
-        await self.send_frame(frame)
-
-    async def hub_resync(self) -> None:
-        await self._send_sync(self.cursor)
+    async def sync_frame(self, after: int | None) -> tuple[dict[str, Any], list[int]]:
+        frame = await database_sync_to_async(_sync)(self.user, after)
+        return frame, [n["id"] for n in frame["notifications"]]
 
     async def on_mark_read(self, *, id: int) -> None:
         user = self.require_user("log in to manage notifications")
@@ -67,8 +55,5 @@ class NotificationConsumer(JsonConsumer):
         user = self.require_user("log in to manage notifications")
         await database_sync_to_async(services.notification_mark_all_read)(user=user)
 
-    async def notify_notification(self, event: dict[str, Any]) -> None:
-        self.cursor = max(self.cursor, event["cursor"])
-        await self.send(text_data=event["frame"])
-
-    notify_read = JsonConsumer.forward_frame
+    notify_notification = LiveConsumer.forward_stored
+    notify_read = LiveConsumer.forward_frame

@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from notifications.models import Notification
-from rtsite.protocol import PING, ClientFrame, frame_registry, id_field
+from rtsite.protocol import (
+    COMMON_SERVER_FRAMES,
+    PING,
+    ClientFrame,
+    ServerFrame,
+    frame_registry,
+    id_field,
+    server_registry,
+)
 
 CLIENT_FRAMES = frame_registry(
     PING,
@@ -60,3 +68,37 @@ def notification_frame(
 
 def read_frame(ids: list[int], unread: int) -> dict[str, Any]:
     return {"type": "read", "ids": ids, "unread": unread}
+
+
+# ---------------------------------------------------------------- server frames
+
+NOTIFICATION = {
+    "id": int,
+    "title": str,
+    "body": str,
+    "level": str,
+    "link": str,
+    "created_at": str,
+    "read": bool,
+    "count": int,
+}
+
+SERVER_FRAMES = server_registry(
+    *COMMON_SERVER_FRAMES,
+    ServerFrame("sync", {"mode": str, "notifications": [NOTIFICATION], "unread": int}),
+    ServerFrame("notification", {"notification": NOTIFICATION, "again": bool, "update": bool}),
+    ServerFrame("read", {"ids": [int], "unread": int}),
+)
+
+
+def sync_frame(mode: str, notifications: list[Notification], unread: int) -> dict[str, Any]:
+    """``notifications`` carry ``is_read`` (the inbox selector's annotation)."""
+    return {
+        "type": "sync",
+        "mode": mode,
+        "notifications": [
+            notification_payload(n, read=n.is_read)  # type: ignore[attr-defined]
+            for n in notifications
+        ],
+        "unread": unread,
+    }

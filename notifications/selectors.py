@@ -38,6 +38,7 @@ def inbox_after(*, user: Any, after_id: int, limit: int) -> tuple[list[Notificat
     return newer[:limit], len(newer) > limit
 
 
-def inbox_recent(*, user: Any, limit: int) -> list[Notification]:
-    """The newest ``limit`` notifications, oldest first."""
-    return list(inbox(user=user).order_by("-id")[:limit])[::-1]
+def inbox_recent(*, user: Any, limit: int) -> tuple[list[Notification], bool]:
+    """The newest ``limit`` notifications, oldest first, and whether older ones exist."""
+    newest = list(inbox(user=user).order_by("-id")[: limit + 1])
+    return newest[:limit][::-1], len(newest) > limit

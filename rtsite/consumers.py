@@ -27,7 +27,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
@@ -44,12 +45,16 @@ from rtsite.errors import ActionError, ErrorCode
 from rtsite.hub import get_hub
 from rtsite.loops import PerLoop
 from rtsite.protocol import (
+    COMMON_SERVER_FRAMES,
     ClientFrame,
+    ServerFrame,
+    ack_frame,
     ascii_id,
     encode,
     error_frame,
     frame_ref,
     parse_frame,
+    server_registry,
 )
 from rtsite.ratelimit import TokenBucket
 
@@ -70,6 +75,18 @@ SOCKETS_ROOM = "sockets"
 VISITOR_SOCKETS_ROOM = "visitor-sockets"
 
 
+# Told of a presence change of a socket: who else to tell (the app's announcement).
+Announce = Callable[[presence.Change], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class _Presence:
+    room: presence.RoomKey
+    user_id: int
+    username: str
+    announce: Announce | None
+
+
 def _slots() -> asyncio.Semaphore:
     return asyncio.Semaphore(settings.RT_CONNECTS_AT_ONCE)
 
@@ -79,6 +96,8 @@ _connect_slots = PerLoop(_slots)
 
 class JsonConsumer(AsyncWebsocketConsumer):
     client_frames: ClassVar[Mapping[str, ClientFrame]] = {}
+    # What the socket may send (checked against everything the test suite receives).
+    server_frames: ClassVar[Mapping[str, ServerFrame]] = server_registry(*COMMON_SERVER_FRAMES)
     # Group traffic comes through the hub; no per-socket layer channel (see above).
     channel_layer_alias = None
 
@@ -93,7 +112,7 @@ class JsonConsumer(AsyncWebsocketConsumer):
             rate=settings.RT_RATE_LIMIT_PER_SECOND, burst=settings.RT_RATE_LIMIT_BURST
         )
         self.max_frame_bytes: int = settings.RT_MAX_FRAME_BYTES
-        self.counted: tuple[str, int, str] | None = None
+        self.presences: list[_Presence] = []
         # Anonymous until the session is read, after the accept (see the module's doc).
         self.scope["user"] = AnonymousUser()
         await self.accept()
@@ -124,10 +143,7 @@ class JsonConsumer(AsyncWebsocketConsumer):
                 return True
             room, key, name = VISITOR_SOCKETS_ROOM, 0, address
             cap = settings.RT_MAX_SOCKETS_PER_ADDRESS
-        change = await presence.enter(
-            room_id=room, user_id=key, username=name, socket_id=self.socket_id
-        )
-        self.counted = (room, key, name)
+        change = await self.presence_enter(room, user_id=key, username=name)
         if change.sockets > cap:
             await self.close(code=CLOSE_TOO_MANY)
             return False
@@ -189,7 +205,7 @@ class JsonConsumer(AsyncWebsocketConsumer):
         if reply is None:
             if not spec.ack and ref is None:
                 return
-            reply = {"type": "ack"}
+            reply = ack_frame()
         await self.send_frame({**reply, "ref": ref} if ref is not None else reply)
 
     def query_param(self, name: str) -> str | None:
@@ -222,16 +238,46 @@ class JsonConsumer(AsyncWebsocketConsumer):
         for group in getattr(self, "hub_groups", ()):
             await hub.leave(group, self)
         self.hub_groups = []
-        counted, self.counted = getattr(self, "counted", None), None
-        if counted is not None:
-            room, key, name = counted
+        entered, self.presences = getattr(self, "presences", []), []
+        for entry in reversed(entered):
             try:
-                await presence.leave(
-                    room_id=room, user_id=key, username=name, socket_id=self.socket_id
+                change = await presence.leave(
+                    room_id=entry.room,
+                    user_id=entry.user_id,
+                    username=entry.username,
+                    socket_id=self.socket_id,
                 )
+                if entry.announce is not None:
+                    await entry.announce(change)
             except Exception:  # Redis away: the entry expires with the presence TTL
-                logger.warning("could not uncount socket %s", self.socket_id, exc_info=True)
-        await super().websocket_disconnect(message)
+                logger.warning(
+                    "could not count socket %s out of %s", self.socket_id, entry.room, exc_info=True
+                )
+        await super().websocket_disconnect(message)  # the app's disconnect(); stops
+
+    async def presence_enter(
+        self,
+        room: presence.RoomKey,
+        *,
+        user_id: int,
+        username: str,
+        listed: int = 0,
+        announce: Announce | None = None,
+    ) -> presence.Change:
+        """Count this socket into a presence room (naming up to ``listed`` of those in
+        it); it is counted out when the socket closes. ``announce`` is told of the change
+        both times (first socket of a user in, last one out, the new count)."""
+        change = await presence.enter(
+            room_id=room,
+            user_id=user_id,
+            username=username,
+            socket_id=self.socket_id,
+            listed=listed,
+        )
+        self.presences.append(_Presence(room, user_id, username, announce))
+        if announce is not None:
+            await announce(change)
+        return change
 
     async def join_group(self, group: str) -> None:
         await get_hub().join(group, self)

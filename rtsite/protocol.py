@@ -171,3 +171,102 @@ def error_frame(code: ErrorCode | str, message: str, ref: str | None = None) -> 
 
 
 PING = ClientFrame("ping")
+
+
+# ---------------------------------------------------------------- server frames
+#
+# Every frame the server sends is declared beside the client frames, with its shape, and
+# built by a function of the app's protocol module. The test suite checks every frame it
+# receives against the declarations of the socket it came from (tests/conftest.py), the
+# way Zulip checks its events against event_types.py: an undeclared field, a missing one
+# or a wrong type fails the test that produced it.
+#
+# A shape is a type (str, int, float, bool), None (JSON null), a list [shape] (every
+# item has that shape), a dict {key: shape} (exactly those keys, Maybe(...) for the
+# optional ones), or a tuple of shapes (any one of them).
+
+
+@dataclass(frozen=True)
+class Maybe:
+    """A key that may be absent."""
+
+    shape: Any
+
+
+@dataclass(frozen=True)
+class ServerFrame:
+    type: str
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+    def shape(self) -> dict[str, Any]:
+        return {"type": str, "ref": Maybe(str), **self.fields}
+
+
+def server_registry(*frames: ServerFrame) -> dict[str, ServerFrame]:
+    return {frame.type: frame for frame in frames}
+
+
+def frame_problems(frame: Any, frames: Mapping[str, ServerFrame]) -> list[str]:
+    """What is wrong with a server frame, by the socket's declarations ([] if nothing)."""
+    if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+        return [f"not a frame: {frame!r:.80}"]
+    spec = frames.get(frame["type"])
+    if spec is None:
+        return [f"undeclared frame type {frame['type']!r}"]
+    return _shape_problems(frame, spec.shape(), frame["type"])
+
+
+def _shape_problems(value: Any, shape: Any, where: str) -> list[str]:
+    if isinstance(shape, tuple):
+        if any(not _shape_problems(value, option, where) for option in shape):
+            return []
+        return [f"{where}: {value!r:.60} is none of the allowed shapes"]
+    if shape is None:
+        return [] if value is None else [f"{where}: {value!r:.60} is not null"]
+    if isinstance(shape, list):
+        if not isinstance(value, list):
+            return [f"{where}: {value!r:.60} is not a list"]
+        return [
+            p
+            for i, item in enumerate(value)
+            for p in _shape_problems(item, shape[0], f"{where}[{i}]")
+        ]
+    if isinstance(shape, dict):
+        if not isinstance(value, dict):
+            return [f"{where}: {value!r:.60} is not an object"]
+        problems = [f"{where}: undeclared field {key!r}" for key in value if key not in shape]
+        for key, rule in shape.items():
+            optional = isinstance(rule, Maybe)
+            if key not in value:
+                if not optional:
+                    problems.append(f"{where}: missing field {key!r}")
+                continue
+            problems += _shape_problems(
+                value[key], rule.shape if optional else rule, f"{where}.{key}"
+            )
+        return problems
+    if shape is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+    elif shape is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, shape)
+    return [] if ok else [f"{where}: {value!r:.60} is not {shape.__name__}"]
+
+
+USER = {"id": int, "username": str}
+
+# Frames every socket may send.
+PONG = ServerFrame("pong")
+ACK = ServerFrame("ack", {"id": Maybe(int)})  # id: what the action stored (a message)
+ERROR = ServerFrame("error", {"code": str, "message": str})
+CLOSING = ServerFrame("closing", {"reason": str})
+COMMON_SERVER_FRAMES = (PONG, ACK, ERROR, CLOSING)
+
+
+def closing_frame(reason: str) -> dict[str, Any]:
+    return {"type": "closing", "reason": reason}
+
+
+def ack_frame(**fields: Any) -> dict[str, Any]:
+    return {"type": "ack", **fields}

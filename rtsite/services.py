@@ -18,6 +18,7 @@ import hashlib
 import secrets
 from typing import Any
 
+from rtsite.protocol import closing_frame
 from rtsite.realtime import publish_on_commit
 
 EVENT_CLOSE = "rt.close"
@@ -55,7 +56,7 @@ def sockets_close(
 ) -> None:
     """Close the user's sockets (but those of ``keep_session``), or one session's, on
     every process, after commit. Sessions are given by ``session_id``."""
-    frame = {"type": "closing", "reason": reason}
+    frame = closing_frame(reason)
     if user_id is not None:
         keep = {"keep": session_group(keep_session)} if keep_session else {}
         publish_on_commit(user_group(user_id), EVENT_CLOSE, frame, extra=keep)

@@ -17,11 +17,13 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import redis
@@ -35,6 +37,7 @@ from django.test import Client
 
 from chat.models import Room
 from rtsite import embedded_redis
+from rtsite.protocol import ServerFrame, frame_problems
 
 ROOT = Path(__file__).resolve().parent.parent
 ORIGIN = "http://localhost"
@@ -156,14 +159,41 @@ def login_cookie(transactional_db: None) -> Callable[[Any], str]:
     return session_cookie
 
 
+# ---------------------------------------------------------------- frames, as declared
+
+# (socket class, frame type) of every server frame a test received, for the report.
+FRAMES_SEEN: set[tuple[str, str]] = set()
+
+
+def declared_frames(path: str) -> tuple[str, Mapping[str, ServerFrame]]:
+    """The consumer serving ``path`` (a /ws/ URL), and the server frames it declares."""
+    from rtsite.routing import websocket_urlpatterns
+
+    route = urlsplit(path).path.lstrip("/")
+    for pattern in websocket_urlpatterns:
+        if pattern.pattern.match(route):
+            consumer = pattern.callback.consumer_class
+            return consumer.__name__, consumer.server_frames
+    raise AssertionError(f"no socket at {path}")
+
+
+def checked(frame: dict[str, Any], socket: tuple[str, Mapping[str, ServerFrame]]) -> None:
+    """Fail the test when a server frame is not as its socket declares it."""
+    name, frames = socket
+    problems = frame_problems(frame, frames)
+    assert not problems, f"{name} sent a frame unlike its declaration: {problems}: {frame}"
+    FRAMES_SEEN.add((name, frame["type"]))
+
+
 # ---------------------------------------------------------------- in-process sockets
 
 
 class Socket:
     """A WebsocketCommunicator with helpers to wait for one frame type."""
 
-    def __init__(self, communicator: WebsocketCommunicator) -> None:
+    def __init__(self, communicator: WebsocketCommunicator, path: str) -> None:
         self.communicator = communicator
+        self.declared = declared_frames(path)
         self.seen: list[dict[str, Any]] = []
         self.unread: list[dict[str, Any]] = []  # received, not yet asked for
         self.closed_by_server = False
@@ -200,7 +230,9 @@ class Socket:
         if message["type"] == "websocket.close":
             self.closed_by_server = True
             raise AssertionError(f"socket closed with {message.get('code')}")
-        return json.loads(message["text"])
+        frame = json.loads(message["text"])
+        checked(frame, self.declared)
+        return frame
 
     async def nothing(self, frame_type: str, within: float = 0.5) -> None:
         try:
@@ -231,7 +263,7 @@ async def open_socket(
     connected, _ = await communicator.connect(timeout=10)
     if not connected:
         raise ConnectionRefusedError(path)
-    socket = Socket(communicator)
+    socket = Socket(communicator, path)
     try:
         yield socket
     finally:
@@ -408,21 +440,57 @@ def second_daphne_server(
 
 
 async def ws_connect(
-    server: Daphne, path: str, cookie: str | None = None, origin: str | None = None
+    server: Daphne,
+    path: str,
+    cookie: str | None = None,
+    origin: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Any:
     """A real WebSocket client (the websockets package) on a daphne process."""
-    headers = {"Cookie": cookie} if cookie else {}
-    return await websockets.connect(
+    headers = {**(headers or {}), **({"Cookie": cookie} if cookie else {})}
+    ws = await websockets.connect(
         f"{server.ws_url}{path}",
         origin=origin or server.url,
         additional_headers=headers,
         open_timeout=10,
     )
+    _real_sockets[ws] = declared_frames(path)
+    return ws
+
+
+# The declarations of each real client's socket, for ws_next.
+_real_sockets: weakref.WeakKeyDictionary[Any, tuple[str, Mapping[str, ServerFrame]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 async def ws_next(ws: Any, frame_type: str, timeout: float = 10.0) -> dict[str, Any]:
+    declared = _real_sockets.get(ws)
     async with asyncio.timeout(timeout):
         while True:
             frame = json.loads(await ws.recv())
+            if declared is not None:
+                checked(frame, declared)
             if frame["type"] == frame_type:
                 return frame
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Which declared server frames no test of this run received (each one received was
+    checked against its declaration)."""
+    if not FRAMES_SEEN:
+        return
+    from rtsite.routing import websocket_urlpatterns
+
+    consumers = {p.callback.consumer_class for p in websocket_urlpatterns[:-1]}
+    unseen = sorted(
+        f"{consumer.__name__}.{frame_type}"
+        for consumer in consumers
+        for frame_type in consumer.server_frames
+        if (consumer.__name__, frame_type) not in FRAMES_SEEN
+    )
+    terminalreporter.section("server frames")
+    terminalreporter.write_line(
+        f"{len(FRAMES_SEEN)} (socket, frame type) pairs received and checked against their "
+        f"declarations; never received: {', '.join(unseen) or 'none'}"
+    )

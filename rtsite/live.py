@@ -1,0 +1,129 @@
+"""The live-resource base: a socket that shows stored things as they change.
+
+Chat rooms, the notifications inbox and game pages all work the same way. The socket
+joins its hub groups, then sends a ``sync`` of what is stored: everything after the
+client's cursor (``?after_id=``, mode ``resume``), or the latest page (``recent``), or,
+when too much was missed to replay, the latest page again (``reset``). It keeps a cursor,
+the id of the newest stored thing it has sent, advanced by every sync and by every
+broadcast that carries one; after a layer outage it syncs again from that cursor.
+
+An app declares what differs, on its consumer:
+
+- ``connect()``: its checks and groups (``join_group``), then ``send_sync``;
+- ``sync_frame(after)``: the sync frame from its two readers (``read_history`` with what
+  comes after a cursor and the latest page), returning the ids it carries;
+- its frame builders (the app's ``protocol.py``) and what it announces (presence changes
+  through ``presence_enter`` of the base consumer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from rtsite.consumers import JsonConsumer
+from rtsite.loops import PerLoop
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class History(Generic[T]):
+    """What a sync carries: ``mode`` is recent, resume or reset; ``has_more`` says, for a
+    latest page, whether older things exist (None for a resume)."""
+
+    mode: str
+    items: list[T]
+    has_more: bool | None
+
+
+def read_history(
+    *,
+    after: int | None,
+    read_after: Callable[[int, int], tuple[list[T], bool]],
+    read_latest: Callable[[int], tuple[list[T], bool]],
+    resume_limit: int,
+    page_size: int,
+) -> History[T]:
+    """Everything after the cursor, unless more than ``resume_limit`` things were missed
+    (or there is no cursor): then the latest page. The readers return (things, whether
+    there are more than asked for), oldest first."""
+    if after is not None:
+        items, too_many = read_after(after, resume_limit)
+        if not too_many:
+            return History("resume", items, None)
+    items, has_more = read_latest(page_size)
+    # "reset": too far behind to replay; the page starts over from the latest.
+    return History("recent" if after is None else "reset", items, has_more)
+
+
+@dataclass
+class _SharedRead:
+    started: float
+    result: asyncio.Future[Any]
+
+
+class SharedReads:
+    """One read for the sockets that ask the same at the same moment.
+
+    When a whole room resyncs at once (after an outage, every socket with the same
+    cursor), one query serves them all instead of one per socket. A read is shared only
+    with sockets that had joined their group before it started: anything committed after
+    it reaches them live, so nothing falls in between."""
+
+    def __init__(self, *, share_for: float = 1.0) -> None:
+        self.share_for = share_for
+        self.reads: PerLoop[dict[Hashable, _SharedRead]] = PerLoop(dict)
+
+    async def get(self, key: Hashable, *, joined_at: float, read: Callable[[], Awaitable[T]]) -> T:
+        reads = self.reads.get()
+        now = time.monotonic()
+        shared = reads.get(key)
+        if shared is None or shared.started < joined_at or now - shared.started > self.share_for:
+            if len(reads) > 1000:  # drop the old ones now and then
+                for old in [k for k, v in reads.items() if now - v.started > self.share_for]:
+                    del reads[old]
+            shared = _SharedRead(started=now, result=asyncio.ensure_future(read()))
+            reads[key] = shared
+        return await asyncio.shield(shared.result)
+
+
+class LiveConsumer(JsonConsumer):
+    """A socket with a cursor over something stored (see the module's doc)."""
+
+    cursor: int = 0  # the newest stored id (message, notification, game version) sent
+    joined_at: float = 0.0  # when it joined its groups (monotonic), for shared reads
+    synced = False  # a refused socket never syncs, so never resyncs
+
+    async def join_groups(self, *groups: str) -> None:
+        """Join before reading what is stored: something committed meanwhile arrives
+        twice at worst (clients drop repeats by id), never zero times."""
+        for group in groups:
+            await self.join_group(group)
+        self.joined_at = time.monotonic()
+
+    async def sync_frame(self, after: int | None) -> tuple[dict[str, Any], list[int]]:
+        """The app's sync frame after the cursor, and the ids (or version) it carries."""
+        raise NotImplementedError
+
+    async def send_sync(self, after: int | None) -> None:
+        frame, ids = await self.sync_frame(after)
+        self.advance(after or 0, *ids)
+        self.synced = True
+        await self.send_frame(frame)
+
+    def advance(self, *ids: int) -> None:
+        self.cursor = max(self.cursor, *ids)
+
+    async def forward_stored(self, event: dict[str, Any]) -> None:
+        """Broadcast handler for a frame of something stored: it moves the cursor."""
+        self.advance(event["cursor"])
+        await self.send(text_data=event["frame"])
+
+    async def hub_resync(self) -> None:
+        # Broadcasts may have been lost (the layer was away): send what was stored since.
+        if self.synced:
+            await self.send_sync(self.cursor)
