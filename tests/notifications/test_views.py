@@ -104,7 +104,7 @@ def test_every_page_carries_the_socket_client_and_members_get_a_badge(
 
 
 @pytest.mark.parametrize(
-    "stored", ["general", "password_change", "?x=1", "#m1", "//evil.example/", "/" + "x" * 600]
+    "stored", ["general", "password_change", "?x=1", "#m1", "//evil.example/", "/\\evil.example/"]
 )
 def test_following_a_link_never_fails_nor_leaves_the_site(
     client_for: Client, alice: Any, stored: str
