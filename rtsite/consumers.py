@@ -57,6 +57,7 @@ from rtsite.protocol import (
     server_registry,
 )
 from rtsite.ratelimit import TokenBucket
+from rtsite.realtime import published
 
 logger = logging.getLogger(__name__)
 
@@ -206,6 +207,8 @@ class JsonConsumer(AsyncWebsocketConsumer):
             if not spec.ack and ref is None:
                 return
             reply = ack_frame()
+        # What the action committed is broadcast before it is acknowledged.
+        await published()
         await self.send_frame({**reply, "ref": ref} if ref is not None else reply)
 
     def query_param(self, name: str) -> str | None:

@@ -62,17 +62,43 @@ class _Publisher:
     def __init__(self) -> None:
         self.queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
         self.task: asyncio.Task[None] | None = None
+        # Events put and events handed to the layer (or turned into resyncs), counted, and
+        # who waits for the count to reach theirs (``published``).
+        self.put_count = 0
+        self.done_count = 0
+        self.waiters: list[tuple[int, asyncio.Future[None]]] = []
 
     def put(self, group: str, event: dict[str, Any]) -> None:
         self.queue.put_nowait((group, event))
+        self.put_count += 1
         if self.task is None or self.task.done():
             self.task = asyncio.create_task(self._run(), name="rtsite-publisher")
+
+    async def published(self) -> None:
+        """Return once every event put so far has gone to the layer."""
+        if self.done_count >= self.put_count:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self.waiters.append((self.put_count, waiter))
+        await waiter
+
+    def _done(self, count: int) -> None:
+        self.done_count += count
+        waiting = []
+        for target, waiter in self.waiters:
+            if target <= self.done_count:
+                if not waiter.done():
+                    waiter.set_result(None)
+            else:
+                waiting.append((target, waiter))
+        self.waiters = waiting
 
     async def _run(self) -> None:
         while True:
             group, event = await self.queue.get()
             if not is_stale(event):
                 await _group_send(group, event)
+                self._done(1)
                 continue
             # Redis was away (or slow) and a backlog built up: the hubs would drop these
             # late events anyway. Send each group one resync instead, then what is fresh.
@@ -88,9 +114,20 @@ class _Publisher:
             for fresh_group, fresh_event in backlog:
                 if not is_stale(fresh_event):
                     await _group_send(fresh_group, fresh_event)
+            self._done(len(backlog))
 
 
 _publishers = PerLoop(_Publisher)
+
+
+async def published() -> None:
+    """Wait until the broadcasts committed so far by this process (on this loop) have gone
+    to the channel layer. A consumer waits for this before acknowledging an action, so an
+    ack means the change is stored and its broadcast is on its way: a process that dies
+    between the two leaves the client without an ack, never with an ack for a broadcast
+    that nobody will receive."""
+    await _publishers.get().published()
+
 
 # What a hub hands its sockets when broadcasts were lost: each resyncs from its cursor.
 RESYNC_TYPE = "rt.resync"

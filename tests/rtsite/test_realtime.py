@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -133,3 +134,31 @@ async def test_one_frame_to_many_groups_is_encoded_once(monkeypatch: pytest.Monk
     assert [json.loads(e["frame"])["n"] for e in events] == [7, 7, 7]
     assert [e["group"] for e in events] == [f"test.realtime.many.{i}" for i in range(3)]
     assert len(encoded) == 1
+
+
+async def test_an_action_is_acked_only_once_its_broadcast_has_left(
+    monkeypatch: pytest.MonkeyPatch, make_room: Any, make_user: Any
+) -> None:
+    """A process that dies between the ack and the broadcast would leave the sender with
+    an ack for a message other processes' sockets never get: the ack waits."""
+    from chat import protocol as chat_protocol
+    from rtsite import realtime
+    from tests.conftest import open_socket, session_cookie
+
+    room = await database_sync_to_async(make_room)()
+    cookie = await database_sync_to_async(session_cookie)(await database_sync_to_async(make_user)())
+    handed_over: list[str] = []
+    send = realtime._group_send
+
+    async def slow_layer(group: str, event: dict[str, Any]) -> None:
+        await asyncio.sleep(0.3)  # Redis slow to answer
+        await send(group, event)
+        handed_over.append(event["type"])
+
+    monkeypatch.setattr(realtime, "_group_send", slow_layer)
+    async with open_socket(f"/ws/chat/{room.slug}/", cookie=cookie) as ws:
+        await ws.next("sync")
+        await ws.send({"type": "message.send", "body": "hello", "ref": "m1"})
+        assert (await ws.next("ack"))["ref"] == "m1"
+        assert handed_over == [chat_protocol.EVENT_MESSAGE]
+        await ws.next("message")
