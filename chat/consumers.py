@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -20,19 +21,37 @@ from rtsite.protocol import ack_frame
 TYPING_MIN_INTERVAL = 1.0
 
 
-def _history(room: Room, after_id: int | None) -> History[dict[str, Any]]:
-    """The history part of a sync frame, as payloads: one trip to the database thread."""
+@dataclass(frozen=True)
+class _SyncHistory:
+    history: History[dict[str, Any]]  # messages to show or replace, as payloads
+    deleted: list[int]  # tombstones met on a resume: messages to drop
+    cursor: int  # the newest change (seq) this read covered
+
+
+def _history(room: Room, after: int | None) -> _SyncHistory:
+    """The history part of a sync frame: one trip to the database thread, one query. A
+    resume reads every change after the cursor (``seq``): new messages, edits, reactions
+    and deletions made while the page was away."""
     history = read_history(
-        after=after_id,
-        read_after=lambda after, limit: selectors.message_after(
-            room=room, after_id=after, limit=limit
+        after=after,
+        read_after=lambda after, limit: selectors.message_changes(
+            room=room, after_seq=after, limit=limit
         ),
         read_latest=lambda limit: selectors.message_recent(room=room, limit=limit),
         resume_limit=settings.CHAT_RESUME_LIMIT,
         page_size=settings.CHAT_HISTORY_PAGE_SIZE,
     )
-    payloads = [protocol.message_payload(m) for m in history.items]
-    return History(history.mode, payloads, history.has_more)
+    shown = [m for m in history.items if m.deleted_at is None]
+    deleted = [m.pk for m in history.items if m.deleted_at is not None]
+    cursor = max([after or 0, *(m.seq for m in history.items)])
+    payloads = [protocol.message_payload(m) for m in shown]
+    return _SyncHistory(History(history.mode, payloads, history.has_more), deleted, cursor)
+
+
+def _viewer(room: Room, user: Any, first: bool) -> tuple[int | None, bool]:
+    """The user's read cursor (on the first sync only) and whether they are muted."""
+    last_read = services.read_open(user=user, room=room) if first else None
+    return last_read, selectors.user_is_muted(room=room, user=user)
 
 
 # (room id, cursor) -> one history read for the sockets of a room resyncing together.
@@ -47,20 +66,33 @@ class RoomListConsumer(JsonConsumer):
 
     async def connect(self) -> None:
         await self.join_group(protocol.LOBBY_GROUP)
+        if self.user.is_authenticated:
+            await self.join_group(protocol.user_group(self.user.pk))
         await self._send_rooms()
 
     async def hub_resync(self) -> None:
         await self._send_rooms()  # counts may have changed while broadcasts were lost
 
     async def _send_rooms(self) -> None:
-        rooms = await database_sync_to_async(lambda: list(selectors.room_list()))()
+        user = self.user if self.user.is_authenticated else None
+
+        def read() -> tuple[list[Room], dict[int, selectors.Unread]]:
+            rooms = list(selectors.room_list())
+            return rooms, selectors.unread_counts(user=user) if user is not None else {}
+
+        rooms, unread = await database_sync_to_async(read)()
         keys = {room.pk: protocol.room_presence(room.pk) for room in rooms}
         counts = await presence.online_counts(room_ids=list(keys.values()))
         await self.send_frame(
-            protocol.rooms_frame(rooms, [counts[keys[room.pk]] for room in rooms])
+            protocol.rooms_frame(rooms, [counts[keys[room.pk]] for room in rooms], unread, user)
         )
 
     chat_room_online = JsonConsumer.forward_frame
+    chat_room_activity = JsonConsumer.forward_frame
+    chat_read = JsonConsumer.forward_frame
+
+    async def chat_muted(self, event: dict[str, Any]) -> None:
+        pass  # for room pages (it shares the user's group with them)
 
 
 class ChatRoomConsumer(LiveConsumer):
@@ -69,6 +101,7 @@ class ChatRoomConsumer(LiveConsumer):
 
     room: Room | None = None
     last_typing: float = 0.0
+    muted = False
     # Who is online as counting this socket in told it: the first sync needs no more.
     online: tuple[list[dict[str, Any]], int] | None = None
 
@@ -81,7 +114,10 @@ class ChatRoomConsumer(LiveConsumer):
         if not self.user.is_authenticated and not settings.CHAT_ANONYMOUS_READ:
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        await self.join_groups(protocol.room_group(room.pk))
+        if self.user.is_authenticated:
+            await self.join_groups(protocol.room_group(room.pk), protocol.user_group(self.user.pk))
+        else:
+            await self.join_groups(protocol.room_group(room.pk))
         if self.user.is_authenticated:
             user = self.user
 
@@ -100,50 +136,112 @@ class ChatRoomConsumer(LiveConsumer):
 
     async def sync_frame(self, after: int | None) -> tuple[dict[str, Any], list[int]]:
         room = self._joined_room()
-        history = await _shared_history.get(
+        read = await _shared_history.get(
             (room.pk, after),
             joined_at=self.joined_at,
             read=lambda: database_sync_to_async(_history)(room, after),
         )
+        last_read = None
+        if self.user.is_authenticated and not self.synced:
+            last_read, self.muted = await database_sync_to_async(_viewer)(
+                room, self.user, True
+            )
         online, self.online = self.online, None
         if online is None:
             online = await presence.online_users(
                 room_id=protocol.room_presence(room.pk), limit=settings.CHAT_ONLINE_LIST_LIMIT
             )
+        history = read.history
         frame = protocol.sync_frame(
             mode=history.mode,
+            cursor=read.cursor,
             room=room,
             messages=history.items,
+            deleted=read.deleted,
             has_more=history.has_more,
             online=online[0],
             online_count=online[1],
             me=self.user if self.user.is_authenticated else None,
-            max_length=settings.CHAT_MAX_MESSAGE_LENGTH,
-            typing_timeout_ms=int(settings.CHAT_TYPING_TIMEOUT_SECONDS * 1000),
+            muted=self.muted,
+            last_read_id=last_read,
+            limits={
+                "max_length": settings.CHAT_MAX_MESSAGE_LENGTH,
+                "typing_timeout_ms": int(settings.CHAT_TYPING_TIMEOUT_SECONDS * 1000),
+                "edit_window_s": settings.CHAT_EDIT_WINDOW_SECONDS,
+                "reactions": settings.CHAT_REACTIONS,
+            },
         )
-        return frame, [message["id"] for message in history.items]
+        return frame, [read.cursor]
 
     def _joined_room(self) -> Room:
         if self.room is None:  # frames racing a refused connect
             raise ActionError(ErrorCode.NOT_FOUND, "no such room")
         return self.room
 
-    async def on_message_send(self, *, body: str) -> dict[str, Any]:
+    async def on_message_send(self, *, body: str, nonce: str = "") -> dict[str, Any]:
         author = self.require_user("log in to take part in this room")
         room = self._joined_room()
         await services.post_allowed(user=author)
         message = await database_sync_to_async(services.message_post)(
-            room=room, author=author, body=body
+            room=room, author=author, body=body, nonce=nonce
         )
         return ack_frame(id=message.pk)
 
-    async def on_history(self, *, before_id: int) -> dict[str, Any]:
-        messages, has_more = await database_sync_to_async(selectors.message_before)(
-            room=self._joined_room(),
-            before_id=before_id,
-            limit=settings.CHAT_HISTORY_PAGE_SIZE,
+    async def on_message_edit(self, *, id: int, body: str) -> None:
+        user = self.require_user("log in to edit your messages")
+        await database_sync_to_async(services.message_edit)(
+            room=self._joined_room(), user=user, message_id=id, body=body
         )
-        return await database_sync_to_async(protocol.history_frame)(messages, has_more)
+
+    async def on_message_delete(self, *, id: int) -> None:
+        user = self.require_user("log in to delete your messages")
+        await database_sync_to_async(services.message_delete_own)(
+            room=self._joined_room(), user=user, message_id=id
+        )
+
+    async def on_reaction_toggle(self, *, id: int, emoji: str) -> None:
+        user = self.require_user("log in to react to messages")
+        await database_sync_to_async(services.reaction_toggle)(
+            room=self._joined_room(), user=user, message_id=id, emoji=emoji
+        )
+
+    async def on_read(self, *, id: int) -> None:
+        user = self.require_user("log in to keep your place")
+        await database_sync_to_async(services.read_mark)(
+            user=user, room=self._joined_room(), message_id=id
+        )
+
+    async def on_history(self, *, before_id: int) -> dict[str, Any]:
+        room = self._joined_room()
+        page = settings.CHAT_HISTORY_PAGE_SIZE
+
+        def read() -> dict[str, Any]:
+            messages, has_more = selectors.message_before(
+                room=room, before_id=before_id, limit=page
+            )
+            return protocol.history_frame(messages, has_more)
+
+        return await database_sync_to_async(read)()
+
+    async def on_newer(self, *, after_id: int) -> dict[str, Any]:
+        room = self._joined_room()
+        page = settings.CHAT_HISTORY_PAGE_SIZE
+
+        def read() -> dict[str, Any]:
+            messages, has_more = selectors.message_after(room=room, after_id=after_id, limit=page)
+            return protocol.history_frame(messages, has_more, kind="newer")
+
+        return await database_sync_to_async(read)()
+
+    async def on_context(self, *, id: int) -> dict[str, Any]:
+        room = self._joined_room()
+        page = settings.CHAT_HISTORY_PAGE_SIZE
+
+        def read() -> dict[str, Any]:
+            context = selectors.message_context(room=room, message_id=id, limit=page)
+            return protocol.context_frame(id, context)
+
+        return await database_sync_to_async(read)()
 
     async def on_typing(self) -> None:
         user = self.require_user("log in to take part in this room")
@@ -155,6 +253,13 @@ class ChatRoomConsumer(LiveConsumer):
         await services.typing_start(room=room, user=user)
 
     chat_message = LiveConsumer.forward_stored
-    chat_deleted = JsonConsumer.forward_frame
+    chat_updated = LiveConsumer.forward_stored
+    chat_deleted = LiveConsumer.forward_stored
     chat_presence = JsonConsumer.forward_frame
     chat_typing = JsonConsumer.forward_frame
+    chat_read = JsonConsumer.forward_frame  # the page keeps those of its own room
+
+    async def chat_muted(self, event: dict[str, Any]) -> None:
+        if self.room is not None and event["room_id"] == self.room.pk:
+            self.muted = event["muted"]
+            await self.send(text_data=event["frame"])

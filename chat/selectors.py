@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
 
-from chat.models import Message, Mute, Room
+from chat.models import Mention, Message, Mute, ReadState, Room
 
 # "@name" where name uses Django's username characters; not inside an e-mail address.
 MENTION = re.compile(r"(?<![\w@.+-])@([\w.@+-]+)")
@@ -58,7 +61,12 @@ def room_cache_clear(**kwargs: Any) -> None:
 
 
 def _messages(room: Room) -> QuerySet[Message]:
-    return Message.objects.filter(room=room).select_related("author")
+    """The room's messages that are shown (tombstones of deleted ones left out)."""
+    return Message.objects.filter(room=room, deleted_at__isnull=True).select_related("author")
+
+
+def message_get(*, room: Room, message_id: int) -> Message | None:
+    return _messages(room).filter(pk=message_id).first()
 
 
 def message_recent(*, room: Room, limit: int) -> tuple[list[Message], bool]:
@@ -73,9 +81,128 @@ def message_before(*, room: Room, before_id: int, limit: int) -> tuple[list[Mess
 
 
 def message_after(*, room: Room, after_id: int, limit: int) -> tuple[list[Message], bool]:
-    """Messages after the cursor, oldest first, and whether more than ``limit`` exist."""
+    """Messages after ``after_id``, oldest first, and whether more than ``limit`` exist."""
     newer = list(_messages(room).filter(id__gt=after_id).order_by("id")[: limit + 1])
     return newer[:limit], len(newer) > limit
+
+
+def message_changes(*, room: Room, after_seq: int, limit: int) -> tuple[list[Message], bool]:
+    """Everything that changed after the cursor, in the order it changed: new messages,
+    edited ones, reactions, and tombstones of deleted ones. One query, on (room, seq)."""
+    rows = Message.objects.filter(room=room, seq__gt=after_seq).select_related("author")
+    changed = list(rows.order_by("seq")[: limit + 1])
+    return changed[:limit], len(changed) > limit
+
+
+@dataclass(frozen=True)
+class Context:
+    """Messages around one, for a link to it: ``found`` is False when it is gone."""
+
+    found: bool
+    messages: list[Message]
+    has_older: bool
+    has_newer: bool
+
+
+def message_context(*, room: Room, message_id: int, limit: int) -> Context:
+    half = max(1, limit // 2)
+    older, has_older = message_before(room=room, before_id=message_id, limit=half)
+    newer, has_newer = message_after(room=room, after_id=message_id - 1, limit=half + 1)
+    found = bool(newer) and newer[0].pk == message_id
+    return Context(found, older + newer, has_older, has_newer)
+
+
+def read_state(*, user: Any, room: Room) -> ReadState | None:
+    return ReadState.objects.filter(user=user, room=room).first()
+
+
+@dataclass(frozen=True)
+class Unread:
+    room_id: int
+    last_read_id: int
+    unread: int  # capped at CHAT_UNREAD_COUNT_LIMIT
+    mentions: int
+    top_id: int  # the newest message counted: live activity adds what comes after it
+
+
+def unread_count(*, user: Any, room_id: int, last_read_id: int) -> Unread:
+    """Counted from the read cursor when asked, not kept per member: a post writes
+    nothing for the people who have not read it. Each count stops at the limit."""
+    limit = settings.CHAT_UNREAD_COUNT_LIMIT
+    room_messages = Message.objects.filter(room_id=room_id)
+    top_id = room_messages.order_by("-id").values_list("id", flat=True).first() or 0
+    unread = (
+        room_messages.filter(id__gt=last_read_id, id__lte=top_id, deleted_at__isnull=True)
+        .exclude(author=user)
+        .values("id")[:limit]
+        .count()
+    )
+    mentions = (
+        Mention.objects.filter(
+            user=user,
+            room_id=room_id,
+            message_id__gt=last_read_id,
+            message_id__lte=top_id,
+            message__deleted_at__isnull=True,
+        )
+        .values("id")[:limit]
+        .count()
+    )
+    return Unread(room_id, last_read_id, unread, mentions, top_id)
+
+
+def unread_counts(*, user: Any) -> dict[int, Unread]:
+    """The counts of every room the user has opened, by room id."""
+    reads = ReadState.objects.filter(user=user).values_list("room_id", "last_read_id")
+    return {
+        room_id: unread_count(user=user, room_id=room_id, last_read_id=last_read_id)
+        for room_id, last_read_id in reads
+    }
+
+
+WORD = re.compile(r"\w+")
+SEARCH_WORDS_MAX = 8
+
+
+def search_words(query: str) -> list[str]:
+    """The words of a search, as the index splits text: punctuation and operators
+    never reach the database's query syntax."""
+    return WORD.findall(query.lower())[:SEARCH_WORDS_MAX]
+
+
+def message_search(
+    *, query: str, room: Room | None = None, before_id: int | None = None, limit: int
+) -> tuple[list[Message], bool]:
+    """Messages holding every word of ``query`` (the last may be a prefix), newest first,
+    with the database's own full-text index: FTS5 on SQLite, tsvector on PostgreSQL.
+    Returns (messages, whether more exist)."""
+    words = search_words(query)
+    if not words:
+        return [], False
+    found = Message.objects.filter(deleted_at__isnull=True).select_related("author", "room")
+    if connection.vendor == "postgresql":
+        from django.contrib.postgres.search import SearchQuery, SearchVector
+
+        terms = " & ".join(f"{word}:*" for word in words)
+        found = found.annotate(document=SearchVector("body", config="simple")).filter(
+            document=SearchQuery(terms, search_type="raw", config="simple")
+        )
+    elif connection.vendor == "sqlite":
+        terms = " ".join(f'"{word}"*' for word in words)
+        found = found.filter(
+            id__in=RawSQL(
+                "SELECT rowid FROM chat_message_fts WHERE chat_message_fts MATCH %s", [terms]
+            )
+        )
+    else:  # another database: no index, a scan
+        for word in words:
+            found = found.filter(body__icontains=word)
+    if room is not None:
+        found = found.filter(room=room)
+    if before_id is not None:
+        found = found.filter(id__lt=before_id)
+    rows = list(found.order_by("-id")[: limit + 1])
+    return rows[:limit], len(rows) > limit
 
 
 def user_is_muted(*, room: Room, user: Any) -> bool:

@@ -10,16 +10,18 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
+from django.utils import timezone
 
 from chat import protocol
-from chat.models import Message, Mute, Room
-from chat.selectors import mentioned_users, user_is_muted
+from chat.models import Mention, Message, MessageEdit, Mute, ReadState, Reaction, Room
+from chat.selectors import Unread, mentioned_users, unread_count, user_is_muted
 from notifications.services import TITLE_MAX, notification_fold, times
 from rtsite import presence
 from rtsite.errors import ActionError, ErrorCode
@@ -30,71 +32,139 @@ from rtsite.selectors import user_is_active
 from rtsite.text import clean_required
 
 
-def room_create(*, slug: str, title: str, description: str = "", retention: int = 10) -> Room:
-    room = Room(slug=slug, title=title, description=description, retention=retention)
+def room_create(
+    *, slug: str, title: str, description: str = "", retention: int = 0, retention_days: int = 0
+) -> Room:
+    room = Room(
+        slug=slug,
+        title=title,
+        description=description,
+        retention=retention,
+        retention_days=retention_days,
+    )
     room.full_clean()
     room.save()
     return room
 
 
-def _prune(room: Room) -> list[int]:
-    if room.retention == 0:
-        return []
-    keep_from = (
-        Message.objects.filter(room=room)
-        .order_by("-id")
-        .values_list("id", flat=True)[room.retention - 1 : room.retention]
-    )
-    cutoff = next(iter(keep_from), None)
-    if cutoff is None:
-        return []
-    stale = Message.objects.filter(room=room, id__lt=cutoff)
-    ids = list(stale.values_list("id", flat=True))
-    stale.delete()
-    return ids
+def room_set_retention(*, room: Room, retention: int, retention_days: int) -> int:
+    """Change a room's retention policy and apply it now; returns how many went."""
+    room.retention, room.retention_days = retention, retention_days
+    room.full_clean()
+    with transaction.atomic():
+        Room.objects.filter(pk=room.pk).update(retention=retention, retention_days=retention_days)
+        return room_prune(room=room)
 
 
-def message_post(*, room: Room, author: Any, body: str) -> Message:
-    """Store a message (pruning beyond the room's retention) and broadcast it on commit."""
-    # Checked in the database on every post: an account deactivated since the socket
+def _prune(room: Room) -> int:
+    """Delete what the room's policy no longer keeps (the room's row is locked). Pruning is
+    storage policy, not moderation: open pages keep what they have shown."""
+    stale = Message.objects.filter(room=room)
+    cutoffs = []
+    if room.retention:
+        keep_from = (
+            stale.order_by("-id").values_list("id", flat=True)[
+                room.retention - 1 : room.retention
+            ]
+        )
+        cutoffs.extend(keep_from)
+    if room.retention_days:
+        # Ids grow with time: the first message young enough to keep marks the cut.
+        since = timezone.now() - timedelta(days=room.retention_days)
+        first_kept = (
+            stale.filter(created_at__gte=since).order_by("id").values_list("id", flat=True).first()
+        )
+        cutoffs.append(first_kept if first_kept is not None else _top_id(room) + 1)
+    if not cutoffs:
+        return 0
+    return stale.filter(id__lt=max(cutoffs)).delete()[0]
+
+
+def _top_id(room: Room) -> int:
+    return Message.objects.filter(room=room).order_by("-id").values_list("id", flat=True).first() or 0
+
+
+def _locked_room(room: Room) -> Room:
+    """The room's row, locked until commit: its change counter hands out ``seq`` in commit
+    order (PostgreSQL; SQLite serialises writers anyway)."""
+    locked = Room.objects.select_for_update().filter(pk=room.pk).first()
+    if locked is None:  # deleted since the socket opened
+        raise ActionError(ErrorCode.NOT_FOUND, "this room no longer exists")
+    return locked
+
+
+def _next_seq(room: Room) -> int:
+    room.seq += 1
+    Room.objects.filter(pk=room.pk).update(seq=room.seq)
+    return room.seq
+
+
+def _check_author(author: Any) -> None:
+    # Checked in the database on every action: an account deactivated since the socket
     # opened is refused at its next message.
     if not getattr(author, "is_authenticated", False) or not user_is_active(user=author):
         raise ActionError(ErrorCode.AUTH_REQUIRED, "log in to post messages")
+
+
+def _clean_body(body: str) -> str:
     body = clean_required(body)
     if not body:
         raise ActionError(ErrorCode.INVALID, "a message cannot be empty")
     max_length = settings.CHAT_MAX_MESSAGE_LENGTH
     if len(body) > max_length:
         raise ActionError(
-            ErrorCode.TOO_LARGE, f"a message can be at most {max_length} characters long"
+            ErrorCode.TOO_LARGE,
+            f"a message can be at most {max_length:,} characters long;"
+            f" this one has {len(body):,}",
         )
+    return body
+
+
+def message_post(*, room: Room, author: Any, body: str, nonce: str = "") -> Message:
+    """Store a message (pruning what the room's policy no longer keeps) and broadcast it
+    on commit. A send repeated with the same ``nonce`` (a retry after a lost ack) returns
+    the stored message instead of storing it again."""
+    _check_author(author)
+    body = _clean_body(body)
     with transaction.atomic():
-        # Lock the room so concurrent posts prune in order (PostgreSQL; SQLite serialises).
-        room = Room.objects.select_for_update().filter(pk=room.pk).first()
-        if room is None:  # deleted since the socket opened
-            raise ActionError(ErrorCode.NOT_FOUND, "this room no longer exists")
+        room = _locked_room(room)
+        if nonce:
+            stored = Message.objects.filter(author=author, nonce=nonce).first()
+            if stored is not None:
+                return stored
         if user_is_muted(room=room, user=author):
             raise ActionError(ErrorCode.MUTED, "you are muted in this room")
-        message = Message.objects.create(room=room, author=author, body=body)
+        message = Message.objects.create(
+            room=room, author=author, body=body, nonce=nonce, seq=_next_seq(room)
+        )
         _prune(room)
         publish_on_commit(
             protocol.room_group(room.pk),
             protocol.EVENT_MESSAGE,
             protocol.message_frame(message),
-            cursor=message.pk,
+            cursor=message.seq,
         )
-        if "@" in body:
-            _notify_mentions(message)
+        mentioned = _notify_mentions(message) if "@" in body else []
+        # The room list's unread and mention counts, kept live without a write per member.
+        publish_on_commit(
+            protocol.LOBBY_GROUP,
+            protocol.EVENT_ACTIVITY,
+            protocol.activity_frame(room.slug, message, [user.pk for user in mentioned]),
+        )
     return message
 
 
-def _notify_mentions(message: Message) -> None:
-    """Tell each ``@username`` in the message, with a link to it (same transaction).
-    Repeats from one author fold into one notification per recipient."""
+def _notify_mentions(message: Message) -> list[Any]:
+    """Tell each ``@username`` in the message, with a link to it (same transaction), and
+    note the mention for their unread counts. Repeats from one author fold into one
+    notification per recipient."""
     users = mentioned_users(body=message.body, author=message.author)
     if not users:
-        return
+        return []
     room = message.room
+    Mention.objects.bulk_create(
+        [Mention(message=message, user=user, room=room) for user in users]
+    )
     author = message.author.get_username()
     link = reverse("chat:room_detail", args=[room.slug]) + f"#m{message.pk}"
     for user in users:
@@ -106,21 +176,176 @@ def _notify_mentions(message: Message) -> None:
             link=link,
             created_by=message.author,
         )
+    return users
+
+
+def _own_message(room: Room, user: Any, message_id: int, *, what: str) -> Message:
+    message = (
+        Message.objects.filter(room=room, pk=message_id, deleted_at__isnull=True)
+        .select_related("author")
+        .first()
+    )
+    if message is None:
+        raise ActionError(ErrorCode.NOT_FOUND, "that message no longer exists")
+    if message.author_id != user.pk:
+        raise ActionError(ErrorCode.FORBIDDEN, f"you can only {what} your own messages")
+    return message
+
+
+def _publish_update(message: Message) -> None:
+    publish_on_commit(
+        protocol.room_group(message.room_id),
+        protocol.EVENT_UPDATED,
+        protocol.updated_frame(message),
+        cursor=message.seq,
+    )
+
+
+def message_edit(*, room: Room, user: Any, message_id: int, body: str) -> Message:
+    """Change the text of one's own message within CHAT_EDIT_WINDOW_SECONDS; the text
+    before is kept for staff. Open pages show the new text, "(edited)", at once."""
+    _check_author(user)
+    body = _clean_body(body)
+    with transaction.atomic():
+        room = _locked_room(room)
+        message = _own_message(room, user, message_id, what="edit")
+        window = settings.CHAT_EDIT_WINDOW_SECONDS
+        if timezone.now() - message.created_at > timedelta(seconds=window):
+            minutes = max(1, window // 60)
+            raise ActionError(
+                ErrorCode.FORBIDDEN,
+                f"a message can be edited for {minutes} minute{'s' if minutes != 1 else ''}"
+                " after it was sent",
+            )
+        if user_is_muted(room=room, user=user):
+            raise ActionError(ErrorCode.MUTED, "you are muted in this room")
+        if body == message.body:
+            return message
+        MessageEdit.objects.create(message=message, body=message.body)
+        message.body = body
+        message.edited_at = timezone.now()
+        message.seq = _next_seq(room)
+        message.save(update_fields=["body", "edited_at", "seq"])
+        _publish_update(message)
+    return message
+
+
+def message_delete_own(*, room: Room, user: Any, message_id: int) -> None:
+    _check_author(user)
+    with transaction.atomic():
+        message = _own_message(_locked_room(room), user, message_id, what="delete")
+        message_delete(messages=[message])
 
 
 def message_delete(*, messages: Iterable[Message]) -> int:
-    """Delete messages and remove them live from every open page of their rooms."""
+    """Delete messages (an author's own, or staff moderating) and remove them live from
+    every open page of their rooms.
+
+    Each becomes a tombstone: its text, edits and reactions are deleted, its row stays
+    with a new ``seq``, so a page that was away when it happened drops it on resume."""
     by_room: dict[int, list[int]] = defaultdict(list)
     for message in messages:
         by_room[message.room_id].append(message.pk)
     deleted = 0
     with transaction.atomic():
         for room_id, ids in by_room.items():
-            deleted += Message.objects.filter(pk__in=ids).delete()[0]
+            room = Room.objects.select_for_update().filter(pk=room_id).first()
+            if room is None:
+                continue
+            live = list(
+                Message.objects.filter(pk__in=ids, deleted_at__isnull=True).order_by("id")
+            )
+            if not live:
+                continue
+            now = timezone.now()
+            for message in live:
+                message.seq = _next_seq(room)
+                message.body, message.deleted_at, message.reactions = "", now, {}
+            Message.objects.bulk_update(live, ["seq", "body", "deleted_at", "reactions"])
+            gone = [message.pk for message in live]
+            MessageEdit.objects.filter(message_id__in=gone).delete()
+            Reaction.objects.filter(message_id__in=gone).delete()
+            Mention.objects.filter(message_id__in=gone).delete()
+            deleted += len(gone)
             publish_on_commit(
-                protocol.room_group(room_id), protocol.EVENT_DELETED, protocol.deleted_frame(ids)
+                protocol.room_group(room_id),
+                protocol.EVENT_DELETED,
+                protocol.deleted_frame(gone, room.seq),
+                cursor=room.seq,
             )
     return deleted
+
+
+def reaction_toggle(*, room: Room, user: Any, message_id: int, emoji: str) -> Message:
+    """Add the user's reaction, or take it back if it is there; live for everyone."""
+    _check_author(user)
+    if emoji not in settings.CHAT_REACTIONS:
+        raise ActionError(ErrorCode.INVALID, "that reaction is not offered here")
+    with transaction.atomic():
+        room = _locked_room(room)
+        message = (
+            Message.objects.filter(room=room, pk=message_id, deleted_at__isnull=True)
+            .select_related("author")
+            .first()
+        )
+        if message is None:
+            raise ActionError(ErrorCode.NOT_FOUND, "that message no longer exists")
+        if user_is_muted(room=room, user=user):
+            raise ActionError(ErrorCode.MUTED, "you are muted in this room")
+        removed, _ = Reaction.objects.filter(message=message, user=user, emoji=emoji).delete()
+        who = list(message.reactions.get(emoji, []))
+        if removed:
+            who = [pair for pair in who if pair[0] != user.pk]
+        else:
+            Reaction.objects.create(message=message, user=user, emoji=emoji)
+            who.append([user.pk, user.get_username()])
+        reactions = {k: v for k, v in message.reactions.items() if k != emoji}
+        if who:
+            reactions[emoji] = who
+        # In the offered order, so every page lists them alike.
+        order = {emoji: i for i, emoji in enumerate(settings.CHAT_REACTIONS)}
+        message.reactions = {
+            k: reactions[k] for k in sorted(reactions, key=lambda k: order.get(k, len(order)))
+        }
+        message.seq = _next_seq(room)
+        message.save(update_fields=["reactions", "seq"])
+        _publish_update(message)
+    return message
+
+
+def read_open(*, user: Any, room: Room) -> int:
+    """The user's read cursor in the room; a first visit starts it at the newest message
+    (history from before one came is not "unread")."""
+    state = ReadState.objects.filter(user=user, room=room).first()
+    if state is not None:
+        return state.last_read_id
+    state, _created = ReadState.objects.get_or_create(
+        user=user, room=room, defaults={"last_read_id": _top_id(room)}
+    )
+    return state.last_read_id
+
+
+def read_mark(*, user: Any, room: Room, message_id: int) -> Unread | None:
+    """Move the user's read cursor forward to ``message_id`` (never back). Every page of
+    the user, in this room and on the room list, hears the new cursor and counts.
+    Returns None when it did not move."""
+    with transaction.atomic():
+        moved = ReadState.objects.filter(user=user, room=room, last_read_id__lt=message_id).update(
+            last_read_id=message_id, updated_at=timezone.now()
+        )
+        if not moved:
+            _state, created = ReadState.objects.get_or_create(
+                user=user, room=room, defaults={"last_read_id": message_id}
+            )
+            if not created:
+                return None
+        counts = unread_count(user=user, room_id=room.pk, last_read_id=message_id)
+        publish_on_commit(
+            protocol.user_group(user.pk),
+            protocol.EVENT_READ,
+            protocol.read_frame(room.slug, counts),
+        )
+    return counts
 
 
 def room_prune(*, room: Room) -> int:
@@ -130,18 +355,34 @@ def room_prune(*, room: Room) -> int:
     """
     with transaction.atomic():
         room = Room.objects.select_for_update().get(pk=room.pk)
-        return len(_prune(room))
+        return _prune(room)
 
 
 def user_mute(*, room: Room, user: Any, created_by: Any = None, reason: str = "") -> Mute:
-    mute, _created = Mute.objects.update_or_create(
-        room=room, user=user, defaults={"created_by": created_by, "reason": reason}
-    )
+    """Mute a user in a room; their open pages of it disable the composer at once."""
+    with transaction.atomic():
+        mute, _created = Mute.objects.update_or_create(
+            room=room, user=user, defaults={"created_by": created_by, "reason": reason}
+        )
+        _publish_muted(room, user, muted=True)
     return mute
 
 
 def user_unmute(*, room: Room, user: Any) -> bool:
-    return Mute.objects.filter(room=room, user=user).delete()[0] > 0
+    with transaction.atomic():
+        removed = Mute.objects.filter(room=room, user=user).delete()[0] > 0
+        if removed:
+            _publish_muted(room, user, muted=False)
+    return removed
+
+
+def _publish_muted(room: Room, user: Any, *, muted: bool) -> None:
+    publish_on_commit(
+        protocol.user_group(user.pk),
+        protocol.EVENT_MUTED,
+        protocol.muted_frame(room.slug, muted),
+        extra={"room_id": room.pk, "muted": muted},
+    )
 
 
 async def presence_announce(*, room: Room, user: Any, change: presence.Change) -> None:

@@ -315,6 +315,15 @@ CHAT_PRESENCE_BATCH_SECONDS = env_float("CHAT_PRESENCE_BATCH_SECONDS", 0.25, min
 CHAT_ANONYMOUS_READ = env_bool("CHAT_ANONYMOUS_READ", True)
 # How long a process reuses a room it looked up (changes it makes itself apply at once).
 CHAT_ROOM_CACHE_SECONDS = env_float("CHAT_ROOM_CACHE_SECONDS", 10.0, minimum=0.0)
+# How long after posting an author may edit a message (deleting has no limit).
+CHAT_EDIT_WINDOW_SECONDS = env_int("CHAT_EDIT_WINDOW_SECONDS", 15 * 60, minimum=0)
+# The reactions offered on every message: a small fixed set, so a count per emoji stays
+# readable and a frame stays small.
+CHAT_REACTIONS = env_list("CHAT_REACTIONS", ["👍", "❤️", "😂", "🎉", "😮", "👀"])
+# Unread counts stop counting here ("99+"): a count costs at most this many index entries.
+CHAT_UNREAD_COUNT_LIMIT = env_int("CHAT_UNREAD_COUNT_LIMIT", 100, minimum=1)
+# Search results per page.
+CHAT_SEARCH_PAGE_SIZE = env_int("CHAT_SEARCH_PAGE_SIZE", 30, minimum=1)
 
 # Notifications (notifications/).
 NOTIFICATIONS_PAGE_SIZE = env_int("NOTIFICATIONS_PAGE_SIZE", 20, minimum=1)

@@ -34,7 +34,9 @@ def room_with_messages(make_room: Callable[..., Room], make_user: Callable[..., 
 
 
 def ids_of(room: Room) -> list[int]:
-    return list(Message.objects.filter(room=room).values_list("id", flat=True))
+    return list(
+        Message.objects.filter(room=room, deleted_at__isnull=True).values_list("id", flat=True)
+    )
 
 
 async def test_admin_delete_one_removes_it_live(

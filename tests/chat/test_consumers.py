@@ -155,10 +155,12 @@ async def test_resume_sends_everything_after_the_cursor(
     room: Room, alice: Any, cookies: dict[str, str]
 ) -> None:
     ids = await posted(room, alice, 5)
-    async with open_socket(f"{path(room)}?after_id={ids[1]}", cookie=cookies["alice"]) as ws:
+    # The cursor is the room's change counter: the second message's seq is 2.
+    async with open_socket(f"{path(room)}?after_id=2", cookie=cookies["alice"]) as ws:
         sync = await ws.next("sync")
         assert sync["mode"] == "resume"
         assert [m["id"] for m in sync["messages"]] == ids[2:]
+        assert sync["cursor"] == 5
 
 
 async def test_resume_too_far_behind_resets(
@@ -166,7 +168,7 @@ async def test_resume_too_far_behind_resets(
 ) -> None:
     ids = await posted(room, alice, 6)
     with override_settings(CHAT_RESUME_LIMIT=2, CHAT_HISTORY_PAGE_SIZE=3):
-        async with open_socket(f"{path(room)}?after_id={ids[0]}", cookie=cookies["alice"]) as ws:
+        async with open_socket(f"{path(room)}?after_id=1", cookie=cookies["alice"]) as ws:
             sync = await ws.next("sync")
             assert sync["mode"] == "reset"
             assert [m["id"] for m in sync["messages"]] == ids[-3:]
@@ -216,7 +218,7 @@ async def test_muted_and_overlong_posts_are_refused(
         await ws.send({"type": "message.send", "body": "x" * 2001})
         error = await ws.next("error")
         assert error["code"] == "too_large"
-        assert "2000" in error["message"]
+        assert "2,000" in error["message"]
         await ws.send({"type": "message.send", "body": "   "})
         assert (await ws.next("error"))["code"] == "invalid"
         await database_sync_to_async(services.user_mute)(room=room, user=alice)
@@ -272,3 +274,151 @@ async def test_large_rooms_list_some_users_and_count_all(
             assert sync["online_count"] == 2
             assert len(sync["online"]) == 1
             assert sync["online"][0]["username"] in {"alice", "bob"}
+
+
+# ------------------------------------------------------------ edits, deletions, reactions
+
+
+async def test_an_edit_a_reaction_and_a_deletion_reach_every_page_live(
+    room: Room, cookies: dict[str, str]
+) -> None:
+    async with (
+        open_socket(path(room), cookie=cookies["alice"]) as a,
+        open_socket(path(room), cookie=cookies["bob"]) as b,
+    ):
+        await a.next("sync")
+        await b.next("sync")
+        await a.send({"type": "message.send", "body": "helo", "ref": "s"})
+        message_id = (await a.next("ack"))["id"]
+        await b.next("message")
+        await a.send({"type": "message.edit", "id": message_id, "body": "hello", "ref": "e"})
+        assert (await a.next("ack"))["ref"] == "e"
+        edited = (await b.next("message.updated"))["message"]
+        assert (edited["body"], edited["seq"]) == ("hello", 2)
+        assert edited["edited_at"] is not None
+        # Bob may not edit or delete Alice's message; he may react to it.
+        await b.send({"type": "message.edit", "id": message_id, "body": "mine", "ref": "x"})
+        assert (await b.next("error"))["code"] == "forbidden"
+        await b.send({"type": "reaction.toggle", "id": message_id, "emoji": "👍", "ref": "r"})
+        await b.next("ack")
+        assert (await a.next("message.updated"))["message"]["seq"] == 2  # the edit
+        reacted = (await a.next("message.updated"))["message"]
+        assert [(r["emoji"], [u["username"] for u in r["users"]]) for r in reacted["reactions"]] == [
+            ("👍", ["bob"])
+        ]
+        await a.send({"type": "message.delete", "id": message_id})
+        deleted = await b.next("message.deleted")
+        assert (deleted["ids"], deleted["seq"]) == ([message_id], 4)
+
+
+async def test_a_page_that_was_away_gets_edits_and_deletions_on_resume(
+    room: Room, alice: Any, cookies: dict[str, str]
+) -> None:
+    ids = await posted(room, alice, 4)  # seq 1..4
+
+    def while_away() -> None:
+        services.message_edit(room=room, user=alice, message_id=ids[0], body="first, edited")
+        services.message_delete_own(room=room, user=alice, message_id=ids[1])
+        services.message_post(room=room, author=alice, body="new")
+
+    await database_sync_to_async(while_away)()
+    async with open_socket(f"{path(room)}?after_id=4", cookie=cookies["bob"]) as ws:
+        sync = await ws.next("sync")
+        assert sync["mode"] == "resume"
+        assert [(m["id"], m["body"]) for m in sync["messages"]][0] == (ids[0], "first, edited")
+        assert [m["body"] for m in sync["messages"]] == ["first, edited", "new"]
+        assert sync["deleted"] == [ids[1]]
+        assert sync["cursor"] == 7
+
+
+async def test_a_resend_with_the_same_nonce_is_acked_with_the_stored_message(
+    room: Room, cookies: dict[str, str]
+) -> None:
+    async with open_socket(path(room), cookie=cookies["alice"]) as ws:
+        await ws.next("sync")
+        frame = {"type": "message.send", "body": "only once", "nonce": "k1"}
+        await ws.send({**frame, "ref": "1"})
+        first = await ws.next("ack")
+        await ws.send({**frame, "ref": "2"})
+        again = await ws.next("ack")
+        assert first["id"] == again["id"]
+        await ws.next("message")
+        await ws.nothing("message", within=0.5)
+
+
+async def test_context_loads_around_a_message_and_says_when_it_is_gone(
+    room: Room, alice: Any, cookies: dict[str, str]
+) -> None:
+    ids = await posted(room, alice, 9)
+    await database_sync_to_async(services.message_delete)(
+        messages=Message.objects.filter(pk=ids[4])
+    )
+    with override_settings(CHAT_HISTORY_PAGE_SIZE=4):
+        async with open_socket(path(room), cookie=cookies["bob"]) as ws:
+            await ws.next("sync")
+            await ws.send({"type": "context", "id": ids[2]})
+            around = await ws.next("context")
+            assert around["found"] is True
+            # Two before, the message, two after (the deleted one is not shown).
+            assert [m["id"] for m in around["messages"]] == [*ids[0:4], ids[5]]
+            assert (around["has_older"], around["has_newer"]) == (False, True)
+            await ws.send({"type": "context", "id": ids[4]})
+            gone = await ws.next("context")
+            assert gone["found"] is False
+            await ws.send({"type": "newer", "after_id": ids[5]})
+            newer = await ws.next("newer")
+            assert [m["id"] for m in newer["messages"]] == ids[6:]
+            assert newer["has_more"] is False
+
+
+# ------------------------------------------------------------ read state
+
+
+async def test_read_state_syncs_to_the_users_other_pages_and_the_room_list(
+    room: Room, bob: Any, alice: Any, cookies: dict[str, str]
+) -> None:
+    async with open_socket(path(room), cookie=cookies["alice"]) as first:
+        sync = await first.next("sync")
+        assert sync["last_read_id"] == 0  # a first visit: nothing is unread
+    ids = await posted(room, bob, 3)
+    await database_sync_to_async(services.message_post)(
+        room=room, author=bob, body="@alice look"
+    )
+    async with (
+        open_socket("/ws/chat/", cookie=cookies["alice"]) as lobby,
+        open_socket(path(room), cookie=cookies["alice"]) as tab1,
+        open_socket(path(room), cookie=cookies["alice"]) as tab2,
+    ):
+        mine = {r["slug"]: r for r in (await lobby.next("rooms"))["rooms"]}[room.slug]
+        assert (mine["unread"], mine["mentions"]) == (4, 1)
+        assert (await tab1.next("sync"))["last_read_id"] == 0
+        await tab2.next("sync")
+        # A new message counts live on the room list, with the mention.
+        await database_sync_to_async(services.message_post)(
+            room=room, author=bob, body="and @alice again"
+        )
+        activity = await lobby.next("room.activity")
+        assert activity["slug"] == room.slug
+        assert activity["mentions"] == [alice.pk]
+        assert activity["id"] > mine["counted_to"]
+        # Reading in one tab tells the other tab and the list.
+        await tab1.send({"type": "read", "id": ids[1]})
+        for socket in (tab1, tab2, lobby):
+            read = await socket.next("read")
+            assert (read["room"], read["last_read_id"], read["unread"], read["mentions"]) == (
+                room.slug,
+                ids[1],
+                3,
+                2,
+            )
+
+
+async def test_a_mute_disables_the_users_open_pages_live(
+    room: Room, alice: Any, cookies: dict[str, str]
+) -> None:
+    async with open_socket(path(room), cookie=cookies["alice"]) as ws:
+        assert (await ws.next("sync"))["muted"] is False
+        await database_sync_to_async(services.user_mute)(room=room, user=alice)
+        assert (await ws.next("muted"))["muted"] is True
+        await database_sync_to_async(services.user_unmute)(room=room, user=alice)
+        assert (await ws.next("muted"))["muted"] is False

@@ -1,14 +1,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import ValidationError
 from django.test import override_settings
+from django.utils import timezone
 
 from chat import services
-from chat.models import Message, Room
+from chat.models import Mention, Message, MessageEdit, ReadState, Reaction, Room
 from rtsite.errors import ActionError, ErrorCode
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -107,16 +110,45 @@ def test_retention_keeps_the_newest(make_room: Callable[..., Room], author: Any)
     assert list(Message.objects.filter(room=room).values_list("id", flat=True)) == ids[-3:]
 
 
-def test_default_retention_is_ten_and_zero_keeps_all(
-    make_room: Callable[..., Room], author: Any
-) -> None:
-    default, unlimited = make_room(), make_room(retention=0)
-    assert default.retention == 10
+def test_a_new_room_keeps_everything_and_ten_is_a_choice(author: Any) -> None:
+    default = services.room_create(slug="keeps-all", title="All")
+    ten = services.room_create(slug="keeps-ten", title="Ten", retention=10)
+    assert (default.retention, default.retention_days, default.retention_summary) == (0, 0, "")
+    assert ten.retention_summary == "This room keeps the newest 10 messages."
     for i in range(14):
         post(default, author, f"d{i}")
-        post(unlimited, author, f"u{i}")
-    assert Message.objects.filter(room=default).count() == 10
-    assert Message.objects.filter(room=unlimited).count() == 14
+        post(ten, author, f"t{i}")
+    assert Message.objects.filter(room=default).count() == 14
+    assert Message.objects.filter(room=ten).count() == 10
+
+
+def test_retention_by_age_deletes_older_messages(
+    make_room: Callable[..., Room], author: Any
+) -> None:
+    room = make_room(retention_days=7)
+    assert room.retention_summary == "This room keeps messages for 7 days."
+    old = [post(room, author, f"old{i}") for i in range(3)]
+    Message.objects.filter(pk__in=[m.pk for m in old]).update(
+        created_at=timezone.now() - timedelta(days=8)
+    )
+    fresh = post(room, author, "fresh")
+    assert list(Message.objects.filter(room=room)) == [fresh]
+    # Both limits: whichever keeps less.
+    both = make_room(retention=2, retention_days=30)
+    assert both.retention_summary == (
+        "This room keeps the newest 2 messages and messages for 30 days."
+    )
+
+
+def test_set_retention_applies_the_new_policy_now(
+    make_room: Callable[..., Room], author: Any
+) -> None:
+    room = make_room()
+    for i in range(5):
+        post(room, author, f"m{i}")
+    assert services.room_set_retention(room=room, retention=2, retention_days=0) == 3
+    with pytest.raises(ValidationError):
+        services.room_set_retention(room=room, retention=100_001, retention_days=0)
 
 
 def test_prune_applies_a_lowered_retention(make_room: Callable[..., Room], author: Any) -> None:
@@ -135,10 +167,159 @@ def test_delete_across_rooms(make_room: Callable[..., Room], author: Any) -> Non
     doomed = [post(one, author, "a"), post(two, author, "b")]
     keep = post(one, author, "c")
     assert services.message_delete(messages=doomed) == 2
-    assert list(Message.objects.filter(room__in=[one, two])) == [keep]
+    shown = Message.objects.filter(room__in=[one, two], deleted_at__isnull=True)
+    assert list(shown) == [keep]
+    # Tombstones: no text left, a new seq each, so resuming pages learn of it.
+    tombstones = Message.objects.filter(pk__in=[m.pk for m in doomed])
+    assert [(m.body, m.seq) for m in tombstones.order_by("id")] == [("", 3), ("", 2)]
 
 
 def test_posting_to_a_deleted_room_is_refused(make_room: Callable[..., Room], author: Any) -> None:
     room = make_room()
     Room.objects.filter(pk=room.pk).delete()
     assert error_code(lambda: post(room, author, "anyone?")) == ErrorCode.NOT_FOUND
+
+
+# ------------------------------------------------------------ edits, deletes, reactions
+
+
+def test_an_author_edits_within_the_window_and_staff_keep_the_old_text(
+    make_room: Callable[..., Room], author: Any, make_user: Callable[..., Any]
+) -> None:
+    room = make_room()
+    message = post(room, author, "helo")
+    edited = services.message_edit(room=room, user=author, message_id=message.pk, body="hello")
+    assert (edited.body, edited.seq, edited.edited_at is not None) == ("hello", 2, True)
+    assert list(MessageEdit.objects.values_list("body", flat=True)) == ["helo"]
+    # Someone else's message, an empty edit, and an edit after the window are refused.
+    other = make_user()
+    assert error_code(
+        lambda: services.message_edit(room=room, user=other, message_id=message.pk, body="x")
+    ) == ErrorCode.FORBIDDEN
+    assert error_code(
+        lambda: services.message_edit(room=room, user=author, message_id=message.pk, body=" ")
+    ) == ErrorCode.INVALID
+    Message.objects.filter(pk=message.pk).update(created_at=timezone.now() - timedelta(hours=1))
+    with override_settings(CHAT_EDIT_WINDOW_SECONDS=900):
+        with pytest.raises(ActionError) as late:
+            services.message_edit(room=room, user=author, message_id=message.pk, body="later")
+    assert "15 minutes" in late.value.message
+
+
+def test_deleting_ones_own_message_leaves_a_tombstone_without_its_text(
+    make_room: Callable[..., Room], author: Any, make_user: Callable[..., Any]
+) -> None:
+    room = make_room()
+    bob = make_user("bob")
+    message = post(room, author, "oops @bob")
+    services.message_edit(room=room, user=author, message_id=message.pk, body="oops! @bob")
+    services.reaction_toggle(room=room, user=bob, message_id=message.pk, emoji="👍")
+    assert error_code(
+        lambda: services.message_delete_own(room=room, user=bob, message_id=message.pk)
+    ) == ErrorCode.FORBIDDEN
+    services.message_delete_own(room=room, user=author, message_id=message.pk)
+    tombstone = Message.objects.get(pk=message.pk)
+    assert (tombstone.body, tombstone.reactions, tombstone.deleted_at is not None) == (
+        "",
+        {},
+        True,
+    )
+    assert not MessageEdit.objects.exists()
+    assert not Reaction.objects.exists()
+    assert not Mention.objects.exists()
+    # Gone for every later action.
+    assert error_code(
+        lambda: services.message_delete_own(room=room, user=author, message_id=message.pk)
+    ) == ErrorCode.NOT_FOUND
+
+
+def test_reactions_toggle_per_user_in_the_offered_order(
+    make_room: Callable[..., Room], author: Any, make_user: Callable[..., Any]
+) -> None:
+    room = make_room()
+    bob = make_user("bob")
+    message = post(room, author, "lunch?")
+    services.reaction_toggle(room=room, user=bob, message_id=message.pk, emoji="🎉")
+    services.reaction_toggle(room=room, user=author, message_id=message.pk, emoji="👍")
+    services.reaction_toggle(room=room, user=bob, message_id=message.pk, emoji="👍")
+    stored = Message.objects.get(pk=message.pk)
+    assert stored.reactions == {
+        "👍": [[author.pk, author.username], [bob.pk, "bob"]],
+        "🎉": [[bob.pk, "bob"]],
+    }
+    services.reaction_toggle(room=room, user=bob, message_id=message.pk, emoji="👍")
+    services.reaction_toggle(room=room, user=bob, message_id=message.pk, emoji="🎉")
+    stored = Message.objects.get(pk=message.pk)
+    assert stored.reactions == {"👍": [[author.pk, author.username]]}
+    assert Reaction.objects.count() == 1
+    assert stored.seq == 6  # each toggle is a change pages resume from
+    assert error_code(
+        lambda: services.reaction_toggle(room=room, user=bob, message_id=message.pk, emoji="🍕")
+    ) == ErrorCode.INVALID
+
+
+def test_muted_users_cannot_edit_or_react(
+    make_room: Callable[..., Room], author: Any
+) -> None:
+    room = make_room()
+    message = post(room, author, "hi")
+    services.user_mute(room=room, user=author)
+    assert error_code(
+        lambda: services.message_edit(room=room, user=author, message_id=message.pk, body="x")
+    ) == ErrorCode.MUTED
+    assert error_code(
+        lambda: services.reaction_toggle(room=room, user=author, message_id=message.pk, emoji="👍")
+    ) == ErrorCode.MUTED
+
+
+def test_a_send_repeated_with_its_nonce_is_stored_once(
+    make_room: Callable[..., Room], author: Any
+) -> None:
+    room = make_room()
+    first = services.message_post(room=room, author=author, body="once", nonce="n-1")
+    again = services.message_post(room=room, author=author, body="once", nonce="n-1")
+    assert first.pk == again.pk
+    assert Message.objects.filter(room=room).count() == 1
+
+
+# ------------------------------------------------------------ read state
+
+
+def test_read_cursor_starts_at_the_newest_and_only_moves_forward(
+    make_room: Callable[..., Room], author: Any, make_user: Callable[..., Any]
+) -> None:
+    room = make_room()
+    reader = make_user("reader")
+    before = [post(room, author, f"b{i}") for i in range(3)]
+    assert services.read_open(user=reader, room=room) == before[-1].pk
+    after = [post(room, author, f"a{i}") for i in range(4)]
+    mention = post(room, author, "hey @reader")
+    counts = services.read_mark(user=reader, room=room, message_id=after[1].pk)
+    assert counts is not None
+    assert (counts.unread, counts.mentions) == (3, 1)
+    assert services.read_mark(user=reader, room=room, message_id=after[0].pk) is None
+    assert ReadState.objects.get(user=reader, room=room).last_read_id == after[1].pk
+    done = services.read_mark(user=reader, room=room, message_id=mention.pk)
+    assert done is not None and (done.unread, done.mentions) == (0, 0)
+
+
+def test_posting_to_a_big_room_costs_the_same_queries_as_to_a_small_one(
+    make_room: Callable[..., Room],
+    author: Any,
+    make_user: Callable[..., Any],
+    django_assert_max_num_queries: Any,
+) -> None:
+    """Unread counts are counted when read: a post writes nothing per member."""
+    small, big = make_room(), make_room()
+    members = [make_user() for _ in range(200)]
+    ReadState.objects.bulk_create([ReadState(user=m, room=big) for m in members])
+    post(small, author, "warm up")
+    post(big, author, "warm up")
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as in_small:
+        post(small, author, "hello")
+    with CaptureQueriesContext(connection) as in_big:
+        post(big, author, "hello")
+    assert len(in_big) == len(in_small) <= 12

@@ -29,12 +29,13 @@ class Reader:
     ws: Any = None
     stopped: bool = False
 
-    def _seen(self, message_id: int) -> None:
+    def _seen(self, message_id: int, seq: int) -> None:
+        # The cursor is the room's change counter (seq), as live.js keeps it.
+        self.cursor = max(self.cursor or 0, seq)
         if message_id in self.ids:
             self.duplicates += 1  # the page drops it; counted to show how often
             return
         self.ids.add(message_id)
-        self.cursor = max(self.cursor or 0, message_id)
 
     async def run(self) -> None:
         while not self.stopped:
@@ -55,9 +56,10 @@ class Reader:
                         frame = json.loads(raw)
                         if frame["type"] == "sync":
                             for message in frame["messages"]:
-                                self._seen(message["id"])
+                                self._seen(message["id"], message["seq"])
+                            self.cursor = max(self.cursor or 0, frame["cursor"])
                         elif frame["type"] == "message":
-                            self._seen(frame["message"]["id"])
+                            self._seen(frame["message"]["id"], frame["message"]["seq"])
             except (OSError, TimeoutError, websockets.WebSocketException):
                 pass
             self.ws = None
