@@ -9,8 +9,8 @@ from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
-from chat import services
-from chat.models import Message, Mute, Room
+from chat import selectors, services
+from chat.models import Message, MessageEdit, Mute, Room
 
 
 class MuteInline(admin.TabularInline):
@@ -23,13 +23,26 @@ class MuteInline(admin.TabularInline):
 
 @admin.register(Room)
 class RoomAdmin(admin.ModelAdmin):
-    list_display = ["title", "slug", "retention", "message_count", "created_at"]
+    list_display = ["title", "slug", "retention_policy", "message_count", "created_at"]
     search_fields = ["title", "slug", "description"]
     prepopulated_fields = {"slug": ["title"]}
     inlines = [MuteInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Room]:
         return super().get_queryset(request).annotate(message_total=Count("messages"))
+
+    @admin.display(description="retention")
+    def retention_policy(self, room: Room) -> str:
+        return room.retention_summary.removeprefix("This room keeps ").rstrip(".") or "everything"
+
+    def save_model(self, request: HttpRequest, obj: Room, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and {"retention", "retention_days"} & set(form.changed_data):
+            removed = services.room_prune(room=obj)
+            if removed:
+                self.message_user(
+                    request, f"Deleted {removed} message(s) the room no longer keeps."
+                )
 
     @admin.display(description="messages", ordering="message_total")
     def message_count(self, room: Room) -> int:
@@ -48,19 +61,76 @@ class RoomAdmin(admin.ModelAdmin):
             services.user_unmute(room=mute.room, user=mute.user)
 
 
+class MessageEditInline(admin.TabularInline):
+    """The text of each earlier version, for moderation; authors cannot see it."""
+
+    model = MessageEdit
+    extra = 0
+    can_delete = False
+    readonly_fields = ["edited_at", "body"]
+    fields = ["edited_at", "body"]
+    verbose_name = "earlier version"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class DeletedFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("shown", "Shown"), ("edited", "Edited"), ("deleted", "Deleted")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Message]) -> QuerySet[Message]:
+        if self.value() == "shown":
+            return queryset.filter(deleted_at__isnull=True)
+        if self.value() == "edited":
+            return queryset.filter(edited_at__isnull=False, deleted_at__isnull=True)
+        if self.value() == "deleted":
+            return queryset.filter(deleted_at__isnull=False)
+        return queryset
+
+
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
-    list_display = ["id", "room", "author", "short_body", "created_at"]
-    list_filter = ["room", "created_at"]
-    search_fields = ["body", "author__username", "room__title"]
+    list_display = ["id", "room", "author", "short_body", "created_at", "edited_at", "deleted_at"]
+    list_filter = [DeletedFilter, "room", "created_at"]
+    readonly_fields = ["seq", "edited_at", "deleted_at", "reaction_summary"]
+    inlines = [MessageEditInline]
+    search_fields = ["author__username"]  # and the text, by get_search_results
+    search_help_text = "Words of the message (full text), or the author's username."
     list_select_related = ["room", "author"]
     autocomplete_fields = ["room", "author"]
     date_hierarchy = "created_at"
     actions = ["mute_authors"]
 
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Message], search_term: str
+    ) -> tuple[QuerySet[Message], bool]:
+        """The site's full-text search (chat.selectors.message_matches), not a LIKE scan
+        over every message; an author's username still matches too."""
+        by_author, duplicates = super().get_search_results(request, queryset, search_term)
+        if not search_term.strip():
+            return by_author, duplicates
+        by_text = queryset.filter(pk__in=selectors.message_matches(search_term).values("pk"))
+        return by_text | by_author, duplicates
+
     @admin.display(description="body")
     def short_body(self, message: Message) -> str:
+        if message.deleted_at is not None:
+            return "(deleted)"
         return message.body if len(message.body) <= 80 else message.body[:79] + "…"
+
+    @admin.display(description="reactions")
+    def reaction_summary(self, message: Message) -> str:
+        return (
+            "; ".join(
+                f"{emoji} {', '.join(name for _id, name in users)}"
+                for emoji, users in message.reactions.items()
+            )
+            or "-"
+        )
 
     def delete_model(self, request: HttpRequest, obj: Message) -> None:
         services.message_delete(messages=[obj])

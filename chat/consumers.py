@@ -143,9 +143,7 @@ class ChatRoomConsumer(LiveConsumer):
         )
         last_read = None
         if self.user.is_authenticated and not self.synced:
-            last_read, self.muted = await database_sync_to_async(_viewer)(
-                room, self.user, True
-            )
+            last_read, self.muted = await database_sync_to_async(_viewer)(room, self.user, True)
         online, self.online = self.online, None
         if online is None:
             online = await presence.online_users(

@@ -212,9 +212,7 @@ class ReadState(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["user", "room"], name="chat_read_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["user", "room"], name="chat_read_unique")]
 
     def __str__(self) -> str:
         return f"{self.user} read {self.room} to {self.last_read_id}"

@@ -228,9 +228,7 @@ LOBBY_SERVER_FRAMES = server_registry(
         },
     ),
     ServerFrame("room.online", {"slug": str, "online": int}),
-    ServerFrame(
-        "room.activity", {"slug": str, "id": int, "author_id": int, "mentions": [int]}
-    ),
+    ServerFrame("room.activity", {"slug": str, "id": int, "author_id": int, "mentions": [int]}),
     ServerFrame("read", READ),
 )
 
@@ -257,7 +255,9 @@ def rooms_frame(
     }
 
 
-def history_frame(messages: list[Message], has_more: bool, *, kind: str = "history") -> dict[str, Any]:
+def history_frame(
+    messages: list[Message], has_more: bool, *, kind: str = "history"
+) -> dict[str, Any]:
     return {
         "type": kind,
         "messages": [message_payload(m) for m in messages],

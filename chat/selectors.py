@@ -170,16 +170,14 @@ def search_words(query: str) -> list[str]:
     return WORD.findall(query.lower())[:SEARCH_WORDS_MAX]
 
 
-def message_search(
-    *, query: str, room: Room | None = None, before_id: int | None = None, limit: int
-) -> tuple[list[Message], bool]:
-    """Messages holding every word of ``query`` (the last may be a prefix), newest first,
-    with the database's own full-text index: FTS5 on SQLite, tsvector on PostgreSQL.
-    Returns (messages, whether more exist)."""
+def message_matches(query: str) -> QuerySet[Message]:
+    """Messages holding every word of ``query`` (each may be the start of a word), with the
+    database's own full-text index: FTS5 on SQLite, tsvector on PostgreSQL. Unordered;
+    tombstones included (the admin shows them)."""
     words = search_words(query)
+    found = Message.objects.all()
     if not words:
-        return [], False
-    found = Message.objects.filter(deleted_at__isnull=True).select_related("author", "room")
+        return found.none()
     if connection.vendor == "postgresql":
         from django.contrib.postgres.search import SearchQuery, SearchVector
 
@@ -197,6 +195,16 @@ def message_search(
     else:  # another database: no index, a scan
         for word in words:
             found = found.filter(body__icontains=word)
+    return found
+
+
+def message_search(
+    *, query: str, room: Room | None = None, before_id: int | None = None, limit: int
+) -> tuple[list[Message], bool]:
+    """``message_matches`` that are shown, in ``room`` or in every room, newest first,
+    before ``before_id`` (the next page): (messages, whether more exist)."""
+    found = message_matches(query).filter(deleted_at__isnull=True)
+    found = found.select_related("author", "room")
     if room is not None:
         found = found.filter(room=room)
     if before_id is not None:

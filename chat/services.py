@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from chat import protocol
-from chat.models import Mention, Message, MessageEdit, Mute, ReadState, Reaction, Room
+from chat.models import Mention, Message, MessageEdit, Mute, Reaction, ReadState, Room
 from chat.selectors import Unread, mentioned_users, unread_count, user_is_muted
 from notifications.services import TITLE_MAX, notification_fold, times
 from rtsite import presence
@@ -62,11 +62,9 @@ def _prune(room: Room) -> int:
     stale = Message.objects.filter(room=room)
     cutoffs = []
     if room.retention:
-        keep_from = (
-            stale.order_by("-id").values_list("id", flat=True)[
-                room.retention - 1 : room.retention
-            ]
-        )
+        keep_from = stale.order_by("-id").values_list("id", flat=True)[
+            room.retention - 1 : room.retention
+        ]
         cutoffs.extend(keep_from)
     if room.retention_days:
         # Ids grow with time: the first message young enough to keep marks the cut.
@@ -81,7 +79,9 @@ def _prune(room: Room) -> int:
 
 
 def _top_id(room: Room) -> int:
-    return Message.objects.filter(room=room).order_by("-id").values_list("id", flat=True).first() or 0
+    return (
+        Message.objects.filter(room=room).order_by("-id").values_list("id", flat=True).first() or 0
+    )
 
 
 def _locked_room(room: Room) -> Room:
@@ -114,8 +114,7 @@ def _clean_body(body: str) -> str:
     if len(body) > max_length:
         raise ActionError(
             ErrorCode.TOO_LARGE,
-            f"a message can be at most {max_length:,} characters long;"
-            f" this one has {len(body):,}",
+            f"a message can be at most {max_length:,} characters long; this one has {len(body):,}",
         )
     return body
 
@@ -162,9 +161,7 @@ def _notify_mentions(message: Message) -> list[Any]:
     if not users:
         return []
     room = message.room
-    Mention.objects.bulk_create(
-        [Mention(message=message, user=user, room=room) for user in users]
-    )
+    Mention.objects.bulk_create([Mention(message=message, user=user, room=room) for user in users])
     author = message.author.get_username()
     link = reverse("chat:room_detail", args=[room.slug]) + f"#m{message.pk}"
     for user in users:
@@ -252,9 +249,7 @@ def message_delete(*, messages: Iterable[Message]) -> int:
             room = Room.objects.select_for_update().filter(pk=room_id).first()
             if room is None:
                 continue
-            live = list(
-                Message.objects.filter(pk__in=ids, deleted_at__isnull=True).order_by("id")
-            )
+            live = list(Message.objects.filter(pk__in=ids, deleted_at__isnull=True).order_by("id"))
             if not live:
                 continue
             now = timezone.now()

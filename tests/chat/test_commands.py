@@ -25,6 +25,24 @@ def test_create_room() -> None:
     )
     room = Room.objects.get(slug="lounge")
     assert (room.title, room.retention) == ("Lounge", 25)
+    out = run("create_room", "archive", "--keep-days", "30")
+    assert "This room keeps messages for 30 days." in out
+    assert "This room keeps everything." in run("create_room", "forever")
+
+
+def test_set_retention(make_room: Callable[..., Room], make_user: Callable[..., Any]) -> None:
+    author = make_user()
+    room = make_room(retention=10)
+    for i in range(6):
+        services.message_post(room=room, author=author, body=f"m{i}")
+    out = run("set_retention", room.slug, "--keep-newest", "2")
+    assert "This room keeps the newest 2 messages. Removed 4." in out
+    assert "This room keeps everything. Removed 0." in run("set_retention", room.slug)
+    assert Room.objects.get(pk=room.pk).retention == 0
+    with pytest.raises(CommandError, match="no such room"):
+        run("set_retention", "nope")
+    with pytest.raises(CommandError, match="retention"):
+        run("set_retention", room.slug, "--keep-days", "99999")
 
 
 @pytest.mark.parametrize(
@@ -33,6 +51,7 @@ def test_create_room() -> None:
         (["bad slug!"], "slug"),
         (["ok-slug", "--retention", "-1"], "retention"),
         (["ok-slug", "--retention", "100001"], "retention"),
+        (["ok-slug", "--keep-days", "-3"], "retention"),
         (["ok-slug", "--description", "x" * 1001], "description"),
         (["ok-slug", "--title", "\u200b\x00"], "title"),
     ],

@@ -303,9 +303,9 @@ async def test_an_edit_a_reaction_and_a_deletion_reach_every_page_live(
         await b.next("ack")
         assert (await a.next("message.updated"))["message"]["seq"] == 2  # the edit
         reacted = (await a.next("message.updated"))["message"]
-        assert [(r["emoji"], [u["username"] for u in r["users"]]) for r in reacted["reactions"]] == [
-            ("👍", ["bob"])
-        ]
+        assert [
+            (r["emoji"], [u["username"] for u in r["users"]]) for r in reacted["reactions"]
+        ] == [("👍", ["bob"])]
         await a.send({"type": "message.delete", "id": message_id})
         deleted = await b.next("message.deleted")
         assert (deleted["ids"], deleted["seq"]) == ([message_id], 4)
@@ -325,7 +325,7 @@ async def test_a_page_that_was_away_gets_edits_and_deletions_on_resume(
     async with open_socket(f"{path(room)}?after_id=4", cookie=cookies["bob"]) as ws:
         sync = await ws.next("sync")
         assert sync["mode"] == "resume"
-        assert [(m["id"], m["body"]) for m in sync["messages"]][0] == (ids[0], "first, edited")
+        assert sync["messages"][0]["id"] == ids[0]
         assert [m["body"] for m in sync["messages"]] == ["first, edited", "new"]
         assert sync["deleted"] == [ids[1]]
         assert sync["cursor"] == 7
@@ -381,9 +381,7 @@ async def test_read_state_syncs_to_the_users_other_pages_and_the_room_list(
         sync = await first.next("sync")
         assert sync["last_read_id"] == 0  # a first visit: nothing is unread
     ids = await posted(room, bob, 3)
-    await database_sync_to_async(services.message_post)(
-        room=room, author=bob, body="@alice look"
-    )
+    await database_sync_to_async(services.message_post)(room=room, author=bob, body="@alice look")
     async with (
         open_socket("/ws/chat/", cookie=cookies["alice"]) as lobby,
         open_socket(path(room), cookie=cookies["alice"]) as tab1,

@@ -11,7 +11,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from chat import services
-from chat.models import Mention, Message, MessageEdit, ReadState, Reaction, Room
+from chat.models import Mention, Message, MessageEdit, Reaction, ReadState, Room
 from rtsite.errors import ActionError, ErrorCode
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -193,16 +193,21 @@ def test_an_author_edits_within_the_window_and_staff_keep_the_old_text(
     assert list(MessageEdit.objects.values_list("body", flat=True)) == ["helo"]
     # Someone else's message, an empty edit, and an edit after the window are refused.
     other = make_user()
-    assert error_code(
-        lambda: services.message_edit(room=room, user=other, message_id=message.pk, body="x")
-    ) == ErrorCode.FORBIDDEN
-    assert error_code(
-        lambda: services.message_edit(room=room, user=author, message_id=message.pk, body=" ")
-    ) == ErrorCode.INVALID
+    assert (
+        error_code(
+            lambda: services.message_edit(room=room, user=other, message_id=message.pk, body="x")
+        )
+        == ErrorCode.FORBIDDEN
+    )
+    assert (
+        error_code(
+            lambda: services.message_edit(room=room, user=author, message_id=message.pk, body=" ")
+        )
+        == ErrorCode.INVALID
+    )
     Message.objects.filter(pk=message.pk).update(created_at=timezone.now() - timedelta(hours=1))
-    with override_settings(CHAT_EDIT_WINDOW_SECONDS=900):
-        with pytest.raises(ActionError) as late:
-            services.message_edit(room=room, user=author, message_id=message.pk, body="later")
+    with override_settings(CHAT_EDIT_WINDOW_SECONDS=900), pytest.raises(ActionError) as late:
+        services.message_edit(room=room, user=author, message_id=message.pk, body="later")
     assert "15 minutes" in late.value.message
 
 
@@ -214,9 +219,10 @@ def test_deleting_ones_own_message_leaves_a_tombstone_without_its_text(
     message = post(room, author, "oops @bob")
     services.message_edit(room=room, user=author, message_id=message.pk, body="oops! @bob")
     services.reaction_toggle(room=room, user=bob, message_id=message.pk, emoji="👍")
-    assert error_code(
-        lambda: services.message_delete_own(room=room, user=bob, message_id=message.pk)
-    ) == ErrorCode.FORBIDDEN
+    assert (
+        error_code(lambda: services.message_delete_own(room=room, user=bob, message_id=message.pk))
+        == ErrorCode.FORBIDDEN
+    )
     services.message_delete_own(room=room, user=author, message_id=message.pk)
     tombstone = Message.objects.get(pk=message.pk)
     assert (tombstone.body, tombstone.reactions, tombstone.deleted_at is not None) == (
@@ -228,9 +234,12 @@ def test_deleting_ones_own_message_leaves_a_tombstone_without_its_text(
     assert not Reaction.objects.exists()
     assert not Mention.objects.exists()
     # Gone for every later action.
-    assert error_code(
-        lambda: services.message_delete_own(room=room, user=author, message_id=message.pk)
-    ) == ErrorCode.NOT_FOUND
+    assert (
+        error_code(
+            lambda: services.message_delete_own(room=room, user=author, message_id=message.pk)
+        )
+        == ErrorCode.NOT_FOUND
+    )
 
 
 def test_reactions_toggle_per_user_in_the_offered_order(
@@ -253,23 +262,32 @@ def test_reactions_toggle_per_user_in_the_offered_order(
     assert stored.reactions == {"👍": [[author.pk, author.username]]}
     assert Reaction.objects.count() == 1
     assert stored.seq == 6  # each toggle is a change pages resume from
-    assert error_code(
-        lambda: services.reaction_toggle(room=room, user=bob, message_id=message.pk, emoji="🍕")
-    ) == ErrorCode.INVALID
+    assert (
+        error_code(
+            lambda: services.reaction_toggle(room=room, user=bob, message_id=message.pk, emoji="🍕")
+        )
+        == ErrorCode.INVALID
+    )
 
 
-def test_muted_users_cannot_edit_or_react(
-    make_room: Callable[..., Room], author: Any
-) -> None:
+def test_muted_users_cannot_edit_or_react(make_room: Callable[..., Room], author: Any) -> None:
     room = make_room()
     message = post(room, author, "hi")
     services.user_mute(room=room, user=author)
-    assert error_code(
-        lambda: services.message_edit(room=room, user=author, message_id=message.pk, body="x")
-    ) == ErrorCode.MUTED
-    assert error_code(
-        lambda: services.reaction_toggle(room=room, user=author, message_id=message.pk, emoji="👍")
-    ) == ErrorCode.MUTED
+    assert (
+        error_code(
+            lambda: services.message_edit(room=room, user=author, message_id=message.pk, body="x")
+        )
+        == ErrorCode.MUTED
+    )
+    assert (
+        error_code(
+            lambda: services.reaction_toggle(
+                room=room, user=author, message_id=message.pk, emoji="👍"
+            )
+        )
+        == ErrorCode.MUTED
+    )
 
 
 def test_a_send_repeated_with_its_nonce_is_stored_once(
@@ -300,7 +318,8 @@ def test_read_cursor_starts_at_the_newest_and_only_moves_forward(
     assert services.read_mark(user=reader, room=room, message_id=after[0].pk) is None
     assert ReadState.objects.get(user=reader, room=room).last_read_id == after[1].pk
     done = services.read_mark(user=reader, room=room, message_id=mention.pk)
-    assert done is not None and (done.unread, done.mentions) == (0, 0)
+    assert done is not None
+    assert (done.unread, done.mentions) == (0, 0)
 
 
 def test_posting_to_a_big_room_costs_the_same_queries_as_to_a_small_one(

@@ -105,9 +105,7 @@ async def test_a_client_that_stops_reading_is_dropped_and_resumes(
             raise ConnectionResetError("closed")
         assert received < MESSAGES * BODY  # it did not get everything: it was dropped
         # It comes back from its cursor (it joined after round one) and catches up.
-        cursor = await database_sync_to_async(
-            lambda: Message.objects.get(pk=max(round_one)).seq
-        )()
+        cursor = await database_sync_to_async(lambda: Message.objects.get(pk=max(round_one)).seq)()
         comeback = Reader([server.ws_url], path, cursor=cursor)
         returning = asyncio.create_task(comeback.run())
         assert await wait_until_delivered([comeback], ids, timeout=20) is not None

@@ -8,7 +8,10 @@ from chat import selectors, services
 
 
 class Command(BaseCommand):
-    help = "Delete the messages of each room beyond its retention setting."
+    help = (
+        "Delete the messages each room's retention policy no longer keeps (posting prunes"
+        " by count as it goes; run this daily for rooms that keep messages for D days)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--room", action="append", help="slug of a room (repeatable)")
@@ -25,5 +28,6 @@ class Command(BaseCommand):
         for room in rooms:
             removed = services.room_prune(room=room)
             total += removed
-            self.stdout.write(f"{room.slug}: removed {removed} (keeps {room.retention or 'all'})")
+            policy = room.retention_summary or "This room keeps everything."
+            self.stdout.write(f"{room.slug}: removed {removed}. {policy}")
         self.stdout.write(self.style.SUCCESS(f"Removed {total} message(s)."))
