@@ -64,6 +64,23 @@ COLUMNS: dict[str, list[tuple[str, bool]]] = {
         ("unread_count_ms", True),
         ("inbox_page_ms", True),
     ],
+    "updates": [
+        ("delivered_pct", False),
+        ("p50_ms", True),
+        ("p99_ms", True),
+        ("all_members_p99_ms", True),
+        ("messages_reaching_all_pct", False),
+        ("server_cpu_pct", True),
+    ],
+    "chat_cost": [
+        ("ms_p50", True),
+        ("ms_max", True),
+        ("queries", True),
+        ("rows_written_per_member", True),
+        ("common_word_ms", True),
+        ("rare_word_ms", True),
+        ("two_words_ms", True),
+    ],
 }
 
 

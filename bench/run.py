@@ -24,7 +24,7 @@ from typing import Any
 import psutil
 
 from bench import game_load, load, report
-from bench.stacks import Ours, OursNotifications, Stack, make, stop_embedded_redis
+from bench.stacks import Ours, OursNotifications, OursUpdates, Stack, make, stop_embedded_redis
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -53,6 +53,11 @@ class Sizes:
     cost_repeats: int
     games: list[tuple[int, float]]  # (concurrent games, moves/s per game)
     game_seconds: float
+    chat_members: int = 1000
+    updates_rate: float = 20
+    updates_seconds: float = 10
+    chat_rooms_open: int = 20
+    search_messages: int = 1_000_000
 
 
 FULL = Sizes(
@@ -102,6 +107,11 @@ TINY = Sizes(
     cost_repeats=2,
     games=[(2, 5)],
     game_seconds=1,
+    chat_members=20,
+    updates_rate=5,
+    updates_seconds=1,
+    chat_rooms_open=3,
+    search_messages=2000,
 )
 
 Row = dict[str, Any]
@@ -326,6 +336,43 @@ async def scenario_notify(stack: Stack, sizes: Sizes) -> list[Row]:
     return rows
 
 
+async def scenario_updates(stack: Stack, sizes: Sizes) -> list[Row]:
+    """Edits and reactions (in turn) on a message in a room of N members, against the same
+    count of plain broadcasts on the peers (they have neither), in the same run."""
+    members, rate = sizes.chat_members, sizes.updates_rate
+    variant = f"{members} members @ {rate:g}/s"
+    if not isinstance(stack, Ours):
+        row = await fanout_once(stack, members, rate, sizes.updates_seconds, per_message=True)
+        return [{"scenario": "updates", "variant": variant + " (plain broadcast)", **row}]
+    updates = OursUpdates()
+    room = "bench-updates"
+    headers = await asyncio.to_thread(updates.prepare, members, [room])
+    await asyncio.to_thread(updates.prepare_target, room)
+
+    async def body() -> Row:
+        plan = [(room, updates.ports[0])] * members
+        clients, connect_s, failures = await load.connect_all(updates, plan, headers)
+        await asyncio.sleep(1)
+        measure, usage, sent_s, _prefix = await load.drive(
+            updates,
+            clients,
+            clients[:1],  # bench00000, the author: edits need the author
+            rate=rate,
+            messages=max(2, int(rate * sizes.updates_seconds)),
+            members={room: len(clients)},
+        )
+        await load.close_all(clients)
+        return {
+            **load.summarize(measure, sent_s, per_message=True),
+            **usage,
+            "connect_s": round(connect_s, 2),
+            "connect_failures": failures,
+        }
+
+    row = await _with_server(updates, 1, body)
+    return [{"scenario": "updates", "variant": variant + " (edits and reactions)", **row}]
+
+
 def _median_ms(samples: list[float]) -> float:
     return round(1000 * sorted(samples)[len(samples) // 2], 2)
 
@@ -397,6 +444,154 @@ async def scenario_notify_cost(stack: Stack, sizes: Sizes) -> list[Row]:
     return await asyncio.to_thread(_notify_cost, sizes.cost_accounts, sizes.cost_repeats)
 
 
+def _chat_cost(members: int, rooms_open: int, search_messages: int, repeats: int) -> list[Row]:
+    """What chat's writes and reads cost in a room of ``members`` members (each with a read
+    cursor): a post, a reaction, an edit, a read, a resume; one member's unread counts over
+    ``rooms_open`` rooms; and a search over ``search_messages`` stored messages."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from chat import selectors, services
+    from chat.models import Message, ReadState, Room
+
+    user_model = get_user_model()
+    names = [f"chat{i:06d}" for i in range(members)]
+    have = set(user_model.objects.filter(username__in=names).values_list("username", flat=True))
+    user_model.objects.bulk_create(
+        [user_model(username=n) for n in names if n not in have], batch_size=1000
+    )
+    people = list(user_model.objects.filter(username__in=names).order_by("pk"))
+    room, _ = Room.objects.get_or_create(slug=f"bench-members-{members}", defaults={"title": "B"})
+    ReadState.objects.bulk_create(
+        [ReadState(user=u, room=room) for u in people], ignore_conflicts=True, batch_size=1000
+    )
+    author, reader = people[0], people[1]
+
+    def timed(action: Any) -> tuple[float, float, int]:
+        samples, queries = [], 0
+        for _ in range(repeats):
+            with CaptureQueriesContext(connection) as captured:
+                start = time.perf_counter()
+                action()
+                samples.append(time.perf_counter() - start)
+            queries = len(captured)
+        return _median_ms(samples), round(1000 * max(samples), 2), queries
+
+    def row(variant: str, action: Any, **extra: Any) -> Row:
+        p50, worst, queries = timed(action)
+        return {
+            "scenario": "chat_cost",
+            "variant": variant,
+            "ms_p50": p50,
+            "ms_max": worst,
+            "queries": queries,
+            **extra,
+        }
+
+    target = services.message_post(room=room, author=author, body="react to me")
+    rows = [
+        row(
+            f"post to a room of {members:,} members",
+            lambda: services.message_post(room=room, author=author, body="hello"),
+            rows_written_per_member=0,
+        ),
+        row(
+            "reaction toggle",
+            lambda: services.reaction_toggle(
+                room=room, user=reader, message_id=target.pk, emoji="👍"
+            ),
+        ),
+        row(
+            "edit",
+            lambda: services.message_edit(
+                room=room,
+                user=author,
+                message_id=target.pk,
+                body=f"edited {time.perf_counter()}",
+            ),
+        ),
+    ]
+    top = Message.objects.filter(room=room).order_by("-id").first()
+    ReadState.objects.filter(user=reader, room=room).update(last_read_id=0)
+    rows.append(
+        row(
+            "read (cursor moves, counts sent to the user's pages)",
+            lambda: (
+                ReadState.objects.filter(user=reader, room=room).update(last_read_id=0),
+                services.read_mark(user=reader, room=room, message_id=top.pk),
+            ),
+        )
+    )
+    room.refresh_from_db()
+    rows.append(
+        row(
+            "resume after 20 changes (one query)",
+            lambda: selectors.message_changes(room=room, after_seq=room.seq - 20, limit=1000),
+        )
+    )
+    # One member's room list: counts over every room they opened.
+    others = []
+    for i in range(rooms_open):
+        other, _ = Room.objects.get_or_create(slug=f"bench-open-{i}", defaults={"title": f"O{i}"})
+        others.append(other)
+        ReadState.objects.get_or_create(user=reader, room=other)
+        if not Message.objects.filter(room=other).exists():
+            for j in range(150):
+                services.message_post(room=other, author=author, body=f"m{j} @{reader.username}")
+    rows.append(
+        row(
+            f"unread counts over {rooms_open + 1} opened rooms (99+ each)",
+            lambda: selectors.unread_counts(user=reader),
+        )
+    )
+    rows.append(_search_cost(author, search_messages, repeats))
+    return rows
+
+
+def _search_cost(author: Any, count: int, repeats: int) -> Row:
+    """Full-text search over ``count`` stored messages (filled in bulk once, kept)."""
+    from django.db import connection
+
+    from chat import selectors
+    from chat.models import Message, Room
+
+    room, _ = Room.objects.get_or_create(slug=f"bench-search-{count}", defaults={"title": "S"})
+    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
+    have = Message.objects.filter(room=room).count()
+    batch = []
+    for i in range(have, count):
+        body = f"{words[i % 8]} {words[(i // 8) % 8]} message {i} rare{i % 1000}"
+        batch.append(Message(room=room, author=author, body=body, seq=i + 1))
+        if len(batch) == 20_000:
+            Message.objects.bulk_create(batch)
+            batch = []
+    if batch:
+        Message.objects.bulk_create(batch)
+    samples = {}
+    queries = [("common word", "alpha"), ("rare word", "rare7"), ("two words", "bravo echo")]
+    for label, query in queries:
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            selectors.message_search(query=query, limit=30)
+            times.append(time.perf_counter() - start)
+        samples[label] = _median_ms(times)
+    return {
+        "scenario": "chat_cost",
+        "variant": f"search over {count:,} messages ({connection.vendor})",
+        **{f"{k.replace(' ', '_')}_ms": v for k, v in samples.items()},
+    }
+
+
+async def scenario_chat_cost(stack: Stack, sizes: Sizes) -> list[Row]:
+    if not isinstance(stack, Ours):
+        return []  # the peers store nothing
+    return await asyncio.to_thread(
+        _chat_cost, sizes.chat_members, sizes.chat_rooms_open, sizes.search_messages, 5
+    )
+
+
 async def scenario_game(stack: Stack, sizes: Sizes) -> list[Row]:
     """Concurrent games, 2 players and 2 spectators each, random legal moves (ours only:
     the seed's Tornado game has no rules to compare)."""
@@ -426,6 +621,8 @@ SCENARIOS = {
     "scaleout": scenario_scaleout,
     "notify": scenario_notify,
     "notify_cost": scenario_notify_cost,
+    "chat_cost": scenario_chat_cost,
+    "updates": scenario_updates,
     "game": scenario_game,
 }
 

@@ -246,6 +246,39 @@ class Ours(Stack):
         return list(Message.objects.filter(body__startswith=prefix).values_list("body", flat=True))
 
 
+class OursUpdates(Ours):
+    """Edits and reactions, in turn, on one message of a room: each change reaches every
+    member as ``message.updated``. A change is known by the room's change counter
+    (``seq``), which the publisher's changes advance one by one."""
+
+    target_id = 0
+    base_seq = 0
+
+    def prepare_target(self, room: str, author_index: int = 0) -> None:
+        from django.contrib.auth import get_user_model
+
+        from chat import services
+        from chat.models import Room
+
+        author = get_user_model().objects.get(username=f"bench{author_index:05d}")
+        target = services.message_post(
+            room=Room.objects.get(slug=room), author=author, body="the message everyone edits"
+        )
+        self.target_id = target.pk
+        self.base_seq = target.seq
+
+    def publish(self, tag: str) -> str:
+        k = int(tag.rsplit(":", 1)[1])
+        if k % 2 == 0:
+            return json.dumps({"type": "message.edit", "id": self.target_id, "body": f"edit {k}"})
+        return json.dumps({"type": "reaction.toggle", "id": self.target_id, "emoji": "👍"})
+
+    def read(self, raw: str, prefix: str) -> str | None:
+        if not raw.startswith('{"type":"message.updated"'):
+            return None
+        return f"{prefix}{json.loads(raw)['message']['seq'] - self.base_seq - 1}"
+
+
 class OursNotifications(Ours):
     """Our notifications socket: one per user, a notification to all users at a time."""
 

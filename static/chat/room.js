@@ -108,6 +108,11 @@
     body.append(ChatText.render(message.body, me));
     if (me && body.querySelector(".mention.me")) li.classList.add("mentions-me");
     li.append(meta, body, renderReactions(message), renderActions(message));
+    // Without a pointer that hovers (a phone), a tap on the message shows its actions.
+    li.addEventListener("click", (event) => {
+      if (event.target.closest("a, button, textarea, form")) return;
+      li.classList.toggle("show-actions");
+    });
     return li;
   }
 
@@ -426,7 +431,10 @@
     if (seen > readSent && (lastReadId === null || seen > lastReadId)) {
       readSent = seen;
       clearTimeout(readTimer);
-      readTimer = setTimeout(() => live.send({type: "read", id: readSent}), READ_DELAY_MS);
+      readTimer = setTimeout(() => {
+        // Not connected: report it again at the next chance.
+        if (!live.send({type: "read", id: readSent})) readSent = 0;
+      }, READ_DELAY_MS);
     }
     renderTitle();
   }

@@ -39,6 +39,8 @@ def test_tiny_run_of_every_scenario_against_every_stack(tmp_path: Path) -> None:
         "scaleout",
         "notify",
         "notify_cost",
+        "chat_cost",
+        "updates",
         "game",
     }
     assert not [row for row in rows if "error" in row]
@@ -46,15 +48,17 @@ def test_tiny_run_of_every_scenario_against_every_stack(tmp_path: Path) -> None:
         if row["scenario"] == "fanout":
             assert row["delivered"] == row["expected"] > 0
             assert row["p99_ms"] is not None
-        if row["scenario"] == "notify":
+        if row["scenario"] in ("notify", "updates"):
             assert row["delivered"] == row["expected"] > 0
             assert row["messages_reaching_all_pct"] == 100
         if row["scenario"] == "game":
             assert row["moves"] > 0
             assert row["rejected_legal_moves"] == row["missing_deliveries"] == 0
             assert row["deliveries"] == 4 * row["moves"]
-        if row["scenario"] == "notify_cost":
+        if row["scenario"] in ("notify_cost", "chat_cost"):
             assert row["stack"] == "ours"
+        if row["scenario"] == "chat_cost" and row["variant"].startswith("post to"):
+            assert row["rows_written_per_member"] == 0
         if row["scenario"] == "roundtrip" and row["stack"] == "ours":
             assert row["stored"] == row["sent"]
             assert row["stored_duplicates"] == 0

@@ -116,3 +116,44 @@ def test_the_room_form_refuses_what_create_room_refuses(
     assert reply.status_code == 200
     assert error in reply.content.decode()
     assert Room.objects.count() == 1
+
+
+def test_staff_see_a_messages_earlier_versions_and_search_by_full_text(
+    staff_client: Client, make_room: Callable[..., Room], make_user: Callable[..., Any]
+) -> None:
+    room = make_room()
+    author = make_user("writer")
+    message = services.message_post(room=room, author=author, body="first wording")
+    services.message_edit(room=room, user=author, message_id=message.pk, body="second wording")
+    page = staff_client.get(reverse("admin:chat_message_change", args=[message.pk]))
+    text = page.content.decode()
+    assert "first wording" in text  # the earlier version, for moderation
+    assert "second wording" in text
+    listing = staff_client.get(reverse("admin:chat_message_changelist"), {"q": "wordi"})
+    assert f">{message.pk}<" in listing.content.decode()
+    by_author = staff_client.get(reverse("admin:chat_message_changelist"), {"q": "writer"})
+    assert f">{message.pk}<" in by_author.content.decode()
+    services.message_delete(messages=[message])
+    deleted = staff_client.get(reverse("admin:chat_message_changelist"), {"state": "deleted"})
+    assert "(deleted)" in deleted.content.decode()
+
+
+def test_lowering_retention_in_the_admin_applies_it(
+    staff_client: Client, make_room: Callable[..., Room], make_user: Callable[..., Any]
+) -> None:
+    room = make_room()
+    author = make_user()
+    for i in range(5):
+        services.message_post(room=room, author=author, body=f"m{i}")
+    data = {
+        "slug": room.slug,
+        "title": room.title,
+        "description": "",
+        "retention": "2",
+        "retention_days": "0",
+        "mutes-TOTAL_FORMS": "0",
+        "mutes-INITIAL_FORMS": "0",
+    }
+    reply = staff_client.post(reverse("admin:chat_room_change", args=[room.pk]), data)
+    assert reply.status_code == 302
+    assert Message.objects.filter(room=room).count() == 2

@@ -5,6 +5,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.test import override_settings
@@ -330,7 +331,9 @@ def test_posting_to_a_big_room_costs_the_same_queries_as_to_a_small_one(
 ) -> None:
     """Unread counts are counted when read: a post writes nothing per member."""
     small, big = make_room(), make_room()
-    members = [make_user() for _ in range(200)]
+    user_model = get_user_model()
+    user_model.objects.bulk_create([user_model(username=f"member{i}") for i in range(200)])
+    members = user_model.objects.filter(username__startswith="member")
     ReadState.objects.bulk_create([ReadState(user=m, room=big) for m in members])
     post(small, author, "warm up")
     post(big, author, "warm up")

@@ -60,3 +60,42 @@ def test_signup_errors_are_shown(client: Client, make_user: Callable[..., Any]) 
     )
     assert reply.status_code == 200
     assert "already exists" in reply.content.decode()
+
+
+def test_a_room_that_prunes_says_so_and_one_that_keeps_all_does_not(
+    client: Client, make_room: Callable[..., Room]
+) -> None:
+    ten = make_room(retention=10)
+    assert (
+        "This room keeps the newest 10 messages."
+        in client.get(ten.get_absolute_url()).content.decode()
+    )
+    forever = make_room()
+    assert "This room keeps" not in client.get(forever.get_absolute_url()).content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_search_page_finds_in_a_room_or_everywhere_and_links_in_context(
+    client: Client, make_room: Callable[..., Room], make_user: Callable[..., Any]
+) -> None:
+    from chat import services
+
+    author = make_user("writer")
+    general, ops = make_room(title="General"), make_room(title="Ops")
+    hit = services.message_post(room=general, author=author, body=f"deploy plan {XSS}")
+    services.message_post(room=ops, author=author, body="deploy done")
+    page = client.get("/chat/search/", {"q": "deploy"}).content.decode()
+    assert f'href="/chat/{general.slug}/#m{hit.pk}"' in page
+    assert "deploy done" in page
+    assert XSS not in page  # user text is escaped in results too
+    scoped = client.get("/chat/search/", {"q": "deploy", "room": ops.slug}).content.decode()
+    assert "deploy done" in scoped
+    assert "deploy plan" not in scoped
+    assert (
+        "No messages with that word"
+        in client.get("/chat/search/", {"q": "absent"}).content.decode()
+    )
+    assert client.get("/chat/search/", {"q": "x", "room": "nowhere"}).status_code == 404
+    with override_settings(CHAT_SEARCH_PAGE_SIZE=1):
+        first = client.get("/chat/search/", {"q": "deploy"}).content.decode()
+        assert "Older results" in first

@@ -7,9 +7,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import pytest
+from django.utils import timezone
 
 from chat import services
 from chat.models import Message, Mute, ReadState, Room
@@ -263,3 +265,46 @@ def test_a_link_to_a_deleted_message_says_it_is_gone_and_search_finds_in_context
     page.locator("#load-newer").wait_for()
     page.click("#jump-latest")
     page.locator("#messages .message .body", has_text="later59").wait_for()
+
+
+def test_days_times_groups_and_mention_suggestions(
+    browser: Any,
+    daphne_server: Daphne,
+    make_user: Callable[..., Any],
+    make_room: Callable[..., Room],
+) -> None:
+    make_user("alice"), make_user("bob"), make_user("bobby")
+    bob = make_user("bert")
+    room = make_room()
+    old = post_many(room, bob, 2, "three days ago ")
+    Message.objects.filter(pk__in=[m.pk for m in old]).update(
+        created_at=timezone.now() - timedelta(days=3)
+    )
+    post_many(room, bob, 2, "today ")
+    page = open_room(browser, daphne_server, "alice", room)
+    page.locator("#messages .message").nth(3).wait_for()
+    separators = page.locator(".day-separator").all_inner_texts()
+    assert len(separators) == 2
+    assert separators[-1] == "Today"
+    assert separators[0] not in ("Today", "Yesterday")  # a date, in the viewer's locale
+    # Each time carries the full date: on hover (title) and for screen readers.
+    time_el = page.locator(f"#m{old[0].pk} time")
+    assert time_el.get_attribute("datetime").startswith(str(old[0].created_at.year))
+    assert time_el.get_attribute("title")
+    assert time_el.locator(".visually-hidden").inner_text() == time_el.get_attribute("title")
+    # One author's messages in a row are grouped; a new day starts a new group.
+    grouped = page.evaluate(
+        "[...document.querySelectorAll('#messages .message')]"
+        ".map(li => li.classList.contains('grouped'))"
+    )
+    assert grouped == [False, True, False, True]
+    # Typing "@b" offers names from the room; arrows and Enter pick one.
+    page.click("#composer-body")
+    page.keyboard.type("hi @b")
+    options = page.locator("#mention-list [role=option]")
+    options.first.wait_for()
+    assert options.all_inner_texts() == ["@bert"]
+    page.keyboard.press("Enter")
+    assert page.input_value("#composer-body") == "hi @bert "
+    assert page.locator("#mention-list").is_hidden()
+    shot(page, "chat-room-days")

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
+from django.db.models import F
 
 from chat import protocol as chat_protocol
 from chat import services as chat_services
@@ -65,10 +66,16 @@ async def test_outage_is_noticed_and_missed_messages_are_resent(
     monkeypatch.setattr(layer, "receive", receive)
     async with open_socket(f"/ws/chat/{room.slug}/") as ws:
         await ws.next("sync")
+
         # Stored while the layer is down: no broadcast reaches anyone.
-        missed = await database_sync_to_async(Message.objects.create)(
-            room=room, author=author, body="sent during the outage"
-        )
+        def store_silently() -> Message:
+            Room.objects.filter(pk=room.pk).update(seq=F("seq") + 1)
+            seq = Room.objects.get(pk=room.pk).seq
+            return Message.objects.create(
+                room=room, author=author, body="sent during the outage", seq=seq
+            )
+
+        missed = await database_sync_to_async(store_silently)()
         outage.set()
         resync = await ws.next("sync")
         assert resync["mode"] == "resume"
