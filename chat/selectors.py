@@ -182,7 +182,7 @@ def message_matches(query: str) -> QuerySet[Message]:
         from django.contrib.postgres.search import SearchQuery, SearchVector
 
         terms = " & ".join(f"{word}:*" for word in words)
-        found = found.annotate(document=SearchVector("body", config="simple")).filter(
+        found = found.alias(document=SearchVector("body", config="simple")).filter(
             document=SearchQuery(terms, search_type="raw", config="simple")
         )
     elif connection.vendor == "sqlite":

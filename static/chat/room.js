@@ -322,6 +322,7 @@
 
   // Day separators, author groups and the "New" divider follow from the order shown.
   function relayout() {
+    renderEmpty();
     for (const el of list.querySelectorAll(".day-separator, .new-divider")) el.remove();
     const now = Date.now();
     let previous = null;
@@ -408,6 +409,11 @@
   function setOlder(hasMore) {
     olderRow.hidden = !hasMore;
     startRow.hidden = hasMore;
+    renderEmpty();
+  }
+
+  function renderEmpty() {
+    $("room-empty").hidden = shown.size > 0;
   }
 
   // ------------------------------------------------------------------ read state

@@ -198,6 +198,8 @@ def test_the_composer_keeps_text_it_could_not_send(
     make_user("bob")
     room = make_room()
     page = open_room(browser, daphne_server, "alice", room)
+    # An empty room says what to do.
+    page.locator("#room-empty", has_text="No messages yet: say hello below").wait_for()
     # Too long: a counter says by how much and nothing is cut or sent.
     page.fill("#composer-body", "x" * 2005)
     assert page.input_value("#composer-body") == "x" * 2005
