@@ -48,10 +48,9 @@ def _history(room: Room, after: int | None) -> _SyncHistory:
     return _SyncHistory(History(history.mode, payloads, history.has_more), deleted, cursor)
 
 
-def _viewer(room: Room, user: Any, first: bool) -> tuple[int | None, bool]:
-    """The user's read cursor (on the first sync only) and whether they are muted."""
-    last_read = services.read_open(user=user, room=room) if first else None
-    return last_read, selectors.user_is_muted(room=room, user=user)
+def _viewer(room: Room, user: Any) -> tuple[int, bool]:
+    """For a socket's first sync: the user's read cursor, and whether they are muted."""
+    return services.read_open(user=user, room=room), selectors.user_is_muted(room=room, user=user)
 
 
 # (room id, cursor) -> one history read for the sockets of a room resyncing together.
@@ -143,7 +142,7 @@ class ChatRoomConsumer(LiveConsumer):
         )
         last_read = None
         if self.user.is_authenticated and not self.synced:
-            last_read, self.muted = await database_sync_to_async(_viewer)(room, self.user, True)
+            last_read, self.muted = await database_sync_to_async(_viewer)(room, self.user)
         online, self.online = self.online, None
         if online is None:
             online = await presence.online_users(

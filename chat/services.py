@@ -75,7 +75,8 @@ def _prune(room: Room) -> int:
         cutoffs.append(first_kept if first_kept is not None else _top_id(room) + 1)
     if not cutoffs:
         return 0
-    return stale.filter(id__lt=max(cutoffs)).delete()[0]
+    _total, by_model = stale.filter(id__lt=max(cutoffs)).delete()
+    return by_model.get(Message._meta.label, 0)  # not the reactions and edits that went too
 
 
 def _top_id(room: Room) -> int:

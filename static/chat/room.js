@@ -571,19 +571,20 @@
       lastReadId = frame.last_read_id;
       for (const message of frame.messages) upsert(message);
       if (frame.has_more !== undefined) setOlder(frame.has_more);
-      placeDivider();
       online.clear();
       for (const user of frame.online) online.set(user.id, user.username);
       onlineTotal = frame.online_count;
       renderOnline();
-      if (showLinked()) return;
-      // The first unread may be further back than one page: fetch a few more.
+      // The first unread may be further back than one page: fetch a few more before
+      // placing the divider, so it never shows in the wrong place first.
       const oldest = Math.min(...shown.keys());
       if (lastReadId !== null && frame.has_more && lastReadId < oldest - 1) {
         openPagesLeft = OPEN_PAGES;
         live.send({type: "history", before_id: oldest});
         return;
       }
+      placeDivider();
+      if (showLinked()) return;
       openAtUnread();
       return;
     }
@@ -605,6 +606,7 @@
     }
     openPagesLeft = 0;
     placeDivider();
+    if (showLinked()) return;
     openAtUnread();
   }
 
