@@ -30,6 +30,7 @@ class Client:
     room: str
     index: int
     received: int = 0
+    replied_at: float = 0.0  # when it last answered a frame (Stack.reply)
 
 
 @dataclass
@@ -169,6 +170,9 @@ async def _reader(stack: Stack, client: Client, measure: Measure, prefix: str) -
             if tag is not None:
                 client.received += 1
                 measure.record(tag, clock())
+            answer = stack.reply(raw, client)
+            if answer is not None:
+                await client.ws.send(answer)
     except websockets.ConnectionClosed:
         pass
 

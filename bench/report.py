@@ -72,6 +72,13 @@ COLUMNS: dict[str, list[tuple[str, bool]]] = {
         ("messages_reaching_all_pct", False),
         ("server_cpu_pct", True),
     ],
+    "reading": [
+        ("delivered_pct", False),
+        ("p50_ms", True),
+        ("p99_ms", True),
+        ("all_members_p99_ms", True),
+        ("server_cpu_pct", True),
+    ],
     "chat_cost": [
         ("ms_p50", True),
         ("ms_max", True),

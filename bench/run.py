@@ -24,7 +24,15 @@ from typing import Any
 import psutil
 
 from bench import game_load, load, report
-from bench.stacks import Ours, OursNotifications, OursUpdates, Stack, make, stop_embedded_redis
+from bench.stacks import (
+    Ours,
+    OursNotifications,
+    OursReading,
+    OursUpdates,
+    Stack,
+    make,
+    stop_embedded_redis,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -55,6 +63,7 @@ class Sizes:
     game_seconds: float
     chat_members: int = 1000
     updates_rate: float = 20
+    reading_rate: float = 5
     updates_seconds: float = 10
     chat_rooms_open: int = 20
     search_messages: int = 1_000_000
@@ -109,6 +118,7 @@ TINY = Sizes(
     game_seconds=1,
     chat_members=20,
     updates_rate=5,
+    reading_rate=5,
     updates_seconds=1,
     chat_rooms_open=3,
     search_messages=2000,
@@ -334,6 +344,52 @@ async def scenario_notify(stack: Stack, sizes: Sizes) -> list[Row]:
     chat = await fanout_once(stack, users, rate, count / rate, per_message=True)
     rows.append({"scenario": "notify", "variant": f"chat message to {users}", **chat})
     return rows
+
+
+async def scenario_reading(stack: Stack, sizes: Sizes) -> list[Row]:
+    """Messages to a room of N members who all read along (each reports every message
+    read, as a visible page does): what the read cursors cost the room, with this
+    process's reads written together (CHAT_READ_BATCH_SECONDS=1) and one by one (0),
+    beside the peers' plain broadcast of the same messages."""
+    members, rate = sizes.chat_members, sizes.reading_rate
+    seconds = sizes.updates_seconds
+    variant = f"{members} members reading @ {rate:g}/s"
+    if not isinstance(stack, Ours):
+        row = await fanout_once(stack, members, rate, seconds, per_message=True)
+        return [{"scenario": "reading", "variant": variant + " (plain broadcast)", **row}]
+    rows = []
+    for batch in (1.0, 0.0):
+        row = await _reading_once(batch, members, rate, seconds)
+        label = "reads batched per second" if batch else "each read written at once"
+        rows.append({"scenario": "reading", "variant": f"{variant} ({label})", **row})
+    return rows
+
+
+async def _reading_once(batch: float, members: int, rate: float, seconds: float) -> Row:
+    reading = OursReading(batch)
+    room = "bench-reading"
+    headers = await asyncio.to_thread(reading.prepare, members, [room])
+
+    async def body() -> Row:
+        plan = [(room, reading.ports[0])] * members
+        clients, _connect_s, failures = await load.connect_all(reading, plan, headers)
+        await asyncio.sleep(1)
+        measure, usage, sent_s, _prefix = await load.drive(
+            reading,
+            clients,
+            clients[:1],
+            rate=rate,
+            messages=max(2, int(rate * seconds)),
+            members={room: len(clients)},
+        )
+        await load.close_all(clients)
+        return {
+            **load.summarize(measure, sent_s, per_message=True),
+            **usage,
+            "connect_failures": failures,
+        }
+
+    return await _with_server(reading, 1, body)
 
 
 async def scenario_updates(stack: Stack, sizes: Sizes) -> list[Row]:
@@ -623,6 +679,7 @@ SCENARIOS = {
     "notify_cost": scenario_notify_cost,
     "chat_cost": scenario_chat_cost,
     "updates": scenario_updates,
+    "reading": scenario_reading,
     "game": scenario_game,
 }
 

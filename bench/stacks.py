@@ -68,6 +68,9 @@ def bench_env() -> dict[str, str]:
     enough for one publisher socket to drive the whole load."""
     env = dict(os.environ)
     env["RTSITE_VAR_DIR"] = str(var_dir())
+    # Its own embedded Redis under that folder, never the test suite's (which it would
+    # stop at the end, under the tests still running).
+    env.pop("RTSITE_REDIS_DIR", None)
     env.update(
         SECRET_KEY="bench-only-secret",  # noqa: S106 - a throwaway local server
         DEBUG="false",
@@ -156,6 +159,10 @@ class Stack:
     def read(self, raw: str, prefix: str) -> str | None:
         raise NotImplementedError
 
+    def reply(self, raw: str, client: Any) -> str | None:
+        """A frame the member's page sends back on receiving ``raw`` (none by default)."""
+        return None
+
     def stored(self, prefix: str) -> list[str]:
         """Bodies stored with this prefix (only a stack that persists has any)."""
         return []
@@ -174,6 +181,7 @@ class Ours(Stack):
         # The same settings as the servers it starts (the session cookies it makes
         # are signed with SECRET_KEY, so that must match above all).
         os.environ.update(bench_env())
+        os.environ.pop("RTSITE_REDIS_DIR", None)  # as bench_env: the bench's own Redis
         os.environ["DJANGO_SETTINGS_MODULE"] = "rtsite.settings"
         import django
 
@@ -277,6 +285,28 @@ class OursUpdates(Ours):
         if not raw.startswith('{"type":"message.updated"'):
             return None
         return f"{prefix}{json.loads(raw)['message']['seq'] - self.base_seq - 1}"
+
+
+class OursReading(Ours):
+    """Every member reads along: its page reports the newest message read, as a visible
+    page does, at most once a second (room.js's READ_DELAY_MS). ``batch`` is
+    CHAT_READ_BATCH_SECONDS: 0 writes each cursor at once."""
+
+    def __init__(self, batch: float) -> None:
+        super().__init__()
+        self.batch = batch
+
+    def env(self) -> dict[str, str]:
+        return {**bench_env(), "CHAT_READ_BATCH_SECONDS": str(self.batch)}
+
+    def reply(self, raw: str, client: Any) -> str | None:
+        if not raw.startswith('{"type":"message"'):
+            return None
+        now = time.monotonic()
+        if now - client.replied_at < 1.0:
+            return None
+        client.replied_at = now
+        return json.dumps({"type": "read", "id": json.loads(raw)["message"]["id"]})
 
 
 class OursNotifications(Ours):

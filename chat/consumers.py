@@ -204,9 +204,7 @@ class ChatRoomConsumer(LiveConsumer):
 
     async def on_read(self, *, id: int) -> None:
         user = self.require_user("log in to keep your place")
-        await database_sync_to_async(services.read_mark)(
-            user=user, room=self._joined_room(), message_id=id
-        )
+        await services.read_mark_soon(user=user, room=self._joined_room(), message_id=id)
 
     async def on_history(self, *, before_id: int) -> dict[str, Any]:
         room = self._joined_room()

@@ -125,21 +125,33 @@ class Unread:
     top_id: int  # the newest message counted: live activity adds what comes after it
 
 
-def unread_count(*, user: Any, room_id: int, last_read_id: int) -> Unread:
+def top_message_id(*, room_id: int) -> int:
+    """The newest message id of the room (0 when it has none)."""
+    newest = Message.objects.filter(room_id=room_id).order_by("-id").values_list("id", flat=True)
+    return newest.first() or 0
+
+
+def unread_count(
+    *, user: Any, room_id: int, last_read_id: int, top_id: int | None = None
+) -> Unread:
     """Counted from the read cursor when asked, not kept per member: a post writes
-    nothing for the people who have not read it. Each count stops at the limit."""
+    nothing for the people who have not read it. Each count stops at the limit. With
+    ``top_id`` known and reached, nothing is left to count."""
     limit = settings.CHAT_UNREAD_COUNT_LIMIT
+    if top_id is None:
+        top_id = top_message_id(room_id=room_id)
+    if last_read_id >= top_id:
+        return Unread(room_id, last_read_id, 0, 0, top_id)
     room_messages = Message.objects.filter(room_id=room_id)
-    top_id = room_messages.order_by("-id").values_list("id", flat=True).first() or 0
     unread = (
         room_messages.filter(id__gt=last_read_id, id__lte=top_id, deleted_at__isnull=True)
-        .exclude(author=user)
+        .exclude(author_id=getattr(user, "pk", user))
         .values("id")[:limit]
         .count()
     )
     mentions = (
         Mention.objects.filter(
-            user=user,
+            user_id=getattr(user, "pk", user),
             room_id=room_id,
             message_id__gt=last_read_id,
             message_id__lte=top_id,

@@ -8,6 +8,7 @@ from a browser. Broadcasts leave only after the transaction commits.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import timedelta
@@ -21,7 +22,13 @@ from django.utils import timezone
 
 from chat import protocol
 from chat.models import Mention, Message, MessageEdit, Mute, Reaction, ReadState, Room
-from chat.selectors import Unread, mentioned_users, unread_count, user_is_muted
+from chat.selectors import (
+    Unread,
+    mentioned_users,
+    top_message_id,
+    unread_count,
+    user_is_muted,
+)
 from notifications.services import TITLE_MAX, notification_fold, times
 from rtsite import presence
 from rtsite.errors import ActionError, ErrorCode
@@ -30,6 +37,8 @@ from rtsite.ratelimit import account_take
 from rtsite.realtime import publish_now, publish_on_commit
 from rtsite.selectors import user_is_active
 from rtsite.text import clean_required
+
+logger = logging.getLogger(__name__)
 
 
 def room_create(
@@ -72,17 +81,13 @@ def _prune(room: Room) -> int:
         first_kept = (
             stale.filter(created_at__gte=since).order_by("id").values_list("id", flat=True).first()
         )
-        cutoffs.append(first_kept if first_kept is not None else _top_id(room) + 1)
+        cutoffs.append(
+            first_kept if first_kept is not None else top_message_id(room_id=room.pk) + 1
+        )
     if not cutoffs:
         return 0
     _total, by_model = stale.filter(id__lt=max(cutoffs)).delete()
     return by_model.get(Message._meta.label, 0)  # not the reactions and edits that went too
-
-
-def _top_id(room: Room) -> int:
-    return (
-        Message.objects.filter(room=room).order_by("-id").values_list("id", flat=True).first() or 0
-    )
 
 
 def _locked_room(room: Room) -> Room:
@@ -317,7 +322,7 @@ def read_open(*, user: Any, room: Room) -> int:
     if state is not None:
         return state.last_read_id
     state, _created = ReadState.objects.get_or_create(
-        user=user, room=room, defaults={"last_read_id": _top_id(room)}
+        user=user, room=room, defaults={"last_read_id": top_message_id(room_id=room.pk)}
     )
     return state.last_read_id
 
@@ -326,23 +331,105 @@ def read_mark(*, user: Any, room: Room, message_id: int) -> Unread | None:
     """Move the user's read cursor forward to ``message_id`` (never back). Every page of
     the user, in this room and on the room list, hears the new cursor and counts.
     Returns None when it did not move."""
+    return read_marks(marks={(user.pk, room.pk): message_id}).get((user.pk, room.pk))
+
+
+def read_marks(*, marks: dict[tuple[int, int], int]) -> dict[tuple[int, int], Unread]:
+    """Move many read cursors at once: {(user id, room id): message id}.
+
+    Consumers gather the ``read`` frames of a process for CHAT_READ_BATCH_SECONDS and
+    write them here together: one transaction, and one UPDATE for all the readers of a
+    room who reached the same message (readers at the bottom of a busy room all send its
+    newest id). Counts cost nothing for them (nothing is left); only a reader who
+    stopped short of the newest message is counted. Returns the cursors that moved."""
+    by_target: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for (user_id, room_id), message_id in marks.items():
+        by_target[(room_id, message_id)].append(user_id)
+    moved: dict[tuple[int, int], Unread] = {}
+    slugs = dict(
+        Room.objects.filter(pk__in={room_id for room_id, _ in by_target}).values_list("pk", "slug")
+    )
+    tops = {room_id: top_message_id(room_id=room_id) for room_id in slugs}
     with transaction.atomic():
-        moved = ReadState.objects.filter(user=user, room=room, last_read_id__lt=message_id).update(
-            last_read_id=message_id, updated_at=timezone.now()
-        )
-        if not moved:
-            _state, created = ReadState.objects.get_or_create(
-                user=user, room=room, defaults={"last_read_id": message_id}
+        for (room_id, message_id), user_ids in sorted(by_target.items()):
+            if room_id not in slugs:
+                continue  # deleted meanwhile
+            behind = ReadState.objects.filter(
+                room_id=room_id, user_id__in=user_ids, last_read_id__lt=message_id
             )
-            if not created:
-                return None
-        counts = unread_count(user=user, room_id=room.pk, last_read_id=message_id)
-        publish_on_commit(
-            protocol.user_group(user.pk),
-            protocol.EVENT_READ,
-            protocol.read_frame(room.slug, counts),
-        )
-    return counts
+            movers = set(behind.values_list("user_id", flat=True))
+            # A cursor not made yet (a page older than read_open): made here.
+            have = set(
+                ReadState.objects.filter(room_id=room_id, user_id__in=user_ids).values_list(
+                    "user_id", flat=True
+                )
+            )
+            missing = [uid for uid in user_ids if uid not in have]
+            ReadState.objects.bulk_create(
+                [
+                    ReadState(user_id=uid, room_id=room_id, last_read_id=message_id)
+                    for uid in missing
+                ],
+                ignore_conflicts=True,
+            )
+            movers.update(missing)
+            if not movers:
+                continue
+            behind.filter(user_id__in=movers).update(
+                last_read_id=message_id, updated_at=timezone.now()
+            )
+            for user_id in sorted(movers):
+                counts = unread_count(
+                    user=user_id, room_id=room_id, last_read_id=message_id, top_id=tops[room_id]
+                )
+                moved[(user_id, room_id)] = counts
+                publish_on_commit(
+                    protocol.user_group(user_id),
+                    protocol.EVENT_READ,
+                    protocol.read_frame(slugs[room_id], counts),
+                )
+    return moved
+
+
+class _ReadBatch:
+    """The ``read`` frames of one process, written together every CHAT_READ_BATCH_SECONDS.
+
+    A room of 1,000 readers watching messages arrive sends up to 1,000 reads a second;
+    written one by one that is 1,000 transactions a second, the SQLite writer's whole
+    capacity. Together they are one transaction and, for readers at the bottom, one
+    UPDATE per room."""
+
+    def __init__(self) -> None:
+        self.marks: dict[tuple[int, int], int] = {}
+        self.flushing: asyncio.Task[None] | None = None
+
+    def add(self, user_id: int, room_id: int, message_id: int) -> None:
+        key = (user_id, room_id)
+        self.marks[key] = max(message_id, self.marks.get(key, 0))
+        if self.flushing is None or self.flushing.done():
+            self.flushing = asyncio.ensure_future(self.flush_later())
+
+    async def flush_later(self) -> None:
+        await asyncio.sleep(settings.CHAT_READ_BATCH_SECONDS)
+        marks, self.marks = self.marks, {}
+        try:
+            await database_sync_to_async(read_marks)(marks=marks)
+        except Exception:  # a cursor is not worth a crash; the next read moves it
+            logger.exception("writing %d read cursors failed", len(marks))
+        if self.marks:
+            self.flushing = asyncio.ensure_future(self.flush_later())
+
+
+_read_batches = PerLoop(_ReadBatch)
+
+
+async def read_mark_soon(*, user: Any, room: Room, message_id: int) -> None:
+    """``read_mark``, batched with this process's other reads (see ``_ReadBatch``); at
+    once when CHAT_READ_BATCH_SECONDS is 0."""
+    if settings.CHAT_READ_BATCH_SECONDS <= 0:
+        await database_sync_to_async(read_mark)(user=user, room=room, message_id=message_id)
+        return
+    _read_batches.get().add(user.pk, room.pk, message_id)
 
 
 def room_prune(*, room: Room) -> int:

@@ -919,6 +919,10 @@
     }, 150);
   });
   document.addEventListener("visibilitychange", noteRead);
+  // A mention's toast links into the room the reader may already be in.
+  window.addEventListener("hashchange", () => {
+    if (!firstSync) showLinked();
+  });
   window.addEventListener("focus", noteRead);
 
   if (composer) {

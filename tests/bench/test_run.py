@@ -15,6 +15,7 @@ def test_tiny_run_of_every_scenario_against_every_stack(tmp_path: Path) -> None:
     env = dict(os.environ)
     env.pop("DATABASE_URL", None)  # the bench keeps its own SQLite under RTSITE_VAR_DIR
     env.pop("DJANGO_SETTINGS_MODULE", None)
+    env.pop("RTSITE_REDIS_DIR", None)  # the bench's own Redis, not this suite's
     env["RTSITE_VAR_DIR"] = str(tmp_path / "var")
     out = tmp_path / "result.json"
     result = subprocess.run(
@@ -41,6 +42,7 @@ def test_tiny_run_of_every_scenario_against_every_stack(tmp_path: Path) -> None:
         "notify_cost",
         "chat_cost",
         "updates",
+        "reading",
         "game",
     }
     assert not [row for row in rows if "error" in row]
@@ -48,7 +50,7 @@ def test_tiny_run_of_every_scenario_against_every_stack(tmp_path: Path) -> None:
         if row["scenario"] == "fanout":
             assert row["delivered"] == row["expected"] > 0
             assert row["p99_ms"] is not None
-        if row["scenario"] in ("notify", "updates"):
+        if row["scenario"] in ("notify", "updates", "reading"):
             assert row["delivered"] == row["expected"] > 0
             assert row["messages_reaching_all_pct"] == 100
         if row["scenario"] == "game":

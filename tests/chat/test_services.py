@@ -345,3 +345,34 @@ def test_posting_to_a_big_room_costs_the_same_queries_as_to_a_small_one(
     with CaptureQueriesContext(connection) as in_big:
         post(big, author, "hello")
     assert len(in_big) == len(in_small) <= 12
+
+
+def test_read_cursors_of_a_whole_room_are_written_together(
+    make_room: Callable[..., Room], author: Any
+) -> None:
+    """Readers at the bottom of a busy room all report its newest message: one batch
+    moves them all with the same queries whether they are 5 or 100."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    room = make_room()
+    user_model = get_user_model()
+    user_model.objects.bulk_create([user_model(username=f"reader{i}") for i in range(100)])
+    readers = list(user_model.objects.filter(username__startswith="reader").order_by("pk"))
+    ReadState.objects.bulk_create([ReadState(user=r, room=room) for r in readers])
+    newest = post(room, author, "everyone reads this")
+    few = {(r.pk, room.pk): newest.pk for r in readers[:5]}
+    many = {(r.pk, room.pk): newest.pk for r in readers[5:]}
+    with CaptureQueriesContext(connection) as for_few:
+        moved = services.read_marks(marks=few)
+    with CaptureQueriesContext(connection) as for_many:
+        moved_many = services.read_marks(marks=many)
+    assert len(for_few) == len(for_many)
+    assert len(moved) == 5
+    assert len(moved_many) == 95
+    assert {(c.unread, c.mentions) for c in moved_many.values()} == {(0, 0)}
+    assert set(ReadState.objects.filter(room=room).values_list("last_read_id", flat=True)) == {
+        newest.pk
+    }
+    # Again: nothing moves, nothing is sent.
+    assert services.read_marks(marks=many) == {}

@@ -267,6 +267,9 @@ def test_a_link_to_a_deleted_message_says_it_is_gone_and_search_finds_in_context
     page.locator("#load-newer").wait_for()
     page.click("#jump-latest")
     page.locator("#messages .message .body", has_text="later59").wait_for()
+    # A link followed inside the open room (a mention's toast) works the same.
+    page.evaluate(f"location.hash = '#m{gone.pk}'")
+    page.locator("#context-note", has_text="no longer here").wait_for()
 
 
 def test_days_times_groups_and_mention_suggestions(
