@@ -358,9 +358,9 @@ async def scenario_reading(stack: Stack, sizes: Sizes) -> list[Row]:
         row = await fanout_once(stack, members, rate, seconds, per_message=True)
         return [{"scenario": "reading", "variant": variant + " (plain broadcast)", **row}]
     rows = []
-    for batch in (1.0, 0.0):
+    for batch in (1.0, 0.25, 0.0):
         row = await _reading_once(batch, members, rate, seconds)
-        label = "reads batched per second" if batch else "each read written at once"
+        label = f"reads written every {batch:g} s" if batch else "each read written at once"
         rows.append({"scenario": "reading", "variant": f"{variant} ({label})", **row})
     return rows
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -287,10 +288,14 @@ class OursUpdates(Ours):
         return f"{prefix}{json.loads(raw)['message']['seq'] - self.base_seq - 1}"
 
 
+READ_EVERY_SECONDS = 5.0
+
+
 class OursReading(Ours):
     """Every member reads along: its page reports the newest message read, as a visible
-    page does, at most once a second (room.js's READ_DELAY_MS). ``batch`` is
-    CHAT_READ_BATCH_SECONDS: 0 writes each cursor at once."""
+    page does while messages keep coming, every five seconds (room.js's
+    READ_MAX_WAIT_MS). ``batch`` is CHAT_READ_BATCH_SECONDS: 0 writes each cursor at
+    once."""
 
     def __init__(self, batch: float) -> None:
         super().__init__()
@@ -303,7 +308,9 @@ class OursReading(Ours):
         if not raw.startswith('{"type":"message"'):
             return None
         now = time.monotonic()
-        if now - client.replied_at < 1.0:
+        if not client.replied_at:  # pages jitter their timers (room.js)
+            client.replied_at = now - random.uniform(0, READ_EVERY_SECONDS)
+        if now - client.replied_at < READ_EVERY_SECONDS:
             return None
         client.replied_at = now
         return json.dumps({"type": "read", "id": json.loads(raw)["message"]["id"]})

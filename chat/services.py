@@ -334,14 +334,17 @@ def read_mark(*, user: Any, room: Room, message_id: int) -> Unread | None:
     return read_marks(marks={(user.pk, room.pk): message_id}).get((user.pk, room.pk))
 
 
-def read_marks(*, marks: dict[tuple[int, int], int]) -> dict[tuple[int, int], Unread]:
+def read_marks(
+    *, marks: dict[tuple[int, int], int], publish: bool = True
+) -> dict[tuple[int, int], Unread]:
     """Move many read cursors at once: {(user id, room id): message id}.
 
     Consumers gather the ``read`` frames of a process for CHAT_READ_BATCH_SECONDS and
     write them here together: one transaction, and one UPDATE for all the readers of a
     room who reached the same message (readers at the bottom of a busy room all send its
     newest id). Counts cost nothing for them (nothing is left); only a reader who
-    stopped short of the newest message is counted. Returns the cursors that moved."""
+    stopped short of the newest message is counted. Returns the cursors that moved; with
+    ``publish`` off the caller sends their ``read`` frames (``_publish_reads``)."""
     by_target: dict[tuple[int, int], list[int]] = defaultdict(list)
     for (user_id, room_id), message_id in marks.items():
         by_target[(room_id, message_id)].append(user_id)
@@ -383,12 +386,28 @@ def read_marks(*, marks: dict[tuple[int, int], int]) -> dict[tuple[int, int], Un
                     user=user_id, room_id=room_id, last_read_id=message_id, top_id=tops[room_id]
                 )
                 moved[(user_id, room_id)] = counts
-                publish_on_commit(
-                    protocol.user_group(user_id),
-                    protocol.EVENT_READ,
-                    protocol.read_frame(slugs[room_id], counts),
-                )
+                if publish:
+                    publish_on_commit(
+                        protocol.user_group(user_id),
+                        protocol.EVENT_READ,
+                        protocol.read_frame(slugs[room_id], counts),
+                    )
     return moved
+
+
+async def _publish_reads(moved: dict[tuple[int, int], Unread], slugs: dict[int, str]) -> None:
+    """The ``read`` frames of a written batch (committed already), paced over the next
+    batch period and beside the ordered publisher, not in it. Sent at once, a second's
+    worth of cursors would queue ahead of the messages behind them, in the publisher and
+    in every hub's channel; their order among messages does not matter."""
+    gap = settings.CHAT_READ_BATCH_SECONDS / max(1, len(moved))
+    for (user_id, room_id), counts in moved.items():
+        await publish_now(
+            protocol.user_group(user_id),
+            protocol.EVENT_READ,
+            protocol.read_frame(slugs[room_id], counts),
+        )
+        await asyncio.sleep(gap)
 
 
 class _ReadBatch:
@@ -401,10 +420,13 @@ class _ReadBatch:
 
     def __init__(self) -> None:
         self.marks: dict[tuple[int, int], int] = {}
+        self.slugs: dict[int, str] = {}
         self.flushing: asyncio.Task[None] | None = None
+        self.sending: asyncio.Task[None] | None = None
 
-    def add(self, user_id: int, room_id: int, message_id: int) -> None:
-        key = (user_id, room_id)
+    def add(self, user_id: int, room: Room, message_id: int) -> None:
+        self.slugs[room.pk] = room.slug
+        key = (user_id, room.pk)
         self.marks[key] = max(message_id, self.marks.get(key, 0))
         if self.flushing is None or self.flushing.done():
             self.flushing = asyncio.ensure_future(self.flush_later())
@@ -413,9 +435,12 @@ class _ReadBatch:
         await asyncio.sleep(settings.CHAT_READ_BATCH_SECONDS)
         marks, self.marks = self.marks, {}
         try:
-            await database_sync_to_async(read_marks)(marks=marks)
+            moved = await database_sync_to_async(read_marks)(marks=marks, publish=False)
         except Exception:  # a cursor is not worth a crash; the next read moves it
             logger.exception("writing %d read cursors failed", len(marks))
+            moved = {}
+        # Sent while the next batch gathers (paced over about one period).
+        self.sending = asyncio.ensure_future(_publish_reads(moved, dict(self.slugs)))
         if self.marks:
             self.flushing = asyncio.ensure_future(self.flush_later())
 
@@ -429,7 +454,7 @@ async def read_mark_soon(*, user: Any, room: Room, message_id: int) -> None:
     if settings.CHAT_READ_BATCH_SECONDS <= 0:
         await database_sync_to_async(read_mark)(user=user, room=room, message_id=message_id)
         return
-    _read_batches.get().add(user.pk, room.pk, message_id)
+    _read_batches.get().add(user.pk, room, message_id)
 
 
 def room_prune(*, room: Room) -> int:

@@ -177,7 +177,9 @@ def publish_on_commit(
 
 
 async def publish_now(group: str, event_type: str, frame: Mapping[str, Any]) -> None:
-    """Send an ephemeral frame (typing, presence) that has no database write behind it."""
+    """Send now a frame with no database write behind it (typing, presence), or one whose
+    write has committed and whose order among other broadcasts does not matter (a batch
+    of read cursors)."""
     try:
         await get_channel_layer().group_send(group, _event(group, event_type, frame))
     except Exception:

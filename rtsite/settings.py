@@ -323,7 +323,7 @@ CHAT_REACTIONS = env_list("CHAT_REACTIONS", ["👍", "❤️", "😂", "🎉", "
 # Unread counts stop counting here ("99+"): a count costs at most this many index entries.
 CHAT_UNREAD_COUNT_LIMIT = env_int("CHAT_UNREAD_COUNT_LIMIT", 100, minimum=1)
 # Read cursors sent by pages are written together, per process, this often (0: at once).
-CHAT_READ_BATCH_SECONDS = env_float("CHAT_READ_BATCH_SECONDS", 1.0, minimum=0.0)
+CHAT_READ_BATCH_SECONDS = env_float("CHAT_READ_BATCH_SECONDS", 0.25, minimum=0.0)
 # Search results per page.
 CHAT_SEARCH_PAGE_SIZE = env_int("CHAT_SEARCH_PAGE_SIZE", 30, minimum=1)
 
