@@ -357,17 +357,11 @@ def read_marks(
         for (room_id, message_id), user_ids in sorted(by_target.items()):
             if room_id not in slugs:
                 continue  # deleted meanwhile
-            behind = ReadState.objects.filter(
-                room_id=room_id, user_id__in=user_ids, last_read_id__lt=message_id
-            )
-            movers = set(behind.values_list("user_id", flat=True))
-            # A cursor not made yet (a page older than read_open): made here.
-            have = set(
-                ReadState.objects.filter(room_id=room_id, user_id__in=user_ids).values_list(
-                    "user_id", flat=True
-                )
-            )
-            missing = [uid for uid in user_ids if uid not in have]
+            states = ReadState.objects.filter(room_id=room_id, user_id__in=user_ids)
+            cursors = dict(states.values_list("user_id", "last_read_id"))
+            movers = {uid for uid, last in cursors.items() if last < message_id}
+            # A user whose cursor was never made (a page from before read cursors existed).
+            missing = [uid for uid in user_ids if uid not in cursors]
             ReadState.objects.bulk_create(
                 [
                     ReadState(user_id=uid, room_id=room_id, last_read_id=message_id)
@@ -375,12 +369,11 @@ def read_marks(
                 ],
                 ignore_conflicts=True,
             )
+            if movers:
+                states.filter(user_id__in=movers, last_read_id__lt=message_id).update(
+                    last_read_id=message_id, updated_at=timezone.now()
+                )
             movers.update(missing)
-            if not movers:
-                continue
-            behind.filter(user_id__in=movers).update(
-                last_read_id=message_id, updated_at=timezone.now()
-            )
             for user_id in sorted(movers):
                 counts = unread_count(
                     user=user_id, room_id=room_id, last_read_id=message_id, top_id=tops[room_id]
