@@ -145,9 +145,14 @@ async def fanout_once(
     processes: int = 1,
     *,
     per_message: bool = False,
+    room: str = "bench-fanout",
+    then: Callable[[], object] | None = None,
 ) -> Row:
-    room = "bench-fanout"
+    """Messages from the first socket to ``subscribers`` sockets in one room. ``then``
+    runs after the room and its users are made (a stack's own set-up)."""
     headers = await asyncio.to_thread(stack.prepare, subscribers, [room])
+    if then is not None:
+        await asyncio.to_thread(then)
 
     async def body() -> Row:
         plan = [(room, stack.ports[i % len(stack.ports)]) for i in range(subscribers)]
@@ -347,10 +352,10 @@ async def scenario_notify(stack: Stack, sizes: Sizes) -> list[Row]:
 
 
 async def scenario_reading(stack: Stack, sizes: Sizes) -> list[Row]:
-    """Messages to a room of N members who all read along (each reports every message
-    read, as a visible page does): what the read cursors cost the room, with this
-    process's reads written together (CHAT_READ_BATCH_SECONDS=1) and one by one (0),
-    beside the peers' plain broadcast of the same messages."""
+    """Messages to a room of N members who all read along (each reports what it has read,
+    as a visible page does): what the read cursors cost the room, with each process's
+    reads written every 1 s, every 0.25 s (the default) and one by one, beside the
+    peers' plain broadcast of the same messages."""
     members, rate = sizes.chat_members, sizes.reading_rate
     seconds = sizes.updates_seconds
     variant = f"{members} members reading @ {rate:g}/s"
@@ -359,37 +364,12 @@ async def scenario_reading(stack: Stack, sizes: Sizes) -> list[Row]:
         return [{"scenario": "reading", "variant": variant + " (plain broadcast)", **row}]
     rows = []
     for batch in (1.0, 0.25, 0.0):
-        row = await _reading_once(batch, members, rate, seconds)
+        row = await fanout_once(
+            OursReading(batch), members, rate, seconds, per_message=True, room="bench-reading"
+        )
         label = f"reads written every {batch:g} s" if batch else "each read written at once"
         rows.append({"scenario": "reading", "variant": f"{variant} ({label})", **row})
     return rows
-
-
-async def _reading_once(batch: float, members: int, rate: float, seconds: float) -> Row:
-    reading = OursReading(batch)
-    room = "bench-reading"
-    headers = await asyncio.to_thread(reading.prepare, members, [room])
-
-    async def body() -> Row:
-        plan = [(room, reading.ports[0])] * members
-        clients, _connect_s, failures = await load.connect_all(reading, plan, headers)
-        await asyncio.sleep(1)
-        measure, usage, sent_s, _prefix = await load.drive(
-            reading,
-            clients,
-            clients[:1],
-            rate=rate,
-            messages=max(2, int(rate * seconds)),
-            members={room: len(clients)},
-        )
-        await load.close_all(clients)
-        return {
-            **load.summarize(measure, sent_s, per_message=True),
-            **usage,
-            "connect_failures": failures,
-        }
-
-    return await _with_server(reading, 1, body)
 
 
 async def scenario_updates(stack: Stack, sizes: Sizes) -> list[Row]:
@@ -402,30 +382,16 @@ async def scenario_updates(stack: Stack, sizes: Sizes) -> list[Row]:
         return [{"scenario": "updates", "variant": variant + " (plain broadcast)", **row}]
     updates = OursUpdates()
     room = "bench-updates"
-    headers = await asyncio.to_thread(updates.prepare, members, [room])
-    await asyncio.to_thread(updates.prepare_target, room)
-
-    async def body() -> Row:
-        plan = [(room, updates.ports[0])] * members
-        clients, connect_s, failures = await load.connect_all(updates, plan, headers)
-        await asyncio.sleep(1)
-        measure, usage, sent_s, _prefix = await load.drive(
-            updates,
-            clients,
-            clients[:1],  # bench00000, the author: edits need the author
-            rate=rate,
-            messages=max(2, int(rate * sizes.updates_seconds)),
-            members={room: len(clients)},
-        )
-        await load.close_all(clients)
-        return {
-            **load.summarize(measure, sent_s, per_message=True),
-            **usage,
-            "connect_s": round(connect_s, 2),
-            "connect_failures": failures,
-        }
-
-    row = await _with_server(updates, 1, body)
+    # The first socket (bench00000) publishes: it authors the message everyone edits.
+    row = await fanout_once(
+        updates,
+        members,
+        rate,
+        sizes.updates_seconds,
+        per_message=True,
+        room=room,
+        then=lambda: updates.prepare_target(room),
+    )
     return [{"scenario": "updates", "variant": variant + " (edits and reactions)", **row}]
 
 

@@ -182,7 +182,7 @@ def _notify_mentions(message: Message) -> list[Any]:
     return users
 
 
-def _own_message(room: Room, user: Any, message_id: int, *, what: str) -> Message:
+def _shown_message(room: Room, message_id: int) -> Message:
     message = (
         Message.objects.filter(room=room, pk=message_id, deleted_at__isnull=True)
         .select_related("author")
@@ -190,6 +190,11 @@ def _own_message(room: Room, user: Any, message_id: int, *, what: str) -> Messag
     )
     if message is None:
         raise ActionError(ErrorCode.NOT_FOUND, "that message no longer exists")
+    return message
+
+
+def _own_message(room: Room, user: Any, message_id: int, *, what: str) -> Message:
+    message = _shown_message(room, message_id)
     if message.author_id != user.pk:
         raise ActionError(ErrorCode.FORBIDDEN, f"you can only {what} your own messages")
     return message
@@ -285,13 +290,7 @@ def reaction_toggle(*, room: Room, user: Any, message_id: int, emoji: str) -> Me
         raise ActionError(ErrorCode.INVALID, "that reaction is not offered here")
     with transaction.atomic():
         room = _locked_room(room)
-        message = (
-            Message.objects.filter(room=room, pk=message_id, deleted_at__isnull=True)
-            .select_related("author")
-            .first()
-        )
-        if message is None:
-            raise ActionError(ErrorCode.NOT_FOUND, "that message no longer exists")
+        message = _shown_message(room, message_id)
         if user_is_muted(room=room, user=user):
             raise ActionError(ErrorCode.MUTED, "you are muted in this room")
         removed, _ = Reaction.objects.filter(message=message, user=user, emoji=emoji).delete()
