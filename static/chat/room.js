@@ -17,6 +17,7 @@
   const errorLine = $("chat-error");
   const onlineList = $("online");
   const onlineCount = $("online-count");
+  const onlineToggleCount = $("online-toggle-count");
   const composer = $("composer");
   const input = $("composer-body");
   const sendButton = $("composer-send");
@@ -792,7 +793,7 @@
     sendButton.disabled = muted;
     input.placeholder = muted
       ? "You are muted in this room: you can read, but not post."
-      : "Write a message… (Enter sends, Shift+Enter for a new line, @ to mention)";
+      : "Write a message…";
     composer.classList.toggle("is-muted", muted);
     if (muted) setStatus("You are muted in this room: you can read, but not post or react.", "warn");
     else if (status && status.dataset.kind === "warn" && !pending) setStatus("");
@@ -878,7 +879,9 @@
         return li;
       }),
     );
-    onlineCount.textContent = String(Math.max(onlineTotal, names.length));
+    const count = String(Math.max(onlineTotal, names.length));
+    onlineCount.textContent = count;
+    onlineToggleCount.textContent = count;
   }
 
   function renderTyping() {
@@ -903,8 +906,9 @@
   }
 
   function closed(code) {
-    showError(code === 4404 ? "this room no longer exists" : "you cannot view this room");
     if (composer) sendButton.disabled = true;
+    if (code === 4401) return; // logged out: live.js says so for the whole page
+    showError(code === 4404 ? "this room no longer exists" : "you cannot view this room");
   }
 
   $("load-older").addEventListener("click", () => {

@@ -25,12 +25,13 @@
   const spectatorsEl = document.getElementById("spectators");
   const actionsEl = document.getElementById("actions");
   const errorEl = document.getElementById("game-error");
+  const noteEl = document.getElementById("game-note");
   const inviteBox = document.getElementById("invite");
 
   let game = null; // the newest state
   let you = {number: null, username: null};
   let cursor = 3;
-  let errorTimer = null;
+  let flashTimer = null;
 
   const path = "/ws/game/" + config.id + "/" + (config.code ? "?code=" + encodeURIComponent(config.code) : "");
   const live = Live.connect(path, {onFrame: handle, onClosed: closed});
@@ -68,7 +69,10 @@
       const column = document.createElement("div");
       column.className = "column" + (c === cursor && myTurn() ? " cursor" : "");
       column.dataset.column = c;
-      column.setAttribute("role", "gridcell");
+      // A list of seven columns to choose from: the arrow keys move the choice.
+      column.setAttribute("role", "option");
+      column.id = "column-" + c;
+      column.setAttribute("aria-selected", String(c === cursor));
       const marker = document.createElement("div");
       marker.className = "marker";
       column.append(marker);
@@ -90,6 +94,7 @@
       columns.push(column);
     }
     boardEl.replaceChildren(...columns);
+    boardEl.setAttribute("aria-activedescendant", "column-" + cursor);
   }
 
   function awaySeconds(player) {
@@ -171,12 +176,18 @@
     if (statusEl.textContent !== text) statusEl.textContent = text;
   }
 
-  function showError(text) {
-    errorEl.textContent = text;
-    errorEl.hidden = false;
-    clearTimeout(errorTimer);
-    errorTimer = setTimeout(() => (errorEl.hidden = true), 5000);
+  // A line that hides itself after a while: errors in red, confirmations ("Invitation
+  // sent") as a plain note.
+  function flash(el, text) {
+    for (const line of [errorEl, noteEl]) line.hidden = line !== el;
+    el.textContent = text;
+    el.hidden = false;
+    clearTimeout(flashTimer);
+    flashTimer = setTimeout(() => (el.hidden = true), 5000);
   }
+
+  const showError = (text) => flash(errorEl, text);
+  const showNote = (text) => flash(noteEl, text);
 
   function accept(next, last) {
     if (game && next.version < game.version) return; // an older state, overtaken
@@ -204,7 +215,7 @@
         spectatorsEl.textContent = frame.count;
         break;
       case "invited":
-        showError("Invitation sent to " + frame.username + ".");
+        showNote("Invitation sent to " + frame.username + ".");
         break;
       case "error":
         showError(frame.message);
@@ -213,6 +224,7 @@
   }
 
   function closed(code) {
+    if (code === 4401) return; // logged out: live.js says so for the whole page
     showError(code === 4404 ? "This game does not exist." : "You cannot view this game.");
   }
 

@@ -8,23 +8,32 @@
  * It reconnects with exponential backoff and full jitter, resumes from the last id
  * the page reported through seen() (sent as ?after_id=), and shows the state of all
  * of the page's sockets in every [data-live-state] element.
+ *
+ * The state shown follows the socket: "Offline" while the browser has no network, and
+ * "Live" again as soon as a frame arrives (a short drop often leaves the socket open).
+ * When the network changes, an open socket is probed with a ping; one that does not
+ * answer within PROBE_MS is dropped and reopened, so a dead socket is not shown live.
  */
 (function () {
   "use strict";
 
   const BASE_DELAY_MS = 500;
   const MAX_DELAY_MS = 15000;
+  // Generous: a busy server answers late, and a probe is only sent on a network change.
+  const PROBE_MS = 8000;
   // Server close codes 4400-4499 mean "do not retry" (unknown room, forbidden, logged
   // out, too many sockets), like HTTP's 4xx; 4500 (a server error) is retried.
   const PERMANENT_CLOSE = (code) => code >= 4400 && code < 4500;
+  const LOGGED_OUT = 4401;
   const LABELS = {
     connecting: "Connecting…",
     connected: "Live",
     reconnecting: "Reconnecting…",
     offline: "Offline",
     closed: "Disconnected",
+    loggedout: "Logged out",
   };
-  const RANK = {connected: 0, connecting: 1, reconnecting: 2, offline: 3, closed: 4};
+  const RANK = {connected: 0, connecting: 1, reconnecting: 2, offline: 3, closed: 4, loggedout: 5};
   const sockets = new Set();
 
   function renderState() {
@@ -38,6 +47,16 @@
     }
   }
 
+  // The session ended elsewhere (logout, a password change, a deactivation): say so, with
+  // a way back, instead of a bare "Disconnected". The closing frame gives the reason.
+  function showLoggedOut(reason) {
+    const notice = document.getElementById("logged-out-notice");
+    if (!notice || !notice.hidden) return;
+    const why = reason && reason !== "logged out" ? ": " + reason : "";
+    notice.querySelector("[data-reason]").textContent = why;
+    notice.hidden = false;
+  }
+
   class LiveSocket {
     constructor(path, options) {
       this.path = path;
@@ -48,10 +67,12 @@
       this.attempt = 0;
       this.timer = null;
       this.ws = null;
+      this.probeTimer = null;
+      this.closingReason = "";
       this.state = "connecting";
       sockets.add(this);
-      window.addEventListener("online", () => this.reconnectNow());
-      window.addEventListener("offline", () => this.setState("offline"));
+      window.addEventListener("online", () => this.networkChanged());
+      window.addEventListener("offline", () => this.networkChanged());
       this.open();
     }
 
@@ -63,8 +84,45 @@
     }
 
     setState(state) {
+      if (this.state === state) return;
       this.state = state;
       renderState();
+    }
+
+    get isOpen() {
+      return this.ws !== null && this.ws.readyState === WebSocket.OPEN;
+    }
+
+    networkChanged() {
+      const offline = navigator.onLine === false;
+      if (offline) this.setState("offline");
+      if (this.isOpen) this.probe();
+      else if (!offline) this.reconnectNow();
+    }
+
+    // Any frame answers the probe; no frame within PROBE_MS means the socket is dead
+    // even if the browser has not noticed (its TCP connection may linger for minutes).
+    probe() {
+      if (this.probeTimer !== null) return;
+      const ws = this.ws;
+      ws.send(JSON.stringify({type: "ping"}));
+      this.probeTimer = setTimeout(() => {
+        this.probeTimer = null;
+        if (this.ws === ws) this.drop(ws);
+      }, PROBE_MS);
+    }
+
+    answered() {
+      clearTimeout(this.probeTimer);
+      this.probeTimer = null;
+      this.setState("connected");
+    }
+
+    drop(ws) {
+      ws.onclose = ws.onmessage = null;
+      ws.close();
+      this.ws = null;
+      this.scheduleReconnect();
     }
 
     open() {
@@ -84,6 +142,7 @@
         this.onOpen();
       };
       ws.onmessage = (event) => {
+        this.answered();
         let frame;
         try {
           frame = JSON.parse(event.data);
@@ -91,11 +150,20 @@
           console.error("live: unreadable frame", error);
           return;
         }
-        this.onFrame(frame);
+        if (frame.type === "closing") this.closingReason = frame.reason;
+        if (frame.type !== "pong") this.onFrame(frame);
       };
       ws.onclose = (event) => {
         if (this.ws !== ws) return;
         this.ws = null;
+        clearTimeout(this.probeTimer);
+        this.probeTimer = null;
+        if (event.code === LOGGED_OUT) {
+          this.setState("loggedout");
+          showLoggedOut(this.closingReason);
+          this.onClosed(event.code, event.reason);
+          return;
+        }
         if (PERMANENT_CLOSE(event.code)) {
           this.setState("closed");
           this.onClosed(event.code, event.reason);
