@@ -55,5 +55,18 @@ class NotificationConsumer(LiveConsumer):
         user = self.require_user("log in to manage notifications")
         await database_sync_to_async(services.notification_mark_all_read)(user=user)
 
+    async def notify_membership(self, event: dict[str, Any]) -> None:
+        """The user joined or left auth groups: follow them. A group joined late may have
+        been sent something in between, so the socket catches up from its cursor."""
+        wanted = await database_sync_to_async(_groups)(self.user)
+        for group in list(self.hub_groups):
+            if group.startswith(protocol.MEMBERS_GROUP_PREFIX) and group not in wanted:
+                await self.leave_group(group)
+        joined = [group for group in wanted if group not in self.hub_groups]
+        for group in joined:
+            await self.join_group(group)
+        if joined and self.synced:
+            await self.send_sync(self.cursor)
+
     notify_notification = LiveConsumer.forward_stored
     notify_read = LiveConsumer.forward_frame

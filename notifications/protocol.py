@@ -24,6 +24,8 @@ CLIENT_FRAMES = frame_registry(
 # Channel-layer event types (handled by NotificationConsumer.notify_<name>).
 EVENT_NOTIFICATION = "notify.notification"
 EVENT_READ = "notify.read"
+# A user's auth groups changed: their sockets follow (no frame of its own reaches the page).
+EVENT_MEMBERSHIP = "notify.membership"
 
 GROUP_EVERYONE = "notify.everyone"  # every socket, visitors included
 GROUP_USERS = "notify.users"  # every logged-in socket
@@ -34,9 +36,12 @@ def user_group(user_id: int) -> str:
     return f"notify.user.{user_id}"
 
 
+MEMBERS_GROUP_PREFIX = "notify.group."
+
+
 def members_group(auth_group_id: int) -> str:
     """The sockets of the members of a Django auth group."""
-    return f"notify.group.{auth_group_id}"
+    return f"{MEMBERS_GROUP_PREFIX}{auth_group_id}"
 
 
 def notification_payload(notification: Notification, *, read: bool = False) -> dict[str, Any]:

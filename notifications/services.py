@@ -152,6 +152,14 @@ def _publish(notification: Notification, user_ids: Iterable[int], *, again: bool
     publish_on_commit(targets, protocol.EVENT_NOTIFICATION, frame, cursor=notification.pk)
 
 
+def notification_membership_changed(*, user_ids: Iterable[int]) -> None:
+    """Users joined or left auth groups: once that commits, their open sockets follow
+    their groups (and catch up on what a new group was sent meanwhile)."""
+    targets = [protocol.user_group(pk) for pk in dict.fromkeys(user_ids)]
+    if targets:
+        publish_on_commit(targets, protocol.EVENT_MEMBERSHIP, {})
+
+
 def times(n: int) -> str:
     """The ' 12 times' of a folded notification's title ("" for one)."""
     return "" if n == 1 else f" {n} times"

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from notifications import selectors, services
+from notifications.models import Level
 from rtsite.errors import ActionError
 
 
@@ -22,7 +23,11 @@ def inbox(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "notifications/inbox.html",
-        {"page": page, "unread": selectors.unread_count(user=request.user)},
+        {
+            "page": page,
+            "unread": selectors.unread_count(user=request.user),
+            "levels": dict(Level.choices),  # items added live are labelled the same way
+        },
     )
 
 

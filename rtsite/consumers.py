@@ -286,6 +286,11 @@ class JsonConsumer(AsyncWebsocketConsumer):
         await get_hub().join(group, self)
         self.hub_groups.append(group)
 
+    async def leave_group(self, group: str) -> None:
+        if group in self.hub_groups:
+            self.hub_groups.remove(group)
+            await get_hub().leave(group, self)
+
     async def hub_deliver(self, event: dict[str, Any]) -> None:
         """A broadcast for a group of this socket: ``chat.message`` -> ``chat_message``."""
         if self.held is not None:

@@ -1,41 +1,55 @@
-/* The inbox page: live additions and read state, marking read over the socket. */
+/* The inbox page: live additions and read state, marking read over the socket.
+ * Items added live are built like the server's (templates/notifications/inbox.html):
+ * same markup, level label and time format. */
 (function () {
   "use strict";
 
   const list = document.getElementById("inbox");
   const unreadLabel = document.getElementById("inbox-unread");
+  const markAll = document.getElementById("mark-all-read");
+  const levels = JSON.parse(document.getElementById("inbox-levels").textContent);
   const firstPage = list.dataset.page === "1";
 
+  function element(tag, className, text) {
+    const el = document.createElement(tag);
+    if (className) el.className = className;
+    if (text !== undefined) el.textContent = text; // never parsed as HTML
+    return el;
+  }
+
+  function markReadForm(id) {
+    const form = element("form", "inline mark-read");
+    form.method = "post";
+    form.action = "/notifications/" + id + "/read/";
+    form.append(markAll.querySelector("[name=csrfmiddlewaretoken]").cloneNode());
+    const button = element("button", "link", "Mark read");
+    button.type = "submit";
+    form.append(button);
+    return form;
+  }
+
   function item(n) {
-    const li = document.createElement("li");
-    li.className = "inbox-item level-" + n.level + (n.read ? "" : " unread");
+    const li = element("li", "inbox-item level-" + n.level + (n.read ? "" : " unread"));
     li.dataset.id = n.id;
-    const main = document.createElement("div");
-    main.className = "inbox-main";
-    const title = document.createElement("a");
-    title.className = "title";
+    const main = element("div", "inbox-main");
+    const title = element("a", "title", n.title);
     title.href = "/notifications/" + n.id + "/";
-    title.textContent = n.title;
+    title.dir = "auto";
     main.append(title);
     if (n.body) {
-      const body = document.createElement("p");
-      body.className = "body";
-      body.textContent = n.body;
+      const body = element("p", "body", n.body);
+      body.dir = "auto";
       main.append(body);
     }
-    const time = document.createElement("time");
+    const meta = element("p", "inbox-meta");
+    const separator = element("span", "", " · ");
+    separator.setAttribute("aria-hidden", "true");
+    const time = element("time", "", Site.localTime(n.created_at));
     time.dateTime = n.created_at;
-    time.textContent = new Date(n.created_at).toLocaleString();
-    main.append(time);
+    meta.append(element("span", "level", levels[n.level] || n.level), separator, time);
+    main.append(meta);
     li.append(main);
-    if (!n.read) {
-      const button = document.createElement("button");
-      button.type = "button";
-      button.className = "link";
-      button.textContent = "Mark read";
-      button.addEventListener("click", () => Notifications.markRead(n.id));
-      li.append(button);
-    }
+    if (!n.read) li.append(markReadForm(n.id));
     return li;
   }
 
@@ -58,8 +72,8 @@
       const li = list.querySelector('[data-id="' + id + '"]');
       if (!li) continue;
       li.classList.remove("unread");
-      const control = li.querySelector(".mark-read, button.link");
-      if (control) control.remove();
+      const form = li.querySelector("form.mark-read");
+      if (form) form.remove();
     }
   }
 
@@ -72,13 +86,11 @@
   });
 
   // The forms work without JavaScript; with the socket open they need no page load.
-  document.getElementById("mark-all-read").addEventListener("submit", (event) => {
+  markAll.addEventListener("submit", (event) => {
     if (Notifications.markAllRead()) event.preventDefault();
   });
-  for (const form of list.querySelectorAll("form.mark-read")) {
-    form.addEventListener("submit", (event) => {
-      const id = Number(form.closest("li").dataset.id);
-      if (Notifications.markRead(id)) event.preventDefault();
-    });
-  }
+  list.addEventListener("submit", (event) => {
+    const form = event.target.closest("form.mark-read");
+    if (form && Notifications.markRead(Number(form.closest("li").dataset.id))) event.preventDefault();
+  });
 })();

@@ -9,6 +9,7 @@
   "use strict";
 
   const TOAST_MS = {info: 8000, success: 8000, warning: 12000, error: 15000};
+  const MIN_TOAST_AFTER_PAUSE_MS = 3000;
   const MAX_TOASTS_ON_RESUME = 3;
 
   const badge = document.getElementById("notify-badge");
@@ -22,11 +23,41 @@
 
   function renderBadge() {
     if (!badge) return;
-    badge.dataset.count = String(unread);
-    badge.textContent = unread > 99 ? "99+" : String(unread);
-    badge.hidden = unread === 0;
-    badge.setAttribute("aria-label", unread + " unread");
+    // The badge, and its copy on the phone layout's menu button.
+    for (const el of [badge, ...document.querySelectorAll("[data-notify-count]")]) {
+      el.dataset.count = String(unread);
+      el.textContent = unread > 99 ? "99+" : String(unread);
+      el.hidden = unread === 0;
+      el.setAttribute("aria-label", unread + " unread");
+    }
     document.title = unread > 0 ? "(" + unread + ") " + baseTitle : baseTitle;
+  }
+
+  // A toast stays while the pointer is on it or focus is in it (someone reading it or
+  // reaching for its link), then gets at least a few more seconds.
+  function dismissLater(box, ms) {
+    let remaining = ms;
+    let started = 0;
+    let timer = null;
+    const run = () => {
+      started = Date.now();
+      timer = setTimeout(() => box.remove(), remaining);
+    };
+    const pause = () => {
+      if (timer === null) return;
+      clearTimeout(timer);
+      timer = null;
+      remaining = Math.max(remaining - (Date.now() - started), MIN_TOAST_AFTER_PAUSE_MS);
+    };
+    const resume = (next) => {
+      if (timer !== null || box.matches(":hover") || box.contains(next || document.activeElement)) return;
+      run();
+    };
+    box.addEventListener("mouseenter", pause);
+    box.addEventListener("focusin", pause);
+    box.addEventListener("mouseleave", () => resume(null));
+    box.addEventListener("focusout", (event) => resume(event.relatedTarget));
+    run();
   }
 
   // Title and body go through textContent: notification text is never parsed as HTML.
@@ -56,7 +87,7 @@
     close.addEventListener("click", () => box.remove());
     box.append(close);
     toasts.append(box);
-    setTimeout(() => box.remove(), TOAST_MS[notification.level] || TOAST_MS.info);
+    dismissLater(box, TOAST_MS[notification.level] || TOAST_MS.info);
   }
 
   function summaryToast(count) {

@@ -67,6 +67,37 @@ async def test_group_delivery(make_user: Callable[..., Any]) -> None:
         assert (await ws.next("notification"))["notification"]["title"] == "for editors"
 
 
+async def test_sockets_follow_group_membership_live(make_user: Callable[..., Any]) -> None:
+    bob, cookie = await user_and_cookie(make_user)
+    group = await database_sync_to_async(Group.objects.create)(name="editors")
+    async with open_socket(PATH, cookie=cookie) as ws:
+        await ws.next("sync")
+        await send(title="before bob joined", group=group)
+        await ws.nothing("notification", within=0.3)
+
+        # Added from the user's side (the admin's user form): the socket joins the group.
+        await database_sync_to_async(bob.groups.add)(group)
+        catch_up = await ws.next("sync")
+        assert catch_up["mode"] == "resume"
+        assert catch_up["notifications"] == []  # sent before he joined: not his
+        await send(title="for editors", group=group)
+        assert (await ws.next("notification"))["notification"]["title"] == "for editors"
+
+        # Removed from the group's side: no more of its notifications.
+        await database_sync_to_async(group.user_set.remove)(bob)
+        await send(title="after bob left", group=group)
+        await send(title="to bob himself", users=[bob])  # published after: a barrier
+        assert (await ws.next("notification"))["notification"]["title"] == "to bob himself"
+
+        # Cleared from the group's side, Django names no users after it: still followed.
+        await database_sync_to_async(group.user_set.add)(bob)
+        await ws.next("sync")
+        await database_sync_to_async(group.user_set.clear)()
+        await send(title="after the group was cleared", group=group)
+        await send(title="barrier", users=[bob])
+        assert (await ws.next("notification"))["notification"]["title"] == "barrier"
+
+
 async def test_marking_read_updates_every_tab(make_user: Callable[..., Any]) -> None:
     alice, cookie = await user_and_cookie(make_user)
     first = await send(title="one", users=[alice])
