@@ -10,7 +10,9 @@ urlpatterns = [
     path("notifications/", include("notifications.urls")),
     path("game/", include("game.urls")),
     path("accounts/signup/", views.signup, name="signup"),
+    path("accounts/logout/", views.LogoutView.as_view(), name="logout"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon),  # asked for by pages without a <link rel=icon>
 ]
