@@ -1,12 +1,7 @@
-/* Search results: times in the viewer's zone and locale, found words marked (as DOM
- * nodes: the text is never parsed as HTML). */
+/* Search results: found words marked (as DOM nodes: the text is never parsed as HTML).
+ * Times are shown in the viewer's zone and locale by site.js. */
 (function () {
   "use strict";
-
-  for (const el of document.querySelectorAll("time[data-local-time]")) {
-    const date = new Date(el.dateTime);
-    el.textContent = date.toLocaleString([], {dateStyle: "medium", timeStyle: "short"});
-  }
 
   for (const el of document.querySelectorAll("[data-highlight]")) {
     const words = el.dataset.highlight.split(" ").filter(Boolean);

@@ -66,6 +66,10 @@
     }
   }
 
+  function showOnline(count) {
+    onlineCount.textContent = count + (count === 1 ? " player" : " players");
+  }
+
   function showError(text) {
     errorLine.textContent = text;
     errorLine.hidden = false;
@@ -78,7 +82,7 @@
         me = frame.me;
         games.clear();
         for (const g of [...frame.waiting, ...frame.playing]) games.set(g.id, g);
-        onlineCount.textContent = frame.online;
+        showOnline(frame.online);
         render();
         break;
       case "game": {
@@ -102,7 +106,7 @@
         break;
       }
       case "online":
-        onlineCount.textContent = frame.count;
+        showOnline(frame.count);
         break;
       case "joined":
         location.href = frame.invite_url || frame.game.url;

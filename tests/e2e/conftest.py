@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from tests.conftest import require
+
+T = TypeVar("T")
 
 CHROMIUM_ARGS = [
     "--headless=new",
@@ -77,3 +80,16 @@ def log_in(browser: Any, base_url: str, username: str, path: str, *, context: An
         page.goto(f"{base_url}{path}")
     page.wait_for_selector("[data-live-state=connected]")
     return page
+
+
+def off_loop(call: Callable[[], T]) -> T:
+    """Run a service call in another thread: Playwright's loop holds this one, and a
+    service's broadcast cannot start a loop of its own beside it."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(call).result()
+
+
+def shot(page: Any, name: str) -> None:
+    """A screenshot into $E2E_SCREENSHOTS, when it is set (to look at, not to compare)."""
+    if folder := os.environ.get("E2E_SCREENSHOTS"):
+        page.screenshot(path=f"{folder}/{name}.png")

@@ -4,11 +4,9 @@ and a composer that never throws text away."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -16,21 +14,13 @@ from django.utils import timezone
 from chat import services
 from chat.models import Message, Mute, ReadState, Room
 from tests.conftest import Daphne
-from tests.e2e.conftest import log_in
+from tests.e2e.conftest import log_in, off_loop, shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-T = TypeVar("T")
 
 
 def open_room(browser: Any, server: Daphne, username: str, room: Room) -> Any:
     return log_in(browser, server.url, username, f"/chat/{room.slug}/")
-
-
-def off_loop(call: Callable[[], T]) -> T:
-    """Run a service call in another thread: Playwright's loop holds this one, and a
-    service's broadcast cannot start a loop of its own beside it."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(call).result()
 
 
 def post_many(room: Room, author: Any, count: int, prefix: str = "m") -> list[Message]:
@@ -52,11 +42,6 @@ def scroll_gap(page: Any) -> float:
         "() => { const l = document.getElementById('messages');"
         " return l.scrollHeight - l.scrollTop - l.clientHeight; }"
     )
-
-
-def shot(page: Any, name: str) -> None:
-    if folder := os.environ.get("E2E_SCREENSHOTS"):
-        page.screenshot(path=f"{folder}/{name}.png")
 
 
 def test_load_older_keeps_the_place_and_the_pill_counts_new_messages(

@@ -1,0 +1,21 @@
+/* Mends for Django admin markup that axe-core flags, in one place (docs/decisions.md):
+ *  - the two-box picker (SelectFilter2.js) labels its help icons, plain spans, with
+ *    aria-label, which needs a role (aria-prohibited-attr): they are images;
+ *  - the changelist's search box is labelled only by an icon's alt text, so with a help
+ *    text it reads as described but unnamed (label-title-only): it gets the name;
+ *  - a date-and-time field's two boxes sit after bare "Date:" / "Time:" text, and the
+ *    field's label names neither (label): each gets "Last login: Date" and so on. */
+window.addEventListener("load", () => {
+  for (const icon of document.querySelectorAll("span.help-tooltip[aria-label]:not([role])")) {
+    icon.setAttribute("role", "img");
+  }
+  const search = document.getElementById("searchbar");
+  const icon = document.querySelector('label[for="searchbar"] img[alt]');
+  if (search && icon && !search.hasAttribute("aria-label")) search.setAttribute("aria-label", icon.alt);
+  for (const input of document.querySelectorAll("p.datetime input[id]")) {
+    if (input.labels.length || input.hasAttribute("aria-label")) continue;
+    const row = input.closest("p.datetime").parentElement.querySelector("label");
+    const part = input.previousSibling && input.previousSibling.textContent.trim();
+    input.setAttribute("aria-label", [row && row.textContent.trim(), part].filter(Boolean).join(" "));
+  }
+});
