@@ -12,17 +12,19 @@ from rtsite.live import LiveConsumer, read_history
 
 
 def _sync(user: Any, after_id: int | None) -> dict[str, Any]:
-    """The sync frame: what arrived after the cursor, or the latest page; one DB trip."""
+    """The sync frame: what arrived after the cursor, or the latest page, and the unread
+    count, which agree (``selectors.inbox_state``); two DB trips."""
+    unread, top = selectors.inbox_state(user=user)
     history = read_history(
         after=after_id,
         read_after=lambda after, limit: selectors.inbox_after(
-            user=user, after_id=after, limit=limit
+            user=user, after_id=after, limit=limit, upto=top
         ),
-        read_latest=lambda limit: selectors.inbox_recent(user=user, limit=limit),
+        read_latest=lambda limit: selectors.inbox_recent(user=user, limit=limit, upto=top),
         resume_limit=settings.NOTIFICATIONS_RESUME_LIMIT,
         page_size=settings.NOTIFICATIONS_PAGE_SIZE,
     )
-    return protocol.sync_frame(history.mode, history.items, selectors.unread_count(user=user))
+    return protocol.sync_frame(history.mode, history.items, unread)
 
 
 def _groups(user: Any) -> list[str]:

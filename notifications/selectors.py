@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 
 from notifications.models import Audience, Notification, Read, Recipient
 
@@ -32,13 +32,39 @@ def unread_count(*, user: Any) -> int:
     return inbox(user=user).filter(is_read=False).count()
 
 
-def inbox_after(*, user: Any, after_id: int, limit: int) -> tuple[list[Notification], bool]:
-    """Notifications newer than the cursor, oldest first, and whether more exist."""
-    newer = list(inbox(user=user).filter(id__gt=after_id).order_by("id")[: limit + 1])
-    return newer[:limit], len(newer) > limit
+def inbox_state(*, user: Any) -> tuple[int, int]:
+    """The unread count and the newest id of the inbox, read in one statement.
+
+    A sync reads a count and a list; a notification committed between two reads would be
+    in one and not the other, and then counted twice once it arrives live. So the count
+    is read first, with the id it reaches, and the list is cut at that id: anything newer
+    comes live (or in the next sync) and is counted then."""
+    state = inbox(user=user).aggregate(
+        unread=Count("pk", filter=Q(is_read=False)), top=Max("pk", default=0)
+    )
+    unread = state["unread"] if getattr(user, "is_authenticated", False) else 0
+    return unread, state["top"]
 
 
-def inbox_recent(*, user: Any, limit: int) -> tuple[list[Notification], bool]:
-    """The newest ``limit`` notifications, oldest first, and whether older ones exist."""
-    newest = list(inbox(user=user).order_by("-id")[: limit + 1])
+def inbox_after(
+    *, user: Any, after_id: int, limit: int, upto: int | None = None
+) -> tuple[list[Notification], bool]:
+    """Notifications newer than the cursor (up to ``upto``), oldest first, and whether
+    more exist."""
+    newer = inbox(user=user).filter(id__gt=after_id)
+    if upto is not None:
+        newer = newer.filter(id__lte=upto)
+    found = list(newer.order_by("id")[: limit + 1])
+    return found[:limit], len(found) > limit
+
+
+def inbox_recent(
+    *, user: Any, limit: int, upto: int | None = None
+) -> tuple[list[Notification], bool]:
+    """The newest ``limit`` notifications (up to ``upto``), oldest first, and whether
+    older ones exist."""
+    recent = inbox(user=user)
+    if upto is not None:
+        recent = recent.filter(id__lte=upto)
+    newest = list(recent.order_by("-id")[: limit + 1])
     return newest[:limit][::-1], len(newest) > limit
