@@ -67,6 +67,8 @@ class Sizes:
     updates_seconds: float = 10
     chat_rooms_open: int = 20
     search_messages: int = 1_000_000
+    # Seconds between a process's writes of read cursors (0: each at once); one server each.
+    reading_batches: tuple[float, ...] = (1.0, 0.25, 0.0)
 
 
 FULL = Sizes(
@@ -97,7 +99,7 @@ TINY = Sizes(
     fanout=[(5, 5)],
     fanout_seconds=1,
     sustain_subscribers=5,
-    sustain_rates=[5, 10],
+    sustain_rates=[5],
     sustain_seconds=1,
     rt_rooms=2,
     rt_users=3,
@@ -122,6 +124,7 @@ TINY = Sizes(
     updates_seconds=1,
     chat_rooms_open=3,
     search_messages=2000,
+    reading_batches=(0.25,),
 )
 
 Row = dict[str, Any]
@@ -363,7 +366,7 @@ async def scenario_reading(stack: Stack, sizes: Sizes) -> list[Row]:
         row = await fanout_once(stack, members, rate, seconds, per_message=True)
         return [{"scenario": "reading", "variant": variant + " (plain broadcast)", **row}]
     rows = []
-    for batch in (1.0, 0.25, 0.0):
+    for batch in sizes.reading_batches:
         row = await fanout_once(
             OursReading(batch), members, rate, seconds, per_message=True, room="bench-reading"
         )
