@@ -110,7 +110,11 @@ def test_inbox_items_added_live_look_like_the_servers(
     server = page.locator(f'#inbox li[data-id="{sent.pk}"]').evaluate(DESCRIBE_ITEM)
     assert live == server
     assert "Warning" in item.text_content()
-    assert live["border"] != live["background"]  # the level's colour on the border
+    # The level's colour on the border: not the colour of an info item's.
+    info = notify(title="Just so you know", users=[alice])
+    info_item = page.locator(f'#inbox li[data-id="{info.pk}"]')
+    info_item.wait_for()
+    assert info_item.evaluate(DESCRIBE_ITEM)["border"] != live["border"]
     shot(page, "inbox-live")
 
 
