@@ -59,10 +59,13 @@ def browser() -> Iterator[object]:
 PASSWORD = "pw-for-tests-only"  # tests.conftest.make_user's password
 
 
-def log_in(browser: Any, base_url: str, username: str, path: str, *, context: Any = None) -> Any:
-    """A page of ``username`` (a new browser context unless given) opened at ``path``,
-    logged in through the form, its sockets connected."""
-    page = (context or browser.new_context()).new_page()
+def log_in(
+    browser: Any, base_url: str, username: str, path: str, *, context: Any = None, **options: Any
+) -> Any:
+    """A page of ``username`` (a new browser context unless given, made with
+    ``options``: viewport, color_scheme) opened at ``path``, logged in through the form,
+    its sockets connected."""
+    page = (context or browser.new_context(**options)).new_page()
     page.set_default_timeout(15_000)
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))

@@ -282,16 +282,7 @@ def test_the_phone_layout(
 
 
 def phone_page(browser: Any, server: Daphne, username: str, path: str, **options: Any) -> Any:
-    context = browser.new_context(viewport=PHONE, **options)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    page.goto(f"{server.url}/accounts/login/?next={path}")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("form button[type=submit]")
-    page.wait_for_url(f"**{path}")
-    page.wait_for_selector("[data-live-state=connected]")
-    return page
+    return log_in(browser, server.url, username, path, viewport=PHONE, **options)
 
 
 def assert_nothing_clipped(page: Any) -> None:
