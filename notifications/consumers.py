@@ -13,7 +13,7 @@ from rtsite.live import LiveConsumer, read_history
 
 def _sync(user: Any, after_id: int | None) -> dict[str, Any]:
     """The sync frame: what arrived after the cursor, or the latest page, and the unread
-    count, which agree (``selectors.inbox_state``); two DB trips."""
+    count, which agree (``selectors.inbox_state``): two queries in one DB trip."""
     unread, top = selectors.inbox_state(user=user)
     history = read_history(
         after=after_id,
