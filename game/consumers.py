@@ -1,18 +1,23 @@
-"""Game sockets: ``/ws/game/lobby/`` (open games, quick play) and ``/ws/game/<id>/``."""
+"""Game sockets: ``/ws/game/lobby/`` (open games and arenas, quick play),
+``/ws/game/<id>/`` (a Connect Four game) and ``/ws/game/arena/<id>/`` (a snake arena)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 
+from game import arena as arena_runtime
 from game import presence as game_presence
 from game import protocol, selectors, services
-from game.models import Game
+from game.arena import get_host
+from game.models import Arena, Game
 from rtsite import presence
-from rtsite.consumers import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, JsonConsumer
+from rtsite.consumers import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_SERVER_ERROR, JsonConsumer
 from rtsite.errors import ActionError, ErrorCode
 from rtsite.live import LiveConsumer
+from rtsite.ratelimit import TokenBucket
 
 
 class LobbyConsumer(JsonConsumer):
@@ -39,6 +44,9 @@ class LobbyConsumer(JsonConsumer):
         if online is None:
             online = await game_presence.lobby_count()
         waiting, playing = await database_sync_to_async(selectors.lobby_games)()
+        arenas = await database_sync_to_async(
+            lambda: services.arena_summaries(selectors.arenas_open())
+        )()
         keys = [protocol.page_presence(game.pk) for game in playing]
         watching = await presence.online_counts(room_ids=keys) if keys else {}
         playing_with = [
@@ -47,7 +55,9 @@ class LobbyConsumer(JsonConsumer):
         ]
         me = self.user if self.user.is_authenticated else None
         await self.send_frame(
-            protocol.lobby_sync_frame(waiting=waiting, playing=playing_with, online=online, me=me)
+            protocol.lobby_sync_frame(
+                waiting=waiting, playing=playing_with, arenas=arenas, online=online, me=me
+            )
         )
 
     async def _joined(self, game: Game) -> dict[str, Any]:
@@ -68,10 +78,24 @@ class LobbyConsumer(JsonConsumer):
         game = await database_sync_to_async(services.game_quick_play)(user=self.user)
         return await self._joined(game)
 
+    async def _arena_joined(self, arena: Arena) -> dict[str, Any]:
+        [summary] = await database_sync_to_async(services.arena_summaries)([arena])
+        return protocol.arena_joined_frame(summary, arena.invite_url() if arena.private else None)
+
+    async def on_arena_create(self, *, private: bool = False) -> dict[str, Any]:
+        arena = await database_sync_to_async(services.arena_create)(user=self.user, private=private)
+        return await self._arena_joined(arena)
+
+    async def on_arena_quick_play(self) -> dict[str, Any]:
+        arena = await database_sync_to_async(services.arena_quick_play)(user=self.user)
+        return await self._arena_joined(arena)
+
     game_lobby = JsonConsumer.forward_frame
     game_lobby_removed = JsonConsumer.forward_frame
     game_online = JsonConsumer.forward_frame
     game_spectators = JsonConsumer.forward_frame
+    game_arena = JsonConsumer.forward_frame
+    game_arena_removed = JsonConsumer.forward_frame
 
 
 class GameConsumer(LiveConsumer):
@@ -170,3 +194,143 @@ class GameConsumer(LiveConsumer):
 
     game_state = LiveConsumer.forward_stored
     game_spectators = JsonConsumer.forward_frame
+
+
+class ArenaConsumer(JsonConsumer):
+    """A snake arena's socket, ``/ws/game/arena/<id>/``: everyone watches; a logged-in
+    user may join and steer their own snake. The world runs elsewhere (``game.arena``):
+    this socket forwards the owner's ticks and sends its user's inputs to the owner."""
+
+    client_frames = protocol.ARENA_CLIENT_FRAMES
+    server_frames = protocol.ARENA_SERVER_FRAMES
+
+    arena_id: int = 0
+    epoch: int = 0  # the owner's epoch this socket follows
+    tick: int = 0  # the newest tick sent
+    seen: int = 0  # the newest tick the client says it has read
+    playing = False  # its user is one of the arena's players
+    wants_to_play = False  # it asked to join (again, should the owner change)
+    watching = False
+    arena_info: dict[str, Any] | None = None
+
+    async def connect(self) -> None:
+        self.arena_id = int(self.scope["url_route"]["kwargs"]["arena_id"])
+        arena = await database_sync_to_async(selectors.arena_get)(arena_id=self.arena_id)
+        if arena is None or arena.status != Arena.State.OPEN:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        mine = arena.created_by_id is not None and arena.created_by_id == self.user.pk
+        if arena.private and not mine and self.query_param("code") != arena.invite_code:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        # Steering is many small frames: its own limit, which fast play stays under.
+        self.rate_limit = TokenBucket(
+            rate=settings.ARENA_INPUT_RATE_PER_SECOND, burst=settings.ARENA_INPUT_BURST
+        )
+        self.arena_info = {
+            "id": arena.pk,
+            "name": arena.name,
+            "private": arena.private,
+            "max": settings.ARENA_MAX_PLAYERS,
+        }
+        await self.join_group(protocol.arena_group(arena.pk))
+        user_id, name = game_presence.identity(self.user, self.socket_id)
+        await self.presence_enter(protocol.arena_presence(arena.pk), user_id=user_id, username=name)
+        get_host().watch(arena.pk)
+        self.watching = True
+        await self.send_sync()
+
+    async def send_sync(self) -> None:
+        stored = await arena_runtime.read_world(self.arena_id)
+        world = None
+        if stored is not None:
+            meta, state = stored
+            self.epoch, self.tick, self.seen = meta.epoch, state.tick, state.tick
+            self.playing = self.user.pk in meta.names
+            world = arena_runtime.world_payload(meta, state)
+        you = {
+            "id": self.user.pk if self.user.is_authenticated else None,
+            "username": self.user.get_username() if self.user.is_authenticated else None,
+        }
+        await self.send_frame(
+            protocol.arena_sync_frame(arena=self.arena_info or {}, you=you, world=world)
+        )
+
+    async def hub_resync(self) -> None:
+        await self.send_sync()  # ticks were lost: the whole world again
+
+    async def disconnect(self, code: int) -> None:
+        if self.watching:
+            self.watching = False
+            get_host().unwatch(self.arena_id)
+
+    # ---- from the client
+
+    async def on_join(self) -> None:
+        self.require_user("log in to play")
+        self.wants_to_play = True
+        await self._ask_to_join()
+
+    async def _ask_to_join(self) -> None:
+        user = self.user
+        await get_host().send(
+            self.arena_id, {"kind": "join", "player": user.pk, "username": user.get_username()}
+        )
+
+    async def on_leave(self) -> None:
+        self.wants_to_play = False
+        if self.user.is_authenticated:
+            await get_host().send(self.arena_id, {"kind": "leave", "player": self.user.pk})
+
+    async def on_turn(self, *, dir: str, seq: int, snake: int | None = None) -> None:
+        if dir not in protocol.ARENA_DIRECTIONS:
+            raise ActionError(ErrorCode.INVALID, "'dir' must be up, down, left or right")
+        if snake is not None and snake != self.user.pk:
+            raise ActionError(ErrorCode.FORBIDDEN, "that is not your snake")
+        if not self.playing:
+            raise ActionError(ErrorCode.FORBIDDEN, "spectators cannot steer; join to play")
+        await get_host().send(
+            self.arena_id, {"kind": "turn", "player": self.user.pk, "dir": dir, "seq": seq}
+        )
+
+    async def on_seen(self, *, tick: int) -> None:
+        self.seen = max(self.seen, min(tick, self.tick))
+
+    # ---- from the arena's owner
+
+    def _follow(self, event: dict[str, Any]) -> None:
+        self.epoch, self.tick = event["epoch"], event["tick"]
+        self.playing = self.user.pk in event.get("players", ())
+
+    async def arena_tick(self, event: dict[str, Any]) -> None:
+        epoch, tick = event["epoch"], event["tick"]
+        if epoch < self.epoch or (epoch == self.epoch and tick <= self.tick):
+            return  # from before this socket's sync, or from an owner since replaced
+        if epoch > self.epoch or tick != self.tick + 1:
+            await self.send_sync()  # ticks went missing: start from the whole world
+            return
+        if tick - self.seen > settings.ARENA_MAX_UNREAD_TICKS:
+            # Not reading: drop it (it reconnects and starts from the world) rather than
+            # buffer ticks it will never catch up with.
+            await self.close(code=CLOSE_SERVER_ERROR)
+            return
+        self._follow(event)
+        await self.send(text_data=event["frame"])
+
+    async def arena_world(self, event: dict[str, Any]) -> None:
+        if event["epoch"] < self.epoch:
+            return
+        self._follow(event)
+        self.seen = self.tick
+        await self.send(text_data=event["frame"])
+        if self.wants_to_play and not self.playing:
+            # Asked while no process ran the arena (or its owner was being replaced).
+            await self._ask_to_join()
+
+    async def arena_over(self, event: dict[str, Any]) -> None:
+        if event["epoch"] >= self.epoch:
+            await self.send(text_data=event["frame"])
+
+    async def arena_closed(self, event: dict[str, Any]) -> None:
+        await self.send(text_data=event["frame"])
+        await self.close(code=CLOSE_NOT_FOUND)

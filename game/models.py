@@ -111,3 +111,68 @@ class PairingLock(models.Model):
 
     def __str__(self) -> str:
         return "pairing lock"
+
+
+class Arena(models.Model):
+    """A snake arena. Its live world is in Redis, run by one process at a time
+    (``game.arena``); the database keeps the arena, its rounds and their results."""
+
+    class State(models.TextChoices):
+        OPEN = "open"
+        CLOSED = "closed"
+
+    name = models.CharField(max_length=40)
+    status = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
+    private = models.BooleanField(default=False, help_text="Joined by invite link only.")
+    invite_code = models.CharField(max_length=32, default=_invite_code, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["status", "private"], name="arena_status_private")]
+
+    def __str__(self) -> str:
+        return f"{self.name} (#{self.pk})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("game:arena", args=[self.pk])
+
+    def invite_url(self) -> str:
+        return f"{self.get_absolute_url()}?code={self.invite_code}"
+
+
+class ArenaRound(models.Model):
+    arena = models.ForeignKey(Arena, on_delete=models.CASCADE, related_name="rounds")
+    number = models.PositiveIntegerField()
+    seed = models.BigIntegerField(help_text="The rules' random seed: with the inputs, a replay.")
+    started_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ticks = models.PositiveIntegerField(default=0)
+    ended_by_staff = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [models.UniqueConstraint(fields=["arena", "number"], name="arena_round_once")]
+
+    def __str__(self) -> str:
+        return f"{self.arena.name} round {self.number}"
+
+
+class ArenaResult(models.Model):
+    round = models.ForeignKey(ArenaRound, on_delete=models.CASCADE, related_name="results")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    score = models.PositiveIntegerField(default=0)
+    length = models.PositiveIntegerField(default=0)
+    kills = models.PositiveIntegerField(default=0)
+    deaths = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-score"]
+        constraints = [models.UniqueConstraint(fields=["round", "user"], name="arena_result_once")]
+
+    def __str__(self) -> str:
+        return f"{self.round}: {self.user_id} scored {self.score}"

@@ -29,6 +29,8 @@ LOBBY_CLIENT_FRAMES = frame_registry(
     ClientFrame("join", {"id": id_field()}),
     ClientFrame("cancel", {"id": id_field()}),
     ClientFrame("quick_play"),
+    ClientFrame("arena_create", {"private": Field(bool, required=False)}),
+    ClientFrame("arena_quick_play"),
 )
 
 GAME_CLIENT_FRAMES = frame_registry(
@@ -158,6 +160,15 @@ SUMMARY = {
     "spectators": int,
     "url": str,
 }
+ARENA_SUMMARY = {
+    "id": int,
+    "name": str,
+    "players": int,
+    "spectators": int,
+    "max": int,
+    "phase": str,
+    "url": str,
+}
 PLAYER = {"number": int, "id": int, "username": str, "online": bool, "left_at": (str, None)}
 GAME = {
     "id": int,
@@ -183,13 +194,22 @@ LOBBY_SERVER_FRAMES = server_registry(
     *COMMON_SERVER_FRAMES,
     ServerFrame(
         "sync",
-        {"waiting": [SUMMARY], "playing": [SUMMARY], "online": int, "me": (USER, None)},
+        {
+            "waiting": [SUMMARY],
+            "playing": [SUMMARY],
+            "arenas": [ARENA_SUMMARY],
+            "online": int,
+            "me": (USER, None),
+        },
     ),
     ServerFrame("game", {"game": SUMMARY}),
     ServerFrame("game.removed", {"id": int}),
     SPECTATORS,
     ServerFrame("online", {"count": int}),
     ServerFrame("joined", {"game": SUMMARY, "invite_url": Maybe(str)}),
+    ServerFrame("arena", {"arena": ARENA_SUMMARY}),
+    ServerFrame("arena.removed", {"id": int}),
+    ServerFrame("arena.joined", {"arena": ARENA_SUMMARY, "invite_url": Maybe(str)}),
 )
 GAME_SERVER_FRAMES = server_registry(
     *COMMON_SERVER_FRAMES,
@@ -209,12 +229,18 @@ GAME_SERVER_FRAMES = server_registry(
 
 
 def lobby_sync_frame(
-    *, waiting: list[Game], playing: list[tuple[Game, int]], online: int, me: Any
+    *,
+    waiting: list[Game],
+    playing: list[tuple[Game, int]],
+    arenas: list[dict[str, Any]],
+    online: int,
+    me: Any,
 ) -> dict[str, Any]:
     return {
         "type": "sync",
         "waiting": [summary(game) for game in waiting],
         "playing": [summary(game, spectators) for game, spectators in playing],
+        "arenas": arenas,
         "online": online,
         "me": {"id": me.pk, "username": me.get_username()} if me is not None else None,
     }
@@ -242,3 +268,167 @@ def game_sync_frame(
 
 def invited_frame(username: str) -> dict[str, Any]:
     return {"type": "invited", "username": username}
+
+
+# ---------------------------------------------------------------- snake arenas
+#
+# An arena's world runs in one process at a time (game.arena); these are its frames.
+# Ticks are deltas (what moved, died, appeared, scored); a "world" is the whole state,
+# sent on connect (sync) and when it starts over (a new round, a new owner).
+
+ARENA_DIRECTIONS = ("up", "down", "left", "right")
+ARENA_SEQ_MAX = 2**31 - 1
+
+ARENA_CLIENT_FRAMES = frame_registry(
+    PING,
+    ClientFrame("join"),
+    ClientFrame("leave"),
+    # A direction change; "snake", when given, must be the sender's own (their user id).
+    ClientFrame(
+        "turn",
+        {
+            "dir": Field(str, max_length=5),
+            "seq": Field(int, min_value=0, max_value=ARENA_SEQ_MAX),
+            "snake": Field(int, required=False, min_value=0, max_value=2**63 - 1),
+        },
+        ack=False,
+    ),
+    # How far the client has read: a socket too far behind is dropped, not buffered for.
+    ClientFrame("seen", {"tick": Field(int, min_value=0)}, ack=False),
+)
+
+# Channel-layer event types (handled by ArenaConsumer.arena_<name>).
+EVENT_ARENA_TICK = "arena.tick"
+EVENT_ARENA_WORLD = "arena.world"
+EVENT_ARENA_OVER = "arena.over"
+EVENT_ARENA_CLOSED = "arena.closed"
+EVENT_LOBBY_ARENA = "game.arena"
+EVENT_LOBBY_ARENA_REMOVED = "game.arena_removed"
+# To an arena's owner (its inbox): a player's input or a staff command.
+EVENT_ARENA_INPUT = "arena.input"
+
+
+def arena_group(arena_id: int) -> str:
+    return f"arena.{arena_id}"
+
+
+def arena_presence(arena_id: int) -> str:
+    return f"arena-page.{arena_id}"
+
+
+def arena_summary(
+    *, arena_id: int, name: str, url: str, players: int, spectators: int, phase: str
+) -> dict[str, Any]:
+    """An arena as the lobby lists it."""
+    return {
+        "id": arena_id,
+        "name": name,
+        "players": players,
+        "spectators": spectators,
+        "max": settings.ARENA_MAX_PLAYERS,
+        "phase": phase,
+        "url": url,
+    }
+
+
+def lobby_arena_frame(summary: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "arena", "arena": summary}
+
+
+def lobby_arena_removed_frame(arena_id: int) -> dict[str, Any]:
+    return {"type": "arena.removed", "id": arena_id}
+
+
+def arena_joined_frame(summary: dict[str, Any], invite_url: str | None) -> dict[str, Any]:
+    frame: dict[str, Any] = {"type": "arena.joined", "arena": summary}
+    if invite_url:
+        frame["invite_url"] = invite_url
+    return frame
+
+
+def arena_sync_frame(
+    *, arena: dict[str, Any], you: dict[str, Any], world: dict[str, Any] | None
+) -> dict[str, Any]:
+    return {"type": "sync", "arena": arena, "you": you, "world": world}
+
+
+def arena_world_frame(world: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "world", "world": world}
+
+
+def arena_over_frame(
+    *, round_number: int, results: list[dict[str, Any]], next_in: float
+) -> dict[str, Any]:
+    return {"type": "round_over", "round": round_number, "results": results, "next_in": next_in}
+
+
+def arena_closed_frame(reason: str) -> dict[str, Any]:
+    return {"type": "closed", "reason": reason}
+
+
+CELL = [int]
+ARENA_SNAKE = {
+    "player": int,
+    "body": [CELL],
+    "direction": str,
+    "alive": bool,
+    "respawn_in": int,  # ticks until a dead snake is back
+    "score": int,
+    "kills": int,
+    "deaths": int,
+}
+ARENA_RESULT = {
+    "player": int,
+    "username": str,
+    "score": int,
+    "length": int,
+    "kills": int,
+    "deaths": int,
+}
+WORLD = {
+    "epoch": int,
+    "tick": int,
+    "tick_ms": float,
+    "phase": str,  # waiting (no players), play, results
+    "round": int,
+    "ends_in": float,  # seconds until the round (or the results) end
+    "width": int,
+    "height": int,
+    "snakes": [ARENA_SNAKE],
+    "food": [CELL],
+    "players": [{"id": int, "username": str}],
+    "acks": [[int]],  # [player, the last input sequence number applied]
+    "results": ([ARENA_RESULT], None),
+}
+ARENA_SERVER_FRAMES = server_registry(
+    *COMMON_SERVER_FRAMES,
+    ServerFrame(
+        "sync",
+        {
+            "arena": {"id": int, "name": str, "private": bool, "max": int},
+            "you": {"id": (int, None), "username": (str, None)},
+            "world": (WORLD, None),
+        },
+    ),
+    ServerFrame("world", {"world": WORLD}),
+    # One tick: only what changed; absent lists are empty.
+    ServerFrame(
+        "tick",
+        {
+            "t": int,
+            "e": int,
+            "moved": Maybe([[int]]),  # [player, x, y, 1 if the tail moved else 0]
+            "died": Maybe([[int]]),  # [player, killer (0: nobody)]
+            "spawned": Maybe([ARENA_SNAKE]),
+            "eaten": Maybe([CELL]),
+            "food": Maybe([CELL]),  # placed
+            "scores": Maybe([[int]]),  # [player, score, kills, deaths]
+            "acks": Maybe([[int]]),  # [player, sequence number]
+            "joined": Maybe([{"id": int, "username": str}]),
+            "left": Maybe([int]),
+            "refused": Maybe([int]),  # players who asked to join a full arena
+        },
+    ),
+    ServerFrame("round_over", {"round": int, "results": [ARENA_RESULT], "next_in": float}),
+    ServerFrame("closed", {"reason": str}),
+)

@@ -6,9 +6,9 @@ from collections import defaultdict
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from django.db.models import Count, Max, QuerySet, Sum
 
-from game.models import Game, Move, Status
+from game.models import Arena, ArenaResult, Game, Move, Status
 
 LOBBY_LIST_LIMIT = 50
 
@@ -61,3 +61,45 @@ def leaderboard(*, limit: int = 50) -> list[dict[str, Any]]:
     rows = [{"username": names.get(pk, "?"), **row} for pk, row in table.items()]
     rows.sort(key=lambda r: (-r["wins"], r["losses"], -r["draws"], r["username"]))
     return rows[:limit]
+
+
+# ---------------------------------------------------------------- arenas
+
+
+def arena_get(*, arena_id: int) -> Arena | None:
+    return Arena.objects.filter(pk=arena_id).first()
+
+
+def arenas_open() -> list[Arena]:
+    """Public open arenas, newest first (the lobby's list)."""
+    return list(
+        Arena.objects.filter(status=Arena.State.OPEN, private=False).order_by("-id")[
+            :LOBBY_LIST_LIMIT
+        ]
+    )
+
+
+def arena_leaderboard(*, limit: int = 50) -> list[dict[str, Any]]:
+    """Arena players by total score over every stored round, with their best round."""
+    rows = (
+        ArenaResult.objects.values("user__username")
+        .annotate(
+            total=Sum("score"),
+            best=Max("score"),
+            rounds=Count("id"),
+            kills=Sum("kills"),
+            deaths=Sum("deaths"),
+        )
+        .order_by("-total", "-best", "user__username")[:limit]
+    )
+    return [
+        {
+            "username": row["user__username"],
+            "total": row["total"],
+            "best": row["best"],
+            "rounds": row["rounds"],
+            "kills": row["kills"],
+            "deaths": row["deaths"],
+        }
+        for row in rows
+    ]

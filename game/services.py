@@ -13,12 +13,14 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from game import arena as arena_runtime
 from game import protocol, rules, selectors
-from game.models import Game, Move, PairingLock, Reason, Status
+from game.models import Arena, ArenaResult, ArenaRound, Game, Move, PairingLock, Reason, Status
 from notifications.services import notification_fold, notification_send, times
 from rtsite import presence
 from rtsite.errors import ActionError, ErrorCode
@@ -408,3 +410,142 @@ def game_abort(*, games: Any) -> int:
 def game_end_drawn(*, games: Any) -> int:
     """Staff: end games as a draw."""
     return _staff_action(games, lambda game: _finish(game, winner=None, reason=Reason.STAFF))
+
+
+# ---------------------------------------------------------------- arenas
+#
+# An arena's world lives in Redis and runs in one process (game.arena); what is stored
+# here is the arena itself, its rounds and their results. Staff commands go to the
+# process running the arena, which applies them at its next tick.
+
+
+def _arena_summary(arena: Arena, players: int = 0, spectators: int = 0) -> dict[str, Any]:
+    return protocol.arena_summary(
+        arena_id=arena.pk,
+        name=arena.name,
+        url=arena.get_absolute_url(),
+        players=players,
+        spectators=spectators,
+        phase=arena_runtime.WAITING,
+    )
+
+
+def arena_create(*, user: Any, private: bool = False) -> Arena:
+    _require_user(user)
+    with transaction.atomic():
+        arena = Arena.objects.create(name="Arena", private=private, created_by=user)
+        arena.name = f"Arena {arena.pk}"
+        arena.save(update_fields=["name"])
+        if not private:
+            publish_on_commit(
+                protocol.LOBBY_GROUP,
+                protocol.EVENT_LOBBY_ARENA,
+                protocol.lobby_arena_frame(_arena_summary(arena)),
+            )
+    return arena
+
+
+def arena_quick_play(*, user: Any) -> Arena:
+    """The fullest public arena that has room (play is better with others), else a new
+    one. Quick plays take the pairing lock: two at once with none open share one."""
+    _require_user(user)
+    with transaction.atomic():
+        _lock_pairing()
+        arenas = selectors.arenas_open()
+        info = arena_runtime.read_info_sync([a.pk for a in arenas])
+        limit = settings.ARENA_MAX_PLAYERS
+        with_room = [
+            (info.get(a.pk, {}).get("players", 0), -a.pk, a)
+            for a in arenas
+            if info.get(a.pk, {}).get("players", 0) < limit
+        ]
+        if with_room:
+            return max(with_room, key=lambda row: row[:2])[2]
+        return arena_create(user=user)
+
+
+def arena_summaries(arenas: list[Arena]) -> list[dict[str, Any]]:
+    """The lobby's lines for these arenas, with what their owners last said of them."""
+    info = arena_runtime.read_info_sync([a.pk for a in arenas])
+    rows = []
+    for arena in arenas:
+        said = info.get(arena.pk, {})
+        summary = _arena_summary(arena, said.get("players", 0), said.get("spectators", 0))
+        summary["phase"] = said.get("phase", arena_runtime.WAITING)
+        rows.append(summary)
+    return rows
+
+
+def arena_round_start(*, arena_id: int, number: int, seed: int) -> int:
+    """Store a new round (again, if an owner died before its snapshot said so)."""
+    round_, _ = ArenaRound.objects.update_or_create(
+        arena_id=arena_id, number=number, defaults={"seed": seed}
+    )
+    return round_.pk
+
+
+def arena_round_finish(
+    *, round_id: int, ticks: int, results: list[dict[str, Any]], by_staff: bool
+) -> None:
+    """Store a round's end and each player's result; storing twice changes nothing."""
+    with transaction.atomic():
+        round_ = ArenaRound.objects.select_for_update().filter(pk=round_id).first()
+        if round_ is None:
+            return
+        round_.ended_at = round_.ended_at or timezone.now()
+        round_.ticks = ticks
+        round_.ended_by_staff = by_staff
+        round_.save()
+        users = set(
+            get_user_model()
+            .objects.filter(pk__in=[r["player"] for r in results])
+            .values_list("pk", flat=True)
+        )
+        for row in results:
+            if row["player"] not in users:
+                continue  # the account was deleted since
+            ArenaResult.objects.update_or_create(
+                round=round_,
+                user_id=row["player"],
+                defaults={key: row[key] for key in ("score", "length", "kills", "deaths")},
+            )
+
+
+def arena_close(*, arena_id: int) -> bool:
+    """Close an arena (its owner does, once it stands empty); it leaves the lobby."""
+    with transaction.atomic():
+        arena = Arena.objects.select_for_update().filter(pk=arena_id).first()
+        if arena is None or arena.status != Arena.State.OPEN:
+            return False
+        arena.status = Arena.State.CLOSED
+        arena.closed_at = timezone.now()
+        arena.save(update_fields=["status", "closed_at"])
+        if not arena.private:
+            publish_on_commit(
+                protocol.LOBBY_GROUP,
+                protocol.EVENT_LOBBY_ARENA_REMOVED,
+                protocol.lobby_arena_removed_frame(arena.pk),
+            )
+    return True
+
+
+def arena_end_round(*, arenas: Any) -> int:
+    """Staff: end the current round of these arenas now (results are stored as usual)."""
+    return sum(
+        arena_runtime.send_command_sync(a.pk, {"kind": "end_round", "player": 0}) for a in arenas
+    )
+
+
+def arena_remove_player(*, arena_id: int, user_id: int) -> bool:
+    """Staff: take a player out of an arena; they may still watch."""
+    return arena_runtime.send_command_sync(arena_id, {"kind": "remove", "player": user_id})
+
+
+def arena_staff_close(*, arenas: Any) -> int:
+    """Staff: close arenas now. A running arena closes at its next tick (its players are
+    told); one that is not running is closed here."""
+    return sum(
+        arena_runtime.send_command_sync(arena.pk, {"kind": "close", "player": 0})
+        or arena_close(arena_id=arena.pk)
+        for arena in arenas
+    )

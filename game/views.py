@@ -33,5 +33,32 @@ def detail(request: HttpRequest, game_id: int) -> HttpResponse:
     )
 
 
+def arena(request: HttpRequest, arena_id: int) -> HttpResponse:
+    found = selectors.arena_get(arena_id=arena_id)
+    if found is None:
+        raise Http404("No such arena")
+    code = request.GET.get("code")
+    mine = found.created_by_id is not None and found.created_by_id == request.user.pk
+    if found.private and not mine and code != found.invite_code:
+        raise Http404("No such arena")  # private arenas are not there for guessers
+    return render(
+        request,
+        "game/arena.html",
+        {
+            "arena": found,
+            "invite_url": request.build_absolute_uri(found.invite_url()) if found.private else "",
+            "config": {
+                "id": found.pk,
+                "code": code if found.private else None,
+                "closed": found.status != found.State.OPEN,
+            },
+        },
+    )
+
+
 def leaderboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "game/leaderboard.html", {"rows": selectors.leaderboard()})
+    return render(
+        request,
+        "game/leaderboard.html",
+        {"rows": selectors.leaderboard(), "arena_rows": selectors.arena_leaderboard()},
+    )

@@ -60,6 +60,7 @@ class Hub:
         self.stale_groups: set[str] = set()
         self.last_stale = 0.0
         self.stale_flush: asyncio.Task[None] | None = None
+        self.attached: set[str] = set()  # local-only groups (``attach``): not in the layer
 
     async def join(self, group: str, subscriber: Subscriber) -> None:
         async with self.lock:
@@ -78,6 +79,29 @@ class Hub:
                 del self.members[group]
                 with contextlib.suppress(Exception):  # it expires anyway
                     await self.layer.group_discard(group, self.channel)
+
+    async def address(self) -> str:
+        """This process's hub channel: where ``layer.send`` reaches a local subscriber
+        (``attach``) from any process."""
+        async with self.lock:
+            await self._start()
+        return str(self.channel)
+
+    def attach(self, group: str, subscriber: Subscriber) -> None:
+        """Deliver events sent to this hub's channel (not to a layer group) for ``group``
+        to ``subscriber``: an arena's owner gets its inputs so. One receive loop per
+        process: channels-redis stalls a second concurrent receive of process-local
+        channels on the same layer."""
+        self.members[group].add(subscriber)
+        self.attached.add(group)
+
+    def detach(self, group: str, subscriber: Subscriber) -> None:
+        members = self.members.get(group)
+        if members is not None:
+            members.discard(subscriber)
+            if not members:
+                del self.members[group]
+                self.attached.discard(group)
 
     def local_count(self, group: str) -> int:
         return len(self.members.get(group, ()))
@@ -145,7 +169,8 @@ class Hub:
 
     async def _add_all_groups(self) -> None:
         for group in list(self.members):
-            await self.layer.group_add(group, self.channel)
+            if group not in self.attached:
+                await self.layer.group_add(group, self.channel)
 
     async def _renew(self) -> None:
         # Group memberships expire after group_expiry; renew them well before.

@@ -176,11 +176,17 @@ def publish_on_commit(
     transaction.on_commit(partial(_send, events))
 
 
-async def publish_now(group: str, event_type: str, frame: Mapping[str, Any]) -> None:
-    """Send now a frame with no database write behind it (typing, presence), or one whose
-    write has committed and whose order among other broadcasts does not matter (a batch
-    of read cursors)."""
+async def publish_now(
+    group: str,
+    event_type: str,
+    frame: Mapping[str, Any],
+    *,
+    extra: Mapping[str, Any] | None = None,
+) -> None:
+    """Send now a frame with no database write behind it (typing, presence, an arena's
+    tick), or one whose write has committed and whose order among other broadcasts does
+    not matter (a batch of read cursors). ``extra`` as for ``publish_on_commit``."""
     try:
-        await get_channel_layer().group_send(group, _event(group, event_type, frame))
+        await get_channel_layer().group_send(group, _event(group, event_type, frame, extra=extra))
     except Exception:
         logger.exception("broadcast of %s to %s failed", event_type, group)

@@ -210,7 +210,9 @@ CHANNEL_LAYERS = {
             # A process's hub channel (rtsite/hub.py) carries every broadcast for all of
             # its sockets: it must not drop under a burst that a socket's queue would.
             "channel_capacity": {
-                "rtsite-hub.*": env_int("CHANNEL_LAYER_HUB_CAPACITY", 100_000, minimum=1)
+                "rtsite-hub.*": env_int("CHANNEL_LAYER_HUB_CAPACITY", 100_000, minimum=1),
+                # An arena owner's inbox: every player's input, from every process.
+                "rtsite-arena.*": env_int("CHANNEL_LAYER_ARENA_CAPACITY", 10_000, minimum=1),
             },
             "expiry": env_int("CHANNEL_LAYER_EXPIRY", 60, minimum=1),
             "group_expiry": env_int("CHANNEL_LAYER_GROUP_EXPIRY", 86400, minimum=1),
@@ -336,6 +338,29 @@ NOTIFICATIONS_FOLD_SECONDS = env_int("NOTIFICATIONS_FOLD_SECONDS", 600, minimum=
 
 # Game: how long a player may be away before the opponent can claim the win.
 GAME_RECONNECT_GRACE_SECONDS = env_float("GAME_RECONNECT_GRACE_SECONDS", 60.0, minimum=0.0)
+
+# Snake arenas (game/arena.py). Snakes move ARENA_TICKS_PER_SECOND cells a second; a
+# round lasts ARENA_ROUND_SECONDS, then its results show for ARENA_RESULTS_SECONDS.
+ARENA_TICKS_PER_SECOND = env_float("ARENA_TICKS_PER_SECOND", 10.0, minimum=1.0)
+ARENA_ROUND_SECONDS = env_float("ARENA_ROUND_SECONDS", 180.0, minimum=5.0)
+ARENA_RESULTS_SECONDS = env_float("ARENA_RESULTS_SECONDS", 10.0, minimum=1.0)
+ARENA_MAX_PLAYERS = env_int("ARENA_MAX_PLAYERS", 12, minimum=2)
+# The owner's lease: renewed every tick; another process takes over once it lapses, and
+# the processes watching an arena try to take it every ARENA_CLAIM_SECONDS.
+ARENA_LEASE_SECONDS = env_float("ARENA_LEASE_SECONDS", 1.5, minimum=0.5)
+ARENA_CLAIM_SECONDS = env_float("ARENA_CLAIM_SECONDS", 0.5, minimum=0.05)
+# A takeover starts from the last snapshot and replays the inputs logged since.
+ARENA_SNAPSHOT_SECONDS = env_float("ARENA_SNAPSHOT_SECONDS", 1.0, minimum=0.1)
+# A player whose last socket left the page is removed after this (a reload keeps them).
+ARENA_AWAY_SECONDS = env_float("ARENA_AWAY_SECONDS", 15.0, minimum=0.0)
+# An arena with no players and nobody watching closes after this.
+ARENA_EMPTY_CLOSE_SECONDS = env_float("ARENA_EMPTY_CLOSE_SECONDS", 120.0, minimum=1.0)
+# Inputs per socket: a burst, refilled at a rate (fast play is a few turns a second).
+ARENA_INPUT_RATE_PER_SECOND = env_float("ARENA_INPUT_RATE_PER_SECOND", 20.0, minimum=1.0)
+ARENA_INPUT_BURST = env_int("ARENA_INPUT_BURST", 40, minimum=2)
+# A socket this many ticks behind in what it has read is dropped (it resumes from a
+# snapshot) instead of having ticks buffered for it.
+ARENA_MAX_UNREAD_TICKS = env_int("ARENA_MAX_UNREAD_TICKS", 50, minimum=5)
 
 LOGGING = {
     "version": 1,

@@ -28,3 +28,18 @@ def play(game: Game, players: tuple[Any, Any], columns: list[int]) -> Game:
         game.refresh_from_db()
         game = services.game_move(game_id=game.pk, user=players[game.turn - 1], column=column)
     return game
+
+
+@pytest.fixture
+def arena_settings(settings: Any) -> Any:
+    """Arena keys of their own for each test (ids restart with the test database), and
+    short waits so a test sees claims and closes quickly."""
+    from game.arena import info_key
+    from rtsite.redis import get_redis
+
+    client = get_redis(timeout=5)
+    for key in [*client.scan_iter(match=f"{settings.REDIS_KEY_PREFIX}:arena:*"), info_key()]:
+        client.delete(key)
+    settings.ARENA_CLAIM_SECONDS = 0.1
+    settings.ARENA_MAX_UNREAD_TICKS = 10_000  # test sockets do not report what they read
+    return settings

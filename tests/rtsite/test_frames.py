@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from chat.consumers import ChatRoomConsumer, RoomListConsumer
-from game.consumers import GameConsumer, LobbyConsumer
+from game.consumers import ArenaConsumer, GameConsumer, LobbyConsumer
 from notifications.consumers import NotificationConsumer
 from rtsite.consumers import JsonConsumer
 from rtsite.protocol import COMMON_SERVER_FRAMES, Maybe, ServerFrame, frame_problems
@@ -22,6 +22,7 @@ SOCKETS: dict[str, type[JsonConsumer]] = {
     "Notifications": NotificationConsumer,
     "Game lobby": LobbyConsumer,
     "Game:": GameConsumer,
+    "Snake arena": ArenaConsumer,
 }
 COMMON = {frame.type for frame in COMMON_SERVER_FRAMES}
 

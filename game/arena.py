@@ -1,0 +1,769 @@
+"""Snake arenas at run time: one authority per arena, across any number of processes.
+
+The world of an arena is run by one process at a time, its *owner*, at a fixed tick
+(``ARENA_TICKS_PER_SECOND``), with the pure rules of ``game.snake``. Every daphne
+process can be the owner; there is no separate worker to run and supervise.
+
+- **Lease.** The owner holds ``<prefix>:arena:<id>:owner`` in Redis; its value names the
+  owner's hub channel (see Inputs). Every tick renews it in the Lua call that logs the
+  tick, and that call refuses a process that no longer holds it (fencing): a stalled
+  owner that lost its lease cannot write or broadcast another tick.
+- **Inputs.** A socket's turns, joins and leaves go to the owner through the channel
+  layer, to the owner process's hub channel (``Hub.attach``), and straight to the loop
+  when the owner is in the same process. The lease's value names that channel.
+- **Ticks.** The owner broadcasts each tick's delta to the arena's group; every process's
+  hub hands it to its own sockets, so a client may connect to any process.
+- **Snapshots.** Every ``ARENA_SNAPSHOT_SECONDS`` (and at every change of players or
+  phase) the owner stores the whole world; between snapshots it logs each tick's turns.
+  The rules are deterministic, so snapshot + log replays to exactly the owner's world.
+  A joining socket reads both to get the current world; a new owner does the same.
+- **Failover.** Each process with a socket on an arena tries every ``ARENA_CLAIM_SECONDS``
+  to take the lease; once a dead owner's lease lapses (``ARENA_LEASE_SECONDS``), one of
+  them wins, replays, and play goes on from the last logged tick.
+
+An arena is *waiting* (no players), in *play* (a round), or showing its round's
+*results*; a round's results go to the database (``game.services``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import secrets
+import socket
+import time
+from collections import Counter, deque
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from game import protocol, snake
+from rtsite import presence
+from rtsite.hub import get_hub
+from rtsite.loops import PerLoop
+from rtsite.realtime import publish_now
+from rtsite.redis import get_async_redis, get_redis
+
+logger = logging.getLogger(__name__)
+
+WAITING, PLAY, RESULTS = "waiting", "play", "results"
+# Snapshots and logs outlive their arena a while (a closed arena's keys go after this).
+KEEP_SECONDS = 24 * 3600
+# How often the owner counts who is on the page (players away, spectators).
+PRESENCE_EVERY_SECONDS = 1.0
+PROCESS = f"{socket.gethostname()}:{os.getpid()}"
+
+# KEYS: owner, log, snapshot. ARGV: me, lease (ms), log entry or "", snapshot or "", keep (s).
+_TICK = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if ARGV[4] ~= '' then
+  redis.call('SET', KEYS[3], ARGV[4], 'EX', ARGV[5])
+  redis.call('DEL', KEYS[2])
+elseif ARGV[3] ~= '' then
+  redis.call('RPUSH', KEYS[2], ARGV[3])
+  redis.call('EXPIRE', KEYS[2], ARGV[5])
+end
+return 1
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def key(arena_id: int, part: str) -> str:
+    return f"{settings.REDIS_KEY_PREFIX}:arena:{arena_id}:{part}"
+
+
+def info_key() -> str:
+    """A hash: arena id -> what the owner last said of it (players, owner, lag)."""
+    return f"{settings.REDIS_KEY_PREFIX}:arenas"
+
+
+def input_group(arena_id: int) -> str:
+    """How the owner's hub knows an input is for this arena (a local group)."""
+    return f"arena-in.{arena_id}"
+
+
+def lease_value(channel: str) -> str:
+    # The owner's hub channel, and a token of its own: a process that takes an arena
+    # again is a new owner, and the old loop's fenced writes fail.
+    return f"{channel}|{secrets.token_hex(6)}"
+
+
+def lease_channel(value: str) -> str:
+    return value.split("|", 1)[0]
+
+
+def tick_seconds() -> float:
+    return 1.0 / settings.ARENA_TICKS_PER_SECOND
+
+
+@dataclass
+class Meta:
+    """What the owner keeps beside the rules' state (stored in every snapshot)."""
+
+    epoch: int = 0  # bumped by every new owner: clients drop ticks of an older one
+    phase: str = WAITING
+    round_id: int = 0
+    round_number: int = 0
+    phase_ends: float = 0.0  # wall clock: when the round (or its results) end
+    names: dict[int, str] = field(default_factory=dict)  # players: id -> username
+    acks: dict[int, int] = field(default_factory=dict)  # the last input applied
+    away_since: dict[int, float] = field(default_factory=dict)
+    empty_since: float = 0.0  # no players and nobody watching since (0: not empty)
+    results: list[dict[str, Any]] | None = None
+    stored: bool = True  # the results are in the database
+    by_staff: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Meta:
+        data = dict(data)
+        for name in ("names", "acks", "away_since"):
+            data[name] = {int(k): v for k, v in data[name].items()}
+        return cls(**data)
+
+
+def world_payload(meta: Meta, state: snake.State) -> dict[str, Any]:
+    """The whole world, as the sync and world frames carry it."""
+    return {
+        "epoch": meta.epoch,
+        "tick": state.tick,
+        "tick_ms": round(tick_seconds() * 1000, 3),
+        "phase": meta.phase,
+        "round": meta.round_number,
+        "ends_in": round(max(0.0, meta.phase_ends - time.time()), 3) if meta.phase_ends else 0.0,
+        "width": state.config.width,
+        "height": state.config.height,
+        "snakes": [_snake_payload(s, state.tick) for s in state.snakes],
+        "food": [list(cell) for cell in state.food],
+        "players": [{"id": pid, "username": name} for pid, name in sorted(meta.names.items())],
+        "acks": [[pid, seq] for pid, seq in sorted(meta.acks.items())],
+        "results": meta.results,
+    }
+
+
+def _snake_payload(s: snake.Snake, tick: int) -> dict[str, Any]:
+    return {
+        "player": s.player,
+        "body": [list(cell) for cell in s.body],
+        "direction": s.direction,
+        "alive": s.alive,
+        "respawn_in": 0 if s.alive else max(0, s.respawn_at - tick),
+        "score": s.score,
+        "kills": s.kills,
+        "deaths": s.deaths,
+    }
+
+
+def tick_frame(
+    *,
+    meta: Meta,
+    state: snake.State,
+    before: snake.State,
+    events: snake.Events,
+    acks: list[list[int]],
+    joined: list[int],
+    left: list[int],
+    refused: list[int],
+) -> dict[str, Any]:
+    frame: dict[str, Any] = {"type": "tick", "t": state.tick, "e": meta.epoch}
+    if events.moved:
+        frame["moved"] = [[p, x, y, int(dropped)] for p, (x, y), dropped in events.moved]
+    if events.died:
+        frame["died"] = [[p, killer] for p, killer in events.died]
+    if events.spawned:
+        frame["spawned"] = [_snake_payload(s, state.tick) for s in events.spawned]
+    if events.eaten:
+        frame["eaten"] = [list(cell) for cell in events.eaten]
+    if events.placed:
+        frame["food"] = [list(cell) for cell in events.placed]
+    scores = []
+    for s in state.snakes:
+        old = before.snake(s.player)
+        if old is None or (old.score, old.kills, old.deaths) != (s.score, s.kills, s.deaths):
+            scores.append([s.player, s.score, s.kills, s.deaths])
+    if scores:
+        frame["scores"] = scores
+    if acks:
+        frame["acks"] = acks
+    if joined:
+        frame["joined"] = [{"id": p, "username": meta.names.get(p, "?")} for p in joined]
+    if left:
+        frame["left"] = left
+    if refused:
+        frame["refused"] = refused
+    return frame
+
+
+def results_of(meta: Meta, state: snake.State) -> list[dict[str, Any]]:
+    rows = [
+        {
+            "player": s.player,
+            "username": meta.names.get(s.player, "?"),
+            "score": s.score,
+            "length": len(s.body),
+            "kills": s.kills,
+            "deaths": s.deaths,
+        }
+        for s in state.snakes
+        if s.player in meta.names
+    ]
+    rows.sort(key=lambda r: (-r["score"], -r["kills"], r["deaths"], r["username"]))
+    return rows
+
+
+# ------------------------------------------------------------------ reading the world
+
+
+async def read_world(arena_id: int) -> tuple[Meta, snake.State] | None:
+    """The arena's current world: its last snapshot with the logged ticks replayed (None
+    if it has never run)."""
+    redis = get_async_redis()
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.get(key(arena_id, "snapshot"))
+        pipe.lrange(key(arena_id, "log"), 0, -1)
+        raw, log = await pipe.execute()
+    if raw is None:
+        return None
+    return restore(raw, log)
+
+
+def restore(raw: str, log: list[str]) -> tuple[Meta, snake.State]:
+    data = json.loads(raw)
+    meta = Meta.from_dict(data["meta"])
+    state = snake.state_from_dict(data["state"])
+    for entry in log:
+        tick, turns, acks = json.loads(entry)
+        if tick != state.tick + 1:  # an entry from before the snapshot (never, but cheap)
+            continue
+        state = snake.play(state, snake.TickInputs(turns={int(p): d for p, d in turns.items()}))[0]
+        for pid, seq in acks:
+            meta.acks[pid] = seq
+    return meta, state
+
+
+def read_info_sync(arena_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """What the owners last said of these arenas (for the lobby and the admin)."""
+    if not arena_ids:
+        return {}
+    values = get_redis(timeout=2).hmget(info_key(), [str(i) for i in arena_ids])
+    return {i: json.loads(v) for i, v in zip(arena_ids, values, strict=True) if v}
+
+
+async def read_info(arena_ids: list[int]) -> dict[int, dict[str, Any]]:
+    if not arena_ids:
+        return {}
+    values = await get_async_redis().hmget(info_key(), [str(i) for i in arena_ids])
+    return {i: json.loads(v) for i, v in zip(arena_ids, values, strict=True) if v}
+
+
+def send_command_sync(arena_id: int, command: dict[str, Any]) -> bool:
+    """A staff command (end the round, remove a player) to the arena's owner, from
+    synchronous code (the admin, manage.py). False if no process runs the arena."""
+    lease = get_redis(timeout=2).get(key(arena_id, "owner"))
+    if not lease:
+        return False
+    event = {"type": protocol.EVENT_ARENA_INPUT, "group": input_group(arena_id), **command}
+    async_to_sync(get_channel_layer().send)(lease_channel(lease), event)
+    return True
+
+
+# ------------------------------------------------------------------ the owner
+
+
+class ArenaOwner:
+    """Runs one arena's loop in this process while it holds the lease."""
+
+    def __init__(self, *, arena_id: int, name: str, url: str, private: bool, lease: str) -> None:
+        self.arena_id = arena_id
+        self.name = name
+        self.url = url
+        self.private = private
+        self.lease = lease
+        self.group = protocol.arena_group(arena_id)
+        self.meta = Meta()
+        self.state = snake.State(config=snake.Config())
+        self.queues: dict[int, deque[tuple[str, int]]] = {}
+        self.joins: list[int] = []
+        self.leaves: list[int] = []
+        self.refused: list[int] = []
+        self.membership_changed = False
+        self.last_snapshot = 0.0
+        self.last_presence = 0.0
+        self.spectators = 0
+        self.listed: dict[str, Any] | None = None
+        self.lag_max = 0.0
+        self.tasks: list[asyncio.Task[None]] = []
+        self.stopped = asyncio.Event()
+        self.closing = False  # staff closed it: at the next tick
+        self.redis = get_async_redis()
+        self.tick_script = self.redis.register_script(_TICK)
+
+    # ---- start and stop
+
+    async def take_over(self) -> None:
+        """Start from the stored world (or a new one), as a new epoch, and say so."""
+        stored = await read_world(self.arena_id)
+        if stored is not None:
+            self.meta, self.state = stored
+        self.meta.epoch += 1
+        if self.meta.phase == RESULTS and not self.meta.stored:
+            self.store_results()  # the last owner died before the results were stored
+        await self.commit(snapshot=True)
+        await self.broadcast_world()
+        self.tasks = [
+            asyncio.create_task(self.run(), name=f"arena-{self.arena_id}"),
+        ]
+        get_hub().attach(input_group(self.arena_id), self)
+
+    async def stop(self, *, release: bool = True) -> None:
+        get_hub().detach(input_group(self.arena_id), self)
+        for task in self.tasks:
+            if task is not asyncio.current_task():
+                task.cancel()
+        if release:
+            with contextlib.suppress(Exception):
+                await self.redis.eval(_RELEASE, 1, key(self.arena_id, "owner"), self.lease)
+        self.stopped.set()
+
+    async def hub_deliver(self, event: dict[str, Any]) -> None:
+        if event.get("type") == protocol.EVENT_ARENA_INPUT:
+            self.on_input(event)
+
+    # ---- inputs
+
+    def on_input(self, event: dict[str, Any]) -> None:
+        kind = event.get("kind")
+        player = event.get("player")
+        if not isinstance(player, int):
+            return
+        if kind == "turn":
+            self._turn(player, event.get("dir"), event.get("seq"))
+        elif kind == "join":
+            self._join(player, str(event.get("username", "?")))
+        elif kind in ("leave", "remove"):
+            self._leave(player)
+        elif kind == "close":
+            self.closing = True
+        elif kind == "end_round" and self.meta.phase == PLAY:
+            self.meta.phase_ends = 0.0  # ends at the next tick
+            self.meta.by_staff = True
+            self.membership_changed = True
+
+    def _turn(self, player: int, direction: Any, seq: Any) -> None:
+        if player not in self.meta.names or direction not in snake.STEPS:
+            return
+        if not isinstance(seq, int):
+            return
+        queue = self.queues.setdefault(player, deque())
+        # At most two per tick (a quick double turn); more is noise and is dropped.
+        if len(queue) >= 2:
+            return
+        queue.append((direction, seq))
+
+    def _join(self, player: int, username: str) -> None:
+        if player in self.meta.names:
+            self.meta.away_since.pop(player, None)
+            return
+        if len(self.meta.names) >= settings.ARENA_MAX_PLAYERS:
+            self.refused.append(player)
+            return
+        self.meta.names[player] = username
+        self.joins.append(player)
+        self.membership_changed = True
+
+    def _leave(self, player: int) -> None:
+        if player not in self.meta.names:
+            return
+        del self.meta.names[player]
+        self.meta.acks.pop(player, None)
+        self.meta.away_since.pop(player, None)
+        self.queues.pop(player, None)
+        if player in self.joins:
+            self.joins.remove(player)
+        self.leaves.append(player)
+        self.membership_changed = True
+
+    # ---- the loop
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        interval = tick_seconds()
+        due = loop.time()
+        try:
+            while True:
+                due += interval
+                delay = due - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                lag = loop.time() - due
+                if lag > 5 * interval:  # far behind (a stall): skip ahead, do not burst
+                    due = loop.time()
+                self.lag_max = max(self.lag_max, lag)
+                if not await self.tick():
+                    return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("arena %s loop failed; giving it up", self.arena_id)
+        finally:
+            if not self.stopped.is_set():
+                await self.stop()
+
+    async def tick(self) -> bool:
+        """One tick; False once this process no longer owns the arena (or it closed)."""
+        now = time.time()
+        if self.closing:
+            await self.close("closed by staff")
+            return False
+        if now - self.last_presence >= PRESENCE_EVERY_SECONDS:
+            self.last_presence = now
+            if not await self.check_presence(now):
+                return False
+        if self.meta.phase == WAITING:
+            if self.meta.names:
+                await self.start_round()
+            else:
+                self.joins.clear()
+                self.leaves.clear()
+                return await self.commit(snapshot=self.membership_changed)
+        if self.meta.phase == RESULTS:
+            self.joins.clear()
+            self.leaves.clear()
+            if now >= self.meta.phase_ends:
+                if self.meta.names:
+                    await self.start_round()
+                else:
+                    self.meta.phase = WAITING
+                    self.meta.phase_ends = 0.0
+                    self.membership_changed = True
+                    ok = await self.commit(snapshot=True)
+                    await self.broadcast_world()
+                    return ok
+            else:
+                return await self.commit(snapshot=self.membership_changed)
+        return await self.play_tick(now)
+
+    async def play_tick(self, now: float) -> bool:
+        turns: dict[int, str] = {}
+        acks: list[list[int]] = []
+        for player, queue in self.queues.items():
+            if queue:
+                direction, seq = queue.popleft()
+                turns[player] = direction
+                acks.append([player, seq])
+                self.meta.acks[player] = seq
+        joins, self.joins = self.joins, []
+        leaves, self.leaves = self.leaves, []
+        refused, self.refused = self.refused, []
+        before = self.state
+        inputs = snake.TickInputs(turns=turns, joins=tuple(joins), leaves=tuple(leaves))
+        self.state, events = snake.play(self.state, inputs)
+        # Joins and leaves are not in the log: a snapshot follows them at once.
+        snapshot = (
+            bool(joins or leaves) or now - self.last_snapshot >= settings.ARENA_SNAPSHOT_SECONDS
+        )
+        entry = json.dumps([self.state.tick, {str(p): d for p, d in turns.items()}, acks])
+        if not await self.commit(snapshot=snapshot, entry=entry):
+            return False
+        frame = tick_frame(
+            meta=self.meta,
+            state=self.state,
+            before=before,
+            events=events,
+            acks=acks,
+            joined=joins,
+            left=leaves,
+            refused=refused,
+        )
+        await self.publish(protocol.EVENT_ARENA_TICK, frame)
+        if not self.meta.names or now >= self.meta.phase_ends:
+            await self.end_round()
+        return True
+
+    async def commit(self, *, snapshot: bool, entry: str = "") -> bool:
+        """Renew the lease and log the tick (or store a snapshot), if still the owner."""
+        snap = ""
+        now = time.time()
+        if snapshot or now - self.last_snapshot >= settings.ARENA_SNAPSHOT_SECONDS:
+            snap = json.dumps(
+                {"meta": self.meta.to_dict(), "state": snake.state_to_dict(self.state)}
+            )
+            self.membership_changed = False
+        keys = [
+            key(self.arena_id, "owner"),
+            key(self.arena_id, "log"),
+            key(self.arena_id, "snapshot"),
+        ]
+        lease_ms = int(settings.ARENA_LEASE_SECONDS * 1000)
+        try:
+            held = await self.tick_script(
+                keys=keys, args=[self.lease, lease_ms, entry, snap, KEEP_SECONDS]
+            )
+        except Exception:
+            # Redis away: this tick is not logged, and without a renewed lease another
+            # process may take over. Stop; the claimer tries again once Redis is back.
+            logger.warning(
+                "arena %s could not commit a tick; stopping", self.arena_id, exc_info=True
+            )
+            return False
+        if not held:
+            logger.warning("arena %s: the lease went to another process", self.arena_id)
+            return False
+        if snap:
+            self.last_snapshot = now
+            await self.write_info(now)
+        return True
+
+    async def write_info(self, now: float) -> None:
+        info = {
+            "players": len(self.meta.names),
+            "spectators": self.spectators,
+            "phase": self.meta.phase,
+            "round": self.meta.round_number,
+            "tick": self.state.tick,
+            "owner": PROCESS,
+            "lag_ms": round(self.lag_max * 1000, 1),
+            "at": now,
+        }
+        self.lag_max = 0.0
+        with contextlib.suppress(Exception):
+            await self.redis.hset(info_key(), str(self.arena_id), json.dumps(info))
+        summary = protocol.arena_summary(
+            arena_id=self.arena_id,
+            name=self.name,
+            url=self.url,
+            players=len(self.meta.names),
+            spectators=self.spectators,
+            phase=self.meta.phase,
+        )
+        if summary != self.listed and not self.private:
+            self.listed = summary
+            await publish_now(
+                protocol.LOBBY_GROUP,
+                protocol.EVENT_LOBBY_ARENA,
+                protocol.lobby_arena_frame(summary),
+            )
+
+    async def check_presence(self, now: float) -> bool:
+        """Players whose last socket left are removed after ARENA_AWAY_SECONDS (a reload
+        keeps them); an arena nobody plays or watches closes after ARENA_EMPTY_CLOSE_SECONDS."""
+        try:
+            users, count = await presence.online_users(
+                room_id=protocol.arena_presence(self.arena_id), limit=1000
+            )
+        except Exception:
+            return True  # Redis away: nothing is decided on missing facts
+        here = {u["id"] for u in users}
+        for player in list(self.meta.names):
+            if player in here:
+                self.meta.away_since.pop(player, None)
+            elif now - self.meta.away_since.setdefault(player, now) >= settings.ARENA_AWAY_SECONDS:
+                self._leave(player)
+        players_here = len(here & set(self.meta.names))
+        self.spectators = max(0, count - players_here)
+        if self.meta.names or count:
+            self.meta.empty_since = 0.0
+        elif not self.meta.empty_since:
+            self.meta.empty_since = now
+        elif now - self.meta.empty_since >= settings.ARENA_EMPTY_CLOSE_SECONDS:
+            await self.close("closed after standing empty")
+            return False
+        return True
+
+    async def close(self, reason: str) -> None:
+        from game import services  # the services import this module
+
+        await database_sync_to_async(services.arena_close)(arena_id=self.arena_id)
+        await self.publish(protocol.EVENT_ARENA_CLOSED, protocol.arena_closed_frame(reason))
+        with contextlib.suppress(Exception):
+            await self.redis.hdel(info_key(), str(self.arena_id))
+
+    # ---- rounds
+
+    async def start_round(self) -> None:
+        from game import services
+
+        seed = secrets.randbits(63)
+        number = self.meta.round_number + 1
+        round_id = await database_sync_to_async(services.arena_round_start)(
+            arena_id=self.arena_id, number=number, seed=seed
+        )
+        self.state = snake.new_state(seed=seed, players=sorted(self.meta.names))
+        self.joins.clear()
+        self.leaves.clear()
+        self.queues.clear()
+        self.meta.acks.clear()
+        self.meta.round_id = round_id
+        self.meta.round_number = number
+        self.meta.phase = PLAY
+        self.meta.phase_ends = time.time() + settings.ARENA_ROUND_SECONDS
+        self.meta.results = None
+        self.meta.by_staff = False
+        await self.commit(snapshot=True)
+        await self.broadcast_world()
+
+    async def end_round(self) -> None:
+        self.meta.phase = RESULTS
+        self.meta.phase_ends = time.time() + settings.ARENA_RESULTS_SECONDS
+        self.meta.results = results_of(self.meta, self.state)
+        self.meta.stored = False
+        self.store_results()
+        await self.commit(snapshot=True)
+        frame = protocol.arena_over_frame(
+            round_number=self.meta.round_number,
+            results=self.meta.results,
+            next_in=settings.ARENA_RESULTS_SECONDS,
+        )
+        await self.publish(protocol.EVENT_ARENA_OVER, frame)
+
+    def store_results(self) -> None:
+        from game import services
+
+        meta = self.meta
+
+        async def store() -> None:
+            try:
+                await database_sync_to_async(services.arena_round_finish)(
+                    round_id=meta.round_id,
+                    ticks=self.state.tick,
+                    results=list(meta.results or []),
+                    by_staff=meta.by_staff,
+                )
+                meta.stored = True
+            except Exception:
+                logger.exception("arena %s: storing round %s failed", self.arena_id, meta.round_id)
+
+        # Off the tick: the database may take longer than a tick.
+        self.tasks.append(asyncio.create_task(store(), name=f"arena-{self.arena_id}-store"))
+
+    # ---- broadcasts
+
+    async def broadcast_world(self) -> None:
+        frame = protocol.arena_world_frame(world_payload(self.meta, self.state))
+        await self.publish(protocol.EVENT_ARENA_WORLD, frame)
+
+    async def publish(self, event_type: str, frame: dict[str, Any]) -> None:
+        # The sockets keep their place (tick, epoch) and whether their user plays.
+        await publish_now(
+            self.group,
+            event_type,
+            frame,
+            extra={
+                "tick": self.state.tick,
+                "epoch": self.meta.epoch,
+                "players": sorted(self.meta.names),
+            },
+        )
+
+
+# ------------------------------------------------------------------ per process
+
+
+class ArenaHost:
+    """This process's part: the arenas it owns, and a claimer for each arena one of its
+    sockets is on (it takes the lease when the owner is gone)."""
+
+    def __init__(self) -> None:
+        self.watching: Counter[int] = Counter()
+        self.claimers: dict[int, asyncio.Task[None]] = {}
+        self.owners: dict[int, ArenaOwner] = {}
+        self.leases: dict[int, tuple[str | None, float]] = {}  # read when, per arena
+
+    def watch(self, arena_id: int) -> None:
+        self.watching[arena_id] += 1
+        claimer = self.claimers.get(arena_id)
+        if claimer is None or claimer.done():
+            self.claimers[arena_id] = asyncio.create_task(
+                self._claim_loop(arena_id), name=f"arena-{arena_id}-claimer"
+            )
+
+    def unwatch(self, arena_id: int) -> None:
+        self.watching[arena_id] -= 1
+        if self.watching[arena_id] <= 0:
+            del self.watching[arena_id]
+
+    async def _claim_loop(self, arena_id: int) -> None:
+        while self.watching[arena_id] > 0 or arena_id in self.owners:
+            owner = self.owners.get(arena_id)
+            if owner is None:
+                try:
+                    await self._try_claim(arena_id)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    logger.warning("claiming arena %s failed", arena_id, exc_info=True)
+            elif owner.stopped.is_set():
+                self.owners.pop(arena_id, None)
+                continue
+            await asyncio.sleep(settings.ARENA_CLAIM_SECONDS)
+        self.claimers.pop(arena_id, None)
+
+    async def _try_claim(self, arena_id: int) -> None:
+        from game import selectors
+
+        redis = get_async_redis()
+        lease = lease_value(await get_hub().address())
+        lease_ms = int(settings.ARENA_LEASE_SECONDS * 1000)
+        if not await redis.set(key(arena_id, "owner"), lease, nx=True, px=lease_ms):
+            return
+        arena = await database_sync_to_async(selectors.arena_get)(arena_id=arena_id)
+        if arena is None or arena.status != arena.State.OPEN:
+            await redis.eval(_RELEASE, 1, key(arena_id, "owner"), lease)
+            self.watching.pop(arena_id, None)
+            return
+        owner = ArenaOwner(
+            arena_id=arena_id,
+            name=arena.name,
+            url=arena.get_absolute_url(),
+            private=arena.private,
+            lease=lease,
+        )
+        self.owners[arena_id] = owner
+        logger.info("arena %s: this process (%s) runs it now", arena_id, PROCESS)
+        try:
+            await owner.take_over()
+        except BaseException:
+            self.owners.pop(arena_id, None)
+            await owner.stop()
+            raise
+
+    async def send(self, arena_id: int, event: dict[str, Any]) -> None:
+        """A player's input to the arena's owner, wherever it runs."""
+        owner = self.owners.get(arena_id)
+        if owner is not None and not owner.stopped.is_set():
+            owner.on_input(event)
+            return
+        lease, read_at = self.leases.get(arena_id, (None, 0.0))
+        now = time.monotonic()
+        if lease is None or now - read_at > settings.ARENA_CLAIM_SECONDS:
+            lease = await get_async_redis().get(key(arena_id, "owner"))
+            self.leases[arena_id] = (lease, now)
+        if lease:
+            event = {"type": protocol.EVENT_ARENA_INPUT, "group": input_group(arena_id), **event}
+            await get_channel_layer().send(lease_channel(lease), event)
+
+    async def shutdown(self) -> None:
+        for owner in list(self.owners.values()):
+            await owner.stop()
+        for claimer in list(self.claimers.values()):
+            claimer.cancel()
+
+
+_hosts = PerLoop(ArenaHost)
+
+
+def get_host() -> ArenaHost:
+    return _hosts.get()

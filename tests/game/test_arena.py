@@ -1,0 +1,347 @@
+"""Snake arenas over the real Redis channel layer: joining, steering, the rules of input,
+rounds and their stored results, the lobby, staff commands and dropping slow readers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+
+from game import arena as arena_runtime
+from game import services
+from game.models import Arena, ArenaResult
+from tests.conftest import Socket, open_socket
+from tests.game.test_consumers import user_with_cookie
+
+pytestmark = pytest.mark.django_db(transaction=True)
+LOBBY = "/ws/game/lobby/"
+
+
+def path(arena: Arena, code: str | None = None) -> str:
+    return f"/ws/game/arena/{arena.pk}/" + (f"?code={code}" if code else "")
+
+
+async def world_where(ws: Socket, check: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    while True:
+        world = (await ws.next("world"))["world"]
+        if check(world):
+            return world
+
+
+async def tick_where(
+    ws: Socket, check: Callable[[dict[str, Any]], bool], timeout: float = 5.0
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        frame = await ws.next("tick", timeout=max(0.1, deadline - time.monotonic()))
+        if check(frame):
+            return frame
+
+
+async def drain(ws: Socket) -> None:
+    while True:
+        await ws.next("tick")
+
+
+async def new_arena(user: Any, private: bool = False) -> Arena:
+    return await database_sync_to_async(services.arena_create)(user=user, private=private)
+
+
+async def test_players_join_and_steer_and_a_spectator_sees_it_all(
+    make_user: Callable[..., Any], arena_settings: Any
+) -> None:
+    red, red_cookie = await user_with_cookie(make_user, "red")
+    yellow, yellow_cookie = await user_with_cookie(make_user, "yellow")
+    arena = await new_arena(red)
+    async with (
+        open_socket(path(arena)) as watcher,
+        open_socket(path(arena), cookie=red_cookie) as r,
+        open_socket(path(arena), cookie=yellow_cookie) as y,
+    ):
+        sync = await watcher.next("sync")
+        assert sync["arena"]["name"] == arena.name
+        assert sync["you"] == {"id": None, "username": None}
+        await r.send({"type": "join", "ref": "j"})
+        assert (await r.next("ack"))["ref"] == "j"
+        world = await world_where(r, lambda w: w["phase"] == "play")
+        assert [p["username"] for p in world["players"]] == ["red"]
+        await y.send({"type": "join"})
+        joined = await tick_where(watcher, lambda t: "joined" in t)
+        assert joined["joined"] == [{"id": yellow.pk, "username": "yellow"}]
+        # Both snakes are on the grid; a turn is applied and acknowledged by sequence.
+        await tick_where(y, lambda t: any(s["player"] == yellow.pk for s in t.get("spawned", [])))
+        await r.send({"type": "turn", "dir": "up", "seq": 1, "snake": red.pk})
+        acked = await tick_where(watcher, lambda t: [red.pk, 1] in t.get("acks", []))
+        moved = {p: (x, y_) for p, x, y_, _ in acked["moved"]}
+        assert red.pk in moved
+        # The spectator's ticks are the players' ticks: the same numbers, in order.
+        ticks = [f["t"] for f in watcher.seen if f["type"] == "tick"]
+        assert ticks == sorted(ticks)
+        assert ticks == list(range(ticks[0], ticks[-1] + 1))
+
+
+async def test_inputs_from_a_spectator_or_for_another_snake_are_refused(
+    make_user: Callable[..., Any], arena_settings: Any
+) -> None:
+    red, red_cookie = await user_with_cookie(make_user, "red")
+    yellow, yellow_cookie = await user_with_cookie(make_user, "yellow")
+    arena = await new_arena(red)
+    async with (
+        open_socket(path(arena), cookie=red_cookie) as r,
+        open_socket(path(arena), cookie=yellow_cookie) as y,
+        open_socket(path(arena)) as visitor,
+    ):
+        await r.send({"type": "join"})
+        await world_where(r, lambda w: w["phase"] == "play")
+        await y.send({"type": "turn", "dir": "up", "seq": 1, "ref": "spectator"})
+        error = await y.next("error")
+        assert (error["code"], error["ref"]) == ("forbidden", "spectator")
+        await visitor.send({"type": "join", "ref": "v"})
+        assert (await visitor.next("error"))["code"] == "auth_required"
+        await r.send({"type": "turn", "dir": "up", "seq": 2, "snake": yellow.pk, "ref": "x"})
+        error = await r.next("error")
+        assert (error["code"], error["message"]) == ("forbidden", "that is not your snake")
+        await r.send({"type": "turn", "dir": "north", "seq": 3, "ref": "n"})
+        assert (await r.next("error"))["code"] == "invalid"
+        await r.send({"type": "turn", "dir": "up", "ref": "s"})
+        assert (await r.next("error"))["code"] == "invalid"
+        for ws in (r, y, visitor):
+            await ws.usable()
+
+
+async def test_two_turns_a_tick_are_kept_and_the_rest_dropped(
+    make_user: Callable[..., Any], arena_settings: Any
+) -> None:
+    arena_settings.ARENA_TICKS_PER_SECOND = 2.0
+    red, red_cookie = await user_with_cookie(make_user, "red")
+    arena = await new_arena(red)
+    async with open_socket(path(arena), cookie=red_cookie) as r:
+        await r.send({"type": "join"})
+        await world_where(r, lambda w: w["phase"] == "play")
+        await r.next("tick")  # just after a tick: the next is half a second away
+        for seq, direction in enumerate(["up", "left", "down", "right", "up"], start=1):
+            await r.send({"type": "turn", "dir": direction, "seq": seq})
+        first = await tick_where(r, lambda t: "acks" in t)
+        second = await r.next("tick")
+        third = await r.next("tick")
+        assert first["acks"] == [[red.pk, 1]]
+        assert second["acks"] == [[red.pk, 2]]
+        assert "acks" not in third
+
+
+async def test_steering_at_a_fast_human_rate_is_allowed_and_a_flood_is_limited(
+    make_user: Callable[..., Any], arena_settings: Any
+) -> None:
+    red, red_cookie = await user_with_cookie(make_user, "red")
+    arena = await new_arena(red)
+    async with open_socket(path(arena), cookie=red_cookie) as r:
+        await r.send({"type": "join"})
+        await world_where(r, lambda w: w["phase"] == "play")
+        # Ten turns a second for two seconds: every one accepted.
+        for seq in range(20):
+            await r.send({"type": "turn", "dir": "up" if seq % 2 else "left", "seq": seq})
+            await asyncio.sleep(0.1)
+        await r.nothing("error", within=0.3)
+        # A flood: the limit answers (the socket stays usable).
+        for seq in range(20, 120):
+            await r.send({"type": "turn", "dir": "up", "seq": seq, "ref": str(seq)})
+        assert (await r.next("error"))["code"] == "rate_limited"
+        await asyncio.sleep(1)
+        await r.usable()
+
+
+async def test_a_round_ends_with_results_stored_and_a_new_round_begins(
+    make_user: Callable[..., Any], arena_settings: Any
+) -> None:
+    arena_settings.ARENA_ROUND_SECONDS = 1.5
+    arena_settings.ARENA_RESULTS_SECONDS = 1.0
+    red, red_cookie = await user_with_cookie(make_user, "red")
+    arena = await new_arena(red)
+    async with open_socket(path(arena), cookie=red_cookie) as r:
+        await r.send({"type": "join"})
+        await world_where(r, lambda w: w["phase"] == "play" and w["round"] == 1)
+        over = await r.next("round_over", timeout=5)
+        assert over["round"] == 1
+        assert [row["username"] for row in over["results"]] == ["red"]
+        world = await world_where(r, lambda w: w["phase"] == "play")
+        assert world["round"] == 2
+    result = await database_sync_to_async(ArenaResult.objects.select_related("round").get)()
+    assert (result.user_id, result.round.number) == (red.pk, 1)
+    assert result.round.ended_at is not None
+    assert result.length == over["results"][0]["length"]
+
+
+async def test_a_reload_resumes_mid_round_as_the_same_player(
+    make_user: Callable[..., Any], arena_settings: Any
+) -> None:
+    red, red_cookie = await user_with_cookie(make_user, "red")
+    arena = await new_arena(red)
+    async with open_socket(path(arena), cookie=red_cookie) as r:
+        await r.send({"type": "join"})
+        await world_where(r, lambda w: w["phase"] == "play")
+        before = await r.next("tick")
+    async with open_socket(path(arena), cookie=red_cookie) as again:
+        world = (await again.next("sync"))["world"]
+        assert world["phase"] == "play"
+        assert world["tick"] >= before["t"]
+        assert [p["id"] for p in world["players"]] == [red.pk]
+        tick = await again.next("tick")
+        assert tick["t"] == world["tick"] + 1  # ticks go on from the world it was given
+        await again.send({"type": "turn", "dir": "up", "seq": 1})
+        await tick_where(again, lambda t: [red.pk, 1] in t.get("acks", []))
+
+
+async def test_a_player_who_stays_away_is_removed(
+    make_user: Callable[..., Any], arena_settings: Any
+) -> None:
+    arena_settings.ARENA_AWAY_SECONDS = 0.5
+    red, red_cookie = await user_with_cookie(make_user, "red")
+    _yellow, yellow_cookie = await user_with_cookie(make_user, "yellow")
+    arena = await new_arena(red)
+    async with open_socket(path(arena), cookie=yellow_cookie) as y:
+        async with open_socket(path(arena), cookie=red_cookie) as r:
+            await r.send({"type": "join"})
+            await world_where(y, lambda w: w["phase"] == "play")
+        left = await tick_where(y, lambda t: "left" in t, timeout=5)
+        assert left["left"] == [red.pk]
+
+
+async def test_an_empty_arena_closes_and_leaves_the_lobby(
+    make_user: Callable[..., Any], arena_settings: Any
+) -> None:
+    arena_settings.ARENA_EMPTY_CLOSE_SECONDS = 0.5
+    red, red_cookie = await user_with_cookie(make_user, "red")
+    arena = await new_arena(red)
+    async with open_socket(LOBBY) as lobby:
+        assert [a["id"] for a in (await lobby.next("sync"))["arenas"]] == [arena.pk]
+        async with open_socket(path(arena), cookie=red_cookie) as r:
+            await r.next("sync")
+            await r.next("world")  # an owner took it
+        assert (await lobby.next("arena.removed", timeout=5))["id"] == arena.pk
+    await arena.arefresh_from_db()
+    assert arena.status == Arena.State.CLOSED
+    assert arena.closed_at is not None
+
+
+async def test_the_lobby_lists_arenas_live_and_quick_play_picks_the_fullest(
+    make_user: Callable[..., Any], arena_settings: Any
+) -> None:
+    red, red_cookie = await user_with_cookie(make_user, "red")
+    _yellow, yellow_cookie = await user_with_cookie(make_user, "yellow")
+    _blue, blue_cookie = await user_with_cookie(make_user, "blue")
+    async with (
+        open_socket(LOBBY) as lobby,
+        open_socket(LOBBY, cookie=red_cookie) as r_lobby,
+        open_socket(LOBBY, cookie=yellow_cookie) as y_lobby,
+    ):
+        await lobby.next("sync")
+        await r_lobby.send({"type": "arena_quick_play"})
+        first = (await r_lobby.next("arena.joined"))["arena"]
+        assert (await lobby.next("arena"))["arena"]["id"] == first["id"]
+        empty = await new_arena(red)  # another arena, with nobody in it
+        arena = await database_sync_to_async(Arena.objects.get)(pk=first["id"])
+        async with open_socket(path(arena), cookie=red_cookie) as r:
+            await r.send({"type": "join"})
+            listed = await lobby.next("arena")
+            while listed["arena"]["id"] != arena.pk or listed["arena"]["players"] != 1:
+                listed = await lobby.next("arena")
+            # Quick play goes where the others are, not to the empty arena.
+            await y_lobby.send({"type": "arena_quick_play"})
+            assert (await y_lobby.next("arena.joined"))["arena"]["id"] == arena.pk != empty.pk
+            async with open_socket(path(arena)) as watcher:
+                await watcher.next("sync")
+                listed = await lobby.next("arena")
+                while listed["arena"]["spectators"] != 1:
+                    listed = await lobby.next("arena")
+                assert listed["arena"]["players"] == 1
+    del blue_cookie
+
+
+async def test_a_private_arena_is_joined_by_its_invite_link_only(
+    make_user: Callable[..., Any], arena_settings: Any
+) -> None:
+    _red, red_cookie = await user_with_cookie(make_user, "red")
+    _yellow, yellow_cookie = await user_with_cookie(make_user, "yellow")
+    async with open_socket(LOBBY, cookie=red_cookie) as r_lobby:
+        await r_lobby.send({"type": "arena_create", "private": True})
+        joined = await r_lobby.next("arena.joined")
+    arena = await database_sync_to_async(Arena.objects.get)(pk=joined["arena"]["id"])
+    assert joined["invite_url"] == arena.invite_url()
+    with pytest.raises(AssertionError, match="closed with 4403"):
+        async with open_socket(path(arena), cookie=yellow_cookie) as y:
+            await y.next("sync")
+    async with open_socket(path(arena, arena.invite_code), cookie=yellow_cookie) as y:
+        assert (await y.next("sync"))["arena"]["private"] is True
+    async with open_socket(path(arena), cookie=red_cookie) as r:  # its creator
+        await r.next("sync")
+
+
+async def test_staff_end_a_round_and_remove_a_player_live(
+    make_user: Callable[..., Any], arena_settings: Any
+) -> None:
+    red, red_cookie = await user_with_cookie(make_user, "red")
+    yellow, yellow_cookie = await user_with_cookie(make_user, "yellow")
+    arena = await new_arena(red)
+    async with (
+        open_socket(path(arena), cookie=red_cookie) as r,
+        open_socket(path(arena), cookie=yellow_cookie) as y,
+    ):
+        await r.send({"type": "join"})
+        await y.send({"type": "join"})
+        await world_where(r, lambda w: w["phase"] == "play")
+        await tick_where(r, lambda t: "joined" in t or True)
+        removed = await database_sync_to_async(services.arena_remove_player)(
+            arena_id=arena.pk, user_id=yellow.pk
+        )
+        assert removed
+        assert (await tick_where(r, lambda t: "left" in t))["left"] == [yellow.pk]
+        await y.send({"type": "turn", "dir": "up", "seq": 9, "ref": "gone"})
+        assert (await y.next("error"))["code"] == "forbidden"
+        ended = await database_sync_to_async(services.arena_end_round)(arenas=[arena])
+        assert ended == 1
+        over = await r.next("round_over")
+        assert [row["username"] for row in over["results"]] == ["red"]
+    stored = await database_sync_to_async(
+        lambda: list(ArenaResult.objects.values_list("round__ended_by_staff", "user_id"))
+    )()
+    assert stored == [(True, red.pk)]
+
+
+async def test_a_socket_that_stops_reading_is_dropped(
+    make_user: Callable[..., Any], arena_settings: Any
+) -> None:
+    arena_settings.ARENA_MAX_UNREAD_TICKS = 5
+    red, red_cookie = await user_with_cookie(make_user, "red")
+    arena = await new_arena(red)
+    async with (
+        open_socket(path(arena), cookie=red_cookie) as reader,
+        open_socket(path(arena)) as idle,
+    ):
+        await reader.send({"type": "join"})
+        await world_where(reader, lambda w: w["phase"] == "play")
+        for _ in range(15):
+            tick = await reader.next("tick")
+            await reader.send({"type": "seen", "tick": tick["t"]})
+        with pytest.raises(AssertionError, match="closed with 4500"):
+            await drain(idle)
+        await reader.usable()
+
+
+async def test_the_owner_reports_itself_for_the_admin(
+    make_user: Callable[..., Any], arena_settings: Any
+) -> None:
+    red, red_cookie = await user_with_cookie(make_user, "red")
+    arena = await new_arena(red)
+    async with open_socket(path(arena), cookie=red_cookie) as r:
+        await r.send({"type": "join"})
+        await world_where(r, lambda w: w["phase"] == "play")
+        await asyncio.sleep(1.2)
+        info = (await arena_runtime.read_info([arena.pk]))[arena.pk]
+    assert info["players"] == 1
+    assert info["owner"] == arena_runtime.PROCESS
+    assert info["phase"] == "play"
+    assert info["lag_ms"] >= 0
