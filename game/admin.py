@@ -1,13 +1,22 @@
-"""Staff watch games here, and end or abort them; the players see it live."""
+"""Staff watch games and arenas here, and end or abort games, end arena rounds, close
+arenas and remove players; the players see it live."""
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
-from django.db.models import QuerySet
-from django.http import HttpRequest
+from typing import Any
 
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from game import arena as arena_runtime
 from game import services
-from game.models import Game, Move
+from game.models import Arena, ArenaResult, ArenaRound, Game, Move
 from rtsite.admin import ReadOnlyTabularInline
 
 
@@ -40,3 +49,143 @@ class GameAdmin(admin.ModelAdmin):
     def abort(self, request: HttpRequest, queryset: QuerySet[Game]) -> None:
         done = services.game_abort(games=queryset)
         self.message_user(request, f"Aborted {done} game(s).", messages.SUCCESS)
+
+
+class ArenaRoundInline(ReadOnlyTabularInline):
+    model = ArenaRound
+    fields = ["number", "started_at", "ended_at", "ticks", "ended_by_staff"]
+    readonly_fields = fields
+    show_change_link = True
+
+
+class ArenaResultInline(ReadOnlyTabularInline):
+    model = ArenaResult
+    fields = ["user", "score", "length", "kills", "deaths"]
+    readonly_fields = fields
+
+
+@admin.register(ArenaRound)
+class ArenaRoundAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "started_at", "ended_at", "ticks", "ended_by_staff"]
+    list_select_related = ["arena"]
+    inlines = [ArenaResultInline]
+    readonly_fields = [
+        f.name for f in ArenaRound._meta.get_fields() if getattr(f, "concrete", False)
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(Arena)
+class ArenaAdmin(admin.ModelAdmin):
+    """Arenas as they are now: what each owner last reported (at most a second old) beside
+    what is stored. End a round, close an arena, or take a player out of one; the page
+    of everyone in it shows the change at once."""
+
+    list_display = ["name", "status", "private", "players", "owner", "tick_lag", "phase"]
+    list_filter = ["status", "private"]
+    search_fields = ["name"]
+    inlines = [ArenaRoundInline]
+    actions = ["end_round", "close"]
+    readonly_fields = [
+        *(f.name for f in Arena._meta.get_fields() if getattr(f, "concrete", False)),
+        "players_now",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def get_changelist_instance(self, request: HttpRequest) -> Any:
+        changelist = super().get_changelist_instance(request)
+        # One Redis read for the page's arenas.
+        self.live = arena_runtime.read_info_sync([a.pk for a in changelist.result_list])
+        return changelist
+
+    def _live(self, arena: Arena) -> dict[str, Any]:
+        live = getattr(self, "live", {})
+        if arena.pk not in live:
+            live.update(arena_runtime.read_info_sync([arena.pk]))
+        return live.get(arena.pk, {})
+
+    @admin.display(description="players")
+    def players(self, arena: Arena) -> str | None:
+        # None shows as the admin's empty value: nobody runs the arena now.
+        info = self._live(arena)
+        return f"{info['players']} (+{info['spectators']} watching)" if info else None
+
+    @admin.display(description="tick owner")
+    def owner(self, arena: Arena) -> str | None:
+        return self._live(arena).get("owner") if arena.status == Arena.State.OPEN else None
+
+    @admin.display(description="tick lag (ms, worst in the last second)")
+    def tick_lag(self, arena: Arena) -> str | None:
+        info = self._live(arena)
+        return f"{info['lag_ms']:g}" if info and arena.status == Arena.State.OPEN else None
+
+    @admin.display(description="phase")
+    def phase(self, arena: Arena) -> str | None:
+        info = self._live(arena)
+        return f"{info['phase']}, round {info['round']}" if info else None
+
+    @admin.display(description="players now")
+    def players_now(self, arena: Arena) -> str:
+        stored = arena_runtime.read_world_sync(arena.pk)
+        if stored is None or not stored[0].names:
+            return "nobody is playing"
+        meta, state = stored
+        rows = []
+        for player, name in sorted(meta.names.items(), key=lambda item: item[1]):
+            snake = state.snake(player)
+            url = reverse("admin:game_arena_remove", args=[arena.pk, player])
+            rows.append(
+                format_html(
+                    "<li>{} (score {}) · <a href='{}'>remove from the arena</a></li>",
+                    name,
+                    snake.score if snake else 0,
+                    url,
+                )
+            )
+        return format_html("<ul>{}</ul>", format_html_join("", "{}", ((row,) for row in rows)))
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path(
+                "<int:arena_id>/remove/<int:user_id>/",
+                self.admin_site.admin_view(self.remove_player_view),
+                name="game_arena_remove",
+            ),
+            *super().get_urls(),
+        ]
+
+    def remove_player_view(self, request: HttpRequest, arena_id: int, user_id: int) -> Any:
+        arena = Arena.objects.filter(pk=arena_id).first()
+        user = get_user_model().objects.filter(pk=user_id).first()
+        if arena is None or user is None or not self.has_change_permission(request, arena):
+            raise PermissionDenied
+        back = reverse("admin:game_arena_change", args=[arena.pk])
+        if request.method == "POST":
+            if services.arena_remove_player(arena_id=arena.pk, user_id=user.pk):
+                self.message_user(request, f"Removed {user.get_username()} from {arena.name}.")
+            else:
+                self.message_user(request, f"{arena.name} is not running.", messages.WARNING)
+            return HttpResponseRedirect(back)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Remove {user.get_username()} from {arena.name}?",
+            "arena": arena,
+            "player": user,
+            "back": back,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/game/arena/remove_player.html", context)
+
+    @admin.action(description="End the current round of the selected arenas")
+    def end_round(self, request: HttpRequest, queryset: QuerySet[Arena]) -> None:
+        done = services.arena_end_round(arenas=queryset)
+        self.message_user(request, f"Ended the round in {done} arena(s).", messages.SUCCESS)
+
+    @admin.action(description="Close the selected arenas")
+    def close(self, request: HttpRequest, queryset: QuerySet[Arena]) -> None:
+        done = services.arena_staff_close(arenas=queryset.filter(status=Arena.State.OPEN))
+        self.message_user(request, f"Closed {done} arena(s).", messages.SUCCESS)

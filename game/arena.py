@@ -146,6 +146,7 @@ def world_payload(meta: Meta, state: snake.State) -> dict[str, Any]:
         "ends_in": round(max(0.0, meta.phase_ends - time.time()), 3) if meta.phase_ends else 0.0,
         "width": state.config.width,
         "height": state.config.height,
+        "respawn_ticks": state.config.respawn_ticks,
         "snakes": [_snake_payload(s, state.tick) for s in state.snakes],
         "food": [list(cell) for cell in state.food],
         "players": [{"id": pid, "username": name} for pid, name in sorted(meta.names.items())],
@@ -254,19 +255,42 @@ def restore(raw: str, log: list[str]) -> tuple[Meta, snake.State]:
     return meta, state
 
 
+def read_world_sync(arena_id: int) -> tuple[Meta, snake.State] | None:
+    """``read_world`` for synchronous code (the admin)."""
+    with get_redis(timeout=2).pipeline(transaction=True) as pipe:
+        pipe.get(key(arena_id, "snapshot"))
+        pipe.lrange(key(arena_id, "log"), 0, -1)
+        raw, log = pipe.execute()
+    return None if raw is None else restore(raw, log)
+
+
 def read_info_sync(arena_ids: list[int]) -> dict[int, dict[str, Any]]:
     """What the owners last said of these arenas (for the lobby and the admin)."""
     if not arena_ids:
         return {}
     values = get_redis(timeout=2).hmget(info_key(), [str(i) for i in arena_ids])
-    return {i: json.loads(v) for i, v in zip(arena_ids, values, strict=True) if v}
+    return _fresh(arena_ids, values)
 
 
 async def read_info(arena_ids: list[int]) -> dict[int, dict[str, Any]]:
     if not arena_ids:
         return {}
     values = await get_async_redis().hmget(info_key(), [str(i) for i in arena_ids])
-    return {i: json.loads(v) for i, v in zip(arena_ids, values, strict=True) if v}
+    return _fresh(arena_ids, values)
+
+
+def _fresh(arena_ids: list[int], values: list[str | None]) -> dict[int, dict[str, Any]]:
+    # An owner reports every snapshot; one silent for a few leases has died and nobody
+    # took the arena over (nobody is on it): it has no players or spectators to show.
+    silent_after = 4 * settings.ARENA_LEASE_SECONDS + settings.ARENA_SNAPSHOT_SECONDS
+    found = {}
+    for arena_id, value in zip(arena_ids, values, strict=True):
+        if value:
+            info = json.loads(value)
+            if time.time() - info["at"] > silent_after:
+                info.update(players=0, spectators=0, owner=None, phase=WAITING)
+            found[arena_id] = info
+    return found
 
 
 def send_command_sync(arena_id: int, command: dict[str, Any]) -> bool:

@@ -394,6 +394,7 @@ WORLD = {
     "ends_in": float,  # seconds until the round (or the results) end
     "width": int,
     "height": int,
+    "respawn_ticks": int,
     "snakes": [ARENA_SNAKE],
     "food": [CELL],
     "players": [{"id": int, "username": str}],

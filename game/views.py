@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -51,6 +52,7 @@ def arena(request: HttpRequest, arena_id: int) -> HttpResponse:
                 "id": found.pk,
                 "code": code if found.private else None,
                 "closed": found.status != found.State.OPEN,
+                "max_players": settings.ARENA_MAX_PLAYERS,
             },
         },
     )

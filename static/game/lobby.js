@@ -1,4 +1,5 @@
-/* The game lobby: open games and games in progress, live; quick play, create, join. */
+/* The game lobby: snake arenas, open Connect Four games and games in progress, live;
+ * quick play, create, join. */
 (function () {
   "use strict";
 
@@ -6,7 +7,9 @@
   const playingList = document.getElementById("playing");
   const onlineCount = document.getElementById("players-online");
   const errorLine = document.getElementById("lobby-error");
+  const arenaList = document.getElementById("arenas");
   const games = new Map(); // id -> summary
+  const arenas = new Map(); // id -> arena summary
   let me = null;
 
   const live = Live.connect("/ws/game/lobby/", {onFrame: handle});
@@ -66,6 +69,34 @@
     }
   }
 
+  const PHASES = {waiting: "waiting for players", play: "round in play", results: "round results"};
+
+  function arenaItem(arena) {
+    const li = document.createElement("li");
+    li.dataset.id = arena.id;
+    const text = document.createElement("span");
+    const players = arena.players === 1 ? "1 player" : arena.players + " players";
+    text.textContent = `${arena.name} · ${players} of ${arena.max} · ${arena.spectators} watching · ${PHASES[arena.phase] || arena.phase}`;
+    const link = document.createElement("a");
+    link.href = arena.url;
+    link.textContent = me && arena.players < arena.max ? "Play" : "Watch";
+    link.setAttribute("aria-label", `${link.textContent} in ${arena.name}`);
+    li.append(text, link);
+    return li;
+  }
+
+  function renderArenas() {
+    const shown = [...arenas.values()].sort((a, b) => b.players - a.players || b.id - a.id);
+    if (shown.length === 0) {
+      const li = document.createElement("li");
+      li.className = "empty";
+      li.textContent = "No open arenas. Press “Play snake” to open one.";
+      arenaList.replaceChildren(li);
+    } else {
+      arenaList.replaceChildren(...shown.map(arenaItem));
+    }
+  }
+
   function showOnline(count) {
     onlineCount.textContent = count + (count === 1 ? " player" : " players");
   }
@@ -82,9 +113,27 @@
         me = frame.me;
         games.clear();
         for (const g of [...frame.waiting, ...frame.playing]) games.set(g.id, g);
+        arenas.clear();
+        for (const a of frame.arenas) arenas.set(a.id, a);
         showOnline(frame.online);
         render();
+        renderArenas();
         break;
+      case "arena":
+        arenas.set(frame.arena.id, frame.arena);
+        renderArenas();
+        break;
+      case "arena.removed":
+        arenas.delete(frame.id);
+        renderArenas();
+        break;
+      case "arena.joined": {
+        // The arena page joins at once when asked to (?play=1).
+        const url = new URL(frame.invite_url || frame.arena.url, location.href);
+        url.searchParams.set("play", "1");
+        location.href = url.pathname + url.search;
+        break;
+      }
       case "game": {
         const known = games.get(frame.game.id);
         // Spectator counts arrive on their own; keep the one we have.
@@ -124,5 +173,12 @@
     document
       .getElementById("create-private")
       .addEventListener("click", () => live.send({type: "create", private: true}));
+    document
+      .getElementById("arena-quick-play")
+      .addEventListener("click", () => live.send({type: "arena_quick_play"}));
+    document.getElementById("arena-create").addEventListener("click", () => live.send({type: "arena_create"}));
+    document
+      .getElementById("arena-create-private")
+      .addEventListener("click", () => live.send({type: "arena_create", private: true}));
   }
 })();

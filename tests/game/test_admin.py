@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -49,3 +50,54 @@ async def test_staff_action_reaches_the_game_page(
         reverse("admin:game_game_change", args=[game.pk])
     )
     assert page.status_code == 200
+
+
+async def test_staff_see_arenas_live_and_end_rounds_and_remove_players(
+    make_user: Callable[..., Any], arena_settings: Any
+) -> None:
+    from game import arena as arena_runtime
+    from tests.game.test_arena import path, tick_where, world_where
+    from tests.game.test_consumers import user_with_cookie
+
+    red, red_cookie = await user_with_cookie(make_user, "red")
+    yellow, yellow_cookie = await user_with_cookie(make_user, "yellow")
+    staff = Client()
+    await database_sync_to_async(staff.force_login)(
+        await database_sync_to_async(make_user)(is_staff=True, is_superuser=True)
+    )
+    arena = await database_sync_to_async(services.arena_create)(user=red)
+    async with (
+        open_socket(path(arena), cookie=red_cookie) as r,
+        open_socket(path(arena), cookie=yellow_cookie) as y,
+    ):
+        await r.send({"type": "join"})
+        await y.send({"type": "join"})
+        await world_where(r, lambda w: w["phase"] == "play")
+        await tick_where(r, lambda t: True)
+        await asyncio.sleep(1.2)  # the owner reports once a second
+        changelist = reverse("admin:game_arena_changelist")
+        listing = (await database_sync_to_async(staff.get)(changelist)).content.decode()
+        assert arena.name in listing
+        assert "2 (+0 watching)" in listing
+        assert arena_runtime.PROCESS in listing
+        change = reverse("admin:game_arena_change", args=[arena.pk])
+        page = (await database_sync_to_async(staff.get)(change)).content.decode()
+        remove = reverse("admin:game_arena_remove", args=[arena.pk, yellow.pk])
+        assert remove in page
+        confirm = await database_sync_to_async(staff.get)(remove)
+        assert "Remove yellow from" in confirm.content.decode()
+        done = await database_sync_to_async(staff.post)(remove)
+        assert done.status_code == 302
+        assert (await tick_where(r, lambda t: "left" in t))["left"] == [yellow.pk]
+        reply = await database_sync_to_async(staff.post)(
+            changelist, {"action": "end_round", "_selected_action": [arena.pk]}
+        )
+        assert reply.status_code == 302
+        over = await r.next("round_over")
+        assert [row["username"] for row in over["results"]] == ["red"]
+        await database_sync_to_async(staff.post)(
+            changelist, {"action": "close", "_selected_action": [arena.pk]}
+        )
+        assert (await r.next("closed"))["reason"] == "closed by staff"
+    await arena.arefresh_from_db()
+    assert arena.status == arena.State.CLOSED
