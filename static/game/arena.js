@@ -59,6 +59,7 @@
   const key = (cell) => cell[0] + "," + cell[1];
 
   function loadWorld(w) {
+    const wasPlaying = me.id !== null && names.has(me.id);
     world = w;
     snakes = new Map();
     for (const s of w.snakes) snakes.set(s.player, snakeFrom(s));
@@ -73,6 +74,7 @@
     renderScores();
     renderPhase();
     renderButtons();
+    if (!wasPlaying && me.id !== null && names.has(me.id) && joinAsked) becamePlayer();
     if (wantsToPlay && me.id !== null && !names.has(me.id) && w.phase !== undefined) {
       wantsToPlay = false;
       join();
@@ -146,10 +148,7 @@
     for (const p of t.joined || []) {
       names.set(p.id, p.username);
       if (!snakes.has(p.id)) snakes.set(p.id, snakeFrom({body: [], direction: "right", alive: false, score: 0, kills: 0, deaths: 0, respawn_in: 1}));
-      if (p.id === me.id) {
-        say("You joined. Steer with the arrow keys.");
-        canvas.focus();
-      }
+      if (p.id === me.id) becamePlayer();
       scoresChanged = true;
     }
     for (const player of t.left || []) {
@@ -237,8 +236,17 @@
     live.send({type: "turn", dir, seq});
   }
 
+  let joinAsked = false;
+
   function join() {
+    joinAsked = true;
     live.send({type: "join"});
+  }
+
+  function becamePlayer() {
+    joinAsked = false;
+    say("You joined. Steer with the arrow keys.");
+    canvas.focus();
   }
 
   document.addEventListener("keydown", (event) => {

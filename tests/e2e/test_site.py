@@ -369,6 +369,7 @@ def test_axe_finds_nothing_serious_on_any_page_in_either_scheme_or_width(
     notify(title="Maintenance tonight", users=[alice], level="warning")
     game = off_loop(lambda: game_services.game_create(user=alice))
     off_loop(lambda: game_services.game_join(game_id=game.pk, user=bob))
+    arena = off_loop(lambda: game_services.arena_create(user=bob))
     signed_in = [
         "/chat/",
         f"/chat/{room.slug}/",
@@ -376,6 +377,7 @@ def test_axe_finds_nothing_serious_on_any_page_in_either_scheme_or_width(
         "/notifications/",
         "/game/",
         f"/game/{game.pk}/",
+        f"/game/arena/{arena.pk}/?play=1",
         "/game/leaderboard/",
         # Staff pages: the admin's own markup, with the mends of static/rtsite/admin.js.
         "/admin/",
@@ -386,9 +388,17 @@ def test_axe_finds_nothing_serious_on_any_page_in_either_scheme_or_width(
         "/admin/notifications/notification/add/",
         "/admin/game/game/",
         f"/admin/game/game/{game.pk}/change/",
+        "/admin/game/arena/",
+        f"/admin/game/arena/{arena.pk}/change/",
         f"/admin/auth/user/{alice.pk}/change/",
     ]
-    anonymous = ["/accounts/login/", "/accounts/signup/", f"/chat/{room.slug}/", "/game/"]
+    anonymous = [
+        "/accounts/login/",
+        "/accounts/signup/",
+        f"/chat/{room.slug}/",
+        "/game/",
+        f"/game/arena/{arena.pk}/",
+    ]
     problems: list[str] = []
     page = browser.new_context().new_page()
     page.set_default_timeout(15_000)

@@ -1,0 +1,172 @@
+"""The snake arena in real browsers: two players steer with the arrow keys, one eats and
+scores, one crashes, a visitor watches it all; a reload resumes mid-round."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from game import arena as arena_runtime
+from game import snake
+from game.models import Arena
+from tests.conftest import Daphne
+from tests.e2e.conftest import log_in, off_loop, shot
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+KEYS = {"up": "ArrowUp", "down": "ArrowDown", "left": "ArrowLeft", "right": "ArrowRight"}
+
+
+def world_of(arena_id: int) -> tuple[arena_runtime.Meta, snake.State]:
+    stored = off_loop(lambda: arena_runtime.read_world_sync(arena_id))
+    assert stored is not None
+    return stored
+
+
+def safe(state: snake.State, cell: snake.Cell) -> bool:
+    x, y = cell
+    inside = 0 <= x < state.config.width and 0 <= y < state.config.height
+    return inside and all(cell not in s.body for s in state.snakes)
+
+
+def steer_to_food(page: Any, arena_id: int, player: int, timeout: float = 60) -> None:
+    """Press arrow keys, as a player would, until the snake has eaten once: towards the
+    nearest food, never straight back, never into a wall or a body if it can help it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _meta, state = world_of(arena_id)
+        me = state.snake(player)
+        if me is not None and me.score >= 1:
+            return
+        if me is None or not me.alive or not state.food:
+            time.sleep(0.05)
+            continue
+        (hx, hy) = me.body[0]
+        fx, fy = min(state.food, key=lambda f: abs(f[0] - hx) + abs(f[1] - hy))
+        wanted = []
+        if fx != hx:
+            wanted.append("right" if fx > hx else "left")
+        if fy != hy:
+            wanted.append("down" if fy > hy else "up")
+        wanted += [d for d in snake.DIRECTIONS if d not in wanted]
+        for direction in wanted:
+            if direction == snake.OPPOSITE[me.direction]:
+                continue
+            dx, dy = snake.STEPS[direction]
+            if safe(state, (hx + dx, hy + dy)):
+                if direction != me.direction:
+                    page.keyboard.press(KEYS[direction])
+                break
+        time.sleep(0.04)
+    raise AssertionError("the snake did not eat within the time")
+
+
+def test_two_players_steer_one_scores_one_crashes_and_a_visitor_sees_it(
+    browser: Any, daphne_server: Daphne, make_user: Callable[..., Any]
+) -> None:
+    ruby = make_user("ruby")
+    sunny = make_user("sunny")
+    red = log_in(browser, daphne_server.url, "ruby", "/game/")
+    red.click("#arena-quick-play")
+    red.wait_for_url("**/game/arena/*/?play=1")
+    arena = Arena.objects.get()
+    url = f"/game/arena/{arena.pk}/"
+    red.locator("#arena-scores tr.me", has_text="ruby (you)").wait_for()
+    red.locator("#arena-leave").wait_for()
+    assert red.evaluate("document.activeElement.id") == "arena-canvas"
+
+    yellow = log_in(browser, daphne_server.url, "sunny", url)
+    yellow.click("#arena-join")
+    yellow.locator("#arena-scores tr.me", has_text="sunny (you)").wait_for()
+
+    watcher = browser.new_context().new_page()
+    watcher.set_default_timeout(15_000)
+    watcher.goto(f"{daphne_server.url}{url}")
+    watcher.locator("#arena-phase", has_text="Round 1").wait_for()
+    watcher.locator("#arena-scores", has_text="ruby").wait_for()
+    watcher.locator("#arena-scores", has_text="sunny").wait_for()
+    assert watcher.locator("#arena-join").count() == 0  # a visitor is told to log in
+
+    # Ruby steers to the food with the arrow keys; sunny leaves the keys alone and runs
+    # into a wall.
+    steer_to_food(red, arena.pk, ruby.pk)
+    red.locator("#arena-announce", has_text="Score").wait_for()
+    for page in (red, yellow, watcher):
+        page.wait_for_function(
+            "[...document.querySelectorAll('#arena-scores tr')].some(r => "
+            "r.cells[0].textContent.startsWith('ruby') && Number(r.cells[1].textContent) >= 1)"
+        )
+    for page in (yellow, watcher):
+        page.wait_for_function(
+            "[...document.querySelectorAll('#arena-scores tr')].some(r => "
+            "r.cells[0].textContent.startsWith('sunny') && Number(r.cells[3].textContent) >= 1)"
+        )
+    yellow.locator("#arena-announce", has_text="You crashed").wait_for()
+    _meta, state = world_of(arena.pk)
+    assert state.snake(sunny.pk).deaths >= 1  # type: ignore[union-attr]
+    # The visitor's canvas draws the world: some pixels are the snakes' colours.
+    assert (
+        watcher.evaluate(
+            """() => {
+            const c = document.getElementById('arena-canvas');
+            const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            let coloured = 0;
+            for (let i = 0; i < data.length; i += 4) {
+                const rgb = [data[i], data[i + 1], data[i + 2]];
+                if (Math.max(...rgb) - Math.min(...rgb) > 80) coloured++;
+            }
+            return coloured;
+        }"""
+        )
+        > 0
+    )
+    shot(red, "arena-player")
+    shot(watcher, "arena-watcher")
+
+    # A reload resumes mid-round: still playing, score kept, steering works at once.
+    score = state.snake(ruby.pk).score  # type: ignore[union-attr]
+    red.reload()
+    red.wait_for_selector("[data-live-state=connected]")
+    red.locator("#arena-scores tr.me", has_text="ruby (you)").wait_for()
+    assert red.locator("#arena-join").is_hidden()
+    red.locator("#arena-phase", has_text="Round 1").wait_for()
+    red.wait_for_function(
+        "Number(document.querySelector('#arena-scores tr.me').cells[1].textContent) >= "
+        + str(score)
+    )
+    red.locator("#arena-canvas").focus()
+    deadline = time.monotonic() + 20
+    turned = False
+    while time.monotonic() < deadline and not turned:
+        _meta, state = world_of(arena.pk)
+        me = state.snake(ruby.pk)
+        if me is None or not me.alive:
+            time.sleep(0.1)
+            continue
+        sideways = "up" if me.direction in ("left", "right") else "left"
+        red.keyboard.press(KEYS[sideways])
+        time.sleep(0.4)
+        after = state.snake(ruby.pk)
+        _meta, later = world_of(arena.pk)
+        after = later.snake(ruby.pk)
+        turned = after is not None and (after.direction == sideways or not after.alive)
+    assert turned
+
+
+def test_the_page_says_when_it_is_reconnecting(
+    browser: Any, daphne_server: Daphne, make_user: Callable[..., Any]
+) -> None:
+    make_user("ruby")
+    red = log_in(browser, daphne_server.url, "ruby", "/game/")
+    red.click("#arena-create")
+    red.wait_for_url("**/game/arena/*/?play=1")
+    red.locator("#arena-phase", has_text="Round 1").wait_for()
+    red.context.set_offline(True)
+    red.evaluate("window.dispatchEvent(new Event('offline'))")
+    red.locator("#arena-overlay", has_text="paused").wait_for()
+    red.context.set_offline(False)
+    red.evaluate("window.dispatchEvent(new Event('online'))")
+    red.locator("#arena-overlay").wait_for(state="hidden")
