@@ -32,6 +32,15 @@
   let you = {number: null, username: null};
   let cursor = 3;
   let flashTimer = null;
+  let confirmingResign = false;
+  let resignTimer = null;
+  let wasMyTurn = false;
+  const baseTitle = document.title;
+  // Touch screens have no cursor to move: no "column 4 selected", and tap help.
+  const touch = window.matchMedia("(pointer: coarse)").matches;
+  const soundToggle = document.getElementById("turn-sound");
+  const soundLine = document.querySelector(".game-sound");
+  const helpEl = document.getElementById("board-help");
 
   const path = "/ws/game/" + config.id + "/" + (config.code ? "?code=" + encodeURIComponent(config.code) : "");
   const live = Live.connect(path, {onFrame: handle, onClosed: closed});
@@ -57,8 +66,11 @@
       if (you.number === game.winner) return "You win (" + why + ")!";
       return name(game.winner) + " wins (" + why + ").";
     }
-    if (myTurn()) return "Your turn: column " + (cursor + 1) + " selected.";
-    return name(game.turn) + " to move.";
+    let text = myTurn() ? (touch ? "Your turn." : "Your turn: column " + (cursor + 1) + " selected.") : name(game.turn) + " to move.";
+    if (game.draw_offer) {
+      text += game.draw_offer === you.number ? " You offered a draw." : " " + name(game.draw_offer) + " offers a draw.";
+    }
+    return text;
   }
 
   function renderBoard() {
@@ -124,13 +136,27 @@
     playersLine.textContent = name(1) + " vs " + name(2);
   }
 
-  function action(label, frame, className) {
+  // A game button: after it, the focus goes back to the board (the buttons are redrawn,
+  // which would leave it on the page's body).
+  function button(label, onClick, className) {
     const b = document.createElement("button");
     b.type = "button";
     b.textContent = label;
     if (className) b.className = className;
-    b.addEventListener("click", () => live.send(frame));
+    b.addEventListener("click", onClick);
     return b;
+  }
+
+  function action(label, frame, className) {
+    return button(label, () => {
+      live.send(frame);
+      boardEl.focus();
+    }, className);
+  }
+
+  function stopConfirming() {
+    confirmingResign = false;
+    clearTimeout(resignTimer);
   }
 
   function renderActions() {
@@ -150,7 +176,29 @@
         } else {
           buttons.push(action("Offer a draw", {type: "offer_draw"}, "secondary"));
         }
-        buttons.push(action("Resign", {type: "resign"}, "secondary"));
+        if (confirmingResign) {
+          const ask = document.createElement("span");
+          ask.textContent = "Resign this game?";
+          const yes = action("Yes, resign", {type: "resign"}, "danger");
+          yes.addEventListener("click", stopConfirming);
+          const no = button("Keep playing", () => {
+            stopConfirming();
+            renderActions();
+            boardEl.focus();
+          }, "secondary");
+          buttons.push(ask, yes, no);
+        } else {
+          buttons.push(button("Resign…", () => {
+            confirmingResign = true;
+            // The question goes away by itself if left unanswered.
+            resignTimer = setTimeout(() => {
+              confirmingResign = false;
+              renderActions();
+            }, 8000);
+            renderActions();
+            actionsEl.querySelector("button.secondary:last-child").focus();
+          }, "secondary"));
+        }
         if (other && awaySeconds(other) >= game.grace_seconds) {
           buttons.push(action("Claim the win (opponent left)", {type: "claim_win"}));
         }
@@ -168,12 +216,51 @@
     }
   }
 
+  // The turn cue: the status line and the board stand out, the tab's title says it (for
+  // a player in another tab), and, if asked for, a short tone.
+  function cueTurn() {
+    const mine = Boolean(myTurn());
+    statusEl.classList.toggle("your-turn", mine);
+    boardEl.classList.toggle("your-turn", mine);
+    document.title = mine ? "● Your turn · " + baseTitle : baseTitle;
+    if (mine && !wasMyTurn && soundToggle && soundToggle.checked) beep();
+    wasMyTurn = mine;
+  }
+
+  function beep() {
+    const Audio = window.AudioContext || window.webkitAudioContext;
+    if (!Audio) return;
+    try {
+      const context = beep.context || (beep.context = new Audio());
+      const tone = context.createOscillator();
+      const gain = context.createGain();
+      tone.frequency.value = 660;
+      gain.gain.setValueAtTime(0.12, context.currentTime);
+      gain.gain.exponentialRampToValueAtTime(0.001, context.currentTime + 0.25);
+      tone.connect(gain).connect(context.destination);
+      tone.start();
+      tone.stop(context.currentTime + 0.25);
+    } catch (error) {
+      console.warn("no turn sound:", error);
+    }
+  }
+
+  if (soundToggle) {
+    soundToggle.checked = localStorage.getItem("rtsite.turnSound") === "on";
+    soundToggle.addEventListener("change", () => {
+      localStorage.setItem("rtsite.turnSound", soundToggle.checked ? "on" : "off");
+      if (soundToggle.checked) beep(); // a sample (and the browser's audio is unlocked by the click)
+    });
+  }
+
   function render() {
     renderBoard();
     renderPlayers();
     renderActions();
     const text = statusText();
     if (statusEl.textContent !== text) statusEl.textContent = text;
+    cueTurn();
+    renderHelp();
   }
 
   // A line that hides itself after a while: errors in red, confirmations ("Invitation
@@ -191,8 +278,16 @@
 
   function accept(next, last) {
     if (game && next.version < game.version) return; // an older state, overtaken
+    if (!game || next.version > game.version) {
+      // What an error said ("Wait for your turn.") was about the game before this.
+      errorEl.hidden = true;
+      if (next.status !== "active") stopConfirming();
+    }
+    // A state without a move (a player's connection, a draw offer) keeps the ring on
+    // the last move.
+    const previous = game;
     game = next;
-    game.last = last || null;
+    game.last = last || (previous && previous.moves === next.moves ? previous.last : null);
     if (game.rematch_id) {
       location.href = "/game/" + game.rematch_id + "/";
       return;
@@ -206,7 +301,7 @@
         you = frame.you;
         spectatorsEl.textContent = frame.spectators;
         game = null; // a sync is the whole truth, whatever version came before
-        accept(frame.game, null);
+        accept(frame.game, lastMove(frame.game.board, frame.moves));
         break;
       case "state":
         accept(frame.game, frame.last);
@@ -221,6 +316,16 @@
         showError(frame.message);
         break;
     }
+  }
+
+  // The cell of the last move (for its ring), from the board and the moves' columns.
+  function lastMove(board, moves) {
+    if (!moves.length) return null;
+    const column = moves[moves.length - 1];
+    for (let row = ROWS - 1; row >= 0; row--) {
+      if (board[row * COLUMNS + column] !== ".") return [row, column];
+    }
+    return null;
   }
 
   function closed(code) {
@@ -260,6 +365,20 @@
   setInterval(() => {
     if (game && game.status === "active") renderActions();
   }, 1000);
+
+  // Help for what this person can do here: keys or taps for a player, nothing to learn
+  // for a spectator.
+  function renderHelp() {
+    const player = you.number !== null;
+    let text = "You are watching: moves appear as they are played.";
+    if (player) {
+      text = touch
+        ? "Tap a column to drop your piece there."
+        : "Arrow keys move the cursor between columns; Enter or Space drops your piece. Click a column to drop there.";
+    }
+    if (helpEl.textContent !== text) helpEl.textContent = text;
+    if (soundLine) soundLine.hidden = !player;
+  }
 
   render();
   boardEl.focus();

@@ -60,12 +60,25 @@ PASSWORD = "pw-for-tests-only"  # tests.conftest.make_user's password
 
 
 def log_in(
-    browser: Any, base_url: str, username: str, path: str, *, context: Any = None, **options: Any
+    browser: Any,
+    base_url: str,
+    username: str,
+    path: str,
+    *,
+    context: Any = None,
+    init_script: str | None = None,
+    **options: Any,
 ) -> Any:
     """A page of ``username`` (a new browser context unless given, made with
     ``options``: viewport, color_scheme) opened at ``path``, logged in through the form,
-    its sockets connected."""
-    page = (context or browser.new_context(**options)).new_page()
+    its sockets connected. ``init_script`` runs in the new context's pages before theirs."""
+    if context is None and init_script is not None:
+        context = browser.new_context(**options)
+        context.add_init_script(init_script)
+        page = context.new_page()
+        context = None  # still to log in
+    else:
+        page = (context or browser.new_context(**options)).new_page()
     page.set_default_timeout(15_000)
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
