@@ -23,13 +23,14 @@ from typing import Any
 
 import psutil
 
-from bench import game_load, load, report
+from bench import arena_load, game_load, load, report
 from bench.stacks import (
     Ours,
     OursNotifications,
     OursReading,
     OursUpdates,
     Stack,
+    Tornado,
     make,
     stop_embedded_redis,
 )
@@ -69,6 +70,13 @@ class Sizes:
     search_messages: int = 1_000_000
     # Seconds between a process's writes of read cursors (0: each at once); one server each.
     reading_batches: tuple[float, ...] = (1.0, 0.25, 0.0)
+    # Snake arenas: how many, players and spectators in each, seconds measured; then arena
+    # counts tried (two players each) until one process's p99 tick passes 1.5x its target.
+    arenas: int = 50
+    arena_players: int = 8
+    arena_spectators: int = 4
+    arena_seconds: float = 10
+    arena_capacity: tuple[int, ...] = (50, 100, 150, 200, 300, 400)
 
 
 FULL = Sizes(
@@ -125,6 +133,11 @@ TINY = Sizes(
     chat_rooms_open=3,
     search_messages=2000,
     reading_batches=(0.25,),
+    arenas=2,
+    arena_players=2,
+    arena_spectators=2,  # one on each process, for the failover
+    arena_seconds=2,
+    arena_capacity=(2,),
 )
 
 Row = dict[str, Any]
@@ -637,6 +650,68 @@ async def scenario_game(stack: Stack, sizes: Sizes) -> list[Row]:
     return rows
 
 
+async def scenario_arena(stack: Stack, sizes: Sizes) -> list[Row]:
+    """Snake arenas: ours on one process and on two (the owner of most arenas killed at
+    the end), the Tornado peer on its one; then how many arenas one process holds."""
+    from django.conf import settings
+
+    ticks = float(settings.ARENA_TICKS_PER_SECOND)
+    if isinstance(stack, Ours):
+        arenas: Stack = arena_load.OursArenas()
+        process_counts = (1, 2)
+    elif isinstance(stack, Tornado):
+        arenas = arena_load.TornadoArenas(ticks)
+        process_counts = (1,)
+    else:
+        return []  # the tutorial peer has no game
+    rows = []
+    size = f"{sizes.arenas} arenas x {sizes.arena_players}+{sizes.arena_spectators} @ {ticks:g}/s"
+    for processes in process_counts:
+
+        async def body(processes: int = processes) -> Row:
+            return await arena_load.run(
+                arenas,
+                arenas=sizes.arenas,
+                players=sizes.arena_players,
+                spectators=sizes.arena_spectators,
+                seconds=sizes.arena_seconds,
+                processes=processes,
+                kill_owner=processes > 1,
+            )
+
+        row = await _with_server(arenas, processes, body)
+        rows.append({"scenario": "arena", "variant": f"{size}, {processes} proc", **row})
+    held, steps = 0, []
+    for count in sizes.arena_capacity:
+
+        async def step(count: int = count) -> Row:
+            return await arena_load.run(
+                arenas,
+                arenas=count,
+                players=2,
+                spectators=0,
+                seconds=sizes.arena_seconds,
+                processes=1,
+            )
+
+        row = await _with_server(arenas, 1, step)
+        steps.append(
+            {k: row[k] for k in ("arenas", "tick_p99_ms", "input_p99_ms", "server_cpu_pct")}
+        )
+        if (row["tick_p99_vs_target"] or 0) > 1.5:
+            break
+        held = count
+    rows.append(
+        {
+            "scenario": "arena",
+            "variant": "arenas one process holds (2 players each, p99 tick <= 1.5x)",
+            "arenas_held": held,
+            "steps": steps,
+        }
+    )
+    return rows
+
+
 SCENARIOS = {
     "fanout": scenario_fanout,
     "sustain": scenario_sustain,
@@ -650,6 +725,7 @@ SCENARIOS = {
     "updates": scenario_updates,
     "reading": scenario_reading,
     "game": scenario_game,
+    "arena": scenario_arena,
 }
 
 

@@ -329,6 +329,7 @@ class ArenaOwner:
         self.spectators = 0
         self.listed: dict[str, Any] | None = None
         self.lag_max = 0.0
+        self.intervals: list[float] = []  # between tick starts, since the last report
         self.tasks: list[asyncio.Task[None]] = []
         self.stopped = asyncio.Event()
         self.closing = False  # staff closed it: at the next tick
@@ -425,14 +426,17 @@ class ArenaOwner:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         interval = tick_seconds()
-        due = loop.time()
+        due = started = loop.time()
         try:
             while True:
                 due += interval
                 delay = due - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                lag = loop.time() - due
+                now = loop.time()
+                self.intervals.append(now - started)
+                started = now
+                lag = now - due
                 if lag > 5 * interval:  # far behind (a stall): skip ahead, do not burst
                     due = loop.time()
                 self.lag_max = max(self.lag_max, lag)
@@ -560,9 +564,12 @@ class ArenaOwner:
             "tick": self.state.tick,
             "owner": PROCESS,
             "lag_ms": round(self.lag_max * 1000, 1),
+            # Tick intervals since the last report (make bench reads the jitter here).
+            "intervals_ms": [round(i * 1000, 2) for i in self.intervals[-100:]],
             "at": now,
         }
         self.lag_max = 0.0
+        self.intervals = []
         with contextlib.suppress(Exception):
             await self.redis.hset(info_key(), str(self.arena_id), json.dumps(info))
         summary = protocol.arena_summary(
