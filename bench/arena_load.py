@@ -60,6 +60,14 @@ class OursArenas(Ours):
         raw = get_redis(timeout=5).hgetall(info_key())
         return {int(k): json.loads(v) for k, v in raw.items()}
 
+    def tickers(self) -> dict[str, dict[str, Any]]:
+        """Each process's ticker report (its tick intervals since the one before)."""
+        from game.arena import ticker_key
+        from rtsite.redis import get_redis
+
+        raw = get_redis(timeout=5).hgetall(ticker_key())
+        return {k: json.loads(v) for k, v in raw.items()}
+
 
 class TornadoArenas(Stack):
     def __init__(self, ticks_per_second: float) -> None:
@@ -178,7 +186,11 @@ async def _steer(seat: Seat, run: Run, deadline: float, rng: random.Random) -> N
         run.turns += 1
 
 
-async def _connect(stack: Stack, seats: list[Seat], ours: bool) -> int:
+async def _connect(
+    stack: Stack, seats: list[Seat], ours: bool, run: Run, readers: list[asyncio.Task[None]]
+) -> int:
+    """Open every seat's socket and start reading it at once, as a page does (ours drops
+    a socket that does not read)."""
     gate = asyncio.Semaphore(load.CONNECT_CONCURRENCY)
     failures = 0
 
@@ -194,6 +206,7 @@ async def _connect(stack: Stack, seats: list[Seat], ours: bool) -> int:
                 return
             if first is not None and not seat.spectator:  # ours: the sync says who you are
                 seat.player = json.loads(first)["you"]["id"] or 0
+            readers.append(asyncio.create_task(_read(seat, run, ours)))
 
     await asyncio.gather(*(one(s) for s in seats))
     return failures
@@ -230,11 +243,11 @@ async def run(
         for s in range(spectators):
             port = stack.ports[(a + s) % len(stack.ports)]
             seats.append(Seat(arena=arena_id, port=port, headers={}, spectator=True))
-    failures = await _connect(stack, seats, ours)
+    runs = Run()
+    readers: list[asyncio.Task[None]] = []
+    failures = await _connect(stack, seats, ours, runs, readers)
     if failures:
         raise RuntimeError(f"{failures} sockets failed to connect")
-    runs = Run()
-    readers = [asyncio.create_task(_read(s, runs, ours)) for s in seats]
     if ours:
         for seat in seats:
             if not seat.spectator:
@@ -247,14 +260,15 @@ async def run(
     for seat in seats:
         seat.bytes = 0
     intervals: list[float] = []
-    seen_reports: dict[int, float] = {}
+    seen_reports: dict[str, float] = {}
+    start_wall = time.time()
 
     async def collect_ours() -> None:
         while True:
-            for arena_id, info in (await asyncio.to_thread(stack.info)).items():
-                if arena_id in ids and info["at"] != seen_reports.get(arena_id):
-                    seen_reports[arena_id] = info["at"]
-                    intervals.extend(info.get("intervals_ms", []))
+            for process, report in (await asyncio.to_thread(stack.tickers)).items():
+                if report["at"] > start_wall and report["at"] != seen_reports.get(process):
+                    seen_reports[process] = report["at"]
+                    intervals.extend(report["intervals_ms"])
             await asyncio.sleep(0.3)
 
     collector = asyncio.create_task(collect_ours()) if ours else None
@@ -337,13 +351,17 @@ async def _failover(stack: Any, ids: list[int], seats: list[Seat]) -> dict[str, 
     before = {a: (s.epoch, s.tick) for a, s in watched.items()}
     stack.processes[doomed].kill()
     killed = time.perf_counter()
-    await asyncio.sleep(8)
-    gaps = []
-    for arena_id, seat in watched.items():
+
+    def resumed_at(arena_id: int) -> float | None:
         epoch, _tick = before[arena_id]
-        resumed = next((at for e, t, at in seat.ticks_at if e > epoch and at > killed), None)
-        if resumed is not None:
-            gaps.append(resumed - killed)
+        seat = watched[arena_id]
+        return next((at for e, _t, at in seat.ticks_at if e > epoch and at > killed), None)
+
+    while time.perf_counter() - killed < 10:  # every arena back, or given up on
+        if all(resumed_at(a) is not None for a in watched):
+            break
+        await asyncio.sleep(0.1)
+    gaps = [at - killed for a in watched if (at := resumed_at(a)) is not None]
     tick_s = 1 / stack_ticks(stack)
     return {
         "failover_arenas": len(watched),

@@ -84,6 +84,10 @@ class ArenaAdmin(admin.ModelAdmin):
     of everyone in it shows the change at once."""
 
     list_display = ["name", "status", "private", "players", "owner", "tick_lag", "phase"]
+
+    class Media:
+        js = ["game/arena_admin.js"]  # the list refreshes itself while nobody is using it
+
     list_filter = ["status", "private"]
     search_fields = ["name"]
     inlines = [ArenaRoundInline]

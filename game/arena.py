@@ -8,11 +8,15 @@ process can be the owner; there is no separate worker to run and supervise.
   owner's hub channel (see Inputs). Every tick renews it in the Lua call that logs the
   tick, and that call refuses a process that no longer holds it (fencing): a stalled
   owner that lost its lease cannot write or broadcast another tick.
+- **One ticker per process.** A process steps every arena it owns in one pass a tick,
+  commits them all in one Lua call, hands their frames to its own sockets directly and
+  sends the other processes one layer message with all of them (``publish_batch``): per
+  tick, one Redis call and one group send, whatever the number of arenas.
 - **Inputs.** A socket's turns, joins and leaves go to the owner through the channel
-  layer, to the owner process's hub channel (``Hub.attach``), and straight to the loop
-  when the owner is in the same process. The lease's value names that channel.
-- **Ticks.** The owner broadcasts each tick's delta to the arena's group; every process's
-  hub hands it to its own sockets, so a client may connect to any process.
+  layer, to the owner process's hub channel (``Hub.attach``), and straight to the owner
+  when it is in the same process. The lease's value names that channel.
+- **Ticks.** Every process's hub hands the ticks of the batches it receives to its own
+  sockets, so a client may connect to any process.
 - **Snapshots.** Every ``ARENA_SNAPSHOT_SECONDS`` (and at every change of players or
   phase) the owner stores the whole world; between snapshots it logs each tick's turns.
   The rules are deterministic, so snapshot + log replays to exactly the owner's world.
@@ -48,7 +52,7 @@ from game import protocol, snake
 from rtsite import presence
 from rtsite.hub import get_hub
 from rtsite.loops import PerLoop
-from rtsite.realtime import publish_now
+from rtsite.realtime import make_event, publish_batch, publish_now
 from rtsite.redis import get_async_redis, get_redis
 
 logger = logging.getLogger(__name__)
@@ -60,18 +64,30 @@ KEEP_SECONDS = 24 * 3600
 PRESENCE_EVERY_SECONDS = 1.0
 PROCESS = f"{socket.gethostname()}:{os.getpid()}"
 
-# KEYS: owner, log, snapshot. ARGV: me, lease (ms), log entry or "", snapshot or "", keep (s).
+# One call a tick for every arena the process owns. For arena i: KEYS owner, log,
+# snapshot; ARGV (after the lease in ms and the keep time in s) me, log entry or "",
+# snapshot or "". Returns 1 for each arena still ours (renewed, logged), 0 for one lost.
+# (The keys of many arenas in one script: fine on one Redis, not on Redis Cluster.)
 _TICK = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-if ARGV[4] ~= '' then
-  redis.call('SET', KEYS[3], ARGV[4], 'EX', ARGV[5])
-  redis.call('DEL', KEYS[2])
-elseif ARGV[3] ~= '' then
-  redis.call('RPUSH', KEYS[2], ARGV[3])
-  redis.call('EXPIRE', KEYS[2], ARGV[5])
+local held = {}
+for i = 0, #KEYS / 3 - 1 do
+  local owner, log, snap = KEYS[3 * i + 1], KEYS[3 * i + 2], KEYS[3 * i + 3]
+  local me, entry, state = ARGV[3 * i + 3], ARGV[3 * i + 4], ARGV[3 * i + 5]
+  if redis.call('GET', owner) == me then
+    redis.call('PEXPIRE', owner, ARGV[1])
+    if state ~= '' then
+      redis.call('SET', snap, state, 'EX', ARGV[2])
+      redis.call('DEL', log)
+    elseif entry ~= '' then
+      redis.call('RPUSH', log, entry)
+      redis.call('EXPIRE', log, ARGV[2])
+    end
+    held[i + 1] = 1
+  else
+    held[i + 1] = 0
+  end
 end
-return 1
+return held
 """
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -86,6 +102,11 @@ def key(arena_id: int, part: str) -> str:
 def info_key() -> str:
     """A hash: arena id -> what the owner last said of it (players, owner, lag)."""
     return f"{settings.REDIS_KEY_PREFIX}:arenas"
+
+
+def ticker_key() -> str:
+    """A hash: process -> its ticker's intervals since its last report (make bench)."""
+    return f"{settings.REDIS_KEY_PREFIX}:arena-tickers"
 
 
 def input_group(arena_id: int) -> str:
@@ -308,9 +329,15 @@ def send_command_sync(arena_id: int, command: dict[str, Any]) -> bool:
 
 
 class ArenaOwner:
-    """Runs one arena's loop in this process while it holds the lease."""
+    """One arena, run by this process while it holds the lease. The process's ticker
+    (``ArenaHost``) steps every arena it owns at once; what an owner does between ticks
+    (counting who is on the page, starting a round, storing results) runs in tasks of
+    its own, off the tick."""
 
-    def __init__(self, *, arena_id: int, name: str, url: str, private: bool, lease: str) -> None:
+    def __init__(
+        self, *, host: ArenaHost, arena_id: int, name: str, url: str, private: bool, lease: str
+    ) -> None:
+        self.host = host
         self.arena_id = arena_id
         self.name = name
         self.url = url
@@ -323,18 +350,15 @@ class ArenaOwner:
         self.joins: list[int] = []
         self.leaves: list[int] = []
         self.refused: list[int] = []
-        self.membership_changed = False
+        self.snapshot_due = True
         self.last_snapshot = 0.0
-        self.last_presence = 0.0
         self.spectators = 0
         self.listed: dict[str, Any] | None = None
-        self.lag_max = 0.0
-        self.intervals: list[float] = []  # between tick starts, since the last report
+        self.outbox: list[dict[str, Any]] = []  # events for the next flush
+        self.busy: asyncio.Task[None] | None = None  # a round starting, or closing
         self.tasks: list[asyncio.Task[None]] = []
         self.stopped = asyncio.Event()
         self.closing = False  # staff closed it: at the next tick
-        self.redis = get_async_redis()
-        self.tick_script = self.redis.register_script(_TICK)
 
     # ---- start and stop
 
@@ -346,28 +370,28 @@ class ArenaOwner:
         self.meta.epoch += 1
         if self.meta.phase == RESULTS and not self.meta.stored:
             self.store_results()  # the last owner died before the results were stored
-        await self.commit(snapshot=True)
-        await self.broadcast_world()
-        self.tasks = [
-            asyncio.create_task(self.run(), name=f"arena-{self.arena_id}"),
-        ]
+        self.snapshot_due = True
+        self.queue(protocol.EVENT_ARENA_WORLD, self.world_frame())
         get_hub().attach(input_group(self.arena_id), self)
+        self.tasks.append(asyncio.create_task(self.watch(), name=f"arena-{self.arena_id}-watch"))
 
     async def stop(self, *, release: bool = True) -> None:
+        if self.stopped.is_set():
+            return
+        self.stopped.set()
         get_hub().detach(input_group(self.arena_id), self)
-        for task in self.tasks:
-            if task is not asyncio.current_task():
+        for task in [*self.tasks, self.busy]:
+            if task is not None and task is not asyncio.current_task():
                 task.cancel()
         if release:
             with contextlib.suppress(Exception):
-                await self.redis.eval(_RELEASE, 1, key(self.arena_id, "owner"), self.lease)
-        self.stopped.set()
+                await get_async_redis().eval(_RELEASE, 1, key(self.arena_id, "owner"), self.lease)
+
+    # ---- inputs (from the hub: this process's channel, or straight from a local socket)
 
     async def hub_deliver(self, event: dict[str, Any]) -> None:
         if event.get("type") == protocol.EVENT_ARENA_INPUT:
             self.on_input(event)
-
-    # ---- inputs
 
     def on_input(self, event: dict[str, Any]) -> None:
         kind = event.get("kind")
@@ -385,7 +409,6 @@ class ArenaOwner:
         elif kind == "end_round" and self.meta.phase == PLAY:
             self.meta.phase_ends = 0.0  # ends at the next tick
             self.meta.by_staff = True
-            self.membership_changed = True
 
     def _turn(self, player: int, direction: Any, seq: Any) -> None:
         if player not in self.meta.names or direction not in snake.STEPS:
@@ -407,7 +430,7 @@ class ArenaOwner:
             return
         self.meta.names[player] = username
         self.joins.append(player)
-        self.membership_changed = True
+        self.snapshot_due = True
 
     def _leave(self, player: int) -> None:
         if player not in self.meta.names:
@@ -419,72 +442,39 @@ class ArenaOwner:
         if player in self.joins:
             self.joins.remove(player)
         self.leaves.append(player)
-        self.membership_changed = True
+        self.snapshot_due = True
 
-    # ---- the loop
+    # ---- a tick (synchronous: the ticker runs every owned arena's in turn)
 
-    async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        interval = tick_seconds()
-        due = started = loop.time()
-        try:
-            while True:
-                due += interval
-                delay = due - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                now = loop.time()
-                self.intervals.append(now - started)
-                started = now
-                lag = now - due
-                if lag > 5 * interval:  # far behind (a stall): skip ahead, do not burst
-                    due = loop.time()
-                self.lag_max = max(self.lag_max, lag)
-                if not await self.tick():
-                    return
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.exception("arena %s loop failed; giving it up", self.arena_id)
-        finally:
-            if not self.stopped.is_set():
-                await self.stop()
-
-    async def tick(self) -> bool:
-        """One tick; False once this process no longer owns the arena (or it closed)."""
-        now = time.time()
+    def step(self, now: float) -> tuple[str, str]:
+        """Advance the arena one tick; queue what to broadcast. Returns the tick's log
+        entry and, when one is due, the snapshot ("" for none)."""
         if self.closing:
-            await self.close("closed by staff")
-            return False
-        if now - self.last_presence >= PRESENCE_EVERY_SECONDS:
-            self.last_presence = now
-            if not await self.check_presence(now):
-                return False
-        if self.meta.phase == WAITING:
-            if self.meta.names:
-                await self.start_round()
-            else:
-                self.joins.clear()
-                self.leaves.clear()
-                return await self.commit(snapshot=self.membership_changed)
-        if self.meta.phase == RESULTS:
+            self.closing = False
+            self._start(self.close("closed by staff"))
+            return "", ""
+        entry = ""
+        phase = self.meta.phase
+        if phase == PLAY:
+            entry = self.play_tick(now)
+        else:
             self.joins.clear()
             self.leaves.clear()
-            if now >= self.meta.phase_ends:
+            starting = self.busy is not None and not self.busy.done()
+            if phase == WAITING and self.meta.names and not starting:
+                self._start(self.start_round())
+            elif phase == RESULTS and now >= self.meta.phase_ends and not starting:
                 if self.meta.names:
-                    await self.start_round()
+                    self._start(self.start_round())
                 else:
                     self.meta.phase = WAITING
                     self.meta.phase_ends = 0.0
-                    self.membership_changed = True
-                    ok = await self.commit(snapshot=True)
-                    await self.broadcast_world()
-                    return ok
-            else:
-                return await self.commit(snapshot=self.membership_changed)
-        return await self.play_tick(now)
+                    self.meta.results = None
+                    self.snapshot_due = True
+                    self.queue(protocol.EVENT_ARENA_WORLD, self.world_frame())
+        return entry, self.snapshot(now)
 
-    async def play_tick(self, now: float) -> bool:
+    def play_tick(self, now: float) -> str:
         turns: dict[int, str] = {}
         acks: list[list[int]] = []
         for player, queue in self.queues.items():
@@ -499,13 +489,6 @@ class ArenaOwner:
         before = self.state
         inputs = snake.TickInputs(turns=turns, joins=tuple(joins), leaves=tuple(leaves))
         self.state, events = snake.play(self.state, inputs)
-        # Joins and leaves are not in the log: a snapshot follows them at once.
-        snapshot = (
-            bool(joins or leaves) or now - self.last_snapshot >= settings.ARENA_SNAPSHOT_SECONDS
-        )
-        entry = json.dumps([self.state.tick, {str(p): d for p, d in turns.items()}, acks])
-        if not await self.commit(snapshot=snapshot, entry=entry):
-            return False
         frame = tick_frame(
             meta=self.meta,
             state=self.state,
@@ -516,46 +499,151 @@ class ArenaOwner:
             left=leaves,
             refused=refused,
         )
-        await self.publish(protocol.EVENT_ARENA_TICK, frame)
+        self.queue(protocol.EVENT_ARENA_TICK, frame)
+        # Joins and leaves are not in the log: a snapshot follows them (snapshot_due).
+        entry = json.dumps([self.state.tick, {str(p): d for p, d in turns.items()}, acks])
         if not self.meta.names or now >= self.meta.phase_ends:
-            await self.end_round()
+            self.end_round()
+        return entry
+
+    def snapshot(self, now: float) -> str:
+        if not self.snapshot_due and now - self.last_snapshot < settings.ARENA_SNAPSHOT_SECONDS:
+            return ""
+        self.snapshot_due = False
+        self.last_snapshot = now
+        return json.dumps({"meta": self.meta.to_dict(), "state": snake.state_to_dict(self.state)})
+
+    def take_outbox(self) -> list[dict[str, Any]]:
+        events, self.outbox = self.outbox, []
+        return events
+
+    def queue(self, event_type: str, frame: dict[str, Any]) -> None:
+        # The sockets keep their place (tick, epoch) and whether their user plays.
+        self.outbox.append(
+            make_event(
+                self.group,
+                event_type,
+                frame,
+                extra={
+                    "tick": self.state.tick,
+                    "epoch": self.meta.epoch,
+                    "players": sorted(self.meta.names),
+                },
+            )
+        )
+
+    def world_frame(self) -> dict[str, Any]:
+        return protocol.arena_world_frame(world_payload(self.meta, self.state))
+
+    def _start(self, work: Any) -> None:
+        self.busy = asyncio.create_task(work, name=f"arena-{self.arena_id}-busy")
+
+    # ---- rounds
+
+    async def start_round(self) -> None:
+        from game import services  # the services import this module
+
+        seed = secrets.randbits(63)
+        number = self.meta.round_number + 1
+        round_id = await database_sync_to_async(services.arena_round_start)(
+            arena_id=self.arena_id, number=number, seed=seed
+        )
+        if self.stopped.is_set():
+            return
+        self.state = snake.new_state(seed=seed, players=sorted(self.meta.names))
+        self.joins.clear()
+        self.leaves.clear()
+        self.queues.clear()
+        self.meta.acks.clear()
+        self.meta.round_id = round_id
+        self.meta.round_number = number
+        self.meta.phase = PLAY
+        self.meta.phase_ends = time.time() + settings.ARENA_ROUND_SECONDS
+        self.meta.results = None
+        self.meta.by_staff = False
+        self.snapshot_due = True
+        self.queue(protocol.EVENT_ARENA_WORLD, self.world_frame())
+
+    def end_round(self) -> None:
+        self.meta.phase = RESULTS
+        self.meta.phase_ends = time.time() + settings.ARENA_RESULTS_SECONDS
+        self.meta.results = results_of(self.meta, self.state)
+        self.meta.stored = False
+        self.snapshot_due = True
+        self.store_results()
+        frame = protocol.arena_over_frame(
+            round_number=self.meta.round_number,
+            results=self.meta.results,
+            next_in=settings.ARENA_RESULTS_SECONDS,
+        )
+        self.queue(protocol.EVENT_ARENA_OVER, frame)
+
+    def store_results(self) -> None:
+        from game import services
+
+        meta, ticks = self.meta, self.state.tick
+
+        async def store() -> None:
+            try:
+                await database_sync_to_async(services.arena_round_finish)(
+                    round_id=meta.round_id,
+                    ticks=ticks,
+                    results=list(meta.results or []),
+                    by_staff=meta.by_staff,
+                )
+                meta.stored = True
+            except Exception:
+                logger.exception("arena %s: storing round %s failed", self.arena_id, meta.round_id)
+
+        self.tasks.append(asyncio.create_task(store(), name=f"arena-{self.arena_id}-store"))
+
+    async def close(self, reason: str) -> None:
+        from game import services
+
+        await database_sync_to_async(services.arena_close)(arena_id=self.arena_id)
+        self.queue(protocol.EVENT_ARENA_CLOSED, protocol.arena_closed_frame(reason))
+        await self.host.publish(self.take_outbox())
+        with contextlib.suppress(Exception):
+            await get_async_redis().hdel(info_key(), str(self.arena_id))
+        await self.stop()
+
+    # ---- once a second, off the tick
+
+    async def watch(self) -> None:
+        """Who is on the page (players away too long are taken out; an arena nobody
+        plays or watches closes after a while), and what the admin and the lobby show."""
+        while not self.stopped.is_set():
+            await asyncio.sleep(PRESENCE_EVERY_SECONDS)
+            try:
+                if not await self.check_presence(time.time()):
+                    return
+                await self.report(time.time())
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("arena %s: presence or report failed", self.arena_id, exc_info=True)
+
+    async def check_presence(self, now: float) -> bool:
+        users, count = await presence.online_users(
+            room_id=protocol.arena_presence(self.arena_id), limit=1000
+        )
+        here = {u["id"] for u in users}
+        for player in list(self.meta.names):
+            if player in here:
+                self.meta.away_since.pop(player, None)
+            elif now - self.meta.away_since.setdefault(player, now) >= settings.ARENA_AWAY_SECONDS:
+                self._leave(player)
+        self.spectators = max(0, count - len(here & set(self.meta.names)))
+        if self.meta.names or count:
+            self.meta.empty_since = 0.0
+        elif not self.meta.empty_since:
+            self.meta.empty_since = now
+        elif now - self.meta.empty_since >= settings.ARENA_EMPTY_CLOSE_SECONDS:
+            self._start(self.close("closed after standing empty"))
+            return False
         return True
 
-    async def commit(self, *, snapshot: bool, entry: str = "") -> bool:
-        """Renew the lease and log the tick (or store a snapshot), if still the owner."""
-        snap = ""
-        now = time.time()
-        if snapshot or now - self.last_snapshot >= settings.ARENA_SNAPSHOT_SECONDS:
-            snap = json.dumps(
-                {"meta": self.meta.to_dict(), "state": snake.state_to_dict(self.state)}
-            )
-            self.membership_changed = False
-        keys = [
-            key(self.arena_id, "owner"),
-            key(self.arena_id, "log"),
-            key(self.arena_id, "snapshot"),
-        ]
-        lease_ms = int(settings.ARENA_LEASE_SECONDS * 1000)
-        try:
-            held = await self.tick_script(
-                keys=keys, args=[self.lease, lease_ms, entry, snap, KEEP_SECONDS]
-            )
-        except Exception:
-            # Redis away: this tick is not logged, and without a renewed lease another
-            # process may take over. Stop; the claimer tries again once Redis is back.
-            logger.warning(
-                "arena %s could not commit a tick; stopping", self.arena_id, exc_info=True
-            )
-            return False
-        if not held:
-            logger.warning("arena %s: the lease went to another process", self.arena_id)
-            return False
-        if snap:
-            self.last_snapshot = now
-            await self.write_info(now)
-        return True
-
-    async def write_info(self, now: float) -> None:
+    async def report(self, now: float) -> None:
         info = {
             "players": len(self.meta.names),
             "spectators": self.spectators,
@@ -563,15 +651,10 @@ class ArenaOwner:
             "round": self.meta.round_number,
             "tick": self.state.tick,
             "owner": PROCESS,
-            "lag_ms": round(self.lag_max * 1000, 1),
-            # Tick intervals since the last report (make bench reads the jitter here).
-            "intervals_ms": [round(i * 1000, 2) for i in self.intervals[-100:]],
+            "lag_ms": round(self.host.lag_max * 1000, 1),
             "at": now,
         }
-        self.lag_max = 0.0
-        self.intervals = []
-        with contextlib.suppress(Exception):
-            await self.redis.hset(info_key(), str(self.arena_id), json.dumps(info))
+        await get_async_redis().hset(info_key(), str(self.arena_id), json.dumps(info))
         summary = protocol.arena_summary(
             arena_id=self.arena_id,
             name=self.name,
@@ -588,130 +671,25 @@ class ArenaOwner:
                 protocol.lobby_arena_frame(summary),
             )
 
-    async def check_presence(self, now: float) -> bool:
-        """Players whose last socket left are removed after ARENA_AWAY_SECONDS (a reload
-        keeps them); an arena nobody plays or watches closes after ARENA_EMPTY_CLOSE_SECONDS."""
-        try:
-            users, count = await presence.online_users(
-                room_id=protocol.arena_presence(self.arena_id), limit=1000
-            )
-        except Exception:
-            return True  # Redis away: nothing is decided on missing facts
-        here = {u["id"] for u in users}
-        for player in list(self.meta.names):
-            if player in here:
-                self.meta.away_since.pop(player, None)
-            elif now - self.meta.away_since.setdefault(player, now) >= settings.ARENA_AWAY_SECONDS:
-                self._leave(player)
-        players_here = len(here & set(self.meta.names))
-        self.spectators = max(0, count - players_here)
-        if self.meta.names or count:
-            self.meta.empty_since = 0.0
-        elif not self.meta.empty_since:
-            self.meta.empty_since = now
-        elif now - self.meta.empty_since >= settings.ARENA_EMPTY_CLOSE_SECONDS:
-            await self.close("closed after standing empty")
-            return False
-        return True
-
-    async def close(self, reason: str) -> None:
-        from game import services  # the services import this module
-
-        await database_sync_to_async(services.arena_close)(arena_id=self.arena_id)
-        await self.publish(protocol.EVENT_ARENA_CLOSED, protocol.arena_closed_frame(reason))
-        with contextlib.suppress(Exception):
-            await self.redis.hdel(info_key(), str(self.arena_id))
-
-    # ---- rounds
-
-    async def start_round(self) -> None:
-        from game import services
-
-        seed = secrets.randbits(63)
-        number = self.meta.round_number + 1
-        round_id = await database_sync_to_async(services.arena_round_start)(
-            arena_id=self.arena_id, number=number, seed=seed
-        )
-        self.state = snake.new_state(seed=seed, players=sorted(self.meta.names))
-        self.joins.clear()
-        self.leaves.clear()
-        self.queues.clear()
-        self.meta.acks.clear()
-        self.meta.round_id = round_id
-        self.meta.round_number = number
-        self.meta.phase = PLAY
-        self.meta.phase_ends = time.time() + settings.ARENA_ROUND_SECONDS
-        self.meta.results = None
-        self.meta.by_staff = False
-        await self.commit(snapshot=True)
-        await self.broadcast_world()
-
-    async def end_round(self) -> None:
-        self.meta.phase = RESULTS
-        self.meta.phase_ends = time.time() + settings.ARENA_RESULTS_SECONDS
-        self.meta.results = results_of(self.meta, self.state)
-        self.meta.stored = False
-        self.store_results()
-        await self.commit(snapshot=True)
-        frame = protocol.arena_over_frame(
-            round_number=self.meta.round_number,
-            results=self.meta.results,
-            next_in=settings.ARENA_RESULTS_SECONDS,
-        )
-        await self.publish(protocol.EVENT_ARENA_OVER, frame)
-
-    def store_results(self) -> None:
-        from game import services
-
-        meta = self.meta
-
-        async def store() -> None:
-            try:
-                await database_sync_to_async(services.arena_round_finish)(
-                    round_id=meta.round_id,
-                    ticks=self.state.tick,
-                    results=list(meta.results or []),
-                    by_staff=meta.by_staff,
-                )
-                meta.stored = True
-            except Exception:
-                logger.exception("arena %s: storing round %s failed", self.arena_id, meta.round_id)
-
-        # Off the tick: the database may take longer than a tick.
-        self.tasks.append(asyncio.create_task(store(), name=f"arena-{self.arena_id}-store"))
-
-    # ---- broadcasts
-
-    async def broadcast_world(self) -> None:
-        frame = protocol.arena_world_frame(world_payload(self.meta, self.state))
-        await self.publish(protocol.EVENT_ARENA_WORLD, frame)
-
-    async def publish(self, event_type: str, frame: dict[str, Any]) -> None:
-        # The sockets keep their place (tick, epoch) and whether their user plays.
-        await publish_now(
-            self.group,
-            event_type,
-            frame,
-            extra={
-                "tick": self.state.tick,
-                "epoch": self.meta.epoch,
-                "players": sorted(self.meta.names),
-            },
-        )
-
 
 # ------------------------------------------------------------------ per process
 
 
 class ArenaHost:
-    """This process's part: the arenas it owns, and a claimer for each arena one of its
-    sockets is on (it takes the lease when the owner is gone)."""
+    """This process's part: a claimer for each arena one of its sockets is on (it takes
+    the lease when the arena has no owner), and one ticker that steps every arena this
+    process owns at once: one Redis call a tick for all of them (renew, log, snapshot),
+    and one layer message a tick for all their broadcasts (``publish``)."""
 
     def __init__(self) -> None:
         self.watching: Counter[int] = Counter()
         self.claimers: dict[int, asyncio.Task[None]] = {}
         self.owners: dict[int, ArenaOwner] = {}
         self.leases: dict[int, tuple[str | None, float]] = {}  # read when, per arena
+        self.ticker: asyncio.Task[None] | None = None
+        self.intervals: list[float] = []  # between tick starts, since the last report
+        self.lag_max = 0.0  # the worst lateness of a tick in the last second
+        self.reported = 0.0
 
     def watch(self, arena_id: int) -> None:
         self.watching[arena_id] += 1
@@ -729,6 +707,9 @@ class ArenaHost:
     async def _claim_loop(self, arena_id: int) -> None:
         while self.watching[arena_id] > 0 or arena_id in self.owners:
             owner = self.owners.get(arena_id)
+            if owner is not None and owner.stopped.is_set():
+                self.owners.pop(arena_id, None)
+                continue
             if owner is None:
                 try:
                     await self._try_claim(arena_id)
@@ -736,9 +717,6 @@ class ArenaHost:
                     raise
                 except Exception:
                     logger.warning("claiming arena %s failed", arena_id, exc_info=True)
-            elif owner.stopped.is_set():
-                self.owners.pop(arena_id, None)
-                continue
             await asyncio.sleep(settings.ARENA_CLAIM_SECONDS)
         self.claimers.pop(arena_id, None)
 
@@ -756,6 +734,7 @@ class ArenaHost:
             self.watching.pop(arena_id, None)
             return
         owner = ArenaOwner(
+            host=self,
             arena_id=arena_id,
             name=arena.name,
             url=arena.get_absolute_url(),
@@ -770,6 +749,90 @@ class ArenaHost:
             self.owners.pop(arena_id, None)
             await owner.stop()
             raise
+        if self.ticker is None or self.ticker.done():
+            self.ticker = asyncio.create_task(self._tick_loop(), name="arena-ticker")
+
+    async def _tick_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        interval = tick_seconds()
+        due = started = loop.time()
+        script = get_async_redis().register_script(_TICK)
+        while self.owners:
+            due += interval
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            now = loop.time()
+            self.intervals.append(now - started)
+            started = now
+            lag = now - due
+            if lag > 5 * interval:  # far behind (a stall): skip ahead, do not burst
+                due = now
+            self.lag_max = max(self.lag_max, lag)
+            try:
+                await self.tick(script)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("the arena ticker failed a tick")
+            await self._report()
+
+    async def tick(self, script: Any) -> None:
+        now = time.time()
+        stepped: list[ArenaOwner] = []
+        keys: list[str] = []
+        args: list[Any] = [int(settings.ARENA_LEASE_SECONDS * 1000), KEEP_SECONDS]
+        for owner in list(self.owners.values()):
+            if owner.stopped.is_set():
+                continue
+            try:
+                entry, snapshot = owner.step(now)
+            except Exception:
+                logger.exception("arena %s failed a tick; giving it up", owner.arena_id)
+                await owner.stop()
+                continue
+            stepped.append(owner)
+            keys += [key(owner.arena_id, part) for part in ("owner", "log", "snapshot")]
+            args += [owner.lease, entry, snapshot]
+        if not stepped:
+            return
+        try:
+            held = await script(keys=keys, args=args)
+        except Exception:
+            # Redis away: these ticks are not logged and the leases not renewed. Stop; the
+            # claimers take the arenas again once Redis answers.
+            logger.warning("arena ticks could not be committed; stopping", exc_info=True)
+            for owner in stepped:
+                await owner.stop(release=False)
+            return
+        events = []
+        for owner, ours in zip(stepped, held, strict=True):
+            if ours:
+                events += owner.take_outbox()
+            else:
+                logger.warning("arena %s: the lease went to another process", owner.arena_id)
+                await owner.stop(release=False)
+        if events:
+            await self.publish(events)
+
+    async def publish(self, events: list[dict[str, Any]]) -> None:
+        """This process's sockets get the events at once; the other processes' hubs get
+        them all in one layer message (``rtsite.realtime.publish_batch``)."""
+        hub = get_hub()
+        for event in events:
+            await hub.deliver_here(event)
+        await publish_batch(protocol.ARENA_BATCH_GROUP, events, origin=await hub.address())
+
+    async def _report(self) -> None:
+        now = time.time()
+        if now - self.reported < PRESENCE_EVERY_SECONDS:
+            return
+        self.reported = now
+        report = {"intervals_ms": [round(i * 1000, 2) for i in self.intervals[-200:]], "at": now}
+        self.intervals = []
+        with contextlib.suppress(Exception):
+            await get_async_redis().hset(ticker_key(), PROCESS, json.dumps(report))
+        self.lag_max = 0.0
 
     async def send(self, arena_id: int, event: dict[str, Any]) -> None:
         """A player's input to the arena's owner, wherever it runs."""
@@ -791,6 +854,8 @@ class ArenaHost:
             await owner.stop()
         for claimer in list(self.claimers.values()):
             claimer.cancel()
+        if self.ticker is not None:
+            self.ticker.cancel()
 
 
 _hosts = PerLoop(ArenaHost)

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -16,8 +19,11 @@ from game.models import Arena, Game
 from rtsite import presence
 from rtsite.consumers import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_SERVER_ERROR, JsonConsumer
 from rtsite.errors import ActionError, ErrorCode
-from rtsite.live import LiveConsumer
+from rtsite.hub import get_hub
+from rtsite.live import LiveConsumer, SharedReads
 from rtsite.ratelimit import TokenBucket
+
+logger = logging.getLogger(__name__)
 
 
 class LobbyConsumer(JsonConsumer):
@@ -196,6 +202,9 @@ class GameConsumer(LiveConsumer):
     game_spectators = JsonConsumer.forward_frame
 
 
+_world_reads = SharedReads(share_for=0.25)
+
+
 class ArenaConsumer(JsonConsumer):
     """A snake arena's socket, ``/ws/game/arena/<id>/``: everyone watches; a logged-in
     user may join and steer their own snake. The world runs elsewhere (``game.arena``):
@@ -211,7 +220,10 @@ class ArenaConsumer(JsonConsumer):
     playing = False  # its user is one of the arena's players
     wants_to_play = False  # it asked to join (again, should the owner change)
     watching = False
+    attached = False
     arena_info: dict[str, Any] | None = None
+    resyncing: asyncio.Task[None] | None = None
+    waiting: list[dict[str, Any]]  # ticks that arrived during a resync
 
     async def connect(self) -> None:
         self.arena_id = int(self.scope["url_route"]["kwargs"]["arena_id"])
@@ -233,15 +245,26 @@ class ArenaConsumer(JsonConsumer):
             "private": arena.private,
             "max": settings.ARENA_MAX_PLAYERS,
         }
-        await self.join_group(protocol.arena_group(arena.pk))
+        # The arena's ticks come in batches from its owner's process (to the layer group
+        # of every hub with an arena socket); the hub hands this socket its arena's.
+        await self.join_group(protocol.ARENA_BATCH_GROUP)
+        get_hub().attach(protocol.arena_group(arena.pk), self)
+        self.attached = True
+        joined_at = time.monotonic()
+        self.waiting = []
         user_id, name = game_presence.identity(self.user, self.socket_id)
         await self.presence_enter(protocol.arena_presence(arena.pk), user_id=user_id, username=name)
         get_host().watch(arena.pk)
         self.watching = True
-        await self.send_sync()
+        await self.send_sync(since=joined_at)
 
-    async def send_sync(self) -> None:
-        stored = await arena_runtime.read_world(self.arena_id)
+    async def send_sync(self, *, since: float) -> None:
+        """The whole world. The sockets of an arena that (re)sync at the same moment share
+        one read, if it started after ``since`` (when this socket joined the group, or
+        began to hold its ticks back): everything after it reaches the socket live."""
+        stored = await _world_reads.get(
+            self.arena_id, joined_at=since, read=lambda: arena_runtime.read_world(self.arena_id)
+        )
         world = None
         if stored is not None:
             meta, state = stored
@@ -257,9 +280,32 @@ class ArenaConsumer(JsonConsumer):
         )
 
     async def hub_resync(self) -> None:
-        await self.send_sync()  # ticks were lost: the whole world again
+        self._resync_soon()  # ticks were lost: the whole world again
+
+    def _resync_soon(self) -> None:
+        """Send the whole world, in a task of its own: the hub's delivery to the other
+        sockets does not wait for this one's Redis read. Ticks that arrive meanwhile wait
+        and follow the world (those it already holds are dropped)."""
+        if self.resyncing is None or self.resyncing.done():
+            self.waiting = []
+            self.resyncing = asyncio.create_task(self._resync(time.monotonic()))
+
+    async def _resync(self, since: float) -> None:
+        try:
+            await self.send_sync(since=since)
+        except Exception:
+            logger.warning("arena resync of %s failed; closing it", self.socket_id, exc_info=True)
+            await self.close(code=CLOSE_SERVER_ERROR)
+            return
+        waiting, self.waiting = self.waiting, []
+        for event in waiting:
+            await self.arena_tick(event)
 
     async def disconnect(self, code: int) -> None:
+        if self.attached:
+            get_hub().detach(protocol.arena_group(self.arena_id), self)
+        if self.resyncing is not None:
+            self.resyncing.cancel()
         if self.watching:
             self.watching = False
             get_host().unwatch(self.arena_id)
@@ -303,11 +349,15 @@ class ArenaConsumer(JsonConsumer):
         self.playing = self.user.pk in event.get("players", ())
 
     async def arena_tick(self, event: dict[str, Any]) -> None:
+        if self.resyncing is not None and not self.resyncing.done():
+            self.waiting.append(event)
+            return
         epoch, tick = event["epoch"], event["tick"]
         if epoch < self.epoch or (epoch == self.epoch and tick <= self.tick):
             return  # from before this socket's sync, or from an owner since replaced
         if epoch > self.epoch or tick != self.tick + 1:
-            await self.send_sync()  # ticks went missing: start from the whole world
+            self._resync_soon()  # ticks went missing: start from the whole world
+            self.waiting.append(event)
             return
         if tick - self.seen > settings.ARENA_MAX_UNREAD_TICKS:
             # Not reading: drop it (it reconnects and starts from the world) rather than

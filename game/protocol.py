@@ -309,7 +309,12 @@ EVENT_ARENA_INPUT = "arena.input"
 
 
 def arena_group(arena_id: int) -> str:
+    """An arena's sockets in each process (a hub-local group: its ticks come in batches)."""
     return f"arena.{arena_id}"
+
+
+# The layer group of every hub with an arena socket: the arena processes' tick batches.
+ARENA_BATCH_GROUP = "arena.batches"
 
 
 def arena_presence(arena_id: int) -> str:

@@ -34,7 +34,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from rtsite.loops import PerLoop
-from rtsite.realtime import RESYNC_TYPE, is_stale
+from rtsite.realtime import BATCH_TYPE, RESYNC_TYPE, is_stale
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +136,21 @@ class Hub:
                 continue
             await self._deliver(event)
 
+    async def deliver_here(self, event: dict[str, Any]) -> None:
+        """Hand an event to this process's sockets in its group, without the layer (what
+        this process publishes to them itself: ``rtsite.realtime.publish_batch``)."""
+        await self._deliver(event)
+
     async def _deliver(self, event: dict[str, Any]) -> None:
+        if event.get("type") == BATCH_TYPE:
+            if event.get("origin") == self.channel:
+                return  # delivered here already, by the process that sent it
+            if is_stale(event):
+                self._mark_stale(event["group"])
+                return
+            for inner in event["events"]:
+                await self._deliver(inner)
+            return
         members = self.members.get(event.get("group", ""))
         if not members:
             return

@@ -25,7 +25,7 @@ from rtsite.protocol import encode
 logger = logging.getLogger(__name__)
 
 
-def _event(
+def make_event(
     group: str,
     event_type: str,
     frame: Mapping[str, Any] | str,
@@ -131,6 +131,8 @@ async def published() -> None:
 
 # What a hub hands its sockets when broadcasts were lost: each resyncs from its cursor.
 RESYNC_TYPE = "rt.resync"
+# Many events in one layer message; each hub delivers each to its own group's sockets.
+BATCH_TYPE = "rt.batch"
 
 
 def is_stale(event: dict[str, Any]) -> bool:
@@ -172,7 +174,7 @@ def publish_on_commit(
     """
     text = encode(frame)
     groups = [group] if isinstance(group, str) else list(group)
-    events = [_event(name, event_type, text, cursor, extra) for name in groups]
+    events = [make_event(name, event_type, text, cursor, extra) for name in groups]
     transaction.on_commit(partial(_send, events))
 
 
@@ -187,6 +189,21 @@ async def publish_now(
     tick), or one whose write has committed and whose order among other broadcasts does
     not matter (a batch of read cursors). ``extra`` as for ``publish_on_commit``."""
     try:
-        await get_channel_layer().group_send(group, _event(group, event_type, frame, extra=extra))
+        await get_channel_layer().group_send(
+            group, make_event(group, event_type, frame, extra=extra)
+        )
     except Exception:
         logger.exception("broadcast of %s to %s failed", event_type, group)
+
+
+async def publish_batch(group: str, events: list[dict[str, Any]], *, origin: str) -> None:
+    """Send events made by ``make_event`` (each for its own group) to every hub in
+    ``group`` as one layer message, instead of one group send per event: an arena
+    process's ticks for all its arenas, ten times a second. The hub at ``origin`` (the
+    sender's own, which delivered them locally) skips it."""
+    batch = {"type": BATCH_TYPE, "group": group, "events": events, "origin": origin}
+    batch["at"] = time.time()
+    try:
+        await get_channel_layer().group_send(group, batch)
+    except Exception:
+        logger.exception("broadcast of a batch of %d to %s failed", len(events), group)

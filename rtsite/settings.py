@@ -210,9 +210,7 @@ CHANNEL_LAYERS = {
             # A process's hub channel (rtsite/hub.py) carries every broadcast for all of
             # its sockets: it must not drop under a burst that a socket's queue would.
             "channel_capacity": {
-                "rtsite-hub.*": env_int("CHANNEL_LAYER_HUB_CAPACITY", 100_000, minimum=1),
-                # An arena owner's inbox: every player's input, from every process.
-                "rtsite-arena.*": env_int("CHANNEL_LAYER_ARENA_CAPACITY", 10_000, minimum=1),
+                "rtsite-hub.*": env_int("CHANNEL_LAYER_HUB_CAPACITY", 100_000, minimum=1)
             },
             "expiry": env_int("CHANNEL_LAYER_EXPIRY", 60, minimum=1),
             "group_expiry": env_int("CHANNEL_LAYER_GROUP_EXPIRY", 86400, minimum=1),

@@ -60,8 +60,15 @@ def test_tiny_run_of_every_scenario(tmp_path: Path) -> None:
         "updates",
         "reading",
         "game",
+        "arena",
     }
     for row in rows:
+        if row["scenario"] == "arena" and "arenas_held" not in row:
+            assert row["ticks_measured"] > 0
+            assert row["turns"] > 0
+            assert row["errors"] == 0
+            if row["processes"] == 2:  # the owner was killed: its arenas went on elsewhere
+                assert row["failover_resumed"] == row["failover_arenas"] > 0
         if row["scenario"] == "fanout":
             assert row["delivered"] == row["expected"] > 0
             assert row["p99_ms"] is not None
@@ -96,3 +103,14 @@ def test_tiny_run_against_the_peers(tmp_path: Path) -> None:
         if row["scenario"] == "fanout":
             assert row["delivered"] == row["expected"] > 0
     assert "ours/tornado" in printed
+
+
+def test_tiny_arena_run_on_the_tornado_peer(tmp_path: Path) -> None:
+    """The arena peer (bench/peers/tornado_arena.py) runs the same rules and is measured
+    the same way as ours (ours ran in the test above)."""
+    rows, _printed = tiny_run(tmp_path, "--scenario", "arena", "--stacks", "tornado")
+    measured = [row for row in rows if "arenas_held" not in row]
+    assert [row["stack"] for row in measured] == ["tornado"]
+    assert measured[0]["ticks_measured"] > 0
+    assert measured[0]["turns"] > 0
+    assert measured[0]["input_p99_ms"] is not None

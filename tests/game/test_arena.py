@@ -76,8 +76,9 @@ async def test_players_join_and_steer_and_a_spectator_sees_it_all(
         await tick_where(y, lambda t: any(s["player"] == yellow.pk for s in t.get("spawned", [])))
         await r.send({"type": "turn", "dir": "up", "seq": 1, "snake": red.pk})
         acked = await tick_where(watcher, lambda t: [red.pk, 1] in t.get("acks", []))
-        moved = {p: (x, y_) for p, x, y_, _ in acked["moved"]}
-        assert red.pk in moved
+        moved = {p for p, _x, _y, _tail in acked.get("moved", [])}
+        died = {p for p, _killer in acked.get("died", [])}
+        assert red.pk in moved | died  # it moved that tick (or crashed)
         # The spectator's ticks are the players' ticks: the same numbers, in order.
         ticks = [f["t"] for f in watcher.seen if f["type"] == "tick"]
         assert ticks == sorted(ticks)
