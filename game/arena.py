@@ -52,7 +52,7 @@ from game import protocol, snake
 from rtsite import presence
 from rtsite.hub import get_hub
 from rtsite.loops import PerLoop
-from rtsite.realtime import make_event, publish_batch, publish_now
+from rtsite.realtime import BATCH_TYPE, make_event, publish_batch, publish_now
 from rtsite.redis import get_async_redis, get_redis
 
 logger = logging.getLogger(__name__)
@@ -507,10 +507,13 @@ class ArenaOwner:
         return entry
 
     def snapshot(self, now: float) -> str:
-        if not self.snapshot_due and now - self.last_snapshot < settings.ARENA_SNAPSHOT_SECONDS:
+        every = settings.ARENA_SNAPSHOT_SECONDS
+        if not self.snapshot_due and now - self.last_snapshot < every:
             return ""
         self.snapshot_due = False
-        self.last_snapshot = now
+        # Arenas taken at the same moment would store their snapshots in the same tick
+        # every second; each keeps a phase of its own.
+        self.last_snapshot = now - (self.arena_id * 0.618 % 1) * every * 0.5
         return json.dumps({"meta": self.meta.to_dict(), "state": snake.state_to_dict(self.state)})
 
     def take_outbox(self) -> list[dict[str, Any]]:
@@ -612,8 +615,9 @@ class ArenaOwner:
     async def watch(self) -> None:
         """Who is on the page (players away too long are taken out; an arena nobody
         plays or watches closes after a while), and what the admin and the lobby show."""
+        # Each arena on its own phase of the second (not all at once, as they were taken).
+        await asyncio.sleep(self.arena_id * 0.618 % 1 * PRESENCE_EVERY_SECONDS)
         while not self.stopped.is_set():
-            await asyncio.sleep(PRESENCE_EVERY_SECONDS)
             try:
                 if not await self.check_presence(time.time()):
                     return
@@ -622,6 +626,7 @@ class ArenaOwner:
                 raise
             except Exception:
                 logger.warning("arena %s: presence or report failed", self.arena_id, exc_info=True)
+            await asyncio.sleep(PRESENCE_EVERY_SECONDS)
 
     async def check_presence(self, now: float) -> bool:
         users, count = await presence.online_users(
@@ -686,6 +691,8 @@ class ArenaHost:
         self.claimers: dict[int, asyncio.Task[None]] = {}
         self.owners: dict[int, ArenaOwner] = {}
         self.leases: dict[int, tuple[str | None, float]] = {}  # read when, per arena
+        self.outgoing: dict[str, list[dict[str, Any]]] = {}  # inputs per owner process
+        self.senders: dict[str, asyncio.Task[None]] = {}
         self.ticker: asyncio.Task[None] | None = None
         self.intervals: list[float] = []  # between tick starts, since the last report
         self.lag_max = 0.0  # the worst lateness of a tick in the last second
@@ -847,7 +854,28 @@ class ArenaHost:
             self.leases[arena_id] = (lease, now)
         if lease:
             event = {"type": protocol.EVENT_ARENA_INPUT, "group": input_group(arena_id), **event}
-            await get_channel_layer().send(lease_channel(lease), event)
+            self._send_soon(lease_channel(lease), event)
+
+    def _send_soon(self, channel: str, event: dict[str, Any]) -> None:
+        """Inputs for another process go out at once, or, while a send to it is on its
+        way, together with the others after it: one layer message (one receive for that
+        process's hub) per batch instead of per turn."""
+        pending = self.outgoing.setdefault(channel, [])
+        pending.append(event)
+        sender = self.senders.get(channel)
+        if sender is None or sender.done():
+            self.senders[channel] = asyncio.create_task(self._send_all(channel))
+
+    async def _send_all(self, channel: str) -> None:
+        layer = get_channel_layer()
+        while self.outgoing.get(channel):
+            events = self.outgoing.pop(channel)
+            batch = {"type": BATCH_TYPE, "group": "", "events": events, "at": time.time()}
+            try:
+                await layer.send(channel, batch)
+            except Exception:
+                # The owner's process is gone (or Redis is): turns are worth nothing late.
+                logger.warning("arena inputs to %s were lost", channel, exc_info=True)
 
     async def shutdown(self) -> None:
         for owner in list(self.owners.values()):

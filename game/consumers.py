@@ -270,6 +270,7 @@ class ArenaConsumer(JsonConsumer):
             meta, state = stored
             self.epoch, self.tick, self.seen = meta.epoch, state.tick, state.tick
             self.playing = self.user.pk in meta.names
+            get_hub().prefer(protocol.arena_group(self.arena_id), self, self.playing)
             world = arena_runtime.world_payload(meta, state)
         you = {
             "id": self.user.pk if self.user.is_authenticated else None,
@@ -297,9 +298,11 @@ class ArenaConsumer(JsonConsumer):
             logger.warning("arena resync of %s failed; closing it", self.socket_id, exc_info=True)
             await self.close(code=CLOSE_SERVER_ERROR)
             return
-        waiting, self.waiting = self.waiting, []
-        for event in waiting:
-            await self.arena_tick(event)
+        # The ticks held meanwhile, in order; any arriving now still queue behind them.
+        while self.waiting:
+            if not await self._apply_tick(self.waiting.pop(0)):
+                return  # a gap again: another resync has started
+        self.resyncing = None
 
     async def disconnect(self, code: int) -> None:
         if self.attached:
@@ -346,30 +349,46 @@ class ArenaConsumer(JsonConsumer):
 
     def _follow(self, event: dict[str, Any]) -> None:
         self.epoch, self.tick = event["epoch"], event["tick"]
-        self.playing = self.user.pk in event.get("players", ())
+        playing = self.user.pk in event.get("players", ())
+        if playing != self.playing:
+            self.playing = playing
+            # Players get each tick before spectators: they wait to see their turn.
+            get_hub().prefer(protocol.arena_group(self.arena_id), self, playing)
 
     async def arena_tick(self, event: dict[str, Any]) -> None:
         if self.resyncing is not None and not self.resyncing.done():
             self.waiting.append(event)
             return
+        await self._apply_tick(event)
+
+    async def _apply_tick(self, event: dict[str, Any]) -> bool:
+        """Forward a tick that follows the last one sent; False if ticks are missing (a
+        resync is then under way, and this tick waits for it)."""
         epoch, tick = event["epoch"], event["tick"]
         if epoch < self.epoch or (epoch == self.epoch and tick <= self.tick):
-            return  # from before this socket's sync, or from an owner since replaced
+            return True  # from before this socket's sync, or from an owner since replaced
         if epoch > self.epoch or tick != self.tick + 1:
+            self.resyncing = None
             self._resync_soon()  # ticks went missing: start from the whole world
             self.waiting.append(event)
-            return
+            return False
         if tick - self.seen > settings.ARENA_MAX_UNREAD_TICKS:
             # Not reading: drop it (it reconnects and starts from the world) rather than
             # buffer ticks it will never catch up with.
             await self.close(code=CLOSE_SERVER_ERROR)
-            return
+            return True
         self._follow(event)
         await self.send(text_data=event["frame"])
+        return True
 
     async def arena_world(self, event: dict[str, Any]) -> None:
         if event["epoch"] < self.epoch:
             return
+        if self.resyncing is not None and not self.resyncing.done():
+            # The whole world, newer than what a resync would send: it replaces it.
+            self.resyncing.cancel()
+            self.resyncing = None
+            self.waiting = []
         self._follow(event)
         self.seen = self.tick
         await self.send(text_data=event["frame"])

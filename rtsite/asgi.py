@@ -12,11 +12,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rtsite.settings")
 django_http = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.sessions import SessionMiddlewareStack  # noqa: E402
+from channels.sessions import CookieMiddleware  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from rtsite import serverpatches  # noqa: E402
+from rtsite.middleware import SocketSessionMiddleware  # noqa: E402
 from rtsite.routing import websocket_urlpatterns  # noqa: E402
 from rtsite.security import OriginValidator  # noqa: E402
 
@@ -28,8 +29,10 @@ serverpatches.install(
 application = ProtocolTypeRouter(
     {
         "http": ASGIStaticFilesHandler(django_http) if settings.SERVE_STATIC else django_http,
-        # The session only: the consumers read the user after accepting the handshake
-        # (rtsite.consumers), not in a middleware before it.
-        "websocket": OriginValidator(SessionMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # The session only, read only: the consumers read the user after accepting the
+        # handshake (rtsite.consumers), not in a middleware before it.
+        "websocket": OriginValidator(
+            CookieMiddleware(SocketSessionMiddleware(URLRouter(websocket_urlpatterns)))
+        ),
     }
 )

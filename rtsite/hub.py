@@ -61,6 +61,7 @@ class Hub:
         self.last_stale = 0.0
         self.stale_flush: asyncio.Task[None] | None = None
         self.attached: set[str] = set()  # local-only groups (``attach``): not in the layer
+        self.first: dict[str, set[Subscriber]] = defaultdict(set)  # served first (``prefer``)
 
     async def join(self, group: str, subscriber: Subscriber) -> None:
         async with self.lock:
@@ -95,7 +96,18 @@ class Hub:
         self.members[group].add(subscriber)
         self.attached.add(group)
 
+    def prefer(self, group: str, subscriber: Subscriber, first: bool) -> None:
+        """Hand ``group``'s events to ``subscriber`` before its other members (an arena's
+        players before its spectators: they are the ones waiting to see their turn)."""
+        if first:
+            self.first[group].add(subscriber)
+        elif group in self.first:
+            self.first[group].discard(subscriber)
+            if not self.first[group]:
+                del self.first[group]
+
     def detach(self, group: str, subscriber: Subscriber) -> None:
+        self.prefer(group, subscriber, False)
         members = self.members.get(group)
         if members is not None:
             members.discard(subscriber)
@@ -157,7 +169,9 @@ class Hub:
         if is_stale(event):
             self._mark_stale(event["group"])
             return
-        for subscriber in list(members):
+        first = self.first.get(event["group"], ())
+        order = [*first, *(s for s in members if s not in first)] if first else list(members)
+        for subscriber in order:
             try:
                 await subscriber.hub_deliver(event)
             except Exception:

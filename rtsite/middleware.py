@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
+from importlib import import_module
 from typing import Any
 
 from django.conf import settings
@@ -90,3 +91,24 @@ class AuthThrottleMiddleware:
         )
         response["Retry-After"] = str(retry_after)
         return response
+
+
+class SocketSessionMiddleware:
+    """The login session in a WebSocket's scope, for reading: who the user is.
+
+    Channels' ``SessionMiddleware`` also wraps the socket's ``send`` to save a modified
+    session with an HTTP response; a socket never sends one, yet the wrapper asks the
+    session whether it was modified or is empty on every frame (a sixth of the server's
+    time when it fans out arena ticks). Sockets here never change the session (logging
+    in and out are HTTP requests), so this one gives the scope the session and leaves
+    ``send`` alone. The store loads the session when it is first read (``get_user``,
+    after the handshake is accepted), as channels' does.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        store = import_module(settings.SESSION_ENGINE).SessionStore
+        key = scope["cookies"].get(settings.SESSION_COOKIE_NAME)
+        return await self.inner({**scope, "session": store(key)}, receive, send)

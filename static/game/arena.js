@@ -37,6 +37,7 @@
   const PALETTE = ["#2f9e44", "#1c7ed6", "#e8590c", "#ae3ec9", "#f08c00", "#0c8599",
                    "#d6336c", "#5c940d", "#4263eb", "#c92a2a", "#862e9c", "#364fc7"];
   const PHASES = {waiting: "Waiting for players", play: "Round", results: "Results"};
+  const SEEN_OFFSET = Math.floor(Math.random() * 10);
 
   let me = {id: null, username: null};
   let world = null; // the server's world as of the last tick
@@ -166,7 +167,8 @@
     // Turns the server never applied (it keeps two a tick) are let go after a while.
     const stale = performance.now() - 4 * world.tick_ms;
     pending = pending.filter((p) => p.at > stale);
-    if (t.t % 10 === 0) live.send({type: "seen", tick: t.t});
+    // How far this page has read, once a second: each page on its own tick of the ten.
+    if ((t.t + SEEN_OFFSET) % 10 === 0) live.send({type: "seen", tick: t.t});
   }
 
   // ---------------------------------------------------------------- frames

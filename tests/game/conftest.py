@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -43,3 +44,16 @@ def arena_settings(settings: Any) -> Any:
     settings.ARENA_CLAIM_SECONDS = 0.1
     settings.ARENA_MAX_UNREAD_TICKS = 10_000  # test sockets do not report what they read
     return settings
+
+
+async def until_reported(arena_id: int, check: Callable[[dict[str, Any]], bool]) -> None:
+    """Until the arena's owner has reported (once a second) what ``check`` wants."""
+    from game import arena as arena_runtime
+
+    deadline = asyncio.get_running_loop().time() + 10
+    while asyncio.get_running_loop().time() < deadline:
+        info = (await arena_runtime.read_info([arena_id])).get(arena_id)
+        if info is not None and check(info):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the arena's owner did not report that")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -56,6 +55,7 @@ async def test_staff_see_arenas_live_and_end_rounds_and_remove_players(
     make_user: Callable[..., Any], arena_settings: Any
 ) -> None:
     from game import arena as arena_runtime
+    from tests.game.conftest import until_reported
     from tests.game.test_arena import path, tick_where, world_where
     from tests.game.test_consumers import user_with_cookie
 
@@ -74,7 +74,7 @@ async def test_staff_see_arenas_live_and_end_rounds_and_remove_players(
         await y.send({"type": "join"})
         await world_where(r, lambda w: w["phase"] == "play")
         await tick_where(r, lambda t: True)
-        await asyncio.sleep(1.2)  # the owner reports once a second
+        await until_reported(arena.pk, lambda info: info["players"] == 2)
         changelist = reverse("admin:game_arena_changelist")
         listing = (await database_sync_to_async(staff.get)(changelist)).content.decode()
         assert arena.name in listing

@@ -15,6 +15,7 @@ from game import arena as arena_runtime
 from game import services
 from game.models import Arena, ArenaResult
 from tests.conftest import Socket, open_socket
+from tests.game.conftest import until_reported
 from tests.game.test_consumers import user_with_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -340,7 +341,7 @@ async def test_the_owner_reports_itself_for_the_admin(
     async with open_socket(path(arena), cookie=red_cookie) as r:
         await r.send({"type": "join"})
         await world_where(r, lambda w: w["phase"] == "play")
-        await asyncio.sleep(1.2)
+        await until_reported(arena.pk, lambda info: info["players"] == 1)
         info = (await arena_runtime.read_info([arena.pk]))[arena.pk]
     assert info["players"] == 1
     assert info["owner"] == arena_runtime.PROCESS

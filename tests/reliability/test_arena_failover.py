@@ -18,6 +18,7 @@ from channels.db import database_sync_to_async
 from game import arena as arena_runtime
 from game import services
 from tests.conftest import Daphne, session_cookie, start_daphne, ws_connect
+from tests.game.conftest import until_reported
 from tests.reliability.chatload import until
 from tests.reliability.figures import report
 
@@ -148,8 +149,16 @@ async def test_killing_the_owner_hands_the_arena_to_the_other_process(
                 >= 1
             )
         )
-        info = (await arena_runtime.read_info([arena.pk]))[arena.pk]
-        assert int(info["owner"].rsplit(":", 1)[1]) == survivor.process.pid
+
+        # The new owner says so in its next report (once a second).
+        await until_reported(
+            arena.pk,
+            lambda info: (
+                info["owner"] == f"{info['owner'].rsplit(':', 1)[0]}:{survivor.process.pid}"
+                if info["owner"]
+                else False
+            ),
+        )
     finally:
         for client in clients:
             await client.close()

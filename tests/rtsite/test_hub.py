@@ -127,6 +127,6 @@ async def test_a_publisher_backlog_is_sent_as_one_resync_per_group(
     old = {"at": 0.0, "frame": "{}"}  # long ago
     for group in ("g1", "g2", "g1", "g1"):
         publisher.put(group, {**old, "type": "chat.message", "group": group})
-    publisher.put("g3", realtime._event("g3", "chat.message", {"type": "x"}))
+    publisher.put("g3", realtime.make_event("g3", "chat.message", {"type": "x"}))
     await asyncio.sleep(0.1)
     assert sent == [("g1", "rt.resync"), ("g2", "rt.resync"), ("g3", "chat.message")]
