@@ -877,14 +877,6 @@ class ArenaHost:
                 # The owner's process is gone (or Redis is): turns are worth nothing late.
                 logger.warning("arena inputs to %s were lost", channel, exc_info=True)
 
-    async def shutdown(self) -> None:
-        for owner in list(self.owners.values()):
-            await owner.stop()
-        for claimer in list(self.claimers.values()):
-            claimer.cancel()
-        if self.ticker is not None:
-            self.ticker.cancel()
-
 
 _hosts = PerLoop(ArenaHost)
 

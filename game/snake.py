@@ -265,10 +265,6 @@ def advance(state: State, turns: Mapping[int, str]) -> tuple[State, Events]:
     return new, events
 
 
-def reverses(snake: Snake, direction: str) -> bool:
-    return direction == OPPOSITE[snake.direction]
-
-
 def _by_player(snake: Snake) -> int:
     return snake.player
 
