@@ -340,6 +340,9 @@ GAME_RECONNECT_GRACE_SECONDS = env_float("GAME_RECONNECT_GRACE_SECONDS", 60.0, m
 # Snake arenas (game/arena.py). Snakes move ARENA_TICKS_PER_SECOND cells a second; a
 # round lasts ARENA_ROUND_SECONDS, then its results show for ARENA_RESULTS_SECONDS.
 ARENA_TICKS_PER_SECOND = env_float("ARENA_TICKS_PER_SECOND", 10.0, minimum=1.0)
+# A process's arenas tick in this many slots of the tick (each arena still once a tick):
+# a pass sends a slot's frames, not all of them, so players see their turns sooner.
+ARENA_TICK_SLOTS = env_int("ARENA_TICK_SLOTS", 2, minimum=1)
 ARENA_ROUND_SECONDS = env_float("ARENA_ROUND_SECONDS", 180.0, minimum=5.0)
 ARENA_RESULTS_SECONDS = env_float("ARENA_RESULTS_SECONDS", 10.0, minimum=1.0)
 ARENA_MAX_PLAYERS = env_int("ARENA_MAX_PLAYERS", 12, minimum=2)
