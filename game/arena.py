@@ -211,12 +211,7 @@ def tick_frame(
         frame["eaten"] = [list(cell) for cell in events.eaten]
     if events.placed:
         frame["food"] = [list(cell) for cell in events.placed]
-    scores = []
-    for s in state.snakes:
-        old = before.snake(s.player)
-        if old is None or (old.score, old.kills, old.deaths) != (s.score, s.kills, s.deaths):
-            scores.append([s.player, s.score, s.kills, s.deaths])
-    if scores:
+    if scores := snake.score_changes(before, state):
         frame["scores"] = scores
     if acks:
         frame["acks"] = acks

@@ -265,6 +265,17 @@ def advance(state: State, turns: Mapping[int, str]) -> tuple[State, Events]:
     return new, events
 
 
+def score_changes(before: State, after: State) -> list[list[int]]:
+    """[player, score, kills, deaths] of each snake whose tally differs from ``before``
+    (or that is new): the scores part of a tick's delta."""
+    old = {s.player: (s.score, s.kills, s.deaths) for s in before.snakes}
+    return [
+        [s.player, s.score, s.kills, s.deaths]
+        for s in after.snakes
+        if old.get(s.player) != (s.score, s.kills, s.deaths)
+    ]
+
+
 def _by_player(snake: Snake) -> int:
     return snake.player
 

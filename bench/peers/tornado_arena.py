@@ -83,12 +83,7 @@ class Arena:
             frame["eaten"] = [list(c) for c in events.eaten]
         if events.placed:
             frame["food"] = [list(c) for c in events.placed]
-        scores = []
-        for s in self.state.snakes:
-            old = before.snake(s.player)
-            if old is None or (old.score, old.kills, old.deaths) != (s.score, s.kills, s.deaths):
-                scores.append([s.player, s.score, s.kills, s.deaths])
-        if scores:
+        if scores := snake.score_changes(before, self.state):
             frame["scores"] = scores
         if acks:
             frame["acks"] = acks
