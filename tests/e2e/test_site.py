@@ -370,6 +370,24 @@ def test_axe_finds_nothing_serious_on_any_page_in_either_scheme_or_width(
     game = off_loop(lambda: game_services.game_create(user=alice))
     off_loop(lambda: game_services.game_join(game_id=game.pk, user=bob))
     arena = off_loop(lambda: game_services.arena_create(user=bob))
+    # Leaderboard rows in both tables (wide on a phone).
+    finished = off_loop(lambda: game_services.game_create(user=bob))
+    off_loop(lambda: game_services.game_join(game_id=finished.pk, user=alice))
+    off_loop(lambda: game_services.game_resign(game_id=finished.pk, user=bob))
+    round_id = off_loop(
+        lambda: game_services.arena_round_start(arena_id=arena.pk, number=1, seed=1)
+    )
+    off_loop(
+        lambda: game_services.arena_round_finish(
+            round_id=round_id,
+            ticks=10,
+            results=[
+                {"player": who.pk, "score": 3, "length": 6, "kills": 1, "deaths": 2}
+                for who in (alice, bob)
+            ],
+            by_staff=False,
+        )
+    )
     signed_in = [
         "/chat/",
         f"/chat/{room.slug}/",
