@@ -49,7 +49,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from game import protocol, snake
-from rtsite import presence
+from rtsite import metrics, presence
 from rtsite.hub import get_hub
 from rtsite.loops import PerLoop
 from rtsite.realtime import BATCH_TYPE, make_event, publish_batch, publish_now
@@ -778,6 +778,7 @@ class ArenaHost:
             if lag > 5 * tick_seconds():  # far behind (a stall): skip ahead, do not burst
                 due = now
             self.lag_max = max(self.lag_max, lag)
+            metrics.ARENA_TICK_LAG.observe(max(0.0, lag))
             try:
                 await self.tick(script, slot=slot, slots=slots)
             except asyncio.CancelledError:

@@ -16,23 +16,31 @@ from channels.sessions import CookieMiddleware  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
-from rtsite import serverpatches  # noqa: E402
-from rtsite.middleware import SocketSessionMiddleware  # noqa: E402
+from rtsite import admission, drain, layercheck, serverpatches  # noqa: E402
+from rtsite.middleware import ProcessMiddleware, SocketSessionMiddleware  # noqa: E402
 from rtsite.routing import websocket_urlpatterns  # noqa: E402
 from rtsite.security import OriginValidator  # noqa: E402
 
 # Before daphne builds its factory (it does once the application is loaded).
 serverpatches.install(
-    direct_writes=settings.RT_DIRECT_WRITES, send_limit=settings.RT_MAX_SEND_BUFFER_BYTES
+    direct_writes=settings.RT_DIRECT_WRITES,
+    send_limit=settings.RT_MAX_SEND_BUFFER_BYTES,
+    handshake_gate=admission.queue.retry_after,
 )
+# SIGTERM drains the sockets instead of dropping them (under daphne).
+drain.install()
+# Refuse to start beside processes that use another channel layer configuration.
+layercheck.check_or_refuse()
 
-application = ProtocolTypeRouter(
-    {
-        "http": ASGIStaticFilesHandler(django_http) if settings.SERVE_STATIC else django_http,
-        # The session only, read only: the consumers read the user after accepting the
-        # handshake (rtsite.consumers), not in a middleware before it.
-        "websocket": OriginValidator(
-            CookieMiddleware(SocketSessionMiddleware(URLRouter(websocket_urlpatterns)))
-        ),
-    }
+application = ProcessMiddleware(
+    ProtocolTypeRouter(
+        {
+            "http": ASGIStaticFilesHandler(django_http) if settings.SERVE_STATIC else django_http,
+            # The session only, read only: the consumers read the user after accepting
+            # the handshake (rtsite.consumers), not in a middleware before it.
+            "websocket": OriginValidator(
+                CookieMiddleware(SocketSessionMiddleware(URLRouter(websocket_urlpatterns)))
+            ),
+        }
+    )
 )

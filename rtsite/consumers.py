@@ -25,8 +25,8 @@ What it guarantees, so apps do not each re-learn it:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -40,16 +40,18 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 
-from rtsite import presence, services
+from rtsite import admission, drain, logs, metrics, presence, serverpatches, services
 from rtsite.errors import ActionError, ErrorCode
 from rtsite.hub import get_hub
 from rtsite.loops import PerLoop
+from rtsite.processes import new_socket_id
 from rtsite.protocol import (
     COMMON_SERVER_FRAMES,
     ClientFrame,
     ServerFrame,
     ack_frame,
     ascii_id,
+    closing_frame,
     encode,
     error_frame,
     frame_ref,
@@ -69,9 +71,12 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_LOGGED_OUT = 4401
 CLOSE_TOO_MANY = 4429
 CLOSE_SERVER_ERROR = 4500
+# A draining process (SIGTERM, ``rtsite.drain``): the client reconnects, to another.
+CLOSE_RESTART = 1012
 
 # The presence rooms counting each user's sockets (RT_MAX_SOCKETS_PER_USER) and each
-# client address's visitor sockets (RT_MAX_SOCKETS_PER_ADDRESS).
+# client address's visitor sockets (RT_MAX_SOCKETS_PER_ADDRESS): one per user and per
+# address, so a refusal can check the few sockets it counted (``_enter_account``).
 SOCKETS_ROOM = "sockets"
 VISITOR_SOCKETS_ROOM = "visitor-sockets"
 
@@ -103,8 +108,15 @@ class JsonConsumer(AsyncWebsocketConsumer):
     channel_layer_alias = None
 
     async def websocket_connect(self, message: dict[str, Any]) -> None:
-        # Identifies this socket in presence and logs (there is no channel_name).
-        self.socket_id = uuid.uuid4().hex
+        # Identifies this socket in presence and logs (there is no channel_name); it
+        # ends with the process's id, so a dead process's sockets can be found.
+        self.socket_id = new_socket_id()
+        logs.socket_id.set(self.socket_id)  # this task's log lines carry it
+        self.app = metrics.app_of(self)
+        self.in_flight = 0  # client frames being handled (a drain lets them finish)
+        self.idle = asyncio.Event()
+        self.idle.set()
+        self.draining = False
         self.hub_groups: list[str] = []
         # Broadcasts that arrive while connecting wait until it is done, so the socket's
         # first frames (history, presence) come first.
@@ -117,6 +129,14 @@ class JsonConsumer(AsyncWebsocketConsumer):
         # Anonymous until the session is read, after the accept (see the module's doc).
         self.scope["user"] = AnonymousUser()
         await self.accept()
+        drain.opened(self)
+        if settings.ACCESS_LOG:
+            logs.access.info(
+                'socket %s "%s" opened', logs.client_of(self.scope), self.scope.get("path", "")
+            )
+        metrics.SOCKETS_OPEN.labels(self.app).inc()
+        metrics.SOCKETS_OPENED.labels(self.app).inc()
+        admission.queue.started()
         try:
             # At most RT_CONNECTS_AT_ONCE sockets of a process do their connect work at a
             # time: the rest wait here, accepted, so the loop stays free to accept the
@@ -126,9 +146,13 @@ class JsonConsumer(AsyncWebsocketConsumer):
                 if await self._enter_account():
                     await self.connect()
         finally:
+            admission.queue.finished()
             held, self.held = self.held, None
             for event in held or ():
                 await self.hub_deliver(event)
+        if drain.draining() and not self.draining:
+            # Accepted as listening stopped: told to go like the others.
+            await self.drain()
 
     async def _enter_account(self) -> bool:
         """Count the socket against its user's cap (a visitor's: its address's cap) and
@@ -136,16 +160,18 @@ class JsonConsumer(AsyncWebsocketConsumer):
         if the socket was refused (and closed)."""
         user = self.scope["user"]
         if user.is_authenticated:
-            room, key, name = SOCKETS_ROOM, user.pk, ""
+            room, key, name = f"{SOCKETS_ROOM}.{user.pk}", user.pk, ""
             cap = settings.RT_MAX_SOCKETS_PER_USER
         else:
             address = (self.scope.get("client") or [None])[0]
             if not address:  # an in-process client (tests): nothing to count by
                 return True
-            room, key, name = VISITOR_SOCKETS_ROOM, 0, address
+            room, key, name = f"{VISITOR_SOCKETS_ROOM}.{address}", 0, address
             cap = settings.RT_MAX_SOCKETS_PER_ADDRESS
         change = await self.presence_enter(room, user_id=key, username=name)
-        if change.sockets > cap:
+        # Over the cap, some of the sockets counted may be of a process that died a
+        # moment ago (its tabs are reconnecting here): they do not count.
+        if change.sockets > cap and change.sockets - await presence.purge_dead(room_id=room) > cap:
             await self.close(code=CLOSE_TOO_MANY)
             return False
         if user.is_authenticated:
@@ -187,11 +213,22 @@ class JsonConsumer(AsyncWebsocketConsumer):
                 ErrorCode.TOO_LARGE, f"frame is larger than {self.max_frame_bytes} bytes"
             )
             return
+        metrics.FRAMES_IN.labels(self.app).inc()
         if not self.rate_limit.take():
             await self.send_error(
                 ErrorCode.RATE_LIMITED, "too many frames; slow down", ref=frame_ref(text_data)
             )
             return
+        self.in_flight += 1
+        self.idle.clear()
+        try:
+            await self._handle(text_data)
+        finally:
+            self.in_flight -= 1
+            if not self.in_flight:
+                self.idle.set()
+
+    async def _handle(self, text_data: str) -> None:
         ref: str | None = None
         try:
             spec, fields, ref = parse_frame(text_data, self.client_frames)
@@ -210,6 +247,24 @@ class JsonConsumer(AsyncWebsocketConsumer):
         # What the action committed is broadcast before it is acknowledged.
         await published()
         await self.send_frame({**reply, "ref": ref} if ref is not None else reply)
+
+    async def drain(self) -> None:
+        """This process is exiting (``rtsite.drain``): say so, answer the frames already
+        on their way, then close with 1012 so the client reconnects (elsewhere)."""
+        if self.draining:
+            return
+        self.draining = True
+        try:
+            await self.send_frame(closing_frame("restart"))
+            await asyncio.sleep(settings.RT_DRAIN_SETTLE_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(settings.RT_DRAIN_GRACE_SECONDS):
+                    await self.idle.wait()
+            await published()
+        except Disconnected:
+            return
+        # Unpatched, autobahn refuses 1012 from an application; 1000 is retried too.
+        await self.close(code=CLOSE_RESTART if serverpatches.closes_with_restart_codes() else 1000)
 
     def query_param(self, name: str) -> str | None:
         """A parameter of the socket's URL (``?after_id=``, ``?code=``), if given."""
@@ -231,12 +286,25 @@ class JsonConsumer(AsyncWebsocketConsumer):
         return self.user
 
     async def send_frame(self, frame: Mapping[str, Any]) -> None:
+        metrics.FRAMES_OUT.labels(self.app).inc()
         await self.send(text_data=encode(frame))
 
     async def send_error(self, code: ErrorCode, message: str, *, ref: str | None = None) -> None:
+        metrics.REFUSED.labels(self.app, code.value).inc()
         await self.send_frame(error_frame(code, message, ref))
 
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        if hasattr(self, "app"):  # connected (not refused by a middleware)
+            drain.closed(self)
+            metrics.SOCKETS_OPEN.labels(self.app).dec()
+            metrics.CLOSES.labels(self.app, str(message.get("code", ""))).inc()
+            if settings.ACCESS_LOG:
+                logs.access.info(
+                    'socket %s "%s" closed %s',
+                    logs.client_of(self.scope),
+                    self.scope.get("path", ""),
+                    message.get("code", ""),
+                )
         hub = get_hub()
         for group in getattr(self, "hub_groups", ()):
             await hub.leave(group, self)

@@ -33,7 +33,9 @@ from typing import Any, Protocol
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from rtsite import metrics
 from rtsite.loops import PerLoop
+from rtsite.processes import PING_TYPE, get_process
 from rtsite.realtime import BATCH_TYPE, RESYNC_TYPE, is_stale
 
 logger = logging.getLogger(__name__)
@@ -62,12 +64,16 @@ class Hub:
         self.stale_flush: asyncio.Task[None] | None = None
         self.attached: set[str] = set()  # local-only groups (``attach``): not in the layer
         self.first: dict[str, set[Subscriber]] = defaultdict(set)  # served first (``prefer``)
+        # When the receive loop last got anything (the heartbeat's own ping at least once
+        # a second): readiness asks that it is recent.
+        self.last_received: float | None = None
 
     async def join(self, group: str, subscriber: Subscriber) -> None:
         async with self.lock:
             await self._start()
             if group not in self.members:
                 await self.layer.group_add(group, self.channel)
+                get_process().group_joined(group)
             self.members[group].add(subscriber)
 
     async def leave(self, group: str, subscriber: Subscriber) -> None:
@@ -78,6 +84,7 @@ class Hub:
             members.discard(subscriber)
             if not members:
                 del self.members[group]
+                get_process().group_left(group)
                 with contextlib.suppress(Exception):  # it expires anyway
                     await self.layer.group_discard(group, self.channel)
 
@@ -137,6 +144,7 @@ class Hub:
                     failed, backoff = False, 0.1
                     await self._resync_all()
                 event = await self.layer.receive(self.channel)
+                self.last_received = time.monotonic()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -154,6 +162,12 @@ class Hub:
         await self._deliver(event)
 
     async def _deliver(self, event: dict[str, Any]) -> None:
+        if event.get("type") == PING_TYPE:
+            return  # the heartbeat's: it only had to arrive (``last_received``)
+        sent_at = event.get("at")
+        if sent_at is not None:
+            metrics.HUB_EVENTS.inc()
+            metrics.HUB_EVENT_AGE.observe(max(0.0, time.time() - sent_at))
         if event.get("type") == BATCH_TYPE:
             if event.get("origin") == self.channel:
                 return  # delivered here already, by the process that sent it
@@ -171,6 +185,7 @@ class Hub:
             return
         first = self.first.get(event["group"], ())
         order = [*first, *(s for s in members if s not in first)] if first else list(members)
+        metrics.DELIVERIES.inc(len(order))
         for subscriber in order:
             try:
                 await subscriber.hub_deliver(event)
@@ -209,6 +224,13 @@ class Hub:
             with contextlib.suppress(Exception):  # the receive loop handles outages
                 await self._add_all_groups()
 
+    async def rejoin(self) -> None:
+        """Join every group again and resync every socket: this process was taken for
+        dead (``rtsite.processes``) and cleaned up after."""
+        async with self.lock:
+            await self._add_all_groups()
+        await self._resync(set(self.members), "process was taken for dead")
+
     async def _resync_all(self) -> None:
         await self._resync(set(self.members), "hub reconnected")
 
@@ -218,6 +240,7 @@ class Hub:
         logger.warning(
             "%s; resyncing %d socket(s) in %d group(s)", why, len(subscribers), len(groups)
         )
+        metrics.RESYNCS.labels(why).inc(len(subscribers))
         for subscriber in subscribers.values():
             try:
                 await subscriber.hub_deliver(dict(RESYNC_EVENT))

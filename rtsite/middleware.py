@@ -14,7 +14,7 @@ from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from rtsite import services
+from rtsite import logs, services
 
 logger = logging.getLogger(__name__)
 
@@ -112,3 +112,49 @@ class SocketSessionMiddleware:
         store = import_module(settings.SESSION_ENGINE).SessionStore
         key = scope["cookies"].get(settings.SESSION_COOKIE_NAME)
         return await self.inner({**scope, "session": store(key)}, receive, send)
+
+
+class ProcessMiddleware:
+    """ASGI: registers this process (heartbeat, janitor: ``rtsite.processes``) at its
+    first request of any kind (daphne has no lifespan events to start it at), and writes
+    the ``rtsite.access`` line of each HTTP request (``rtsite.logs``)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.started = False
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        if not self.started:
+            from rtsite.processes import get_process
+
+            get_process().start()
+            self.started = True
+        if scope["type"] != "http" or not settings.ACCESS_LOG:
+            return await self.inner(scope, receive, send)
+        started = time.monotonic()
+        status = 0
+
+        async def send_noting_status(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            return await self.inner(scope, receive, send_noting_status)
+        finally:
+            # Probes and scrapes come every few seconds: not worth a line each.
+            level = logging.DEBUG if scope["path"].startswith(QUIET_PATHS) else logging.INFO
+            logs.access.log(
+                level,
+                '%s "%s %s" %s %.1fms',
+                logs.client_of(scope),
+                scope["method"],
+                scope["path"],
+                status,
+                (time.monotonic() - started) * 1000,
+                extra={"client": logs.client_of(scope), "status": status},
+            )
+
+
+QUIET_PATHS = ("/healthz", "/metrics", "/static/")

@@ -24,6 +24,7 @@ from typing import Any
 from django.conf import settings
 
 from rtsite.loops import PerLoop
+from rtsite.processes import alive, get_process, process_of
 from rtsite.redis import get_async_redis, get_redis
 
 logger = logging.getLogger(__name__)
@@ -82,6 +83,22 @@ redis.call('PEXPIRE', z, ttl)
 redis.call('PEXPIRE', h, ttl)
 """
 )
+
+
+# ARGV: the suffix of the dead process's socket ids (".<process id>"). Returns how many
+# sockets were taken off.
+_PURGE = """
+local z, h, suffix, gone = KEYS[1], KEYS[2], ARGV[1], 0
+for _, m in ipairs(redis.call('ZRANGE', z, 0, -1)) do
+  if string.sub(m, -#suffix) == suffix then
+    redis.call('ZREM', z, m)
+    gone = gone + 1
+    local u = string.match(m, '^([^\t]*\t[^\t]*)\t')
+    if u and redis.call('HINCRBY', h, u, -1) <= 0 then redis.call('HDEL', h, u) end
+  end
+end
+return gone
+"""
 
 
 @dataclass(frozen=True)
@@ -149,6 +166,7 @@ class _Renewer:
 
     def track(self, room_id: RoomKey, member: str) -> None:
         self.members[room_id].add(member)
+        get_process().room_entered(str(room_id))
         if self.task is None or self.task.done():
             self.task = asyncio.create_task(self._run(), name="rtsite-presence-renew")
 
@@ -177,6 +195,29 @@ class _Renewer:
 
 
 _renewers = PerLoop(_Renewer)
+
+
+async def renew_all() -> None:
+    """Count every socket of this process in again (it was taken for dead)."""
+    await _renewer().renew()
+
+
+async def purge_process(*, room_id: RoomKey, process_id: str) -> int:
+    """Take a dead process's sockets off a room; how many there were."""
+    return int(await get_async_redis().eval(_PURGE, 2, *_keys(room_id), f".{process_id}"))
+
+
+async def purge_dead(*, room_id: RoomKey) -> int:
+    """Take off the sockets in the room whose process is dead (not yet cleaned up by a
+    janitor); how many there were. Costs a walk of the room: for small rooms (one user's
+    sockets), when a count matters (a refusal)."""
+    members = await get_async_redis().zrange(_key(room_id), 0, -1)
+    owners = {process_of(member.rpartition(_SEP)[2]) for member in members}
+    gone = 0
+    for process_id, live in (await alive(owners)).items():
+        if not live:
+            gone += await purge_process(room_id=room_id, process_id=process_id)
+    return gone
 
 
 def _renewer() -> _Renewer:

@@ -19,6 +19,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 
+from rtsite import layercheck
 from rtsite.loops import PerLoop
 from rtsite.protocol import encode
 
@@ -172,6 +173,11 @@ def publish_on_commit(
     once, whatever the number of groups. A rolled-back transaction sends nothing.
     ``extra`` adds fields to the layer event for the consumers (not to the frame).
     """
+    if getattr(SyncToAsync.threadlocal, "main_event_loop", None) is None:
+        # A command (or other process without the site's loop): it must publish on the
+        # site's channel layer, or its broadcasts reach nobody. Checked before the
+        # transaction commits, so a refusal stores nothing.
+        layercheck.check_once()
     text = encode(frame)
     groups = [group] if isinstance(group, str) else list(group)
     events = [make_event(name, event_type, text, cursor, extra) for name in groups]

@@ -7,7 +7,9 @@ from typing import Any
 import redis
 import redis.asyncio
 import redis.asyncio.retry
+import redis.asyncio.sentinel
 import redis.retry
+import redis.sentinel
 from django.conf import settings
 from redis.backoff import ExponentialWithJitterBackoff
 
@@ -29,6 +31,15 @@ def retry_policy(retry_class: type[Any] = redis.asyncio.retry.Retry) -> Any:
 
 
 def _async_client() -> redis.asyncio.Redis:
+    if settings.REDIS_SENTINELS:
+        # The master the sentinels name, asked again after a connection fails.
+        sentinel = redis.asyncio.sentinel.Sentinel(settings.REDIS_SENTINELS, socket_timeout=2.0)
+        return sentinel.master_for(
+            settings.REDIS_SENTINEL_MASTER,
+            decode_responses=True,
+            max_connections=settings.REDIS_MAX_CONNECTIONS,
+            retry=retry_policy(),
+        )
     # A blocking pool: a burst of sockets (a connect storm) waits for a connection
     # instead of failing with "Too many connections" as redis-py's default pool does.
     pool = redis.asyncio.BlockingConnectionPool.from_url(
@@ -50,6 +61,15 @@ def get_async_redis() -> redis.asyncio.Redis:
 
 
 def get_redis(*, timeout: float | None = None) -> redis.Redis:
+    if settings.REDIS_SENTINELS:
+        sentinel = redis.sentinel.Sentinel(settings.REDIS_SENTINELS, socket_timeout=timeout)
+        return sentinel.master_for(
+            settings.REDIS_SENTINEL_MASTER,
+            decode_responses=True,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=retry_policy(redis.retry.Retry),
+        )
     return redis.Redis.from_url(
         settings.REDIS_URL,
         decode_responses=True,

@@ -21,9 +21,17 @@ what upstreaming it would take is in docs/decisions.md ("Server patches").
   frame (1009 for a frame over ``--websocket-max-frame-size``) first.
 - **Client-only size limit**: autobahn applies ``--websocket-max-message-size`` to what
   the server sends too, so a history page or resume over the limit could not be sent.
+- **Restart close codes**: autobahn lets an application close only with 1000 or
+  3000-4999; a draining process (``rtsite.drain``) closes with 1012 (service restart),
+  and 1013 (try again later) is let through too.
+- **Handshake shedding**: daphne takes every handshake; with a gate
+  (``rtsite.admission``), one that the process cannot serve in time is answered at once
+  with HTTP 503 and ``Retry-After`` instead.
 
 If refused: writes go through Twisted's buffer (slower fan-out), slow readers are
-buffered for (memory), and oversized client frames are dropped without a close frame.
+buffered for (memory), oversized client frames are dropped without a close frame, a
+drain closes with 1000 (browsers reconnect after it as after 1012), and a storm of
+handshakes is queued, not shed.
 daphne's size flags would then also limit outgoing frames: run daphne without them (the
 site still refuses larger client frames itself, with ``too_large``).
 """
@@ -39,6 +47,8 @@ from importlib import metadata
 from typing import Any
 
 from autobahn.websocket.protocol import WebSocketProtocol, WebSocketServerFactory
+from daphne.http_protocol import WebRequest
+from daphne.ws_protocol import WebSocketProtocol as DaphneWebSocketProtocol
 from twisted.internet import tcp
 
 logger = logging.getLogger(__name__)
@@ -73,6 +83,23 @@ class Target:
 WRITE = Target(tcp.Connection, "write", ("self", "data"), by_name=False)
 RESET_OPTIONS = Target(WebSocketServerFactory, "resetProtocolOptions", ("self",))
 SEND_MESSAGE = Target(WebSocketProtocol, "sendMessage", ("self", "payload", "isBinary"))
+SERVER_CLOSE = Target(DaphneWebSocketProtocol, "serverClose", ("self", "code"))
+SEND_CLOSE_FRAME = Target(
+    WebSocketProtocol, "sendCloseFrame", ("self", "code", "reasonUtf8", "isReply")
+)
+PROCESS = Target(WebRequest, "process", ("self",))
+HANDLE_REPLY = Target(WebRequest, "handle_reply", ("self", "message"))
+TARGETS = (
+    WRITE,
+    RESET_OPTIONS,
+    SEND_MESSAGE,
+    SERVER_CLOSE,
+    SEND_CLOSE_FRAME,
+    PROCESS,
+    HANDLE_REPLY,
+)
+# Close codes the server may send that autobahn refuses from an application.
+RESTART_CODES = frozenset({1012, 1013})
 
 # What the write patches read on a live TCP connection.
 CONNECTION_ATTRIBUTES = (
@@ -96,6 +123,8 @@ class _State:
     # (owner, name, what owner.__dict__ held: None if the method was inherited)
     originals: list[tuple[type, str, Any]] = field(default_factory=list)
     send_limit: int = 0  # 0: no limit
+    # Seconds a refused handshake should come back after, or None to take it.
+    handshake_gate: Callable[[], int | None] | None = None
 
 
 _state = _State()
@@ -112,7 +141,7 @@ def problems() -> list[str]:
             continue
         if not version.startswith(prefix):
             found.append(f"{package} is {version}, the patches are for {prefix}x")
-    for target in (WRITE, RESET_OPTIONS, SEND_MESSAGE):
+    for target in TARGETS:
         method = target.current()
         if not callable(method):
             found.append(f"{target.owner.__name__}.{target.name} is gone")
@@ -127,6 +156,8 @@ def problems() -> list[str]:
         found.append("autobahn's sendMessage no longer reads maxMessagePayloadSize")
     if "failByDrop" not in _source(WebSocketProtocol):
         found.append("autobahn no longer reads failByDrop")
+    if b"Upgrade" not in _source(PROCESS.current()).encode():
+        found.append("daphne's WebRequest.process no longer reads the Upgrade header")
     return found
 
 
@@ -151,9 +182,16 @@ def _probe_connection() -> Any:
         peer.close()
 
 
-def install(*, direct_writes: bool, send_limit: int) -> bool:
-    """Patch once (a second call only updates the send limit); False if refused."""
+def install(
+    *,
+    direct_writes: bool,
+    send_limit: int,
+    handshake_gate: Callable[[], int | None] | None = None,
+) -> bool:
+    """Patch once (a second call only updates the send limit and the gate); False if
+    refused."""
     _state.send_limit = send_limit
+    _state.handshake_gate = handshake_gate
     if _state.installed:
         return True
     found = problems()
@@ -167,6 +205,8 @@ def install(*, direct_writes: bool, send_limit: int) -> bool:
         return False
     _replace(RESET_OPTIONS, _close_frames)
     _replace(SEND_MESSAGE, _client_only_size_limit)
+    _replace(SERVER_CLOSE, _restart_close_codes)
+    _replace(PROCESS, _shed_handshakes)
     if direct_writes:
         _replace(WRITE, _direct_write)
     _replace(WRITE, _send_limited)  # wraps whichever write is in place
@@ -260,3 +300,46 @@ def _client_only_size_limit(send: Callable[..., None]) -> Callable[..., None]:
             self.maxMessagePayloadSize = limit
 
     return send_message
+
+
+def closes_with_restart_codes() -> bool:
+    """Whether a server close with 1012/1013 reaches the client as such."""
+    return _state.installed
+
+
+def _restart_close_codes(server_close: Callable[..., None]) -> Callable[..., None]:
+    def close(self: Any, code: int | None = None) -> None:
+        if code in RESTART_CODES:
+            # autobahn's own sendClose refuses these from an application; the frame
+            # itself is valid (RFC 6455 7.4.1, IANA registry).
+            self.sendCloseFrame(code=code, isReply=False)
+            return
+        server_close(self, code)
+
+    return close
+
+
+def _shed_handshakes(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def shed_or_process(self: Any) -> Any:
+        gate = _state.handshake_gate
+        upgrade = self.requestHeaders.getRawHeaders(b"Upgrade") or [b""]
+        if gate is not None and upgrade[0].lower() == b"websocket":
+            retry_after = gate()
+            if retry_after is not None:
+                self.handle_reply(
+                    {
+                        "type": "http.response.start",
+                        "status": 503,
+                        "headers": [
+                            (b"Content-Type", b"text/plain; charset=utf-8"),
+                            (b"Retry-After", str(retry_after).encode()),
+                        ],
+                    }
+                )
+                self.handle_reply(
+                    {"type": "http.response.body", "body": b"busy: try again later\n"}
+                )
+                return None
+        return process(self)
+
+    return shed_or_process

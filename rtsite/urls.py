@@ -13,6 +13,10 @@ urlpatterns = [
     path("accounts/logout/", views.LogoutView.as_view(), name="logout"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
-    path("healthz", views.healthz, name="healthz"),
+    # Readiness under its old name too (probes configured before the split).
+    path("healthz", views.healthz_ready, name="healthz"),
+    path("healthz/live", views.healthz_live, name="healthz_live"),
+    path("healthz/ready", views.healthz_ready, name="healthz_ready"),
+    path("metrics", views.metrics_view, name="metrics"),
     path("favicon.ico", views.favicon),  # asked for by pages without a <link rel=icon>
 ]

@@ -1,20 +1,22 @@
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
-from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from rtsite import health, metrics
 from rtsite.accounts import SignupForm
-from rtsite.redis import get_redis
 
 logger = logging.getLogger(__name__)
 
@@ -46,24 +48,43 @@ def favicon(request: HttpRequest) -> HttpResponse:
     return redirect(static("rtsite/favicon.svg"), permanent=True)
 
 
-def _check(probe: str) -> str:
-    try:
-        if probe == "database":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT 1")
-        else:
-            get_redis(timeout=1.0).ping()
-    except Exception as error:
-        logger.warning("healthz: %s unreachable: %s", probe, error)
-        return "unreachable"
-    return "ok"
+@require_GET
+@never_cache
+async def healthz_live(request: HttpRequest) -> JsonResponse:
+    """Liveness: answered on the event loop itself, with nothing else checked."""
+    return JsonResponse({"status": "ok"})
 
 
 @require_GET
 @never_cache
-def healthz(request: HttpRequest) -> JsonResponse:
-    checks = {probe: _check(probe) for probe in ("database", "redis")}
-    healthy = all(state == "ok" for state in checks.values())
+async def healthz_ready(request: HttpRequest) -> JsonResponse:
+    """Readiness (``rtsite.health``): 503 with what failed while this process cannot serve."""
+    checks = await health.readiness()
+    healthy = health.ready(checks)
     return JsonResponse(
         {"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503
     )
+
+
+@never_cache
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """Prometheus metrics, for a scraper with the token (METRICS_TOKEN) or, without one
+    configured, from an allowed network and not through a proxy."""
+    if not _may_scrape(request):
+        return HttpResponse("forbidden\n", status=403, content_type="text/plain")
+    body, content_type = metrics.render()
+    return HttpResponse(body, content_type=content_type)
+
+
+def _may_scrape(request: HttpRequest) -> bool:
+    token = settings.METRICS_TOKEN
+    if token:
+        given = request.headers.get("Authorization", "")
+        return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+    if "X-Forwarded-For" in request.headers:
+        return False  # through the proxy: from outside, whatever REMOTE_ADDR says
+    try:
+        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(net) for net in settings.METRICS_ALLOWED_NETWORKS)

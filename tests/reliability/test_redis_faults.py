@@ -11,22 +11,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
-import subprocess
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 import websockets
 from channels.db import database_sync_to_async
 
 from chat.models import Message, Room
-from rtsite import embedded_redis
-from tests.conftest import Daphne, free_port, session_cookie, start_daphne
+from tests.conftest import Daphne, RedisServer, free_port, session_cookie, start_daphne
 from tests.reliability.chatload import Poster, Reader, missing, stop, until, wait_until_delivered
 from tests.reliability.figures import report
 
@@ -40,48 +35,6 @@ PAUSED_FOR = 30.0 if CHAOS else 8.0
 # The layer's read time-out (30 s by default) is what notices a paused Redis; CI uses a
 # shorter one so its shorter pause is noticed too.
 SOCKET_TIMEOUT = "30" if CHAOS else "6"
-
-
-@dataclass
-class RedisServer:
-    port: int
-    directory: Path
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                str(embedded_redis.executable()),
-                *("--port", str(self.port), "--bind", "127.0.0.1"),
-                *("--save", "", "--appendonly", "no", "--dir", str(self.directory)),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
-        for _ in range(100):
-            with contextlib.suppress(redis.RedisError):
-                if client.ping():
-                    return
-            time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.kill()
-        self.process.wait()
-
-    def pause(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGCONT)
 
 
 @pytest.fixture

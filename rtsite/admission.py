@@ -1,0 +1,69 @@
+"""Shedding handshakes a process cannot serve in time.
+
+Each socket's connect work (session, account, presence, history) runs a few at a time
+(RT_CONNECTS_AT_ONCE) on the process's one database thread. In a storm the queue grows;
+past some length, the last ones would wait longer than any client does. So a process
+estimates, at each new handshake, how long it would wait: the connects already queued
+times the time between two finished connects while busy (measured, an average). Over
+RT_CONNECT_SHED_SECONDS the handshake is answered at once with HTTP 503 and a
+``Retry-After`` (randomised, so the retries come back spread), before any work is done
+for it. The server patches call ``retry_after`` (``rtsite.serverpatches``).
+
+Browsers cannot read a refused handshake's status or headers (the WebSocket API hides
+them), so live.js backs off with jitter after a handshake fails, starting at about a
+second; other clients (the bench, apps) can honour ``Retry-After`` to the second.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import time
+
+from django.conf import settings
+
+from rtsite import drain, metrics
+
+# A first guess for the time between finished connects, until one is measured.
+_INITIAL_INTERVAL = 0.005
+_WEIGHT = 0.1  # of each new measurement in the moving average
+_random = secrets.SystemRandom()
+
+
+class ConnectQueue:
+    """Connects started and not yet done in this process (one event loop: no locks)."""
+
+    def __init__(self) -> None:
+        self.waiting = 0
+        self.interval = _INITIAL_INTERVAL
+        self.last_done = 0.0
+
+    def started(self) -> None:
+        if self.waiting == 0:
+            self.last_done = time.monotonic()  # a busy period starts now
+        self.waiting += 1
+
+    def finished(self) -> None:
+        now = time.monotonic()
+        if self.waiting > 0:
+            gap = min(now - self.last_done, 1.0)
+            self.interval += _WEIGHT * (gap - self.interval)
+            self.waiting -= 1
+        self.last_done = now
+
+    def expected_wait(self) -> float:
+        return self.waiting * self.interval
+
+    def retry_after(self) -> int | None:
+        """Seconds a new handshake should come back after, or None to take it."""
+        if drain.draining():
+            return _random.randint(1, 3)
+        limit = settings.RT_CONNECT_SHED_SECONDS
+        wait = self.expected_wait()
+        if limit <= 0 or wait <= limit:
+            return None
+        metrics.SHED.inc()
+        return _random.randint(1, max(2, math.ceil(wait)))
+
+
+queue = ConnectQueue()

@@ -1,0 +1,173 @@
+"""A graceful exit on SIGTERM: stop accepting, let in-flight work finish, close every
+socket with a reason, spread over a window, then exit.
+
+daphne (Twisted) treats SIGTERM as SIGKILL does the sockets: no close frame, and a frame
+being handled when the process dies gets no answer. Here SIGTERM instead:
+
+1. marks the process as draining (readiness answers 503, so a proxy stops sending it
+   requests) and stops listening (with a socket shared by several workers, the others go
+   on accepting);
+2. for each open socket, in random order spread over RT_DRAIN_SECONDS (so reconnects
+   reach the other processes as a stream, not a storm): sends ``closing`` with reason
+   ``restart``, lets the frames already on their way be answered (RT_DRAIN_SETTLE_SECONDS,
+   and until its handler is idle), then closes with 1012 (service restart);
+3. waits until the broadcasts committed meanwhile are published, then stops the reactor
+   (daphne then cancels whatever is left, as on any exit).
+
+A second SIGTERM during the drain exits at once. SIGINT (Ctrl+C under ``make run``) is
+left to Twisted: it exits at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import signal
+import time
+import weakref
+from typing import Any, Protocol
+
+from django.conf import settings
+
+from rtsite import metrics
+from rtsite.loops import PerLoop
+
+logger = logging.getLogger(__name__)
+
+
+class Drainable(Protocol):
+    async def drain(self) -> None: ...
+
+
+class _State:
+    draining = False
+    started_at: float | None = None
+
+
+state = _State()
+
+
+def _sockets() -> weakref.WeakSet[Any]:
+    return weakref.WeakSet()
+
+
+_open_sockets = PerLoop(_sockets)
+
+
+def opened(socket: Drainable) -> None:
+    _open_sockets.get().add(socket)
+
+
+def closed(socket: Drainable) -> None:
+    _open_sockets.get().discard(socket)
+
+
+def open_sockets() -> list[Drainable]:
+    return list(_open_sockets.get())
+
+
+def draining() -> bool:
+    return state.draining
+
+
+def install() -> bool:
+    """Take SIGTERM once daphne's reactor runs (False if this is not a Twisted server)."""
+    import sys
+
+    if "twisted.internet.reactor" not in sys.modules:
+        return False
+    from twisted.internet import reactor
+
+    def take_sigterm() -> None:
+        loop = asyncio.get_event_loop()
+        loop.add_signal_handler(signal.SIGTERM, _on_sigterm)
+
+    reactor.callWhenRunning(take_sigterm)  # after Twisted installed its own handlers
+    return True
+
+
+def _on_sigterm() -> None:
+    from twisted.internet import reactor
+
+    if state.draining:
+        logger.warning("second SIGTERM: exiting without waiting for the drain")
+        reactor.stop()
+        return
+    asyncio.get_event_loop().create_task(_drain_then_stop(), name="rtsite-drain")
+
+
+async def _drain_then_stop() -> None:
+    from twisted.internet import reactor
+
+    try:
+        await drain()
+    except Exception:
+        logger.exception("drain failed; exiting")
+    finally:
+        if reactor.running:
+            reactor.stop()
+
+
+def _stop_listening() -> int:
+    from twisted.internet import reactor, tcp, unix
+
+    stopped = 0
+    for reader in list(reactor.getReaders()):
+        if isinstance(reader, tcp.Port | unix.Port):
+            reader.stopListening()
+            stopped += 1
+    return stopped
+
+
+async def drain() -> None:
+    state.draining, state.started_at = True, time.monotonic()
+    metrics.DRAINING.set(1)
+    ports = _stop_listening()
+    sockets = open_sockets()
+    random.shuffle(sockets)
+    window = settings.RT_DRAIN_SECONDS
+    logger.warning(
+        "SIGTERM: draining %d socket(s) over %.1f s (stopped listening on %d port(s))",
+        len(sockets),
+        window,
+        ports,
+    )
+    tasks = []
+    started = time.monotonic()
+    for index, socket in enumerate(sockets):
+        due = started + window * index / max(1, len(sockets))
+        delay = due - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(_drain_one(socket)))
+    # Sockets that were mid-handshake when listening stopped are drained as they open
+    # (``JsonConsumer``); wait for them and for every socket's disconnect to finish.
+    deadline = time.monotonic() + settings.RT_DRAIN_GRACE_SECONDS
+    while open_sockets() and time.monotonic() < deadline:
+        for socket in open_sockets():
+            if not getattr(socket, "draining", False):
+                tasks.append(asyncio.create_task(_drain_one(socket)))
+        await asyncio.sleep(0.05)
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(max(0.1, deadline - time.monotonic())):
+            await asyncio.gather(*tasks, return_exceptions=True)
+    from rtsite.realtime import published
+
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(5):
+            await published()
+    left = len(open_sockets())
+    logger.warning(
+        "drain done in %.1f s%s",
+        time.monotonic() - started,
+        f"; {left} socket(s) left" if left else "",
+    )
+
+
+async def _drain_one(socket: Drainable) -> None:
+    try:
+        await socket.drain()
+    except Exception:
+        logger.warning("drain of a socket failed", exc_info=True)

@@ -1,0 +1,99 @@
+"""Prometheus metrics (prometheus-client), served at /metrics (``rtsite.views.metrics``).
+
+Under ``make serve`` several daphne processes share one listening socket, so a scrape
+reaches any one of them: they write their values to files in PROMETHEUS_MULTIPROC_DIR
+(prometheus-client's multiprocess mode, set up by the serve command) and the one that
+answers adds them up. Without that variable (``make run``, tests) each process reports
+its own values.
+
+The hot paths (a frame in, a broadcast delivered) count once per frame or per broadcast,
+never per socket of a broadcast: a fan-out to 1,000 sockets is one ``inc(1000)``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import REGISTRY as DEFAULT_REGISTRY
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+LAG_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10)
+
+SOCKETS_OPEN = Gauge(
+    "rtsite_sockets_open", "Open WebSockets, by app.", ["app"], multiprocess_mode="livesum"
+)
+SOCKETS_OPENED = Counter("rtsite_sockets_opened", "WebSockets accepted, by app.", ["app"])
+CLOSES = Counter(
+    "rtsite_socket_closes", "WebSockets closed, by app and close code.", ["app", "code"]
+)
+FRAMES_IN = Counter("rtsite_frames_in", "Frames received from clients, by app.", ["app"])
+FRAMES_OUT = Counter(
+    "rtsite_frames_out", "Frames sent to clients as replies (not broadcasts), by app.", ["app"]
+)
+REFUSED = Counter(
+    "rtsite_frames_refused",
+    "Client frames answered with an error (rate_limited, bad_frame, ...), by app and code.",
+    ["app", "code"],
+)
+DELIVERIES = Counter(
+    "rtsite_deliveries", "Broadcast frames handed to this process's sockets by its hub."
+)
+HUB_EVENTS = Counter("rtsite_hub_events", "Broadcasts this process's hub received.")
+HUB_EVENT_AGE = Histogram(
+    "rtsite_hub_event_age_seconds",
+    "How old a broadcast was when this process's hub got it (publish to receive).",
+    buckets=LAG_BUCKETS,
+)
+RESYNCS = Counter(
+    "rtsite_resyncs", "Sockets told to resync from their cursor (broadcasts lost or late).", ["why"]
+)
+SHED = Counter(
+    "rtsite_handshakes_shed", "WebSocket handshakes refused with 503 (more than could be served)."
+)
+REDIS_LATENCY = Histogram(
+    "rtsite_redis_latency_seconds",
+    "Round trip of the heartbeat's pipeline to the project's Redis.",
+    buckets=LATENCY_BUCKETS,
+)
+DB_LATENCY = Histogram(
+    "rtsite_db_latency_seconds",
+    "A SELECT 1 through the database thread, its queue included.",
+    buckets=LATENCY_BUCKETS,
+)
+DRAINING = Gauge(
+    "rtsite_draining",
+    "1 while a process drains its sockets before exiting.",
+    multiprocess_mode="livemax",
+)
+DEAD_PROCESSES = Counter(
+    "rtsite_dead_processes_cleaned", "Dead processes whose groups and sockets were cleaned up."
+)
+ARENA_TICK_LAG = Histogram(
+    "rtsite_arena_tick_lag_seconds",
+    "How late a pass of the arena ticker started after its due time.",
+    buckets=LAG_BUCKETS,
+)
+
+
+def render() -> tuple[bytes, str]:
+    """The exposition text of every process (multiprocess mode) or of this one."""
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(DEFAULT_REGISTRY), CONTENT_TYPE_LATEST
+
+
+def app_of(consumer: object) -> str:
+    """The app label of a consumer: its package (chat, notifications, game, rtsite)."""
+    return type(consumer).__module__.split(".", 1)[0]
