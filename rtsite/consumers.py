@@ -73,6 +73,9 @@ CLOSE_TOO_MANY = 4429
 CLOSE_SERVER_ERROR = 4500
 # A draining process (SIGTERM, ``rtsite.drain``): the client reconnects, to another.
 CLOSE_RESTART = 1012
+# Not now, but soon: a user over the socket cap while some of the sockets counted may be
+# of a process that just died.
+CLOSE_TRY_AGAIN = 1013
 
 # The presence rooms counting each user's sockets (RT_MAX_SOCKETS_PER_USER) and each
 # client address's visitor sockets (RT_MAX_SOCKETS_PER_ADDRESS): one per user and per
@@ -169,11 +172,26 @@ class JsonConsumer(AsyncWebsocketConsumer):
             room, key, name = f"{VISITOR_SOCKETS_ROOM}.{address}", 0, address
             cap = settings.RT_MAX_SOCKETS_PER_ADDRESS
         change = await self.presence_enter(room, user_id=key, username=name)
-        # Over the cap, some of the sockets counted may be of a process that died a
-        # moment ago (its tabs are reconnecting here): they do not count.
-        if change.sockets > cap and change.sockets - await presence.purge_dead(room_id=room) > cap:
-            await self.close(code=CLOSE_TOO_MANY)
-            return False
+        if change.sockets > cap:
+            # Some of the sockets counted may be of a process that died a moment ago (its
+            # tabs are reconnecting here): those of a dead process do not count, and while
+            # a process that may be dead is not yet known to be, the client is told to
+            # try again (it is, after its back-off) rather than refused for good.
+            recount = await presence.purge_dead(room_id=room)
+            if change.sockets - recount.gone > cap and recount.elsewhere and not recount.suspect:
+                # A process that died this second still looks alive: two heartbeats tell.
+                await asyncio.sleep(2.2 * settings.RT_HEARTBEAT_SECONDS)
+                recount = await presence.purge_dead(room_id=room)
+            if change.sockets - recount.gone > cap:
+                # Counted out at once, not when the close completes: the user's other
+                # sockets, retrying meanwhile, must not be refused for this one.
+                self.presences.pop()
+                await presence.leave(
+                    room_id=room, user_id=key, username=name, socket_id=self.socket_id
+                )
+                code = self.try_again_code() if recount.suspect else CLOSE_TOO_MANY
+                await self.close(code=code)
+                return False
         if user.is_authenticated:
             await self.join_group(services.user_group(user.pk))
             session_id = services.session_id(self.scope.get("session"))
@@ -247,6 +265,11 @@ class JsonConsumer(AsyncWebsocketConsumer):
         # What the action committed is broadcast before it is acknowledged.
         await published()
         await self.send_frame({**reply, "ref": ref} if ref is not None else reply)
+
+    @staticmethod
+    def try_again_code() -> int:
+        """1013 (try again later); unpatched, autobahn refuses it: 4500, retried too."""
+        return CLOSE_TRY_AGAIN if serverpatches.closes_with_restart_codes() else CLOSE_SERVER_ERROR
 
     async def drain(self) -> None:
         """This process is exiting (``rtsite.drain``): say so, answer the frames already

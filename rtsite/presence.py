@@ -24,7 +24,7 @@ from typing import Any
 from django.conf import settings
 
 from rtsite.loops import PerLoop
-from rtsite.processes import alive, get_process, process_of
+from rtsite.processes import PROCESS_ID, alive, get_process, process_of, silent_for
 from rtsite.redis import get_async_redis, get_redis
 
 logger = logging.getLogger(__name__)
@@ -207,17 +207,27 @@ async def purge_process(*, room_id: RoomKey, process_id: str) -> int:
     return int(await get_async_redis().eval(_PURGE, 2, *_keys(room_id), f".{process_id}"))
 
 
-async def purge_dead(*, room_id: RoomKey) -> int:
+@dataclass(frozen=True)
+class Recount:
+    gone: int  # sockets taken off: their process is dead
+    suspect: bool  # some of those left are of a process that missed two heartbeats
+    elsewhere: bool  # some of those left are of other processes
+
+
+async def purge_dead(*, room_id: RoomKey) -> Recount:
     """Take off the sockets in the room whose process is dead (not yet cleaned up by a
-    janitor); how many there were. Costs a walk of the room: for small rooms (one user's
-    sockets), when a count matters (a refusal)."""
+    janitor), and say whether the others may be of a process that died a moment ago.
+    Costs a walk of the room: for small rooms (one user's sockets), when a count matters
+    (a refusal)."""
     members = await get_async_redis().zrange(_key(room_id), 0, -1)
     owners = {process_of(member.rpartition(_SEP)[2]) for member in members}
     gone = 0
     for process_id, live in (await alive(owners)).items():
         if not live:
             gone += await purge_process(room_id=room_id, process_id=process_id)
-    return gone
+    silence = await silent_for(owners - {PROCESS_ID})
+    suspect = any(seconds > 2 * settings.RT_HEARTBEAT_SECONDS for seconds in silence.values())
+    return Recount(gone=gone, suspect=suspect, elsewhere=bool(silence))
 
 
 def _renewer() -> _Renewer:

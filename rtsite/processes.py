@@ -91,6 +91,23 @@ async def alive(process_ids: Iterable[str]) -> dict[str, bool]:
     return {process_id: bool(count) for process_id, count in zip(ids, found, strict=True)}
 
 
+async def silent_for(process_ids: Iterable[str]) -> dict[str, float]:
+    """Seconds since each live process's last heartbeat (from its alive key's TTL)."""
+    ids = list(dict.fromkeys(process_ids))
+    if not ids:
+        return {}
+    async with get_async_redis().pipeline(transaction=False) as pipe:
+        for process_id in ids:
+            pipe.pttl(alive_key(process_id))
+        left = await pipe.execute()
+    dead_ms = settings.RT_PROCESS_DEAD_SECONDS * 1000
+    return {
+        process_id: (dead_ms - ttl) / 1000
+        for process_id, ttl in zip(ids, left, strict=True)
+        if ttl >= 0
+    }
+
+
 class Process:
     """This process's registration: heartbeat, self-ping, janitor, latency probes."""
 

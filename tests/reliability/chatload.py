@@ -123,6 +123,99 @@ class Poster:
                 self.refused += 1
 
 
+@dataclass
+class CarefulPoster:
+    """Posts as the browser's room page does: each message with a nonce and a ref, the
+    unanswered ones sent again (same nonce) on the next socket, nothing sent on a socket
+    after its ``closing`` frame. Counts what an operator cares about in a restart: sends
+    that got no answer before their socket closed, errors, the close codes met."""
+
+    urls: list[str]
+    path: str
+    cookie: str
+    rate: float
+    name: str = "careful"  # nonces (and bodies) are "<name>-<n>"
+    acked: dict[str, int] = field(default_factory=dict)  # nonce -> stored message id
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    unanswered: int = 0  # frames whose socket closed before their reply came
+    closings: list[str] = field(default_factory=list)  # reasons of closing frames
+    close_codes: list[int] = field(default_factory=list)
+    made: int = 0
+    stopped: bool = False
+    ws: Any = None
+
+    async def run(self) -> None:
+        server = 0
+        waiting: list[str] = []  # nonces sent without an answer, to send again
+        while not self.stopped:
+            base = self.urls[server % len(self.urls)]
+            outstanding: dict[str, str] = {}  # ref -> nonce
+            closing = asyncio.Event()
+            try:
+                async with websockets.connect(
+                    f"{base}{self.path}",
+                    origin=base.replace("ws://", "http://"),
+                    additional_headers={"Cookie": self.cookie},
+                    open_timeout=5,
+                    ping_interval=None,
+                ) as ws:
+                    self.ws = ws
+                    reader = asyncio.create_task(self._answers(ws, outstanding, closing))
+                    try:
+                        while not self.stopped and not closing.is_set():
+                            nonce = waiting.pop(0) if waiting else self._new_nonce()
+                            ref = f"r{nonce}-{len(outstanding)}-{time.monotonic_ns()}"
+                            outstanding[ref] = nonce
+                            frame = {"type": "message.send", "body": nonce, "nonce": nonce}
+                            await ws.send(json.dumps({**frame, "ref": ref}))
+                            with contextlib.suppress(TimeoutError):
+                                async with asyncio.timeout(1 / self.rate):
+                                    await closing.wait()
+                        if closing.is_set():
+                            await reader  # its answers come, then the close
+                        else:  # stopped: the answers to what was sent, then close
+                            deadline = time.monotonic() + 10
+                            while outstanding and time.monotonic() < deadline:  # noqa: ASYNC110
+                                await asyncio.sleep(0.02)
+                            await ws.close()
+                    finally:
+                        reader.cancel()
+                        with contextlib.suppress(BaseException):
+                            await reader
+                    self.close_codes.append(ws.close_code or 0)
+            except (OSError, TimeoutError, websockets.WebSocketException):
+                pass
+            self.ws = None
+            self.unanswered += len(outstanding)
+            waiting[:0] = [n for n in outstanding.values() if n not in self.acked]
+            server += 1
+            await asyncio.sleep(random.uniform(0.05, 0.3))
+
+    def _new_nonce(self) -> str:
+        self.made += 1
+        return f"{self.name}-{self.made}"
+
+    def nonces(self) -> set[str]:
+        """Every nonce this poster made (each sent at least once)."""
+        return {f"{self.name}-{n}" for n in range(1, self.made + 1)}
+
+    async def _answers(self, ws: Any, outstanding: dict[str, str], closing: asyncio.Event) -> None:
+        try:
+            async for raw in ws:
+                frame = json.loads(raw)
+                if frame["type"] == "ack" and frame.get("ref") in outstanding:
+                    self.acked[outstanding.pop(frame["ref"])] = frame["id"]
+                elif frame["type"] == "error" and frame.get("ref") in outstanding:
+                    outstanding.pop(frame["ref"])
+                    self.errors.append(frame)
+                elif frame["type"] == "closing":
+                    self.closings.append(frame["reason"])
+                    closing.set()
+        except websockets.WebSocketException:
+            pass
+        closing.set()
+
+
 def missing(readers: list[Reader], ids: list[int]) -> int:
     """How many (reader, message) deliveries of ``ids`` are still missing."""
     wanted = set(ids)

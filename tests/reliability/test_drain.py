@@ -1,0 +1,112 @@
+"""A rolling restart of two daphne processes under chat load (SIGTERM, rtsite/drain.py):
+each process stops accepting, answers what is on its way, sends every socket ``closing``
+(``restart``) and closes it with 1012, spread over the drain window, then exits. Nothing
+is lost, nothing stored twice, and no send goes without an ack or a clear error."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+
+from chat.models import Message, Room
+from tests.conftest import Daphne, session_cookie, start_daphne
+from tests.reliability.chatload import CarefulPoster, Reader, stop, until, wait_until_delivered
+from tests.reliability.figures import report
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CHAOS = os.environ.get("RT_CHAOS") == "1"
+READERS = 200 if CHAOS else 40
+POSTERS = 5 if CHAOS else 2
+RATE = 20.0 if CHAOS else 10.0  # per poster
+DRAIN_SECONDS = 2.0
+ENV = {
+    "RT_RATE_LIMIT_PER_SECOND": "100000",
+    "RT_RATE_LIMIT_BURST": "100000",
+    "RT_DRAIN_SECONDS": str(DRAIN_SECONDS),
+}
+
+
+@pytest.fixture
+def two_servers(django_db_setup: None, tmp_path: Path) -> Iterator[tuple[Daphne, Daphne]]:
+    servers = (start_daphne(tmp_path, env=ENV), start_daphne(tmp_path, env=ENV))
+    yield servers
+    for server in servers:
+        server.stop()
+
+
+def restart(server: Daphne) -> float:
+    """SIGTERM, wait for the exit, start again; the seconds the drain took."""
+    started = time.monotonic()
+    server.process.send_signal(signal.SIGTERM)
+    server.process.wait(timeout=30)
+    drained = time.monotonic() - started
+    server.start()
+    return drained
+
+
+async def test_a_rolling_restart_loses_nothing(
+    two_servers: tuple[Daphne, Daphne],
+    make_room: Callable[..., Room],
+    make_user: Callable[..., Any],
+) -> None:
+    room = await database_sync_to_async(make_room)(retention=0)
+    path = f"/ws/chat/{room.slug}/"
+    urls = [server.ws_url for server in two_servers]
+    readers = [Reader(urls, path, server=i % 2) for i in range(READERS)]
+    posters = []
+    for i in range(POSTERS):
+        user = await database_sync_to_async(make_user)()
+        cookie = await database_sync_to_async(session_cookie)(user)
+        order = urls[i % 2 :] + urls[: i % 2]
+        posters.append(CarefulPoster(order, path, cookie, RATE, name=f"poster{i}"))
+    tasks = [asyncio.create_task(client.run()) for client in (*readers, *posters)]
+    try:
+        await until(lambda: all(r.ws is not None for r in readers))
+        await asyncio.sleep(1)
+        drains = []
+        for server in two_servers:  # one at a time, as `make restart` does
+            drains.append(await asyncio.to_thread(restart, server))
+            await asyncio.sleep(1)
+        await asyncio.sleep(1)
+        for poster in posters:
+            poster.stopped = True
+        await until(lambda: all(p.ws is None for p in posters), 15)
+        committed = sorted(id for p in posters for id in p.acked.values())
+        caught_up = await wait_until_delivered(readers, committed, timeout=15)
+    finally:
+        await stop([*posters, *readers], tasks)
+    stored = await database_sync_to_async(
+        lambda: Counter(Message.objects.filter(room=room).values_list("body", flat=True))
+    )()
+    made = {nonce for p in posters for nonce in p.nonces()}
+    codes = Counter(code for p in posters for code in p.close_codes)
+    unanswered = sum(p.unanswered for p in posters)
+    errors = sum(len(p.errors) for p in posters)
+    report(
+        f"[rolling restart] readers={READERS} posters={POSTERS}x{RATE:g}/s "
+        f"drain_s={[round(d, 1) for d in drains]} committed={len(committed)} "
+        f"unanswered={unanswered} errors={errors} poster_close_codes={dict(codes)} "
+        f"reader_reconnects={sum(r.reconnects for r in readers)} "
+        f"caught_up_s={caught_up and round(caught_up, 2)}"
+    )
+    assert committed
+    assert caught_up is not None, "committed messages missing after the restart"
+    assert unanswered == 0, "a send went without an answer"
+    assert errors == 0, "errors during the restart"
+    assert made == {nonce for p in posters for nonce in p.acked}, "a message never acked"
+    assert set(stored) == made
+    assert all(count == 1 for count in stored.values()), "a message was stored twice"
+    for reader in readers:
+        assert set(committed) <= reader.ids
+    assert codes[1012] >= 2, codes
+    assert all(reason == "restart" for p in posters for reason in p.closings)
