@@ -31,10 +31,19 @@ _random = secrets.SystemRandom()
 
 
 class ConnectQueue:
-    """Connects started and not yet done in this process (one event loop: no locks)."""
+    """Connects admitted and not yet done in this process (one event loop: no locks).
+
+    A storm's handshakes are all read before the first of their consumers starts, so
+    the queue counts a handshake from its admission: ``admitted`` and ``started`` count
+    handshakes let in and consumers started. A handshake that never reaches a consumer
+    (refused by the origin check, or its client gone) would stay counted; the two are
+    made equal again after a second without admissions."""
 
     def __init__(self) -> None:
-        self.waiting = 0
+        self.waiting = 0  # consumers started, connect work not done
+        self.admitted = 0
+        self.started_total = 0
+        self.last_admitted = 0.0
         self.interval = _INITIAL_INTERVAL
         self.last_done = 0.0
 
@@ -42,6 +51,7 @@ class ConnectQueue:
         if self.waiting == 0:
             self.last_done = time.monotonic()  # a busy period starts now
         self.waiting += 1
+        self.started_total += 1
 
     def finished(self) -> None:
         now = time.monotonic()
@@ -49,21 +59,28 @@ class ConnectQueue:
             gap = min(now - self.last_done, 1.0)
             self.interval += _WEIGHT * (gap - self.interval)
             self.waiting -= 1
+            metrics.CONNECT_SECONDS.set(self.interval)
         self.last_done = now
 
     def expected_wait(self) -> float:
-        return self.waiting * self.interval
+        not_started = max(0, self.admitted - self.started_total)
+        return (self.waiting + not_started) * self.interval
 
     def retry_after(self) -> int | None:
         """Seconds a new handshake should come back after, or None to take it."""
         if drain.draining():
             return _random.randint(1, 3)
+        now = time.monotonic()
+        if now - self.last_admitted > 1.0:
+            self.admitted = self.started_total
         limit = settings.RT_CONNECT_SHED_SECONDS
         wait = self.expected_wait()
-        if limit <= 0 or wait <= limit:
-            return None
-        metrics.SHED.inc()
-        return _random.randint(1, max(2, math.ceil(wait)))
+        if limit > 0 and wait > limit:
+            metrics.SHED.inc()
+            return _random.randint(1, max(2, math.ceil(wait)))
+        self.admitted += 1
+        self.last_admitted = now
+        return None
 
 
 queue = ConnectQueue()

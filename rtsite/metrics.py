@@ -58,6 +58,12 @@ RESYNCS = Counter(
 SHED = Counter(
     "rtsite_handshakes_shed", "WebSocket handshakes refused with 503 (more than could be served)."
 )
+CONNECT_SECONDS = Gauge(
+    "rtsite_connect_seconds",
+    "Time between two finished connects while busy (a moving average): a process serves "
+    "RT_CONNECT_SHED_SECONDS / this many queued connects before it sheds.",
+    multiprocess_mode="livemax",
+)
 REDIS_LATENCY = Histogram(
     "rtsite_redis_latency_seconds",
     "Round trip of the heartbeat's pipeline to the project's Redis.",

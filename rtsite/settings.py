@@ -311,7 +311,7 @@ RT_MAX_SEND_BUFFER_BYTES = env_int("RT_MAX_SEND_BUFFER_BYTES", 1024 * 1024, mini
 RT_CONNECTS_AT_ONCE = env_int("RT_CONNECTS_AT_ONCE", 16, minimum=1)
 # Handshakes a process would make wait longer than this (its queue of connects times the
 # measured time per connect) are refused with 503 and Retry-After (0: never).
-RT_CONNECT_SHED_SECONDS = env_float("RT_CONNECT_SHED_SECONDS", 10.0)
+RT_CONNECT_SHED_SECONDS = env_float("RT_CONNECT_SHED_SECONDS", 20.0)
 # SIGTERM (rtsite/drain.py): sockets are closed (1012) spread over RT_DRAIN_SECONDS; each
 # first gets a closing frame and RT_DRAIN_SETTLE_SECONDS for the frames already on their
 # way; a handler still busy gets up to RT_DRAIN_GRACE_SECONDS more.

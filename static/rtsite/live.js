@@ -5,7 +5,10 @@
  *   live.send({type: "message.send", body: "hi"});
  *   live.seen(42);   // the last event id this page has shown
  *
- * It reconnects with exponential backoff and full jitter, resumes from the last id
+ * It reconnects with exponential backoff and full jitter (a server restarting closes
+ * with 1012 after a "closing" frame; the reconnect lands on another process), waits at
+ * least REFUSED_DELAY_MS after a handshake that failed (a busy server answers 503 with
+ * Retry-After, which a browser cannot read), resumes from the last id
  * the page reported through seen() (sent as ?after_id=), and shows the state of all
  * of the page's sockets in every [data-live-state] element.
  *
@@ -19,6 +22,9 @@
 
   const BASE_DELAY_MS = 500;
   const MAX_DELAY_MS = 15000;
+  // After a handshake that never opened (refused, shed, server down): at least this,
+  // plus the jittered back-off, so a shed storm comes back spread out.
+  const REFUSED_DELAY_MS = 1000;
   // Generous: a busy server answers late, and a probe is only sent on a network change.
   const PROBE_MS = 8000;
   // Server close codes 4400-4499 mean "do not retry" (unknown room, forbidden, logged
@@ -136,7 +142,9 @@
         return;
       }
       this.ws = ws;
+      this.opened = false;
       ws.onopen = () => {
+        this.opened = true;
         this.attempt = 0;
         this.setState("connected");
         this.onOpen();
@@ -150,7 +158,11 @@
           console.error("live: unreadable frame", error);
           return;
         }
-        if (frame.type === "closing") this.closingReason = frame.reason;
+        if (frame.type === "closing") {
+          this.closingReason = frame.reason;
+          // A restart: the close (1012) follows once what was sent is answered.
+          if (frame.reason === "restart") this.setState("reconnecting");
+        }
         if (frame.type !== "pong") this.onFrame(frame);
       };
       ws.onclose = (event) => {
@@ -178,8 +190,9 @@
       this.setState(navigator.onLine === false ? "offline" : "reconnecting");
       // Full jitter: a restarted server is not hit by every browser at the same instant.
       const ceiling = Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** this.attempt);
+      const floor = this.opened === false ? REFUSED_DELAY_MS : 0;
       this.attempt += 1;
-      this.timer = setTimeout(() => this.open(), Math.random() * ceiling);
+      this.timer = setTimeout(() => this.open(), floor + Math.random() * ceiling);
     }
 
     reconnectNow() {

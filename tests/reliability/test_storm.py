@@ -43,7 +43,8 @@ CONNECT_TIMEOUT = "5" if CHAOS else "2"  # whole seconds (daphne's option)
 def storm_server(django_db_setup: None, tmp_path: Path) -> Iterator[Daphne]:
     server = start_daphne(
         tmp_path,
-        env={"LOG_LEVEL": "WARNING"},
+        # The queue itself is tested here; shedding past a wait (test_shed.py) is off.
+        env={"LOG_LEVEL": "WARNING", "RT_CONNECT_SHED_SECONDS": "0"},
         args=("--websocket_connect_timeout", CONNECT_TIMEOUT),
     )
     yield server

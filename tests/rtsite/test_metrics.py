@@ -1,0 +1,117 @@
+"""/metrics: who may scrape it, and (on a real daphne process under a little load) that
+the numbers an operator watches move."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from django.test import Client, override_settings
+from prometheus_client.parser import text_string_to_metric_families
+
+from chat.models import Room
+from tests.conftest import Daphne, session_cookie, ws_connect, ws_next
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def scrape(server: Daphne) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample, by name and labels."""
+    with urllib.request.urlopen(f"{server.url}/metrics", timeout=10) as reply:  # noqa: S310
+        text = reply.read().decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def value(samples: dict[Any, float], name: str, **labels: str) -> float:
+    """The sum of a metric's samples whose labels include ``labels``."""
+    return sum(
+        v
+        for (sample, sample_labels), v in samples.items()
+        if sample == name and set(labels.items()) <= set(sample_labels)
+    )
+
+
+def test_only_local_scrapers_without_a_token(client: Client) -> None:
+    assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 200
+    assert client.get("/metrics", REMOTE_ADDR="203.0.113.9").status_code == 403
+    # Through the proxy (it sets X-Forwarded-For), whatever the address says: refused.
+    forwarded = client.get("/metrics", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="1.2.3.4")
+    assert forwarded.status_code == 403
+
+
+@override_settings(METRICS_TOKEN="s3cret-token")
+def test_with_a_token_only_the_token(client: Client) -> None:
+    assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 403
+    authorised = client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-token")
+    assert authorised.status_code == 200
+    assert b"rtsite_sockets_open" in authorised.content
+
+
+async def test_the_numbers_move_under_load(
+    daphne_server: Daphne, make_room: Callable[..., Room], make_user: Callable[..., Any]
+) -> None:
+    room = await database_sync_to_async(make_room)()
+    cookie = await database_sync_to_async(session_cookie)(await database_sync_to_async(make_user)())
+    path = f"/ws/chat/{room.slug}/"
+    before = await asyncio.to_thread(scrape, daphne_server)
+    readers = [await ws_connect(daphne_server, path) for _ in range(5)]
+    for reader in readers:
+        await ws_next(reader, "sync")
+    writer = await ws_connect(daphne_server, path, cookie)
+    await ws_next(writer, "sync")
+    for n in range(5):
+        await writer.send(json.dumps({"type": "message.send", "body": f"m{n}", "ref": f"r{n}"}))
+        await ws_next(writer, "ack")
+    for reader in readers:
+        for _ in range(5):
+            await ws_next(reader, "message")
+    # A burst over the frame rate limit (RT_RATE_LIMIT_BURST, 20 by default).
+    for _ in range(30):
+        await writer.send(json.dumps({"type": "ping"}))
+    error = await ws_next(writer, "error")
+    assert error["code"] == "rate_limited"
+    during = await asyncio.to_thread(scrape, daphne_server)
+    for ws in [*readers, writer]:
+        await ws.close()
+    await asyncio.sleep(2.5)  # past a heartbeat and a database probe or two
+    after = await asyncio.to_thread(scrape, daphne_server)
+
+    def moved(name: str, by: float, **labels: str) -> None:
+        grew = value(during, name, **labels) - value(before, name, **labels)
+        assert grew >= by, f"{name}{labels} grew by {grew}, not {by}"
+
+    assert (
+        value(during, "rtsite_sockets_open", app="chat")
+        - value(before, "rtsite_sockets_open", app="chat")
+        == 6
+    )
+    moved("rtsite_sockets_opened_total", 6, app="chat")
+    moved("rtsite_frames_in_total", 35, app="chat")
+    moved("rtsite_frames_out_total", 5, app="chat")
+    moved("rtsite_deliveries_total", 30)  # 5 messages to 6 sockets
+    moved("rtsite_hub_event_age_seconds_count", 5)
+    moved("rtsite_frames_refused_total", 1, app="chat", code="rate_limited")
+    assert value(after, "rtsite_sockets_open", app="chat") == value(
+        before, "rtsite_sockets_open", app="chat"
+    )
+    assert (
+        value(after, "rtsite_socket_closes_total", app="chat")
+        - value(before, "rtsite_socket_closes_total", app="chat")
+        == 6
+    )
+    assert value(after, "rtsite_redis_latency_seconds_count") > value(
+        before, "rtsite_redis_latency_seconds_count"
+    )
+    assert value(after, "rtsite_db_latency_seconds_count") >= 1
+    assert value(after, "rtsite_draining") == 0
+    assert ("rtsite_arena_tick_lag_seconds_count", ()) in after
