@@ -24,14 +24,16 @@ from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import CommandError
 
 from rtsite.redis import get_redis
 
 logger = logging.getLogger(__name__)
 
 
-class LayerMismatch(ImproperlyConfigured):
-    pass
+class LayerMismatch(ImproperlyConfigured, CommandError):
+    """Refused: at a daphne start-up an error that stops it, in a command a CommandError
+    (its message, no traceback; ``send_notification --json`` says ``"sent": false``)."""
 
 
 def _without_password(url: str) -> str:

@@ -1,0 +1,74 @@
+"""LOG_FORMAT=json on a real daphne process behind a proxy's headers: one JSON object a
+line, the client's real address (daphne's --proxy-headers, as `make serve` runs it), and
+one socket's lines tied together by its id."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import start_daphne, ws_connect, ws_next
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CLIENT = "203.0.113.7"
+
+
+def json_lines(log: Path) -> list[dict[str, Any]]:
+    lines = []
+    for line in log.read_text().splitlines():
+        if line.startswith("{"):
+            lines.append(json.loads(line))
+    return lines
+
+
+async def test_json_lines_with_the_real_client_and_the_socket_id(
+    django_db_setup: None, tmp_path: Path
+) -> None:
+    server = start_daphne(tmp_path, env={"LOG_FORMAT": "json"}, args=("--proxy-headers",))
+    try:
+        forwarded = {"X-Forwarded-For": CLIENT}
+        request = urllib.request.Request(f"{server.url}/chat/", headers=forwarded)
+        with urllib.request.urlopen(request, timeout=10) as reply:  # noqa: S310 - local
+            assert reply.status == 200
+        ws = await ws_connect(server, "/ws/notifications/", headers=forwarded)
+        await ws_next(ws, "sync")
+        await ws.close()
+        await asyncio.sleep(0.5)
+    finally:
+        server.stop()
+    lines = json_lines(server.log)
+    assert lines, server.log.read_text()[-2000:]
+    page = [
+        line
+        for line in lines
+        if line.get("logger") == "rtsite.access" and "/chat/" in line["message"]
+    ]
+    assert page and page[0]["client"].startswith(f"{CLIENT}:"), page
+    assert page[0]["status"] == 200
+    sockets = [line for line in lines if "socket" in line["message"] and line.get("socket_id")]
+    opened = [line for line in sockets if line["message"].endswith("opened")]
+    closed = [line for line in sockets if " closed " in line["message"]]
+    assert opened and closed, sockets
+    assert opened[0]["socket_id"] == closed[0]["socket_id"]
+    assert CLIENT in opened[0]["message"]
+    assert {"time", "level", "logger", "message"} <= set(opened[0])
+
+
+async def test_plain_lines_carry_the_socket_id_too(django_db_setup: None, tmp_path: Path) -> None:
+    server = start_daphne(tmp_path)
+    try:
+        ws = await ws_connect(server, "/ws/notifications/")
+        await ws_next(ws, "sync")
+        await ws.close()
+        await asyncio.sleep(0.5)
+    finally:
+        server.stop()
+    opened = [line for line in server.log.read_text().splitlines() if line.endswith("opened")]
+    assert opened
+    assert "rtsite.access [" in opened[0]
