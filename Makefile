@@ -12,7 +12,7 @@ MAX_FRAME ?= $(or $(RT_MAX_FRAME_BYTES),32768)
 # names a server) an embedded Redis of their own, which the suite stops at its end.
 TEST_ENV := SECRET_KEY=test-only-secret-key DEBUG=false RTSITE_REDIS_DIR=$(CURDIR)/var/test-redis
 
-.PHONY: install run migrate demo test test-suite lint format clean stop-redis bench chaos
+.PHONY: install run serve restart migrate demo test test-suite lint format clean stop-redis bench chaos
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,28 @@ run: demo
 	DEBUG=$${DEBUG:-true} $(BIN)/daphne -e tcp:port=$(PORT):interface=$(HOST):backlog=2048 \
 		--websocket-max-message-size $(MAX_FRAME) --websocket-max-frame-size $(MAX_FRAME) \
 		rtsite.asgi:application
+
+# Production-like on this host: WORKERS daphne processes (default: one per core) on one
+# listening socket under supervisor, DEBUG off, static files collected, the embedded
+# defaults unless DATABASE_URL / REDIS_URL (or REDIS_SENTINELS) say otherwise. A
+# SECRET_KEY is made once in var/ unless one is given. SIGTERM or Ctrl+C drains and
+# stops; `make restart` restarts the workers one at a time. See docs/deploy.md.
+WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+VAR := $(or $(RTSITE_VAR_DIR),$(CURDIR)/var)
+SERVE_ENV = DEBUG=false SECRET_KEY="$${SECRET_KEY:-$$(cat $(VAR)/secret-key)}"
+
+$(VAR)/secret-key:
+	@mkdir -p $(VAR)
+	@umask 077 && $(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" > $@
+
+serve: install $(VAR)/secret-key
+	$(SERVE_ENV) $(BIN)/python manage.py migrate --no-input
+	$(SERVE_ENV) $(BIN)/python manage.py collectstatic --no-input --verbosity 0
+	$(SERVE_ENV) exec $(BIN)/python manage.py serve --workers $(WORKERS) --host $(HOST) \
+		--port $(PORT) --max-frame $(MAX_FRAME)
+
+restart: install
+	$(SERVE_ENV) $(BIN)/python manage.py serve --restart
 
 test: install
 	$(MAKE) test-suite

@@ -16,7 +16,14 @@ from channels.sessions import CookieMiddleware  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
-from rtsite import admission, drain, layercheck, serverpatches  # noqa: E402
+from rtsite import (  # noqa: E402
+    admission,
+    drain,
+    layercheck,
+    metrics,
+    processes,
+    serverpatches,
+)
 from rtsite.middleware import ProcessMiddleware, SocketSessionMiddleware  # noqa: E402
 from rtsite.routing import websocket_urlpatterns  # noqa: E402
 from rtsite.security import OriginValidator  # noqa: E402
@@ -27,8 +34,12 @@ serverpatches.install(
     send_limit=settings.RT_MAX_SEND_BUFFER_BYTES,
     handshake_gate=admission.queue.retry_after,
 )
-# SIGTERM drains the sockets instead of dropping them (under daphne).
+# SIGTERM drains the sockets instead of dropping them; the heartbeat starts with the
+# server (under daphne).
 drain.install()
+processes.start_with_server()
+# Under `make serve`: workers that died before this one started leave no live gauges.
+metrics.forget_dead_workers()
 # Refuse to start beside processes that use another channel layer configuration.
 layercheck.check_or_refuse()
 

@@ -31,7 +31,7 @@ from rtsite.redis import get_redis
 logger = logging.getLogger(__name__)
 
 
-class LayerMismatch(ImproperlyConfigured, CommandError):
+class LayerMismatchError(ImproperlyConfigured, CommandError):
     """Refused: at a daphne start-up an error that stops it, in a command a CommandError
     (its message, no traceback; ``send_notification --json`` says ``"sent": false``)."""
 
@@ -80,7 +80,7 @@ def _live_processes(client: Any) -> int:
 
 
 def check_or_refuse() -> None:
-    """Raise ``LayerMismatch`` if this process's layer differs from the live site's."""
+    """Raise ``LayerMismatchError`` if this process's layer differs from the live site's."""
     mine = description()
     mine_print = fingerprint(mine)
     client = get_redis(timeout=5.0)
@@ -88,7 +88,7 @@ def check_or_refuse() -> None:
     if stored.get("fingerprint") == mine_print:
         return
     if stored and _live_processes(client):
-        raise LayerMismatch(
+        raise LayerMismatchError(
             "this process's channel layer differs from the running site's: here "
             f"{stored_text(mine)}, the site {stored.get('description')}. Every daphne "
             "process and every manage.py command must share CHANNEL_LAYER_BACKEND, "

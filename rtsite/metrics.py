@@ -13,6 +13,7 @@ never per socket of a broadcast: a fan-out to 1,000 sockets is one ``inc(1000)``
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 from prometheus_client import (
@@ -87,6 +88,29 @@ ARENA_TICK_LAG = Histogram(
     "How late a pass of the arena ticker started after its due time.",
     buckets=LAG_BUCKETS,
 )
+
+
+def forget_dead_workers() -> int:
+    """Drop the live gauges of workers that are gone (a restart, a crash), as
+    prometheus-client asks of multiprocess mode; their counters stay in the sums."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return 0
+    pids = set()
+    for path in Path(directory).glob("*.db"):
+        tail = path.stem.rpartition("_")[2]
+        if tail.isdigit():
+            pids.add(int(tail))
+    forgotten = 0
+    for pid in pids:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            multiprocess.mark_process_dead(pid, directory)
+            forgotten += 1
+        except PermissionError:
+            pass  # alive, someone else's
+    return forgotten
 
 
 def render() -> tuple[bytes, str]:

@@ -33,6 +33,7 @@ import json
 import logging
 import os
 import socket
+import sys
 import time
 import uuid
 from collections.abc import Iterable
@@ -307,6 +308,18 @@ async def _probe_database() -> None:
 
 
 _processes = PerLoop(Process)
+
+
+def start_with_server() -> bool:
+    """Under daphne: register as soon as the server runs, not at the first request (a
+    worker just restarted counts as up, and can be waited for, before any traffic)."""
+    if "twisted.internet.reactor" not in sys.modules:
+        return False
+    from twisted.internet import reactor
+
+    # callLater: on the loop, once it runs (get_process needs the running loop).
+    reactor.callWhenRunning(lambda: reactor.callLater(0, lambda: get_process().start()))
+    return True
 
 
 def get_process() -> Process:

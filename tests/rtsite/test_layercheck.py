@@ -26,8 +26,15 @@ def other_layer() -> str:
 
 def send(*extra_env: tuple[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), "send_notification", "--all", "--json"]
-        + ["--title", "layer check"],
+        [
+            sys.executable,
+            str(ROOT / "manage.py"),
+            "send_notification",
+            "--all",
+            "--json",
+            "--title",
+            "layer check",
+        ],
         env=child_env(**dict(extra_env)),
         capture_output=True,
         text=True,
@@ -52,9 +59,7 @@ def test_a_command_with_another_layer_is_refused_and_stores_nothing(
     assert json.loads(sent.stdout)["sent"] is True
 
 
-def test_a_process_with_another_layer_does_not_start(
-    daphne_server: Daphne, tmp_path: Path
-) -> None:
+def test_a_process_with_another_layer_does_not_start(daphne_server: Daphne, tmp_path: Path) -> None:
     with pytest.raises(RuntimeError) as failed:
         start_daphne(tmp_path, env={"CHANNEL_LAYER_REDIS_URLS": other_layer()})
     assert "differs from the running site's" in str(failed.value)

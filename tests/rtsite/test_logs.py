@@ -33,8 +33,8 @@ async def test_json_lines_with_the_real_client_and_the_socket_id(
     server = start_daphne(tmp_path, env={"LOG_FORMAT": "json"}, args=("--proxy-headers",))
     try:
         forwarded = {"X-Forwarded-For": CLIENT}
-        request = urllib.request.Request(f"{server.url}/chat/", headers=forwarded)
-        with urllib.request.urlopen(request, timeout=10) as reply:  # noqa: S310 - local
+        request = urllib.request.Request(f"{server.url}/chat/", headers=forwarded)  # noqa: S310
+        with await asyncio.to_thread(urllib.request.urlopen, request, timeout=10) as reply:
             assert reply.status == 200
         ws = await ws_connect(server, "/ws/notifications/", headers=forwarded)
         await ws_next(ws, "sync")
@@ -49,12 +49,14 @@ async def test_json_lines_with_the_real_client_and_the_socket_id(
         for line in lines
         if line.get("logger") == "rtsite.access" and "/chat/" in line["message"]
     ]
-    assert page and page[0]["client"].startswith(f"{CLIENT}:"), page
+    assert page, lines
+    assert page[0]["client"].startswith(f"{CLIENT}:"), page
     assert page[0]["status"] == 200
     sockets = [line for line in lines if "socket" in line["message"] and line.get("socket_id")]
     opened = [line for line in sockets if line["message"].endswith("opened")]
     closed = [line for line in sockets if " closed " in line["message"]]
-    assert opened and closed, sockets
+    assert opened, sockets
+    assert closed, sockets
     assert opened[0]["socket_id"] == closed[0]["socket_id"]
     assert CLIENT in opened[0]["message"]
     assert {"time", "level", "logger", "message"} <= set(opened[0])

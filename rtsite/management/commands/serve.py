@@ -1,0 +1,189 @@
+"""`make serve`: every core of a host, one listening socket, a process manager.
+
+N daphne processes share one listening socket (the ``--fd`` recipe of the Channels
+deployment docs): supervisor opens the socket once (``fcgi-program``) and each worker
+inherits it as its standard input; the kernel hands each new connection to whichever
+worker accepts first, so a busy or frozen worker takes none. supervisor restarts a worker
+that dies, stops them with SIGTERM (each drains: rtsite/drain.py) and waits for the drain
+before it would SIGKILL. Why supervisor and not circus is in docs/decisions.md.
+
+``--restart`` restarts the workers of a running ``serve`` one at a time (a rolling
+restart: each drains while the others serve).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+import xmlrpc.client
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from supervisor.xmlrpc import SupervisorTransport
+
+PROGRAM = "rtsite"
+
+
+def serve_dir() -> Path:
+    return Path(settings.VAR_DIR) / "serve"
+
+
+def config_path() -> Path:
+    return serve_dir() / "supervisord.conf"
+
+
+def control_socket() -> Path:
+    return serve_dir() / "supervisor.sock"
+
+
+def render_config(*, workers: int, host: str, port: int, max_frame: int) -> str:
+    """supervisord.conf for ``workers`` daphne processes on ``host:port``."""
+    directory = serve_dir()
+    python = sys.executable
+    stop_wait = int(settings.RT_DRAIN_SECONDS + settings.RT_DRAIN_GRACE_SECONDS + 15)
+    daphne = " ".join(
+        [
+            f"{python} -m daphne --fd 0",
+            # Behind nginx: the client's address from X-Forwarded-For (logs, limits).
+            "--proxy-headers",
+            # rtsite.access lines replace daphne's own (text only, the proxy's address).
+            "--access-log /dev/null",
+            f"--websocket-max-message-size {max_frame} --websocket-max-frame-size {max_frame}",
+            "rtsite.asgi:application",
+        ]
+    )
+    return f"""; Written by `manage.py serve` at each start: edit the command, not this file.
+[supervisord]
+nodaemon=true
+logfile={directory}/supervisord.log
+pidfile={directory}/supervisord.pid
+childlogdir={directory}
+directory={settings.BASE_DIR}
+
+[unix_http_server]
+file={control_socket()}
+chmod=0700
+
+[supervisorctl]
+serverurl=unix://{control_socket()}
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[fcgi-program:{PROGRAM}]
+socket=tcp://{host}:{port}
+socket_backlog=2048
+command={daphne}
+numprocs={workers}
+process_name=worker_%(process_num)02d
+directory={settings.BASE_DIR}
+autostart=true
+autorestart=true
+startsecs=1
+startretries=10
+stopsignal=TERM
+stopwaitsecs={stop_wait}
+killasgroup=true
+redirect_stderr=true
+stdout_logfile={directory}/worker_%(process_num)02d.log
+stdout_logfile_maxbytes=50MB
+stdout_logfile_backups=3
+"""
+
+
+def control() -> Any:
+    """supervisord's XML-RPC interface, over its unix socket."""
+    transport = SupervisorTransport(None, None, f"unix://{control_socket()}")
+    return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+
+
+class Command(BaseCommand):
+    help = "Serve the site on every core: N daphne workers on one socket, under supervisor."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument(
+            "--max-frame", type=int, default=None, help="daphne's frame limit (RT_MAX_FRAME_BYTES)"
+        )
+        parser.add_argument(
+            "--restart", action="store_true", help="restart a running serve's workers one by one"
+        )
+        parser.add_argument(
+            "--config-only", action="store_true", help="write supervisord.conf and print it"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["restart"]:
+            self.rolling_restart()
+            return
+        if options["workers"] < 1:
+            raise CommandError("--workers must be at least 1")
+        directory = serve_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        config = render_config(
+            workers=options["workers"],
+            host=options["host"],
+            port=options["port"],
+            max_frame=options["max_frame"] or settings.RT_MAX_FRAME_BYTES,
+        )
+        config_path().write_text(config)
+        if options["config_only"]:
+            self.stdout.write(config)
+            return
+        # prometheus-client's multiprocess mode: every worker writes its values here,
+        # and whichever answers a scrape adds them up. Emptied at each start.
+        metrics_dir = directory / "metrics"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir()
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+        supervisord = Path(sys.executable).parent / "supervisord"
+        self.stdout.write(
+            f"rtsite: {options['workers']} worker(s) on http://{options['host']}:"
+            f"{options['port']}/ (logs in {directory}; Ctrl+C or SIGTERM drains and stops)"
+        )
+        sys.stdout.flush()
+        os.execv(supervisord, [str(supervisord), "-c", str(config_path())])  # noqa: S606
+
+    def rolling_restart(self) -> None:
+        """Each worker in turn: SIGTERM (it drains; the others serve), then started again."""
+        server = control()
+        try:
+            workers = [
+                info for info in server.supervisor.getAllProcessInfo() if info["group"] == PROGRAM
+            ]
+        except OSError as error:
+            raise CommandError(
+                f"no running serve to restart ({control_socket()}): {error}"
+            ) from None
+        for info in sorted(workers, key=lambda info: info["name"]):
+            name = f"{PROGRAM}:{info['name']}"
+            started = time.monotonic()
+            server.supervisor.stopProcess(name, True)
+            server.supervisor.startProcess(name, True)
+            pid = server.supervisor.getProcessInfo(name)["pid"]
+            if not wait_until_registered(pid, timeout=30):
+                raise CommandError(f"{name} (pid {pid}) did not come up; stopping the restart")
+            self.stdout.write(f"{name} restarted in {time.monotonic() - started:.1f} s")
+
+
+def wait_until_registered(pid: int, *, timeout: float) -> bool:
+    """Whether the worker ``pid`` registered (its heartbeat runs: rtsite.processes)."""
+    from rtsite.processes import alive_key, registry_key
+    from rtsite.redis import get_redis
+
+    client = get_redis(timeout=5.0)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for process_id in client.smembers(registry_key()):
+            info = client.get(alive_key(process_id))
+            if info and json.loads(info).get("pid") == pid:
+                return True
+        time.sleep(0.2)
+    return False

@@ -1,0 +1,169 @@
+"""`make serve` with two workers (``manage.py serve``: supervisor, one shared listening
+socket): sockets land on both, a message crosses between them, a killed worker is
+restarted by supervisor, and its clients resume with nothing lost or stored twice."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import xmlrpc.client
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from supervisor.xmlrpc import SupervisorTransport
+
+from chat.models import Message, Room
+from tests.conftest import ROOT, child_env, free_port, session_cookie
+from tests.reliability.chatload import CarefulPoster, Reader, stop, until, wait_until_delivered
+from tests.reliability.figures import report
+from tests.rtsite.test_metrics import value
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+READERS = 30
+
+
+@dataclass
+class Served:
+    port: int
+    var: Path
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def control(self) -> Any:
+        socket = self.var / "serve" / "supervisor.sock"
+        transport = SupervisorTransport(None, None, f"unix://{socket}")
+        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+
+    def workers(self) -> dict[str, dict[str, Any]]:
+        return {info["name"]: info for info in self.control().supervisor.getAllProcessInfo()}
+
+    def log(self, worker: str) -> str:
+        return (self.var / "serve" / f"{worker}.log").read_text()
+
+
+def wait_ready(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(f"{url}/healthz/ready", timeout=2) as reply,  # noqa: S310
+        ):
+            if reply.status == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError("make serve did not become ready")
+
+
+@pytest.fixture
+def served(django_db_setup: None, tmp_path: Path) -> Iterator[Served]:
+    port = free_port()
+    env = child_env(
+        RTSITE_VAR_DIR=str(tmp_path),
+        RT_DRAIN_SECONDS="1",
+        RT_RATE_LIMIT_PER_SECOND="100000",
+        RT_RATE_LIMIT_BURST="100000",
+    )
+    command = [sys.executable, str(ROOT / "manage.py"), "serve", "--workers", "2"]
+    with open(tmp_path / "serve.log", "wb") as out:
+        process = subprocess.Popen(
+            [*command, "--port", str(port)], cwd=ROOT, env=env, stdout=out, stderr=out
+        )
+    server = Served(port=port, var=tmp_path, process=process)
+    try:
+        wait_ready(server.url)
+        yield server
+    finally:
+        process.send_signal(signal.SIGTERM)  # supervisord drains and stops its workers
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def scrape(url: str) -> dict[Any, float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as reply:  # noqa: S310
+        text = reply.read().decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+async def test_two_workers_share_a_socket_and_survive_a_killed_one(
+    served: Served, make_room: Callable[..., Room], make_user: Callable[..., Any]
+) -> None:
+    room = await database_sync_to_async(make_room)(retention=0)
+    path = f"/ws/chat/{room.slug}/"
+    cookie = await database_sync_to_async(session_cookie)(await database_sync_to_async(make_user)())
+    urls = [served.ws_url]
+    readers = [Reader(urls, path) for _ in range(READERS)]
+    poster = CarefulPoster(urls, path, cookie, rate=10.0)
+    tasks = [asyncio.create_task(client.run()) for client in (*readers, poster)]
+    try:
+        await until(lambda: all(r.ws is not None for r in readers))
+        # The kernel spread them over both workers (each logs the sockets it opens).
+        opened = {name: served.log(name).count(" opened") for name in served.workers()}
+        assert all(count > 0 for count in opened.values()), opened
+        samples = await asyncio.to_thread(scrape, served.url)
+        assert value(samples, "rtsite_sockets_open", app="chat") == READERS + 1
+        # Messages posted through one worker reach readers on both.
+        await until(lambda: len(poster.acked) >= 5)
+        crossed = await wait_until_delivered(readers, sorted(poster.acked.values()), timeout=10)
+        assert crossed is not None
+        # One worker killed: supervisor starts another; its clients come back.
+        before = served.workers()
+        victim = max(opened, key=opened.__getitem__)  # the one with the most sockets
+        killed_at = time.monotonic()
+        os.kill(before[victim]["pid"], signal.SIGKILL)
+
+        def restarted() -> bool:
+            info = served.workers()[victim]
+            return info["statename"] == "RUNNING" and info["pid"] != before[victim]["pid"]
+
+        await until(restarted, 30)
+        back_in = time.monotonic() - killed_at
+        await until(lambda: all(r.ws is not None for r in readers), 30)
+        await asyncio.sleep(1)
+        poster.stopped = True
+        await until(lambda: poster.ws is None, 15)
+        committed = sorted(poster.acked.values())
+        caught_up = await wait_until_delivered(readers, committed, timeout=15)
+    finally:
+        await stop([poster, *readers], tasks)
+    stored = await database_sync_to_async(
+        lambda: Counter(Message.objects.filter(room=room).values_list("body", flat=True))
+    )()
+    report(
+        f"[make serve] 2 workers: sockets per worker {opened}; worker killed, restarted by "
+        f"supervisor in {back_in:.1f} s; committed={len(committed)} "
+        f"resent_after_kill={poster.unanswered} caught_up_s={caught_up and round(caught_up, 2)}"
+    )
+    assert caught_up is not None, "committed messages missing after the kill"
+    assert set(stored) == poster.nonces(), "a message made was not stored"
+    assert all(count == 1 for count in stored.values()), "a message was stored twice"
+    for reader in readers:
+        assert set(committed) <= reader.ids
