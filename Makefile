@@ -12,7 +12,7 @@ MAX_FRAME ?= $(or $(RT_MAX_FRAME_BYTES),32768)
 # names a server) an embedded Redis of their own, which the suite stops at its end.
 TEST_ENV := SECRET_KEY=test-only-secret-key DEBUG=false RTSITE_REDIS_DIR=$(CURDIR)/var/test-redis
 
-.PHONY: install run serve restart migrate demo test test-suite lint format clean stop-redis bench chaos
+.PHONY: install run serve restart deploy-check migrate demo test test-suite lint format clean stop-redis bench chaos
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,11 @@ test: install
 # The suite alone, for an installed .venv (.ci/run calls it again with DATABASE_URL/REDIS_URL).
 test-suite:
 	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# docs/deploy.md followed from a fresh clone of HEAD: nginx, 2 workers, PostgreSQL and
+# Redis on this machine (a few minutes: it builds a virtual environment).
+deploy-check: install
+	$(TEST_ENV) $(BIN)/python -m pytest -p no:cacheprovider -m deploy tests/deploy $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
