@@ -23,10 +23,17 @@ access = logging.getLogger("rtsite.access")
 
 class SocketIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        current = getattr(record, "socket_id", None) or socket_id.get()
-        record.socket_id = current
-        record.socket_tag = f" [{current}]" if current else ""
+        record.socket_id = getattr(record, "socket_id", None) or socket_id.get()
         return True
+
+
+class PlainFormatter(logging.Formatter):
+    """Text lines; a socket's carry ``[<socket id>]`` after the logger's name."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        current = getattr(record, "socket_id", "")
+        record.socket_tag = f" [{current}]" if current else ""
+        return super().format(record)
 
 
 def client_of(scope: dict[str, Any]) -> str:

@@ -429,7 +429,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {"socket": {"()": "rtsite.logs.SocketIdFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s%(socket_tag)s: %(message)s"},
+        "plain": {
+            "()": "rtsite.logs.PlainFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s%(socket_tag)s: %(message)s",
+        },
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(socket_id)s %(process)d",

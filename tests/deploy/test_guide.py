@@ -198,7 +198,7 @@ def site(tmp_path: Path) -> Iterator[Site]:
         block("env"),
         ("SECRET_KEY=replace-with-50-random-characters", f"SECRET_KEY={uuid.uuid4().hex * 2}"),
         ("CSRF_TRUSTED_ORIGINS=https://chat.example.com", f"CSRF_TRUSTED_ORIGINS={site.url}"),
-        ("ALLOWED_HOSTS=chat.example.com", "ALLOWED_HOSTS=localhost"),
+        ("ALLOWED_HOSTS=chat.example.com,", "ALLOWED_HOSTS=localhost,"),
         (
             "rtsite:a-long-random-password@127.0.0.1:5432/rtsite",
             f"{database}:a-long-random-password@127.0.0.1:5432/{database}",
