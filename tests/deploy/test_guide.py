@@ -372,7 +372,7 @@ def test_the_deploy_guide_works_as_written(site: Site) -> None:
         headers={"Authorization": f"Bearer {environment_of(site)['METRICS_TOKEN']}"},
     )
     with urllib.request.urlopen(scrape, timeout=10) as reply:  # noqa: S310
-        assert b"rtsite_sockets_open" in reply.read()
+        assert b"rtsite_redis_latency_seconds_count" in reply.read()
     # An operator makes a room; a visitor logs in on a non-default port (CSRF compares
     # the Origin with Host: $http_host).
     assert manage(site, "create_room", "general").returncode == 0
