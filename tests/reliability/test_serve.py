@@ -80,6 +80,9 @@ def served(django_db_setup: None, tmp_path: Path) -> Iterator[Served]:
     env = child_env(
         RTSITE_VAR_DIR=str(tmp_path),
         RT_DRAIN_SECONDS="1",
+        # A frozen worker is taken for dead sooner than the default 5 s.
+        RT_HEARTBEAT_SECONDS="0.5",
+        RT_PROCESS_DEAD_SECONDS="2",
         RT_RATE_LIMIT_PER_SECOND="100000",
         RT_RATE_LIMIT_BURST="100000",
     )
@@ -167,3 +170,58 @@ async def test_two_workers_share_a_socket_and_survive_a_killed_one(
     assert all(count == 1 for count in stored.values()), "a message was stored twice"
     for reader in readers:
         assert set(committed) <= reader.ids
+
+
+def live_answers(url: str, count: int) -> int:
+    """How many of ``count`` new requests are answered within 5 s each."""
+    answered = 0
+    for _ in range(count):
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(f"{url}/healthz/live", timeout=5) as reply,  # noqa: S310
+        ):
+            answered += reply.status == 200
+    return answered
+
+
+async def test_a_frozen_worker_hangs_no_new_request_and_catches_up_when_it_thaws(
+    served: Served, make_room: Callable[..., Room], make_user: Callable[..., Any]
+) -> None:
+    """A SIGSTOPped process hung half of all requests behind a port-per-process proxy.
+    On the shared socket it takes no new connection; past RT_PROCESS_DEAD_SECONDS the
+    other worker counts it dead and cleans up after it; thawed, it finds itself taken for
+    dead, joins its groups again and resyncs its sockets: nothing is lost."""
+    room = await database_sync_to_async(make_room)(retention=0)
+    path = f"/ws/chat/{room.slug}/"
+    cookie = await database_sync_to_async(session_cookie)(await database_sync_to_async(make_user)())
+    readers = [Reader([served.ws_url], path) for _ in range(READERS)]
+    poster = CarefulPoster([served.ws_url], path, cookie, rate=10.0)
+    tasks = [asyncio.create_task(client.run()) for client in (*readers, poster)]
+    try:
+        await until(lambda: all(r.ws is not None for r in readers))
+        await until(lambda: len(poster.acked) >= 3)
+        opened = {name: served.log(name).count(" opened") for name in served.workers()}
+        frozen = max(opened, key=opened.__getitem__)
+        pid = served.workers()[frozen]["pid"]
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            answered = await asyncio.to_thread(live_answers, served.url, 20)
+            await asyncio.sleep(3)  # past RT_PROCESS_DEAD_SECONDS
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        await asyncio.sleep(2)
+        poster.stopped = True
+        await until(lambda: poster.ws is None, 15)
+        committed = sorted(poster.acked.values())
+        caught_up = await wait_until_delivered(readers, committed, timeout=20)
+    finally:
+        await stop([poster, *readers], tasks)
+    came_back = "was taken for dead" in served.log(frozen)
+    report(
+        f"[make serve] worker frozen 3+ s ({opened[frozen]} of {sum(opened.values())} sockets): "
+        f"{answered}/20 new requests answered meanwhile; taken for dead and back: {came_back}; "
+        f"committed={len(committed)} caught_up_s={caught_up and round(caught_up, 2)}"
+    )
+    assert answered == 20
+    assert came_back
+    assert caught_up is not None, "messages missing after the worker thawed"
