@@ -49,7 +49,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from game import protocol, snake
-from rtsite import metrics, presence
+from rtsite import drain, metrics, presence
 from rtsite.hub import get_hub
 from rtsite.loops import PerLoop
 from rtsite.realtime import BATCH_TYPE, make_event, publish_batch, publish_now
@@ -692,6 +692,20 @@ class ArenaHost:
         self.intervals: list[float] = []  # between tick starts, since the last report
         self.lag_max = 0.0  # the worst lateness of a tick in the last second
         self.reported = 0.0
+        self.handed_over = False  # draining: this process claims no arena any more
+        drain.on_drain(self.hand_over)
+
+    async def hand_over(self) -> None:
+        """This process is draining: stop every arena it runs and release their leases
+        at once. Each tick was logged before it was sent, so the process that claims an
+        arena next (one its players reconnect to) goes on from the last tick anyone saw,
+        within ARENA_CLAIM_SECONDS instead of when the lease would have lapsed."""
+        self.handed_over = True
+        owners = [owner for owner in self.owners.values() if not owner.stopped.is_set()]
+        for owner in owners:
+            await owner.stop(release=True)
+        if owners:
+            logger.warning("draining: handed over %d arena(s)", len(owners))
 
     def watch(self, arena_id: int) -> None:
         self.watching[arena_id] += 1
@@ -725,6 +739,8 @@ class ArenaHost:
     async def _try_claim(self, arena_id: int) -> None:
         from game import selectors
 
+        if self.handed_over:
+            return
         redis = get_async_redis()
         lease = lease_value(await get_hub().address())
         lease_ms = int(settings.ARENA_LEASE_SECONDS * 1000)

@@ -7,11 +7,14 @@ being handled when the process dies gets no answer. Here SIGTERM instead:
 1. marks the process as draining (readiness answers 503, so a proxy stops sending it
    requests) and stops listening (with a socket shared by several workers, the others go
    on accepting);
-2. for each open socket, in random order spread over RT_DRAIN_SECONDS (so reconnects
+2. runs the hooks of the parts that hold more than sockets (``on_drain``: the arena host
+   releases the leases of the arenas it runs, so another process takes them over now,
+   not when the leases lapse);
+3. for each open socket, in random order spread over RT_DRAIN_SECONDS (so reconnects
    reach the other processes as a stream, not a storm): sends ``closing`` with reason
    ``restart``, lets the frames already on their way be answered (RT_DRAIN_SETTLE_SECONDS,
    and until its handler is idle), then closes with 1012 (service restart);
-3. waits until the broadcasts committed meanwhile are published, then stops the reactor
+4. waits until the broadcasts committed meanwhile are published, then stops the reactor
    (daphne then cancels whatever is left, as on any exit).
 
 A second SIGTERM during the drain exits at once. SIGINT (Ctrl+C under ``make run``) is
@@ -27,6 +30,7 @@ import random
 import signal
 import time
 import weakref
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from django.conf import settings
@@ -39,6 +43,16 @@ logger = logging.getLogger(__name__)
 
 class Drainable(Protocol):
     async def drain(self) -> None: ...
+
+
+Hook = Callable[[], Awaitable[None]]
+_hooks: PerLoop[list[Hook]] = PerLoop(list)
+
+
+def on_drain(hook: Hook) -> None:
+    """Run ``hook`` when a drain starts, before any socket is closed (an arena host
+    hands its arenas over, so the processes its players move to take them at once)."""
+    _hooks.get().append(hook)
 
 
 class _State:
@@ -125,6 +139,11 @@ async def drain() -> None:
     state.draining, state.started_at = True, time.monotonic()
     metrics.DRAINING.set(1)
     ports = _stop_listening()
+    for hook in _hooks.get():
+        try:
+            await hook()
+        except Exception:
+            logger.exception("a drain hook failed")
     sockets = open_sockets()
     random.shuffle(sockets)
     window = settings.RT_DRAIN_SECONDS

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import signal
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -76,9 +77,13 @@ class Client:
             await self.ws.close()
 
 
-async def test_killing_the_owner_hands_the_arena_to_the_other_process(
-    two_servers: tuple[Daphne, Daphne], make_user: Callable[..., Any]
+@pytest.mark.parametrize("how", ["killed", "drained"])
+async def test_losing_the_owner_hands_the_arena_to_the_other_process(
+    two_servers: tuple[Daphne, Daphne], make_user: Callable[..., Any], how: str
 ) -> None:
+    """Killed (SIGKILL): the other process takes over when the lease lapses. Drained
+    (SIGTERM, rtsite/drain.py): the owner releases the lease as it starts draining, and
+    the other process takes over at its next claim."""
     red = await database_sync_to_async(make_user)("red")
     yellow = await database_sync_to_async(make_user)("yellow")
     red_cookie = await database_sync_to_async(session_cookie)(red)
@@ -109,7 +114,10 @@ async def test_killing_the_owner_hands_the_arena_to_the_other_process(
             on_survivor.epoch,
         )
 
-        owner.process.kill()
+        if how == "killed":
+            owner.process.kill()
+        else:
+            owner.process.send_signal(signal.SIGTERM)
         killed_at = time.monotonic()
         # The player whose process died comes back through the survivor (as the page does).
         cookie = red_cookie if on_owner is r else yellow_cookie
@@ -162,8 +170,11 @@ async def test_killing_the_owner_hands_the_arena_to_the_other_process(
     finally:
         for client in clients:
             await client.close()
+    if how == "drained":
+        owner.process.wait(timeout=30)
+        assert "handed over 1 arena(s)" in owner.log.read_text()
     report(
-        f"[arena owner killed] resumed_after_s={gap:.2f} world_after_s={world_at - killed_at:.2f} "
+        f"[arena owner {how}] resumed_after_s={gap:.2f} world_after_s={world_at - killed_at:.2f} "
         f"ticks_not_run={round(gap / arena_runtime.tick_seconds())} "
         f"ticks_rolled_back={max(0, seen_tick - world['tick'])}"
     )
