@@ -12,7 +12,7 @@ MAX_FRAME ?= $(or $(RT_MAX_FRAME_BYTES),32768)
 # names a server) an embedded Redis of their own, which the suite stops at its end.
 TEST_ENV := SECRET_KEY=test-only-secret-key DEBUG=false RTSITE_REDIS_DIR=$(CURDIR)/var/test-redis
 
-.PHONY: install run serve restart deploy-check migrate demo test test-suite lint format clean stop-redis bench chaos
+.PHONY: install run serve restart deploy-check capacity migrate demo test test-suite lint format clean stop-redis bench chaos
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -82,6 +82,11 @@ format: install
 # e.g. BENCH_ARGS="--scenario fanout --stacks ours,tornado".
 bench: install
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# What one process holds on this machine (idle sockets, a reconnect storm after a process
+# is killed), for the capacity model in docs/deploy.md; CAPACITY_ARGS narrows it.
+capacity: install
+	$(BIN)/python -m bench.capacity $(CAPACITY_ARGS)
 
 # The reliability suite at full size (about 20 minutes): Redis killed and paused under
 # 200 clients at 100 messages/s, a daphne process killed, 10,000 bad frames per socket

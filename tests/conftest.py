@@ -318,6 +318,9 @@ def child_env(**extra: str) -> dict[str, str]:
         CHAT_POST_RATE_PER_SECOND="100000",
         CHAT_POST_BURST="100000",
         RT_MAX_SOCKETS_PER_ADDRESS="1000000",
+        # Test servers are stopped with SIGTERM, often under open sockets: a short drain
+        # (the drain's own tests set theirs).
+        RT_DRAIN_SECONDS="1",
         PYTHONPATH=str(ROOT),
         DJANGO_SETTINGS_MODULE="rtsite.settings",
     )
