@@ -146,8 +146,16 @@ class JsonConsumer(AsyncWebsocketConsumer):
             # handshakes still arriving (daphne times out those it does not accept).
             async with _connect_slots.get():
                 self.scope["user"] = await get_user(self.scope)
-                if await self._enter_account():
+                entered = await self._enter_account()
+                if entered:
                     await self.connect()
+            if entered is None:
+                # Decided two heartbeats later (a process that died this second still
+                # looks alive until then), without holding a connect slot meanwhile.
+                await asyncio.sleep(2.2 * settings.RT_HEARTBEAT_SECONDS)
+                if await self._settle_cap():
+                    async with _connect_slots.get():
+                        await self.connect()
         finally:
             admission.queue.finished()
             held, self.held = self.held, None
@@ -157,10 +165,11 @@ class JsonConsumer(AsyncWebsocketConsumer):
             # Accepted as listening stopped: told to go like the others.
             await self.drain()
 
-    async def _enter_account(self) -> bool:
+    async def _enter_account(self) -> bool | None:
         """Count the socket against its user's cap (a visitor's: its address's cap) and
-        join the groups that close it at logout, password change or deactivation. False
-        if the socket was refused (and closed)."""
+        join the groups that close it at logout, password change or deactivation. True:
+        in; False: refused (and closed); None: over the cap, counting sockets of another
+        process that may have died a moment ago (``_settle_cap`` decides)."""
         user = self.scope["user"]
         if user.is_authenticated:
             room, key, name = f"{SOCKETS_ROOM}.{user.pk}", user.pk, ""
@@ -172,32 +181,46 @@ class JsonConsumer(AsyncWebsocketConsumer):
             room, key, name = f"{VISITOR_SOCKETS_ROOM}.{address}", 0, address
             cap = settings.RT_MAX_SOCKETS_PER_ADDRESS
         change = await self.presence_enter(room, user_id=key, username=name)
+        self.cap_room = (room, key, name, cap)
         if change.sockets > cap:
-            # Some of the sockets counted may be of a process that died a moment ago (its
-            # tabs are reconnecting here): those of a dead process do not count, and while
-            # a process that may be dead is not yet known to be, the client is told to
-            # try again (it is, after its back-off) rather than refused for good.
+            # Some of the sockets counted may be of a process that died (its tabs are
+            # reconnecting here): a dead process's do not count.
             recount = await presence.purge_dead(room_id=room)
-            if change.sockets - recount.gone > cap and recount.elsewhere and not recount.suspect:
-                # A process that died this second still looks alive: two heartbeats tell.
-                await asyncio.sleep(2.2 * settings.RT_HEARTBEAT_SECONDS)
-                recount = await presence.purge_dead(room_id=room)
             if change.sockets - recount.gone > cap:
-                # Counted out at once, not when the close completes: the user's other
-                # sockets, retrying meanwhile, must not be refused for this one.
-                self.presences.pop()
-                await presence.leave(
-                    room_id=room, user_id=key, username=name, socket_id=self.socket_id
-                )
-                code = self.try_again_code() if recount.suspect else CLOSE_TOO_MANY
-                await self.close(code=code)
+                if recount.elsewhere and not recount.suspect:
+                    return None
+                await self._refuse(suspect=recount.suspect)
                 return False
+        await self._join_account_groups()
+        return True
+
+    async def _settle_cap(self) -> bool:
+        """Over the cap a moment ago: counted again, now that a process that died would
+        have missed two heartbeats. Still over: refused for good if every other process
+        is alive, told to try again (1013) if one is silent but not yet known dead."""
+        room, key, name, cap = self.cap_room
+        recount = await presence.purge_dead(room_id=room)
+        if await presence.sockets(room_id=room, user_id=key, username=name) > cap:
+            await self._refuse(suspect=recount.suspect)
+            return False
+        await self._join_account_groups()
+        return True
+
+    async def _refuse(self, *, suspect: bool) -> None:
+        room, key, name, _cap = self.cap_room
+        # Counted out at once, not when the close completes: the user's other sockets,
+        # retrying meanwhile, must not be refused for this one.
+        self.presences.pop()
+        await presence.leave(room_id=room, user_id=key, username=name, socket_id=self.socket_id)
+        await self.close(code=self.try_again_code() if suspect else CLOSE_TOO_MANY)
+
+    async def _join_account_groups(self) -> None:
+        user = self.scope["user"]
         if user.is_authenticated:
             await self.join_group(services.user_group(user.pk))
             session_id = services.session_id(self.scope.get("session"))
             if session_id:
                 await self.join_group(services.session_group(session_id))
-        return True
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # channels' own dispatch first hops to a thread to close stale database

@@ -149,6 +149,12 @@ async def _run(
     return int(mine), int(users), names
 
 
+async def sockets(*, room_id: RoomKey, user_id: int, username: str) -> int:
+    """The user's live sockets in the room."""
+    mine, _users, _names = await _run(room_id, user=_user(user_id, username))
+    return mine
+
+
 def sockets_of(*, room_id: RoomKey, user_id: int, username: str) -> int:
     """The user's live sockets in the room, for synchronous code (services)."""
     mine, _users, _names = get_redis(timeout=2.0).eval(
