@@ -186,8 +186,9 @@ class JsonConsumer(AsyncWebsocketConsumer):
             # Some of the sockets counted may be of a process that died (its tabs are
             # reconnecting here): a dead process's do not count.
             recount = await presence.purge_dead(room_id=room)
-            if change.sockets - recount.gone > cap:
+            if await self._counted() > cap:
                 if recount.elsewhere and not recount.suspect:
+                    await self._count_out()  # not counted while it waits
                     return None
                 await self._refuse(suspect=recount.suspect)
                 return False
@@ -199,19 +200,30 @@ class JsonConsumer(AsyncWebsocketConsumer):
         have missed two heartbeats. Still over: refused for good if every other process
         is alive, told to try again (1013) if one is silent but not yet known dead."""
         room, key, name, cap = self.cap_room
-        recount = await presence.purge_dead(room_id=room)
-        if await presence.sockets(room_id=room, user_id=key, username=name) > cap:
-            await self._refuse(suspect=recount.suspect)
-            return False
+        await presence.purge_dead(room_id=room)
+        change = await self.presence_enter(room, user_id=key, username=name)
+        if change.sockets > cap:
+            recount = await presence.purge_dead(room_id=room)
+            if await self._counted() > cap:
+                await self._refuse(suspect=recount.suspect)
+                return False
         await self._join_account_groups()
         return True
 
-    async def _refuse(self, *, suspect: bool) -> None:
+    async def _counted(self) -> int:
+        """The user's sockets counted now (after a purge, by us or a janitor)."""
         room, key, name, _cap = self.cap_room
-        # Counted out at once, not when the close completes: the user's other sockets,
-        # retrying meanwhile, must not be refused for this one.
+        return await presence.sockets(room_id=room, user_id=key, username=name)
+
+    async def _count_out(self) -> None:
+        """Out of the user's count now, not when the close completes: the user's other
+        sockets, retrying meanwhile, must not be refused for this one."""
+        room, key, name, _cap = self.cap_room
         self.presences.pop()
         await presence.leave(room_id=room, user_id=key, username=name, socket_id=self.socket_id)
+
+    async def _refuse(self, *, suspect: bool) -> None:
+        await self._count_out()
         await self.close(code=self.try_again_code() if suspect else CLOSE_TOO_MANY)
 
     async def _join_account_groups(self) -> None:

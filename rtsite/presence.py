@@ -182,6 +182,7 @@ class _Renewer:
             members.discard(member)
             if not members:
                 del self.members[room_id]
+                get_process().room_left(str(room_id))
 
     async def _run(self) -> None:
         while True:

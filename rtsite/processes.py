@@ -122,6 +122,7 @@ class Process:
         self.recorder: asyncio.Task[None] | None = None
         self.last_db_probe = 0.0
         self.started_at: float | None = None
+        self.failing = False  # the last heartbeat failed (Redis away)
 
     def age(self) -> float:
         """Seconds since this process started its heartbeat."""
@@ -150,6 +151,12 @@ class Process:
             self.unrecorded_rooms.add(room)
             self._record_soon()
 
+    def room_left(self, room: str) -> None:
+        # As for groups: a room left stays in Redis's record until the next full write,
+        # and purging it after a death finds none of our sockets.
+        self.rooms.discard(room)
+        self.unrecorded_rooms.discard(room)
+
     def _record_soon(self) -> None:
         # Coalesced: a connect storm joins thousands of groups; one SADD carries them.
         if self.recorder is None or self.recorder.done():
@@ -157,13 +164,17 @@ class Process:
 
     async def _record(self) -> None:
         await asyncio.sleep(0)
-        groups, self.unrecorded_groups = self.unrecorded_groups, set()
-        rooms, self.unrecorded_rooms = self.unrecorded_rooms, set()
-        try:
-            await self._write_state(groups, rooms)
-        except Exception:  # recorded again at the next heartbeat
-            self.unrecorded_groups |= groups
-            self.unrecorded_rooms |= rooms
+        # Until nothing is left: what arrives during a write goes in the next one, not
+        # at the next heartbeat (a crash before it would leave that unrecorded).
+        while self.unrecorded_groups or self.unrecorded_rooms:
+            groups, self.unrecorded_groups = self.unrecorded_groups, set()
+            rooms, self.unrecorded_rooms = self.unrecorded_rooms, set()
+            try:
+                await self._write_state(groups, rooms)
+            except Exception:  # recorded again at the next heartbeat
+                self.unrecorded_groups |= groups
+                self.unrecorded_rooms |= rooms
+                return
 
     async def _write_state(self, groups: set[str], rooms: set[str]) -> None:
         if not groups and not rooms:
@@ -187,10 +198,13 @@ class Process:
             started = time.monotonic()
             try:
                 await self._beat(hub, channel)
+                self.failing = False
             except asyncio.CancelledError:
                 raise
             except Exception:
-                logger.warning("heartbeat failed; trying again", exc_info=True)
+                if not self.failing:  # once per outage, not once a second
+                    logger.warning("heartbeat failed; trying again", exc_info=True)
+                self.failing = True
             await asyncio.sleep(
                 max(0.0, settings.RT_HEARTBEAT_SECONDS - (time.monotonic() - started))
             )
@@ -207,6 +221,10 @@ class Process:
             previous, _added, _hub = await pipe.execute()
         metrics.REDIS_LATENCY.observe(time.monotonic() - sent)
         self.beats += 1
+        # Cut off from Redis (a failed beat, or our own key lapsed: Redis paused or
+        # restarted, or this process frozen), the others' keys may have lapsed for the
+        # same reason: they get a heartbeat to renew them before anyone is swept.
+        cut_off = self.failing or (previous is None and self.beats > 1)
         if previous is None and self.beats > 1:
             await self._came_back(hub)
         elif self.beats % 30 == 1:  # the records expire unless renewed
@@ -216,7 +234,8 @@ class Process:
             rooms, self.unrecorded_rooms = self.unrecorded_rooms, set()
             await self._write_state(groups, rooms)
         await get_channel_layer().send(channel, {"type": PING_TYPE, "at": time.time()})
-        await self._sweep()
+        if not cut_off:
+            await self._sweep()
         if time.monotonic() - self.last_db_probe >= settings.RT_DB_PROBE_SECONDS:
             self.last_db_probe = time.monotonic()
             await _probe_database()
@@ -259,6 +278,11 @@ async def cleanup(process_id: str) -> bool:
     if not await redis.set(lock, PROCESS_ID, nx=True, px=60_000):
         return False
     try:
+        # Still dead now that the lock is ours? A process that came back renews its key
+        # and then waits for this lock before joining its groups again: if it renewed
+        # before we took the lock, it may have joined them already, and must keep them.
+        if await redis.exists(alive_key(process_id)):
+            return False
         hub = await redis.get(_state_key(process_id, "hub"))
         groups = await redis.smembers(_state_key(process_id, "groups"))
         rooms = await redis.smembers(_state_key(process_id, "rooms"))

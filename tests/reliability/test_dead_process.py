@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -101,20 +102,25 @@ async def test_a_killed_process_is_forgotten_and_its_users_are_not_refused(
     reopened = await asyncio.gather(*(open_until_accepted(survivor, path, cookie) for _ in tabs))
     all_back = time.monotonic() - killed_at
     codes = [code for _, tab_codes in reopened for code in tab_codes]
-    assert all(ws is not None for ws, _ in reopened), codes
+    assert all(ws is not None for ws, _ in reopened), sorted(Counter(codes).items())
     assert 4429 not in codes
 
-    # The dead hub leaves the room's group; its sockets leave the room's presence.
-    deadline = time.monotonic() + 10
-    while dead_hub in group_members(group) and time.monotonic() < deadline:  # noqa: ASYNC110
-        await asyncio.sleep(0.1)
-    forgotten = time.monotonic() - killed_at
-    assert dead_hub not in group_members(group)
+    # The dead hub leaves the room's group; its sockets leave the room's presence (the
+    # reopened tabs are counted, not 2 x CAP).
     presence_key = f"{settings.REDIS_KEY_PREFIX}:presence:chat-room.{room.pk}"
-    assert project_redis().zcard(presence_key) == CAP  # the reopened tabs, not 2 x CAP
+
+    def forgotten() -> bool:
+        return dead_hub not in group_members(group) and project_redis().zcard(presence_key) == CAP
+
+    deadline = time.monotonic() + 10
+    while not forgotten() and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.1)
+    forgotten_after = time.monotonic() - killed_at
+    assert dead_hub not in group_members(group)
+    assert project_redis().zcard(presence_key) == CAP
     report(
         f"[dead process] tabs={CAP} all_back_s={all_back:.2f} retried_codes={sorted(set(codes))} "
-        f"hub_out_of_groups_s={forgotten:.2f} (RT_PROCESS_DEAD_SECONDS=2, heartbeat 0.5 s)"
+        f"forgotten_s={forgotten_after:.2f} (RT_PROCESS_DEAD_SECONDS=2, heartbeat 0.5 s)"
     )
     for ws, _ in reopened:
         await ws.close()
