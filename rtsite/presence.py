@@ -227,12 +227,13 @@ async def purge_dead(*, room_id: RoomKey) -> Recount:
     Costs a walk of the room: for small rooms (one user's sockets), when a count matters
     (a refusal)."""
     members = await get_async_redis().zrange(_key(room_id), 0, -1)
-    owners = {process_of(member.rpartition(_SEP)[2]) for member in members}
+    # This process is alive, whatever its key says (its first heartbeat may be due).
+    owners = {process_of(member.rpartition(_SEP)[2]) for member in members} - {PROCESS_ID}
     gone = 0
     for process_id, live in (await alive(owners)).items():
         if not live:
             gone += await purge_process(room_id=room_id, process_id=process_id)
-    silence = await silent_for(owners - {PROCESS_ID})
+    silence = await silent_for(owners)
     suspect = any(seconds > 2 * settings.RT_HEARTBEAT_SECONDS for seconds in silence.values())
     return Recount(gone=gone, suspect=suspect, elsewhere=bool(silence))
 
