@@ -63,7 +63,7 @@ test: install
 
 # The suite alone, for an installed .venv (.ci/run calls it again with DATABASE_URL/REDIS_URL).
 test-suite:
-	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(TEST_ENV) $(BIN)/python -m pytest --durations=30 $(PYTEST_ARGS)
 
 # docs/deploy.md followed from a fresh clone of HEAD: nginx, 2 workers, PostgreSQL and
 # Redis on this machine (a few minutes: it builds a virtual environment).

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import time
 from dataclasses import replace
@@ -49,8 +50,13 @@ async def reconnect(url: str, headers: dict[str, str], origin: str) -> tuple[Any
             await asyncio.wait_for(ws.recv(), 120)  # the sync: joined
             return ws, attempt, shed
         except websockets.InvalidStatus as refused:
-            shed += refused.response.status_code == 503
-            wait = float(refused.response.headers.get("Retry-After", "1"))
+            if refused.response.status_code == 503 and "Retry-After" in refused.response.headers:
+                # The server spread its Retry-Afters over the time it needs: come back
+                # then, not later (a back-off on top leaves it idle at the end).
+                shed += 1
+                await asyncio.sleep(float(refused.response.headers["Retry-After"]))
+                continue
+            wait = 1.0
         except (OSError, TimeoutError, websockets.WebSocketException):
             wait = 1.0
         ceiling = min(15.0, 0.5 * 2**attempt)
@@ -99,6 +105,9 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--idle", type=int, default=10_000, help="idle sockets on one process")
     parser.add_argument("--storm", default="2000,5000", help="sockets on the killed process")
+    parser.add_argument(
+        "--shed", default="20", help="RT_CONNECT_SHED_SECONDS values to storm with (0: off)"
+    )
     args = parser.parse_args()
     Ours().setup_django()
     report: dict[str, Any] = {}
@@ -107,10 +116,12 @@ async def main() -> None:
             rows = await scenario_idle(Ours(), replace(FULL, idle_sockets=args.idle))
             report["idle"] = rows[0]
             print(json.dumps(rows[0]), flush=True)
-        for size in (int(n) for n in args.storm.split(",") if n.strip()):
-            row = await storm(size)
-            report[f"storm_{size}"] = row
-            print(json.dumps(row), flush=True)
+        for shed in (s.strip() for s in args.shed.split(",") if s.strip()):
+            os.environ["RT_CONNECT_SHED_SECONDS"] = shed  # the servers' environment
+            for size in (int(n) for n in args.storm.split(",") if n.strip()):
+                row = {"shed_seconds": float(shed), **await storm(size)}
+                report[f"storm_{size}_shed_{shed}"] = row
+                print(json.dumps(row), flush=True)
     finally:
         stop_embedded_redis()
     print(json.dumps(report, indent=1))

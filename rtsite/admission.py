@@ -6,8 +6,9 @@ past some length, the last ones would wait longer than any client does. So a pro
 estimates, at each new handshake, how long it would wait: the connects already queued
 times the time between two finished connects while busy (measured, an average). Over
 RT_CONNECT_SHED_SECONDS the handshake is answered at once with HTTP 503 and a
-``Retry-After`` (randomised, so the retries come back spread), before any work is done
-for it. The server patches call ``retry_after`` (``rtsite.serverpatches``).
+``Retry-After`` that books it a later turn (the retries come back at the rate the
+process serves them), before any work is done for it. The server patches call
+``retry_after`` (``rtsite.serverpatches``).
 
 Browsers cannot read a refused handshake's status or headers (the WebSocket API hides
 them), so live.js backs off with jitter after a handshake fails, starting at about a
@@ -28,6 +29,9 @@ from rtsite import drain, metrics
 _INITIAL_INTERVAL = 0.005
 _WEIGHT = 0.1  # of each new measurement in the moving average
 _random = secrets.SystemRandom()
+# Never told to wait longer than this (clients that do not come back, browsers among
+# them, leave reservations unused).
+MAX_RETRY_AFTER = 300
 
 
 class ConnectQueue:
@@ -46,6 +50,8 @@ class ConnectQueue:
         self.last_admitted = 0.0
         self.interval = _INITIAL_INTERVAL
         self.last_done = 0.0
+        # When the next refused handshake is told to come back (see ``retry_after``).
+        self.reserved = 0.0
 
     def started(self) -> None:
         if self.waiting == 0:
@@ -77,7 +83,14 @@ class ConnectQueue:
         wait = self.expected_wait()
         if limit > 0 and wait > limit:
             metrics.SHED.inc()
-            return _random.randint(1, max(2, math.ceil(wait)))
+            # Each refused handshake gets a time of its own: the first when the queue
+            # will have room again, the next one connect later, and so on. They come back
+            # at the rate the process serves them, not all at once and not after it went
+            # idle (random spreads did both: a 5,000-socket storm took 3 minutes).
+            self.reserved = max(self.reserved, now + wait - limit)
+            slot = self.reserved
+            self.reserved += self.interval
+            return min(MAX_RETRY_AFTER, max(1, math.ceil(slot - now)))
         self.admitted += 1
         self.last_admitted = now
         return None

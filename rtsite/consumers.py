@@ -448,6 +448,8 @@ class JsonConsumer(AsyncWebsocketConsumer):
         and resumes by cursor: it must not stay open and silently behind."""
         try:
             await self.hub_resync()
+        except Disconnected:
+            return  # closed meanwhile: it resumes when it reconnects
         except Exception:
             logger.warning(
                 "resync of %s failed; closing it to resume", self.socket_id, exc_info=True

@@ -14,8 +14,9 @@ being handled when the process dies gets no answer. Here SIGTERM instead:
    reach the other processes as a stream, not a storm): sends ``closing`` with reason
    ``restart``, lets the frames already on their way be answered (RT_DRAIN_SETTLE_SECONDS,
    and until its handler is idle), then closes with 1012 (service restart);
-4. waits until the broadcasts committed meanwhile are published, then stops the reactor
-   (daphne then cancels whatever is left, as on any exit).
+4. waits until the broadcasts committed meanwhile are published, takes itself out of the
+   process registry (``rtsite.processes``), then stops the reactor (daphne then cancels
+   whatever is left, as on any exit).
 
 A second SIGTERM during the drain exits at once. SIGINT (Ctrl+C under ``make run``) is
 left to Twisted: it exits at once.
@@ -177,6 +178,12 @@ async def drain() -> None:
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(5):
             await published()
+    from rtsite.processes import get_process
+
+    try:  # gone cleanly: nothing for the others' janitors to undo
+        await get_process().unregister()
+    except Exception:
+        logger.warning("could not unregister; the janitors will clean up", exc_info=True)
     left = len(open_sockets())
     logger.warning(
         "drain done in %.1f s%s",

@@ -41,6 +41,8 @@ from rtsite.realtime import BATCH_TYPE, RESYNC_TYPE, is_stale
 logger = logging.getLogger(__name__)
 
 HUB_CHANNEL_PREFIX = "rtsite-hub"
+# Group memberships renewed at once after an outage (concurrent layer calls).
+REJOIN_BATCH = 50
 
 
 # Sent to every local subscriber after an outage: broadcasts may have been lost.
@@ -145,6 +147,12 @@ class Hub:
                     await self._resync_all()
                 event = await self.layer.receive(self.channel)
                 self.last_received = time.monotonic()
+                if event.get("type") == PING_TYPE:
+                    continue  # the heartbeat's: it only had to arrive (readiness)
+                sent_at = event.get("at")
+                if sent_at is not None:
+                    metrics.HUB_EVENTS.inc()
+                    metrics.HUB_EVENT_AGE.observe(max(0.0, time.time() - sent_at))
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -162,12 +170,6 @@ class Hub:
         await self._deliver(event)
 
     async def _deliver(self, event: dict[str, Any]) -> None:
-        if event.get("type") == PING_TYPE:
-            return  # the heartbeat's: it only had to arrive (``last_received``)
-        sent_at = event.get("at")
-        if sent_at is not None:
-            metrics.HUB_EVENTS.inc()
-            metrics.HUB_EVENT_AGE.observe(max(0.0, time.time() - sent_at))
         if event.get("type") == BATCH_TYPE:
             if event.get("origin") == self.channel:
                 return  # delivered here already, by the process that sent it
@@ -211,9 +213,20 @@ class Hub:
         await self._resync(groups, "hub was behind")
 
     async def _add_all_groups(self) -> None:
-        for group in list(self.members):
-            if group not in self.attached:
-                await self.layer.group_add(group, self.channel)
+        # Concurrently, a batch at a time: a process with 10,000 sockets is in tens of
+        # thousands of groups, and one round trip each, in turn, took seconds.
+        groups = [group for group in self.members if group not in self.attached]
+        for start in range(0, len(groups), REJOIN_BATCH):
+            results = await asyncio.gather(
+                *(
+                    self.layer.group_add(g, self.channel)
+                    for g in groups[start : start + REJOIN_BATCH]
+                ),
+                return_exceptions=True,
+            )
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
 
     async def _renew(self) -> None:
         # Group memberships expire after group_expiry; renew them well before.

@@ -28,7 +28,6 @@ seconds, which proves the whole broadcast path, not only that Redis answers a PI
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -53,6 +52,8 @@ logger = logging.getLogger(__name__)
 # This OS process. Socket ids end with it, so a dead process's sockets can be found.
 PROCESS_ID = uuid.uuid4().hex[:12]
 PING_TYPE = "rt.ping"
+# Group memberships a cleanup discards at once (concurrent layer calls).
+DISCARD_BATCH = 50
 
 
 def _key(*parts: str) -> str:
@@ -123,6 +124,9 @@ class Process:
         self.last_db_probe = 0.0
         self.started_at: float | None = None
         self.failing = False  # the last heartbeat failed (Redis away)
+        self.cleanups: dict[str, asyncio.Task[bool]] = {}
+        self.rejoin: asyncio.Task[None] | None = None
+        self.left_groups: set[str] = set()  # still in Redis's record: removed in a batch
 
     def age(self) -> float:
         """Seconds since this process started its heartbeat."""
@@ -140,10 +144,14 @@ class Process:
         self._record_soon()
 
     def group_left(self, group: str) -> None:
-        # Left in Redis's record too late does no harm: a discard of a group the hub is
-        # not in changes nothing.
+        # Taken out of Redis's record in the next batch (too late does no harm: a
+        # discard of a group the hub is not in changes nothing).
         self.groups.discard(group)
-        self.unrecorded_groups.discard(group)
+        if group in self.unrecorded_groups:
+            self.unrecorded_groups.discard(group)
+        else:
+            self.left_groups.add(group)
+            self._record_soon()
 
     def room_entered(self, room: str) -> None:
         if room not in self.rooms:
@@ -166,21 +174,27 @@ class Process:
         await asyncio.sleep(0)
         # Until nothing is left: what arrives during a write goes in the next one, not
         # at the next heartbeat (a crash before it would leave that unrecorded).
-        while self.unrecorded_groups or self.unrecorded_rooms:
+        while self.unrecorded_groups or self.unrecorded_rooms or self.left_groups:
             groups, self.unrecorded_groups = self.unrecorded_groups, set()
             rooms, self.unrecorded_rooms = self.unrecorded_rooms, set()
+            left, self.left_groups = self.left_groups - self.groups, set()
             try:
-                await self._write_state(groups, rooms)
+                await self._write_state(groups, rooms, left)
             except Exception:  # recorded again at the next heartbeat
                 self.unrecorded_groups |= groups
                 self.unrecorded_rooms |= rooms
+                self.left_groups |= left
                 return
 
-    async def _write_state(self, groups: set[str], rooms: set[str]) -> None:
-        if not groups and not rooms:
+    async def _write_state(
+        self, groups: set[str], rooms: set[str], left: set[str] | None = None
+    ) -> None:
+        if not groups and not rooms and not left:
             return
         ttl = _state_ttl()
         async with get_async_redis().pipeline(transaction=False) as pipe:
+            if left:
+                pipe.srem(_state_key(PROCESS_ID, "groups"), *left)
             if groups:
                 pipe.sadd(_state_key(PROCESS_ID, "groups"), *groups)
                 pipe.expire(_state_key(PROCESS_ID, "groups"), ttl)
@@ -225,8 +239,10 @@ class Process:
         # restarted, or this process frozen), the others' keys may have lapsed for the
         # same reason: they get a heartbeat to renew them before anyone is swept.
         cut_off = self.failing or (previous is None and self.beats > 1)
-        if previous is None and self.beats > 1:
-            await self._came_back(hub)
+        if previous is None and self.beats > 1 and (self.rejoin is None or self.rejoin.done()):
+            # In a task of its own: joining thousands of groups again must not hold up
+            # the next heartbeat (it would lapse again).
+            self.rejoin = asyncio.create_task(self._came_back(hub), name="rtsite-came-back")
         elif self.beats % 30 == 1:  # the records expire unless renewed
             await self._write_state(set(self.groups), set(self.rooms))
         else:
@@ -261,12 +277,30 @@ class Process:
         await hub.rejoin()
 
     async def _sweep(self) -> None:
-        """Clean up after every registered process whose alive key has lapsed."""
+        """Clean up after every registered process whose alive key has lapsed: each in a
+        task of its own, so the heartbeat never waits on one (a process that held 10,000
+        sockets leaves tens of thousands of group memberships; a heartbeat that waited
+        for them would lapse itself)."""
         redis = get_async_redis()
         others = [p for p in await redis.smembers(registry_key()) if p != PROCESS_ID]
         for process_id, live in (await alive(others)).items():
-            if not live:
-                await cleanup(process_id)
+            running = self.cleanups.get(process_id)
+            if not live and (running is None or running.done()):
+                self.cleanups[process_id] = asyncio.create_task(
+                    cleanup(process_id), name=f"rtsite-cleanup-{process_id}"
+                )
+
+    async def unregister(self) -> None:
+        """A graceful exit (after the drain): nothing left for a janitor to undo."""
+        if self.task is not None:
+            self.task.cancel()
+        keys = [
+            alive_key(PROCESS_ID),
+            *(_state_key(PROCESS_ID, p) for p in ("hub", "groups", "rooms")),
+        ]
+        redis = get_async_redis()
+        await redis.delete(*keys)
+        await redis.srem(registry_key(), PROCESS_ID)
 
 
 async def cleanup(process_id: str) -> bool:
@@ -288,9 +322,13 @@ async def cleanup(process_id: str) -> bool:
         rooms = await redis.smembers(_state_key(process_id, "rooms"))
         layer = get_channel_layer()
         if hub:
-            for group in groups:
-                with contextlib.suppress(Exception):  # it expires with the layer's group expiry
-                    await layer.group_discard(group, hub)
+            ordered = sorted(groups)
+            for start in range(0, len(ordered), DISCARD_BATCH):
+                # A failed discard expires with the layer's group expiry.
+                await asyncio.gather(
+                    *(layer.group_discard(g, hub) for g in ordered[start : start + DISCARD_BATCH]),
+                    return_exceptions=True,
+                )
         sockets = 0
         for room in rooms:
             sockets += await presence.purge_process(room_id=room, process_id=process_id)
