@@ -32,8 +32,8 @@ from bench.stacks import Ours, stop_embedded_redis
 BACKGROUND = 500  # idle sockets on the survivor while the storm arrives
 
 
-async def reconnect(url: str, headers: dict[str, str], origin: str) -> tuple[Any, int, int]:
-    """Connect as live.js does; (socket, attempts, 503s met)."""
+async def reconnect(url: str, headers: dict[str, str], origin: str) -> tuple[Any, int, int, float]:
+    """Connect as live.js does; (socket, attempts, 503s met, when it was back)."""
     attempt, shed = 0, 0
     await asyncio.sleep(random.uniform(0, 0.5))  # first retry: full jitter of 0.5 s
     while True:
@@ -48,7 +48,7 @@ async def reconnect(url: str, headers: dict[str, str], origin: str) -> tuple[Any
                 max_queue=None,
             )
             await asyncio.wait_for(ws.recv(), 120)  # the sync: joined
-            return ws, attempt, shed
+            return ws, attempt, shed, time.perf_counter()
         except websockets.InvalidStatus as refused:
             if refused.response.status_code == 503 and "Retry-After" in refused.response.headers:
                 # The server spread its Retry-Afters over the time it needs: come back
@@ -94,6 +94,8 @@ async def storm(count: int) -> dict[str, Any]:
             "back": len(back),
             "all_back_s": round(took, 1),
             "rate_per_s": round(len(back) / took, 0),
+            "back_p50_s": round(load.percentile([r[3] - killed for r in back], 50) or 0, 1),
+            "back_p90_s": round(load.percentile([r[3] - killed for r in back], 90) or 0, 1),
             "shed_503": sum(r[2] for r in back),
             "retried": sum(1 for r in back if r[1] > 1),
         }

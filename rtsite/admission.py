@@ -84,10 +84,11 @@ class ConnectQueue:
         if limit > 0 and wait > limit:
             metrics.SHED.inc()
             # Each refused handshake gets a time of its own: the first when the queue
-            # will have room again, the next one connect later, and so on. They come back
-            # at the rate the process serves them, not all at once and not after it went
-            # idle (random spreads did both: a 5,000-socket storm took 3 minutes).
-            self.reserved = max(self.reserved, now + wait - limit)
+            # will be down to half the limit, the next one connect later, and so on. They
+            # come back at the rate the process serves them, into a queue with room for
+            # them (random spreads came back in bunches that were refused again, and
+            # late, after the process had gone idle: a 5,000-socket storm took 3 minutes).
+            self.reserved = max(self.reserved, now + wait - limit / 2)
             slot = self.reserved
             self.reserved += self.interval
             return min(MAX_RETRY_AFTER, max(1, math.ceil(slot - now)))
