@@ -70,6 +70,17 @@ class Reader:
             await asyncio.sleep(random.uniform(0.1, 0.5))  # jitter, as live.js does
 
 
+def poster_socket(base: str, path: str, cookie: str) -> Any:
+    """A logged-in client's socket on the server at ``base`` (ws://host:port)."""
+    return websockets.connect(
+        f"{base}{path}",
+        origin=base.replace("ws://", "http://"),
+        additional_headers={"Cookie": cookie},
+        open_timeout=5,
+        ping_interval=None,
+    )
+
+
 @dataclass
 class Poster:
     """Posts numbered messages at a fixed rate; ``committed`` are the acked ids."""
@@ -89,13 +100,7 @@ class Poster:
         while not self.stopped:
             base = self.urls[server % len(self.urls)]
             try:
-                async with websockets.connect(
-                    f"{base}{self.path}",
-                    origin=base.replace("ws://", "http://"),
-                    additional_headers={"Cookie": self.cookie},
-                    open_timeout=5,
-                    ping_interval=None,
-                ) as ws:
+                async with poster_socket(base, self.path, self.cookie) as ws:
                     reader = asyncio.create_task(self._acks(ws))
                     try:
                         while not self.stopped:
@@ -152,13 +157,7 @@ class CarefulPoster:
             outstanding: dict[str, str] = {}  # ref -> nonce
             closing = asyncio.Event()
             try:
-                async with websockets.connect(
-                    f"{base}{self.path}",
-                    origin=base.replace("ws://", "http://"),
-                    additional_headers={"Cookie": self.cookie},
-                    open_timeout=5,
-                    ping_interval=None,
-                ) as ws:
+                async with poster_socket(base, self.path, self.cookie) as ws:
                     self.ws = ws
                     reader = asyncio.create_task(self._answers(ws, outstanding, closing))
                     try:

@@ -28,7 +28,7 @@ from chat.models import Message, Room
 from tests.conftest import ROOT, child_env, free_port, session_cookie
 from tests.reliability.chatload import CarefulPoster, Reader, stop, until, wait_until_delivered
 from tests.reliability.figures import report
-from tests.rtsite.test_metrics import value
+from tests.rtsite.test_metrics import scrape, value
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -102,18 +102,6 @@ def served(django_db_setup: None, tmp_path: Path) -> Iterator[Served]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def scrape(url: str) -> dict[Any, float]:
-    from prometheus_client.parser import text_string_to_metric_families
-
-    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as reply:  # noqa: S310
-        text = reply.read().decode()
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
 
 
 async def test_two_workers_share_a_socket_and_survive_a_killed_one(

@@ -51,11 +51,13 @@ async def test_a_storm_beyond_capacity_is_shed_cleanly(
     for ws in calibration:
         await ws.close()
     # The process's own measure of a connect (what it sheds by).
-    per_connect = value(await asyncio.to_thread(scrape, shedding_server), "rtsite_connect_seconds")
+    per_connect = value(
+        await asyncio.to_thread(scrape, shedding_server.url), "rtsite_connect_seconds"
+    )
     capacity = int(SHED_SECONDS / per_connect)
     storm = min(1500, 2 * capacity)
     cookies = await database_sync_to_async(logged_in_sessions)(storm)
-    before = await asyncio.to_thread(scrape, shedding_server)
+    before = await asyncio.to_thread(scrape, shedding_server.url)
     refusals: Counter[str] = Counter()
     retry_afters: list[int] = []
     start = time.monotonic()
@@ -83,7 +85,7 @@ async def test_a_storm_beyond_capacity_is_shed_cleanly(
     first = sum(1 for _, attempts in joined if attempts == 1)
     for ws, _ in joined:
         await ws.close()
-    after = await asyncio.to_thread(scrape, shedding_server)
+    after = await asyncio.to_thread(scrape, shedding_server.url)
     shed_counted = value(after, "rtsite_handshakes_shed_total") - value(
         before, "rtsite_handshakes_shed_total"
     )

@@ -21,9 +21,9 @@ from tests.conftest import Daphne, session_cookie, ws_connect, ws_next
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def scrape(server: Daphne) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    """Every sample, by name and labels."""
-    with urllib.request.urlopen(f"{server.url}/metrics", timeout=10) as reply:  # noqa: S310
+def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of the server at ``url`` (http://host:port), by name and labels."""
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as reply:  # noqa: S310
         text = reply.read().decode()
     return {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
@@ -63,7 +63,7 @@ async def test_the_numbers_move_under_load(
     room = await database_sync_to_async(make_room)()
     cookie = await database_sync_to_async(session_cookie)(await database_sync_to_async(make_user)())
     path = f"/ws/chat/{room.slug}/"
-    before = await asyncio.to_thread(scrape, daphne_server)
+    before = await asyncio.to_thread(scrape, daphne_server.url)
     readers = [await ws_connect(daphne_server, path) for _ in range(5)]
     for reader in readers:
         await ws_next(reader, "sync")
@@ -80,11 +80,11 @@ async def test_the_numbers_move_under_load(
         await writer.send(json.dumps({"type": "ping"}))
     error = await ws_next(writer, "error")
     assert error["code"] == "rate_limited"
-    during = await asyncio.to_thread(scrape, daphne_server)
+    during = await asyncio.to_thread(scrape, daphne_server.url)
     for ws in [*readers, writer]:
         await ws.close()
     await asyncio.sleep(2.5)  # past a heartbeat and a database probe or two
-    after = await asyncio.to_thread(scrape, daphne_server)
+    after = await asyncio.to_thread(scrape, daphne_server.url)
 
     def moved(name: str, by: float, **labels: str) -> None:
         grew = value(during, name, **labels) - value(before, name, **labels)
