@@ -331,6 +331,9 @@ if RT_PROCESS_DEAD_SECONDS < 2 * RT_HEARTBEAT_SECONDS:
     raise ImproperlyConfigured(
         "RT_PROCESS_DEAD_SECONDS must be at least twice RT_HEARTBEAT_SECONDS"
     )
+# `make serve`'s watchdog kills (to restart) a worker whose heartbeat has been missing
+# this long: frozen or wedged (0: no watchdog).
+RT_WATCHDOG_SECONDS = env_float("RT_WATCHDOG_SECONDS", 30.0)
 # Readiness fails when the process's hub heard nothing (not even its own heartbeat's
 # ping through the layer) for this long.
 RT_HUB_READY_SECONDS = env_float("RT_HUB_READY_SECONDS", 5.0, minimum=1.0)

@@ -55,7 +55,12 @@ class Served:
         return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
 
     def workers(self) -> dict[str, dict[str, Any]]:
-        return {info["name"]: info for info in self.control().supervisor.getAllProcessInfo()}
+        """The daphne workers (not the watchdog), by name."""
+        return {
+            info["name"]: info
+            for info in self.control().supervisor.getAllProcessInfo()
+            if info["group"] == "rtsite"
+        }
 
     def log(self, worker: str) -> str:
         return (self.var / "serve" / f"{worker}.log").read_text()
@@ -76,6 +81,17 @@ def wait_ready(url: str, timeout: float = 60) -> None:
 
 @pytest.fixture
 def served(django_db_setup: None, tmp_path: Path) -> Iterator[Served]:
+    """`manage.py serve --workers 2`, its watchdog off (a frozen worker stays frozen)."""
+    yield from serve(tmp_path, RT_WATCHDOG_SECONDS="0")
+
+
+@pytest.fixture
+def watched(django_db_setup: None, tmp_path: Path) -> Iterator[Served]:
+    """The same with a watchdog that kills a worker silent for 2 s."""
+    yield from serve(tmp_path, RT_WATCHDOG_SECONDS="2")
+
+
+def serve(tmp_path: Path, **settings: str) -> Iterator[Served]:
     port = free_port()
     env = child_env(
         RTSITE_VAR_DIR=str(tmp_path),
@@ -85,6 +101,7 @@ def served(django_db_setup: None, tmp_path: Path) -> Iterator[Served]:
         RT_PROCESS_DEAD_SECONDS="2",
         RT_RATE_LIMIT_PER_SECOND="100000",
         RT_RATE_LIMIT_BURST="100000",
+        **settings,
     )
     command = [sys.executable, str(ROOT / "manage.py"), "serve", "--workers", "2"]
     with open(tmp_path / "serve.log", "wb") as out:
@@ -213,3 +230,25 @@ async def test_a_frozen_worker_hangs_no_new_request_and_catches_up_when_it_thaws
     assert answered == 20
     assert came_back
     assert caught_up is not None, "messages missing after the worker thawed"
+
+
+async def test_the_watchdog_restarts_a_frozen_worker(watched: Served) -> None:
+    """A worker whose event loop stops (SIGSTOP here; a wedged loop alike) answers no
+    liveness probe, and the shared socket hides which worker a probe reached: the
+    watchdog sees its heartbeat stop and kills it, and supervisor starts another."""
+    workers = watched.workers()
+    victim = sorted(workers)[0]
+    pid = workers[victim]["pid"]
+    os.kill(pid, signal.SIGSTOP)
+    stopped_at = time.monotonic()
+
+    def replaced() -> bool:
+        info = watched.workers()[victim]
+        return info["statename"] == "RUNNING" and info["pid"] != pid
+
+    await until(replaced, 30)
+    took = time.monotonic() - stopped_at
+    log = (watched.var / "serve" / "watchdog.log").read_text()
+    assert f"(pid {pid}) silent for 2 s: killed" in log
+    await asyncio.to_thread(wait_ready, watched.url)
+    report(f"[make serve] frozen worker killed by the watchdog and replaced in {took:.1f} s")

@@ -13,9 +13,12 @@ restart: each drains while the others serve).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
+import socket
 import sys
 import time
 import xmlrpc.client
@@ -93,6 +96,16 @@ redirect_stderr=true
 stdout_logfile={directory}/worker_%(process_num)02d.log
 stdout_logfile_maxbytes=50MB
 stdout_logfile_backups=3
+
+[program:watchdog]
+command={python} {settings.BASE_DIR}/manage.py serve --watchdog
+directory={settings.BASE_DIR}
+autostart=true
+autorestart=true
+redirect_stderr=true
+stdout_logfile={directory}/watchdog.log
+stdout_logfile_maxbytes=5MB
+stdout_logfile_backups=1
 """
 
 
@@ -118,10 +131,18 @@ class Command(BaseCommand):
         parser.add_argument(
             "--config-only", action="store_true", help="write supervisord.conf and print it"
         )
+        parser.add_argument(
+            "--watchdog",
+            action="store_true",
+            help="(run by supervisor) kill a worker whose heartbeat stopped, to restart it",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["restart"]:
             self.rolling_restart()
+            return
+        if options["watchdog"]:
+            self.watch()
             return
         if options["workers"] < 1:
             raise CommandError("--workers must be at least 1")
@@ -150,6 +171,47 @@ class Command(BaseCommand):
         )
         sys.stdout.flush()
         os.execv(supervisord, [str(supervisord), "-c", str(config_path())])  # noqa: S606
+
+    def watch(self) -> None:
+        """Liveness for the workers, which a probe through the shared socket cannot
+        target one by one: a worker RUNNING for supervisor whose heartbeat (its alive key
+        in Redis, renewed by its event loop every RT_HEARTBEAT_SECONDS) has been missing
+        for RT_WATCHDOG_SECONDS is frozen or wedged: SIGKILL it, and supervisor starts
+        another. Its sockets resume on the other workers."""
+        limit = settings.RT_WATCHDOG_SECONDS
+        if limit <= 0:
+            self.stdout.write("watchdog off (RT_WATCHDOG_SECONDS=0)")
+            while True:
+                time.sleep(3600)
+        heard: dict[int, float] = {}  # pid -> when its heartbeat was last seen
+        while True:
+            time.sleep(min(1.0, limit / 4))
+            try:
+                workers = [
+                    info
+                    for info in control().supervisor.getAllProcessInfo()
+                    if info["group"] == PROGRAM and info["statename"] == "RUNNING"
+                ]
+                beating = registered_pids()
+            except Exception as error:  # supervisor or Redis away: look again soon
+                self.stderr.write(f"watchdog: {error}")
+                continue
+            now = time.monotonic()
+            for info in workers:
+                pid = info["pid"]
+                if pid in beating or pid not in heard:
+                    heard[pid] = now  # a new worker gets the limit to start beating
+                elif now - heard[pid] > limit:
+                    self.stdout.write(
+                        f"watchdog: {info['name']} (pid {pid}) silent for {limit:g} s: killed"
+                    )
+                    sys.stdout.flush()
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                    heard.pop(pid)
+            running = {info["pid"] for info in workers}
+            for pid in set(heard) - running:
+                heard.pop(pid)
 
     def rolling_restart(self) -> None:
         """Each worker in turn: SIGTERM (it drains; the others serve), then started again."""
@@ -187,3 +249,20 @@ def wait_until_registered(pid: int, *, timeout: float) -> bool:
                 return True
         time.sleep(0.2)
     return False
+
+
+def registered_pids() -> set[int]:
+    """The pids of this host's processes whose heartbeat is current."""
+    from rtsite.processes import alive_key, registry_key
+    from rtsite.redis import get_redis
+
+    client = get_redis(timeout=5.0)
+    host = socket.gethostname()
+    pids = set()
+    for process_id in client.smembers(registry_key()):
+        info = client.get(alive_key(process_id))
+        if info:
+            record = json.loads(info)
+            if record.get("host") == host:
+                pids.add(record["pid"])
+    return pids
