@@ -456,6 +456,10 @@ class JsonConsumer(AsyncWebsocketConsumer):
             )
             await self.close(code=CLOSE_SERVER_ERROR)
 
+    def note_gap(self) -> None:
+        """The hub may have lost broadcasts for this socket from now on (a resync
+        follows). Consumers with a cursor remember where the gap starts."""
+
     async def hub_resync(self) -> None:
         """Consumers with a cursor send what was stored since it."""
 

@@ -50,6 +50,8 @@ RESYNC_EVENT = {"type": RESYNC_TYPE}
 
 
 class Subscriber(Protocol):
+    """Also ``note_gap()``, where it keeps a cursor (``rtsite.live``)."""
+
     async def hub_deliver(self, event: dict[str, Any]) -> None: ...
 
 
@@ -158,6 +160,7 @@ class Hub:
             except Exception:
                 if not failed:
                     logger.exception("hub lost the channel layer; retrying")
+                    self._note_gaps(set(self.members))
                 failed = True
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
@@ -194,7 +197,17 @@ class Hub:
             except Exception:
                 logger.exception("delivery of %s failed", event.get("type"))
 
+    def _note_gaps(self, groups: set[str]) -> None:
+        """Broadcasts to these groups may be lost from here on: each socket keeps its
+        cursor of now for the resync, so later deliveries cannot move it past the gap."""
+        for subscriber in {id(s): s for g in groups for s in self.members.get(g, ())}.values():
+            note = getattr(subscriber, "note_gap", None)
+            if note is not None:
+                note()
+
     def _mark_stale(self, group: str) -> None:
+        if group not in self.stale_groups:
+            self._note_gaps({group})
         self.stale_groups.add(group)
         self.last_stale = time.monotonic()
         if self.stale_flush is None or self.stale_flush.done():
@@ -240,6 +253,7 @@ class Hub:
     async def rejoin(self) -> None:
         """Join every group again and resync every socket: this process was taken for
         dead (``rtsite.processes``) and cleaned up after."""
+        self._note_gaps(set(self.members))
         async with self.lock:
             await self._add_all_groups()
         await self._resync(set(self.members), "process was taken for dead")

@@ -95,6 +95,9 @@ class LiveConsumer(JsonConsumer):
     """A socket with a cursor over something stored (see the module's doc)."""
 
     cursor: int = 0  # the newest stored id (message, notification, game version) sent
+    # The cursor when broadcasts were first missed (``note_gap``), until a resync: what
+    # is delivered after a gap must not move the resync's starting point past it.
+    gap_cursor: int | None = None
     joined_at: float = 0.0  # when it joined its groups (monotonic), for shared reads
     synced = False  # a refused socket never syncs, so never resyncs
 
@@ -123,7 +126,14 @@ class LiveConsumer(JsonConsumer):
         self.advance(event["cursor"])
         await self.send(text_data=event["frame"])
 
+    def note_gap(self) -> None:
+        if self.gap_cursor is None:
+            self.gap_cursor = self.cursor
+
     async def hub_resync(self) -> None:
-        # Broadcasts may have been lost (the layer was away): send what was stored since.
+        # Broadcasts may have been lost (the layer was away): send what was stored since
+        # the first one missed, whatever arrived after it (clients drop repeats by id).
+        after = self.cursor if self.gap_cursor is None else min(self.cursor, self.gap_cursor)
+        self.gap_cursor = None
         if self.synced:
-            await self.send_sync(self.cursor)
+            await self.send_sync(after)

@@ -229,7 +229,9 @@ async def test_a_frozen_worker_hangs_no_new_request_and_catches_up_when_it_thaws
     )
     assert answered == 20
     assert came_back
-    assert caught_up is not None, "messages missing after the worker thawed"
+    wanted = set(committed)
+    short = [sorted(wanted - r.ids) for r in readers if wanted - r.ids]
+    assert caught_up is not None, f"messages missing after the worker thawed: {short}"
 
 
 async def test_the_watchdog_restarts_a_frozen_worker(watched: Served) -> None:

@@ -111,6 +111,39 @@ async def test_a_late_broadcast_becomes_a_resync(
         await ws.nothing("message", within=0.3)  # none replayed one by one
 
 
+async def test_a_fresh_broadcast_after_a_late_one_does_not_hide_it(
+    make_room: Callable[..., Room],
+    make_user: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A late broadcast is dropped for a resync, and a fresh one right behind it is
+    delivered: the resync must still start before the late one (a frozen worker thawed
+    this way lost a message: the fresh one had moved the socket's cursor past it)."""
+    room = await database_sync_to_async(make_room)(retention=0)
+    author = await database_sync_to_async(make_user)()
+    async with open_socket(f"/ws/chat/{room.slug}/") as ws:
+        await ws.next("sync")
+        layer = get_channel_layer()
+        real_send = layer.group_send
+        late_ones = {"n": 1}
+
+        async def first_late(group: str, event: dict[str, Any]) -> None:
+            if late_ones["n"]:
+                late_ones["n"] -= 1
+                event = {**event, "at": event["at"] - 60}
+            await real_send(group, event)
+
+        monkeypatch.setattr(layer, "group_send", first_late)
+        for body in ("late", "fresh"):
+            await database_sync_to_async(chat_services.message_post)(
+                room=room, author=author, body=body
+            )
+        fresh = await ws.next("message")
+        assert fresh["message"]["body"] == "fresh"
+        sync = await ws.next("sync")
+        assert "late" in [m["body"] for m in sync["messages"]]
+
+
 async def test_a_publisher_backlog_is_sent_as_one_resync_per_group(
     make_room: Callable[..., Room], monkeypatch: pytest.MonkeyPatch
 ) -> None:
