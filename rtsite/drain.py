@@ -29,6 +29,7 @@ import contextlib
 import logging
 import random
 import signal
+import sys
 import time
 import weakref
 from collections.abc import Awaitable, Callable
@@ -58,7 +59,6 @@ def on_drain(hook: Hook) -> None:
 
 class _State:
     draining = False
-    started_at: float | None = None
 
 
 state = _State()
@@ -89,8 +89,6 @@ def draining() -> bool:
 
 def install() -> bool:
     """Take SIGTERM once daphne's reactor runs (False if this is not a Twisted server)."""
-    import sys
-
     if "twisted.internet.reactor" not in sys.modules:
         return False
     from twisted.internet import reactor
@@ -137,7 +135,7 @@ def _stop_listening() -> int:
 
 
 async def drain() -> None:
-    state.draining, state.started_at = True, time.monotonic()
+    state.draining = True
     metrics.DRAINING.set(1)
     ports = _stop_listening()
     for hook in _hooks.get():
