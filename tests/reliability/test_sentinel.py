@@ -184,6 +184,8 @@ def test_the_cache_follows_the_master(cluster: Cluster, settings: Any) -> None:
     settings.REDIS_SENTINEL_MASTER = MASTER_NAME
     cache = SentinelRedisCache("sentinel://", {"KEY_PREFIX": "sentinel-test"})
     cache.set("before", 1)
+    # Replication is asynchronous: wait until the replica has it before the kill.
+    assert redis.Redis(port=cluster.master.port).wait(1, 5000) == 1
     old_master = cluster.master_port()
     cluster.master.kill()
     deadline = time.monotonic() + 30
