@@ -80,7 +80,7 @@ class Sizes:
 
 
 FULL = Sizes(
-    fanout=[(1000, 5), (1000, 20), (200, 50)],
+    fanout=[(20, 10), (1000, 5), (1000, 20), (200, 50)],
     fanout_seconds=10,
     sustain_subscribers=1000,
     sustain_rates=[20, 40, 80, 160, 320],

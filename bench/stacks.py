@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.request
 from dataclasses import dataclass, field
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -205,7 +206,6 @@ class Ours(Stack):
             get_user_model,
         )
         from django.contrib.auth.hashers import make_password
-        from django.contrib.sessions.backends.db import SessionStore
         from django.db import transaction
 
         from chat.models import Room
@@ -222,6 +222,8 @@ class Ours(Stack):
         for slug in rooms:
             # Retention 0 so every message of a run can be counted afterwards.
             Room.objects.update_or_create(slug=slug, defaults={"title": slug, "retention": 0})
+        # The site's own session store (cached_db: the cache holds them too).
+        SessionStore = import_module(settings.SESSION_ENGINE).SessionStore  # noqa: N806
         headers = []
         with transaction.atomic():
             for user in user_model.objects.filter(username__in=names).order_by("username"):

@@ -14,6 +14,7 @@ from chat.models import Room
 from rtsite import presence
 from rtsite.consumers import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, JsonConsumer
 from rtsite.errors import ActionError, ErrorCode
+from rtsite.hub import get_hub
 from rtsite.live import History, LiveConsumer, SharedReads, read_history
 from rtsite.protocol import ack_frame
 
@@ -49,12 +50,17 @@ def _history(room: Room, after: int | None) -> _SyncHistory:
 
 
 def _viewer(room: Room, user: Any) -> tuple[int, bool]:
-    """For a socket's first sync: the user's read cursor, and whether they are muted."""
-    return services.read_open(user=user, room=room), selectors.user_is_muted(room=room, user=user)
+    """For a socket's first sync: the user's read cursor, and whether they are muted (one
+    query, and a write on the user's first visit)."""
+    last_read, muted = selectors.viewer_state(room=room, user=user)
+    if last_read is None:
+        last_read = services.read_open(user=user, room=room)
+    return last_read, muted
 
 
-# (room id, cursor) -> one history read for the sockets of a room resyncing together.
-_shared_history = SharedReads()
+# (room id, cursor) -> one history read for the sockets of a room connecting or resyncing
+# together, while nothing changes in the room (at most a few seconds).
+_shared_history = SharedReads(share_for=5.0)
 
 
 class RoomListConsumer(JsonConsumer):
@@ -106,7 +112,9 @@ class ChatRoomConsumer(LiveConsumer):
 
     async def connect(self) -> None:
         slug = self.scope["url_route"]["kwargs"]["slug"]
-        self.room = room = await database_sync_to_async(selectors.room_get_cached)(slug=slug)
+        self.room = room = selectors.room_cached_here(slug=slug) or await database_sync_to_async(
+            selectors.room_get_cached
+        )(slug=slug)
         if room is None:
             await self.close(code=CLOSE_NOT_FOUND)
             return
@@ -137,6 +145,7 @@ class ChatRoomConsumer(LiveConsumer):
         room = self._joined_room()
         read = await _shared_history.get(
             (room.pk, after),
+            epoch=get_hub().epoch(protocol.room_group(room.pk)),
             joined_at=self.joined_at,
             read=lambda: database_sync_to_async(_history)(room, after),
         )

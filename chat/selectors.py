@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 
 from chat.models import Mention, Message, Mute, ReadState, Room
@@ -43,13 +43,21 @@ def room_get(*, slug: str) -> Room | None:
 _room_cache: dict[str, tuple[Room, float]] = {}
 
 
+def room_cached_here(*, slug: str) -> Room | None:
+    """The room if this process read it less than CHAT_ROOM_CACHE_SECONDS ago (no query:
+    a socket checks this before it hops to the database thread)."""
+    hit = _room_cache.get(slug)
+    if hit is not None and time.monotonic() - hit[1] < settings.CHAT_ROOM_CACHE_SECONDS:
+        return hit[0]
+    return None
+
+
 def room_get_cached(*, slug: str) -> Room | None:
     """``room_get``, remembered for CHAT_ROOM_CACHE_SECONDS in this process (changes
     made through this process clear it at once; other processes see them after that)."""
-    ttl = settings.CHAT_ROOM_CACHE_SECONDS
-    hit = _room_cache.get(slug)
-    if hit is not None and time.monotonic() - hit[1] < ttl:
-        return hit[0]
+    hit = room_cached_here(slug=slug)
+    if hit is not None:
+        return hit
     room = room_get(slug=slug)
     if room is not None:
         _room_cache[slug] = (room, time.monotonic())
@@ -223,6 +231,23 @@ def message_search(
         found = found.filter(id__lt=before_id)
     rows = list(found.order_by("-id")[: limit + 1])
     return rows[:limit], len(rows) > limit
+
+
+def viewer_state(*, room: Room, user: Any) -> tuple[int | None, bool]:
+    """In one query: the user's read cursor in the room (None before their first visit)
+    and whether they are muted there."""
+    row = (
+        Room.objects.filter(pk=room.pk)
+        .annotate(
+            last_read=Subquery(
+                ReadState.objects.filter(user=user, room=OuterRef("pk")).values("last_read_id")[:1]
+            ),
+            muted=Exists(Mute.objects.filter(user=user, room=OuterRef("pk"))),
+        )
+        .values_list("last_read", "muted")
+        .first()
+    )
+    return (None, False) if row is None else (row[0], bool(row[1]))
 
 
 def user_is_muted(*, room: Room, user: Any) -> bool:

@@ -16,7 +16,9 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils import timezone
 
@@ -35,7 +37,6 @@ from rtsite.errors import ActionError, ErrorCode
 from rtsite.loops import PerLoop
 from rtsite.ratelimit import account_take
 from rtsite.realtime import publish_now, publish_on_commit
-from rtsite.selectors import user_is_active
 from rtsite.text import clean_required
 
 logger = logging.getLogger(__name__)
@@ -90,12 +91,22 @@ def _prune(room: Room) -> int:
     return by_model.get(Message._meta.label, 0)  # not the reactions and edits that went too
 
 
-def _locked_room(room: Room) -> Room:
+def _locked_room(room: Room, author: Any = None) -> Room:
     """The room's row, locked until commit: its change counter hands out ``seq`` in commit
-    order (PostgreSQL; SQLite serialises writers anyway)."""
-    locked = Room.objects.select_for_update().filter(pk=room.pk).first()
+    order (PostgreSQL; SQLite serialises writers anyway). With ``author``, the same query
+    checks the account (refused if deactivated since the socket opened) and notes on the
+    row whether they are muted here (``author_muted``): one query, not three, per post."""
+    rows = Room.objects.select_for_update().filter(pk=room.pk)
+    if author is not None:
+        rows = rows.annotate(
+            author_active=Exists(get_user_model().objects.filter(pk=author.pk, is_active=True)),
+            author_muted=Exists(Mute.objects.filter(room=OuterRef("pk"), user=author)),
+        )
+    locked = rows.first()
     if locked is None:  # deleted since the socket opened
         raise ActionError(ErrorCode.NOT_FOUND, "this room no longer exists")
+    if author is not None and not locked.author_active:
+        raise ActionError(ErrorCode.AUTH_REQUIRED, "log in to post messages")
     return locked
 
 
@@ -106,9 +117,10 @@ def _next_seq(room: Room) -> int:
 
 
 def _check_author(author: Any) -> None:
-    # Checked in the database on every action: an account deactivated since the socket
-    # opened is refused at its next message.
-    if not getattr(author, "is_authenticated", False) or not user_is_active(user=author):
+    # Whether the account is still active is checked in the database on every action, by
+    # ``_locked_room``: an account deactivated since the socket opened is refused at its
+    # next message.
+    if not getattr(author, "is_authenticated", False):
         raise ActionError(ErrorCode.AUTH_REQUIRED, "log in to post messages")
 
 
@@ -132,12 +144,12 @@ def message_post(*, room: Room, author: Any, body: str, nonce: str = "") -> Mess
     _check_author(author)
     body = _clean_body(body)
     with transaction.atomic():
-        room = _locked_room(room)
+        room = _locked_room(room, author)
         if nonce:
             stored = Message.objects.filter(author=author, nonce=nonce).first()
             if stored is not None:
                 return stored
-        if user_is_muted(room=room, user=author):
+        if room.author_muted:
             raise ActionError(ErrorCode.MUTED, "you are muted in this room")
         message = Message.objects.create(
             room=room, author=author, body=body, nonce=nonce, seq=_next_seq(room)
@@ -215,7 +227,7 @@ def message_edit(*, room: Room, user: Any, message_id: int, body: str) -> Messag
     _check_author(user)
     body = _clean_body(body)
     with transaction.atomic():
-        room = _locked_room(room)
+        room = _locked_room(room, user)
         message = _own_message(room, user, message_id, what="edit")
         window = settings.CHAT_EDIT_WINDOW_SECONDS
         if timezone.now() - message.created_at > timedelta(seconds=window):
@@ -225,7 +237,7 @@ def message_edit(*, room: Room, user: Any, message_id: int, body: str) -> Messag
                 f"a message can be edited for {minutes} minute{'s' if minutes != 1 else ''}"
                 " after it was sent",
             )
-        if user_is_muted(room=room, user=user):
+        if room.author_muted:
             raise ActionError(ErrorCode.MUTED, "you are muted in this room")
         if body == message.body:
             return message
@@ -241,7 +253,7 @@ def message_edit(*, room: Room, user: Any, message_id: int, body: str) -> Messag
 def message_delete_own(*, room: Room, user: Any, message_id: int) -> None:
     _check_author(user)
     with transaction.atomic():
-        message = _own_message(_locked_room(room), user, message_id, what="delete")
+        message = _own_message(_locked_room(room, user), user, message_id, what="delete")
         message_delete(messages=[message])
 
 
@@ -289,9 +301,9 @@ def reaction_toggle(*, room: Room, user: Any, message_id: int, emoji: str) -> Me
     if emoji not in settings.CHAT_REACTIONS:
         raise ActionError(ErrorCode.INVALID, "that reaction is not offered here")
     with transaction.atomic():
-        room = _locked_room(room)
+        room = _locked_room(room, user)
         message = _shown_message(room, message_id)
-        if user_is_muted(room=room, user=user):
+        if room.author_muted:
             raise ActionError(ErrorCode.MUTED, "you are muted in this room")
         removed, _ = Reaction.objects.filter(message=message, user=user, emoji=emoji).delete()
         who = list(message.reactions.get(emoji, []))

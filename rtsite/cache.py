@@ -1,4 +1,11 @@
-"""Django's Redis cache, following the master that Redis Sentinel names (REDIS_SENTINELS).
+"""Django's Redis cache, with async reads and writes of its own, and following the master
+that Redis Sentinel names (REDIS_SENTINELS).
+
+Django's async cache methods run the sync client in a thread: under daphne, the one
+thread-sensitive thread that also runs every query, so a socket reading its session or
+its user from the cache waited behind the database. These go through the project's async
+Redis client instead, with Django's keys and serializer, so a value written by one side
+is read by the other.
 
 Django's backend builds its pools from URLs; under Sentinel the pool must ask the
 sentinels for the master instead, and again after a failover.
@@ -9,8 +16,37 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+from django.core.cache.backends.base import DEFAULT_TIMEOUT
+from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
+from django.core.cache.backends.redis import RedisCacheClient
 from redis.sentinel import Sentinel, SentinelConnectionPool
+
+from rtsite.redis import get_async_redis_bytes
+
+
+class RedisCache(DjangoRedisCache):
+    async def aget(self, key: Any, default: Any = None, version: int | None = None) -> Any:
+        value = await get_async_redis_bytes().get(self.make_and_validate_key(key, version=version))
+        return default if value is None else self._cache._serializer.loads(value)
+
+    async def aset(
+        self,
+        key: Any,
+        value: Any,
+        timeout: Any = DEFAULT_TIMEOUT,  # noqa: ASYNC109 - Django's signature
+        version: int | None = None,
+    ) -> None:
+        name = self.make_and_validate_key(key, version=version)
+        seconds = self.get_backend_timeout(timeout)
+        client = get_async_redis_bytes()
+        if seconds == 0:
+            await client.delete(name)
+        else:
+            await client.set(name, self._cache._serializer.dumps(value), ex=seconds)
+
+    async def adelete(self, key: Any, version: int | None = None) -> bool:
+        name = self.make_and_validate_key(key, version=version)
+        return bool(await get_async_redis_bytes().delete(name))
 
 
 class SentinelCacheClient(RedisCacheClient):

@@ -33,14 +33,13 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
 from autobahn.exception import Disconnected
-from channels.auth import get_user
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 
-from rtsite import admission, drain, logs, metrics, presence, serverpatches, services
+from rtsite import admission, drain, logs, metrics, presence, selectors, serverpatches, services
 from rtsite.errors import ActionError, ErrorCode
 from rtsite.hub import get_hub
 from rtsite.loops import PerLoop
@@ -145,7 +144,7 @@ class JsonConsumer(AsyncWebsocketConsumer):
             # time: the rest wait here, accepted, so the loop stays free to accept the
             # handshakes still arriving (daphne times out those it does not accept).
             async with _connect_slots.get():
-                self.scope["user"] = await get_user(self.scope)
+                self.scope["user"] = await selectors.socket_user(session=self.scope.get("session"))
                 entered = await self._enter_account()
                 if entered:
                     await self.connect()

@@ -66,6 +66,12 @@ class Hub:
         self.stale_groups: set[str] = set()
         self.last_stale = 0.0
         self.stale_flush: asyncio.Task[None] | None = None
+        # Per joined group, its ``epoch``: a value of ``clock``, which only grows.
+        self.epochs: dict[str, int] = {}
+        self.clock = 0
+        # Groups whose first member waits for the hub to join them in the layer.
+        self.adding: dict[str, asyncio.Future[None]] = {}
+        self.adder: asyncio.Task[None] | None = None
         self.attached: set[str] = set()  # local-only groups (``attach``): not in the layer
         self.first: dict[str, set[Subscriber]] = defaultdict(set)  # served first (``prefer``)
         # When the receive loop last got anything (the heartbeat's own ping at least once
@@ -73,12 +79,59 @@ class Hub:
         self.last_received: float | None = None
 
     async def join(self, group: str, subscriber: Subscriber) -> None:
-        async with self.lock:
-            await self._start()
-            if group not in self.members:
-                await self.layer.group_add(group, self.channel)
-                get_process().group_joined(group)
-            self.members[group].add(subscriber)
+        while True:
+            members = self.members.get(group)
+            if members is not None:
+                members.add(subscriber)
+                return
+            # The first member here: the hub joins the layer group first. The joins asked
+            # for meanwhile go to Redis together, in one pipeline (``_add_pending``). Once
+            # joined, look again: the group may have emptied and been left meanwhile.
+            adding = self.adding.get(group)
+            if adding is None:
+                adding = self.adding[group] = asyncio.get_running_loop().create_future()
+                if self.adder is None or self.adder.done():
+                    self.adder = asyncio.create_task(self._add_pending(), name="rtsite-hub-join")
+            await asyncio.shield(adding)
+
+    async def _add_pending(self) -> None:
+        await asyncio.sleep(0)  # the joins of this turn of the loop, together
+        while self.adding:
+            batch, self.adding = self.adding, {}
+            try:
+                async with self.lock:  # after any leave's discard still on its way
+                    await self._start()
+                    await self._group_add_many(list(batch))
+            except Exception as error:
+                for future in batch.values():
+                    if not future.done():
+                        future.set_exception(error)
+                        future.exception()  # retrieved: each joiner raises its own
+                continue
+            for group, future in batch.items():
+                if group not in self.members:
+                    self.members[group] = set()
+                    self._bump(group)
+                    get_process().group_joined(group)
+                if not future.done():
+                    future.set_result(None)
+
+    async def _group_add_many(self, groups: list[str]) -> None:
+        add_many = getattr(self.layer, "group_add_many", None)
+        if add_many is not None:
+            await add_many(groups, self.channel)
+            return
+        for start in range(0, len(groups), REJOIN_BATCH):
+            results = await asyncio.gather(
+                *(
+                    self.layer.group_add(g, self.channel)
+                    for g in groups[start : start + REJOIN_BATCH]
+                ),
+                return_exceptions=True,
+            )
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
 
     async def leave(self, group: str, subscriber: Subscriber) -> None:
         async with self.lock:
@@ -88,6 +141,7 @@ class Hub:
             members.discard(subscriber)
             if not members:
                 del self.members[group]
+                self.epochs.pop(group, None)
                 get_process().group_left(group)
                 with contextlib.suppress(Exception):  # it expires anyway
                     await self.layer.group_discard(group, self.channel)
@@ -125,6 +179,18 @@ class Hub:
             if not members:
                 del self.members[group]
                 self.attached.discard(group)
+
+    def epoch(self, group: str) -> int | None:
+        """A number that changes whenever what this process's sockets in ``group`` were
+        told may have changed: an event delivered to the group, the group joined, or
+        broadcasts possibly lost. None when the hub is not in the group. A read made while
+        it stays the same can serve a socket that joined after the read started
+        (``rtsite.live.SharedReads``): anything committed after the read arrives later."""
+        return self.epochs.get(group)
+
+    def _bump(self, group: str) -> None:
+        self.clock += 1
+        self.epochs[group] = self.clock
 
     def local_count(self, group: str) -> int:
         return len(self.members.get(group, ()))
@@ -165,17 +231,21 @@ class Hub:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
-            await self._deliver(event)
+            await self.deliver_from_layer(event)
 
     async def deliver_here(self, event: dict[str, Any]) -> None:
         """Hand an event to this process's sockets in its group, without the layer (what
-        this process publishes to them itself: ``rtsite.realtime.publish_batch``)."""
+        this process publishes to them itself, ``rtsite.realtime``; the copy the layer
+        brings back carries ``origin`` and is skipped)."""
+        await self._deliver(event)
+
+    async def deliver_from_layer(self, event: dict[str, Any]) -> None:
+        if event.get("origin") == self.channel:
+            return  # delivered here already, by this process as it sent it
         await self._deliver(event)
 
     async def _deliver(self, event: dict[str, Any]) -> None:
         if event.get("type") == BATCH_TYPE:
-            if event.get("origin") == self.channel:
-                return  # delivered here already, by the process that sent it
             if is_stale(event):
                 self._mark_stale(event["group"])
                 return
@@ -185,6 +255,7 @@ class Hub:
         members = self.members.get(event.get("group", ""))
         if not members:
             return
+        self._bump(event["group"])
         if is_stale(event):
             self._mark_stale(event["group"])
             return
@@ -200,6 +271,9 @@ class Hub:
     def _note_gaps(self, groups: set[str]) -> None:
         """Broadcasts to these groups may be lost from here on: each socket keeps its
         cursor of now for the resync, so later deliveries cannot move it past the gap."""
+        for group in groups:
+            if group in self.members:
+                self._bump(group)
         for subscriber in {id(s): s for g in groups for s in self.members.get(g, ())}.values():
             note = getattr(subscriber, "note_gap", None)
             if note is not None:
@@ -226,20 +300,9 @@ class Hub:
         await self._resync(groups, "hub was behind")
 
     async def _add_all_groups(self) -> None:
-        # Concurrently, a batch at a time: a process with 10,000 sockets is in tens of
-        # thousands of groups, and one round trip each, in turn, took seconds.
-        groups = [group for group in self.members if group not in self.attached]
-        for start in range(0, len(groups), REJOIN_BATCH):
-            results = await asyncio.gather(
-                *(
-                    self.layer.group_add(g, self.channel)
-                    for g in groups[start : start + REJOIN_BATCH]
-                ),
-                return_exceptions=True,
-            )
-            for result in results:
-                if isinstance(result, BaseException):
-                    raise result
+        # Pipelined: a process with 10,000 sockets is in tens of thousands of groups, and
+        # one round trip each, in turn, took seconds.
+        await self._group_add_many([g for g in self.members if g not in self.attached])
 
     async def _renew(self) -> None:
         # Group memberships expire after group_expiry; renew them well before.

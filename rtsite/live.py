@@ -63,31 +63,47 @@ def read_history(
 @dataclass
 class _SharedRead:
     started: float
+    epoch: int | None
     result: asyncio.Future[Any]
 
 
 class SharedReads:
-    """One read for the sockets that ask the same at the same moment.
+    """One read for the sockets that ask the same at about the same moment.
 
-    When a whole room resyncs at once (after an outage, every socket with the same
-    cursor), one query serves them all instead of one per socket. A read is shared only
-    with sockets that had joined their group before it started: anything committed after
-    it reaches them live, so nothing falls in between."""
+    When a whole room connects or resyncs at once, one query serves them all instead of
+    one per socket. A read is shared with a socket only if nothing can fall between the
+    read and what reaches the socket live afterwards: given the hub's ``epoch`` of the
+    socket's group (a socket that has joined it), while the epoch stays what it was when
+    the read started (anything committed later reaches the hub, and the socket, after
+    that); otherwise, with the sockets that had joined before the read started."""
 
     def __init__(self, *, share_for: float = 1.0) -> None:
         self.share_for = share_for
         self.reads: PerLoop[dict[Hashable, _SharedRead]] = PerLoop(dict)
 
-    async def get(self, key: Hashable, *, joined_at: float, read: Callable[[], Awaitable[T]]) -> T:
+    async def get(
+        self,
+        key: Hashable,
+        *,
+        read: Callable[[], Awaitable[T]],
+        joined_at: float = 0.0,
+        epoch: int | None = None,
+    ) -> T:
         reads = self.reads.get()
         now = time.monotonic()
         shared = reads.get(key)
-        if shared is None or shared.started < joined_at or now - shared.started > self.share_for:
-            if len(reads) > 1000:  # drop the old ones now and then
-                for old in [k for k, v in reads.items() if now - v.started > self.share_for]:
-                    del reads[old]
-            shared = _SharedRead(started=now, result=asyncio.ensure_future(read()))
-            reads[key] = shared
+        if shared is not None and now - shared.started <= self.share_for:
+            if epoch is not None:
+                fresh = shared.epoch == epoch
+            else:
+                fresh = shared.epoch is None and shared.started >= joined_at
+            if fresh:
+                return await asyncio.shield(shared.result)
+        if len(reads) > 1000:  # drop the old ones now and then
+            for old in [k for k, v in reads.items() if now - v.started > self.share_for]:
+                del reads[old]
+        shared = _SharedRead(started=now, epoch=epoch, result=asyncio.ensure_future(read()))
+        reads[key] = shared
         return await asyncio.shield(shared.result)
 
 

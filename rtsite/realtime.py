@@ -8,6 +8,7 @@ stored object behind the frame, so a socket knows where to resume from.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections.abc import Iterable, Mapping
@@ -48,6 +49,15 @@ def make_event(
 
 
 async def _group_send(group: str, event: dict[str, Any]) -> None:
+    """This process's sockets in ``group`` first, straight from its hub; then every other
+    process's, through the layer (this one's hub skips the copy it gets back). A room's
+    sockets on the posting process are spared the round trip through Redis."""
+    from rtsite.hub import get_hub  # the hub imports this module
+
+    hub = get_hub()
+    if hub.channel is not None and hub.local_count(group):
+        event = {**event, "origin": hub.channel}
+        await hub.deliver_here(event)
     try:
         await get_channel_layer().group_send(group, event)
     except Exception:
@@ -154,7 +164,10 @@ def _send(events: list[dict[str, Any]]) -> None:
             for event in events:
                 publisher.put(event["group"], event)
 
-        loop.call_soon_threadsafe(enqueue)
+        # In a fresh context, not the database thread's: the publisher task started here
+        # hands events to this process's sockets, whose handlers may go to the database
+        # thread themselves (asgiref refuses that from inside it, "would deadlock").
+        loop.call_soon_threadsafe(enqueue, context=contextvars.Context())
         return
     for event in events:
         async_to_sync(_group_send)(event["group"], event)
@@ -194,12 +207,7 @@ async def publish_now(
     """Send now a frame with no database write behind it (typing, presence, an arena's
     tick), or one whose write has committed and whose order among other broadcasts does
     not matter (a batch of read cursors). ``extra`` as for ``publish_on_commit``."""
-    try:
-        await get_channel_layer().group_send(
-            group, make_event(group, event_type, frame, extra=extra)
-        )
-    except Exception:
-        logger.exception("broadcast of %s to %s failed", event_type, group)
+    await _group_send(group, make_event(group, event_type, frame, extra=extra))
 
 
 async def publish_batch(group: str, events: list[dict[str, Any]], *, origin: str) -> None:

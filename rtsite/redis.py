@@ -30,13 +30,13 @@ def retry_policy(retry_class: type[Any] = redis.asyncio.retry.Retry) -> Any:
     )
 
 
-def _async_client() -> redis.asyncio.Redis:
+def _async_client(*, decode_responses: bool = True) -> redis.asyncio.Redis:
     if settings.REDIS_SENTINELS:
         # The master the sentinels name, asked again after a connection fails.
         sentinel = redis.asyncio.sentinel.Sentinel(settings.REDIS_SENTINELS, socket_timeout=2.0)
         return sentinel.master_for(
             settings.REDIS_SENTINEL_MASTER,
-            decode_responses=True,
+            decode_responses=decode_responses,
             max_connections=settings.REDIS_MAX_CONNECTIONS,
             retry=retry_policy(),
         )
@@ -44,7 +44,7 @@ def _async_client() -> redis.asyncio.Redis:
     # instead of failing with "Too many connections" as redis-py's default pool does.
     pool = redis.asyncio.BlockingConnectionPool.from_url(
         settings.REDIS_URL,
-        decode_responses=True,
+        decode_responses=decode_responses,
         max_connections=settings.REDIS_MAX_CONNECTIONS,
         timeout=20,
         retry=retry_policy(),
@@ -53,11 +53,17 @@ def _async_client() -> redis.asyncio.Redis:
 
 
 _async_clients = PerLoop(_async_client)
+_async_byte_clients = PerLoop(lambda: _async_client(decode_responses=False))
 
 
 def get_async_redis() -> redis.asyncio.Redis:
     """The running loop's client: connections cannot cross loops (tests run several)."""
     return _async_clients.get()
+
+
+def get_async_redis_bytes() -> redis.asyncio.Redis:
+    """As ``get_async_redis``, for values that are not text (the cache's pickles)."""
+    return _async_byte_clients.get()
 
 
 def get_redis(*, timeout: float | None = None) -> redis.Redis:

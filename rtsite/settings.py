@@ -243,13 +243,12 @@ if CHANNEL_LAYERS["default"]["BACKEND"].endswith("RedisPubSubChannelLayer"):
     for _option in ("capacity", "channel_capacity", "expiry", "group_expiry"):
         CHANNEL_LAYERS["default"]["CONFIG"].pop(_option)
 
-# The project's cache (the login and signup throttle): Django's own Redis backend, on the
-# same server as presence.
+# The project's cache (login sessions, users as sockets read them, the login and signup
+# throttle): Django's own Redis backend with async methods of its own (rtsite/cache.py),
+# on the same server as presence.
 CACHES = {
     "default": {
-        "BACKEND": "rtsite.cache.SentinelRedisCache"
-        if REDIS_SENTINELS
-        else "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": f"rtsite.cache.{'SentinelRedisCache' if REDIS_SENTINELS else 'RedisCache'}",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": REDIS_KEY_PREFIX,
     }
@@ -278,6 +277,11 @@ LOGIN_REDIRECT_URL = "chat:room_list"
 LOGOUT_REDIRECT_URL = "chat:room_list"
 
 SESSION_COOKIE_HTTPONLY = True
+# Sessions written to the database and the cache, read from the cache: a socket learns
+# who it is without a query (docs/performance.md, "Connecting").
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# How long a user row read by a socket stays cached (saves and deletes clear it at once).
+RT_USER_CACHE_SECONDS = env_int("RT_USER_CACHE_SECONDS", 300, minimum=0)
 # Off by default so the local http:// demo can log in; set it behind TLS.
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE

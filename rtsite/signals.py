@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from django.core.cache import cache
+from django.db import transaction
 from django.http import HttpRequest
 
-from rtsite import accounts, middleware, services
+from rtsite import accounts, middleware, selectors, services
+
+logger = logging.getLogger(__name__)
 
 # The password hash a user object was loaded with, to tell a password change on save.
 _LOADED_PASSWORD = "_rtsite_loaded_password"  # noqa: S105 - an attribute name
@@ -29,9 +34,25 @@ def on_user_loaded(sender: Any, instance: Any, **kwargs: Any) -> None:
     setattr(instance, _LOADED_PASSWORD, instance.__dict__.get("password"))
 
 
+def _forget_cached(user_id: Any) -> None:
+    """Drop the user row sockets read from the cache (``selectors.user_cached``): now, and
+    again at commit, in case a socket read the row meanwhile and cached the old one."""
+    key = selectors.user_cache_key(user_id)
+
+    def forget() -> None:
+        try:
+            cache.delete(key)
+        except Exception:  # Redis away: the entry expires (RT_USER_CACHE_SECONDS)
+            logger.warning("could not clear the cached user %s", user_id, exc_info=True)
+
+    forget()
+    transaction.on_commit(forget)
+
+
 def on_user_saved(
     sender: Any, instance: Any, created: bool, update_fields: Any = None, **kwargs: Any
 ) -> None:
+    _forget_cached(instance.pk)
     if update_fields is None or "username" in update_fields:
         accounts.account_name_sync(user=instance)
     loaded = getattr(instance, _LOADED_PASSWORD, None)
@@ -52,4 +73,5 @@ def on_user_saved(
 
 
 def on_user_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
+    _forget_cached(instance.pk)
     services.sockets_close(user_id=instance.pk, reason="account deleted")

@@ -420,3 +420,34 @@ async def test_a_mute_disables_the_users_open_pages_live(
         assert (await ws.next("muted"))["muted"] is True
         await database_sync_to_async(services.user_unmute)(room=room, user=alice)
         assert (await ws.next("muted"))["muted"] is False
+
+
+async def test_sockets_connecting_together_share_one_history_read(
+    room: Room, alice: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A room's sockets arriving at once read its history once, while nothing changes in
+    the room; a message posted since makes the next socket read again (and it shows)."""
+    from chat import consumers
+
+    reads = []
+    real = consumers._history
+
+    def counted(*args: Any) -> Any:
+        reads.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(consumers, "_history", counted)
+    async with contextlib.AsyncExitStack() as stack:
+        sockets = [
+            await stack.enter_async_context(open_socket(f"/ws/chat/{room.slug}/"))
+            for _ in range(5)
+        ]
+        for ws in sockets:
+            await ws.next("sync")
+        assert len(reads) == 1
+        await database_sync_to_async(services.message_post)(room=room, author=alice, body="new")
+        await sockets[0].next("message")
+        async with open_socket(f"/ws/chat/{room.slug}/") as late:
+            sync = await late.next("sync")
+        assert [m["body"] for m in sync["messages"]][-1:] == ["new"]
+        assert len(reads) == 2

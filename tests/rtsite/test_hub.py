@@ -83,6 +83,12 @@ async def test_outage_is_noticed_and_missed_messages_are_resent(
         assert failures
 
 
+def _as_from_another_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Broadcasts reach this process's sockets through the layer, as another process's
+    do (a process hands its own to its sockets directly, ``rtsite.realtime``)."""
+    monkeypatch.setattr(get_hub(), "local_count", lambda group: 0)
+
+
 async def test_a_late_broadcast_becomes_a_resync(
     make_room: Callable[..., Room],
     make_user: Callable[..., Any],
@@ -101,6 +107,7 @@ async def test_a_late_broadcast_becomes_a_resync(
             await real_send(group, {**event, "at": event["at"] - 60})  # a minute late
 
         monkeypatch.setattr(layer, "group_send", late)
+        _as_from_another_process(monkeypatch)
         for i in range(5):
             await database_sync_to_async(chat_services.message_post)(
                 room=room, author=author, body=f"late {i}"
@@ -134,6 +141,7 @@ async def test_a_fresh_broadcast_after_a_late_one_does_not_hide_it(
             await real_send(group, event)
 
         monkeypatch.setattr(layer, "group_send", first_late)
+        _as_from_another_process(monkeypatch)
         for body in ("late", "fresh"):
             await database_sync_to_async(chat_services.message_post)(
                 room=room, author=author, body=body
@@ -163,3 +171,94 @@ async def test_a_publisher_backlog_is_sent_as_one_resync_per_group(
     publisher.put("g3", realtime.make_event("g3", "chat.message", {"type": "x"}))
     await asyncio.sleep(0.1)
     assert sent == [("g1", "rt.resync"), ("g2", "rt.resync"), ("g3", "chat.message")]
+
+
+class _Member:
+    """A subscriber that keeps what the hub hands it."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    async def hub_deliver(self, event: dict[str, Any]) -> None:
+        self.events.append(event)
+
+
+async def test_first_joins_at_once_go_to_redis_in_one_pipeline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A connect storm's first members of many groups: the hub joins the layer groups
+    together (``group_add_many``), and each group's broadcasts then reach its member."""
+    hub = get_hub()
+    batches: list[list[str]] = []
+    real = hub.layer.group_add_many
+
+    async def counted(groups: list[str], channel: str) -> None:
+        batches.append(list(groups))
+        await real(groups, channel)
+
+    monkeypatch.setattr(hub.layer, "group_add_many", counted)
+    members = {f"test.joins.{i}": _Member() for i in range(30)}
+    await asyncio.gather(*(hub.join(group, member) for group, member in members.items()))
+    assert len(batches) <= 2  # the hub's own start may take the first alone
+    assert sorted(g for batch in batches for g in batch) == sorted(members)
+    monkeypatch.setattr(hub, "local_count", lambda group: 0)  # through the layer
+    for group in members:
+        await realtime_publish(group)
+    for _ in range(100):
+        if all(m.events for m in members.values()):
+            break
+        await asyncio.sleep(0.02)
+    assert all(len(m.events) == 1 for m in members.values())
+    for group, member in members.items():
+        await hub.leave(group, member)
+
+
+async def realtime_publish(group: str) -> None:
+    from rtsite.realtime import publish_now
+
+    await publish_now(group, "test.event", {"type": "x"})
+
+
+async def test_the_epoch_moves_with_each_delivery_gap_and_membership() -> None:
+    hub = get_hub()
+    member = _Member()
+    assert hub.epoch("test.epoch") is None
+    await hub.join("test.epoch", member)
+    joined = hub.epoch("test.epoch")
+    assert joined is not None
+    await realtime_publish("test.epoch")  # delivered here directly
+    delivered = hub.epoch("test.epoch")
+    assert delivered is not None and delivered > joined
+    hub._note_gaps({"test.epoch"})
+    assert (hub.epoch("test.epoch") or 0) > delivered
+    await hub.leave("test.epoch", member)
+    assert hub.epoch("test.epoch") is None
+
+
+async def test_a_broadcast_reaches_this_process_once_without_the_layer(
+    make_room: Callable[..., Room],
+    make_user: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The posting process hands its broadcast to its own sockets itself: with the layer
+    swallowing everything, they still get it; with the layer working, the copy it brings
+    back is not delivered again."""
+    room = await database_sync_to_async(make_room)(retention=0)
+    author = await database_sync_to_async(make_user)()
+    async with open_socket(f"/ws/chat/{room.slug}/") as ws:
+        await ws.next("sync")
+        await database_sync_to_async(chat_services.message_post)(
+            room=room, author=author, body="both ways"
+        )
+        assert (await ws.next("message"))["message"]["body"] == "both ways"
+        await ws.nothing("message", within=0.5)
+        layer = get_channel_layer()
+
+        async def swallowed(group: str, event: dict[str, Any]) -> None:
+            pass
+
+        monkeypatch.setattr(layer, "group_send", swallowed)
+        await database_sync_to_async(chat_services.message_post)(
+            room=room, author=author, body="here only"
+        )
+        assert (await ws.next("message"))["message"]["body"] == "here only"

@@ -50,3 +50,25 @@ async def test_upstream_alone_loses_some_of_them(two_shards: list[str]) -> None:
         hosts=two_shards, prefix=f"{settings.REDIS_KEY_PREFIX}-upstream"
     )
     assert await delivered(upstream, 12) < 12
+
+
+async def test_group_add_many_adds_as_group_add_does_on_every_shard(
+    two_shards: list[str],
+) -> None:
+    """Many groups joined in one pipeline per shard: each group's sends reach the channel,
+    with the expiry channels-redis gives a group."""
+    layer = RedisChannelLayer(hosts=two_shards, group_expiry=120)
+    channel = await layer.new_channel(prefix="rtsite-hub")
+    groups = [f"test.many.{i}" for i in range(40)]
+    await layer.group_add_many(groups, channel)
+    for group in groups:
+        await layer.group_send(group, {"type": "x", "group": group})
+    got = set()
+    for _ in groups:
+        async with asyncio.timeout(2):
+            got.add((await layer.receive(channel))["group"])
+    assert got == set(groups)
+    for group in groups:
+        connection = layer.connection(layer.consistent_hash(group))
+        assert 0 < await connection.ttl(layer._group_key(group)) <= 120
+    await layer.flush()
