@@ -14,6 +14,7 @@ from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 
 from chat.models import Mention, Message, Mute, ReadState, Room
+from rtsite.sql import Compiled
 
 # "@name" where name uses Django's username characters; not inside an e-mail address.
 MENTION = re.compile(r"(?<![\w@.+-])@([\w.@+-]+)")
@@ -233,20 +234,29 @@ def message_search(
     return rows[:limit], len(rows) > limit
 
 
+# The user's read cursor in a room and whether they are muted there (rtsite.sql).
+_VIEWER = Compiled(
+    lambda p: (
+        Room.objects.filter(pk=p.room)
+        .annotate(
+            last_read=Subquery(
+                ReadState.objects.filter(user=p.user, room=OuterRef("pk")).values("last_read_id")[
+                    :1
+                ]
+            ),
+            muted=Exists(Mute.objects.filter(user=p.user, room=OuterRef("pk"))),
+        )
+        .values_list("last_read", "muted")
+    ),
+    room=int,
+    user=int,
+)
+
+
 def viewer_state(*, room: Room, user: Any) -> tuple[int | None, bool]:
     """In one query: the user's read cursor in the room (None before their first visit)
     and whether they are muted there."""
-    row = (
-        Room.objects.filter(pk=room.pk)
-        .annotate(
-            last_read=Subquery(
-                ReadState.objects.filter(user=user, room=OuterRef("pk")).values("last_read_id")[:1]
-            ),
-            muted=Exists(Mute.objects.filter(user=user, room=OuterRef("pk"))),
-        )
-        .values_list("last_read", "muted")
-        .first()
-    )
+    row = _VIEWER.first(room=room.pk, user=user.pk)
     return (None, False) if row is None else (row[0], bool(row[1]))
 
 

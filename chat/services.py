@@ -17,7 +17,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils import timezone
@@ -37,6 +37,7 @@ from rtsite.errors import ActionError, ErrorCode
 from rtsite.loops import PerLoop
 from rtsite.ratelimit import account_take
 from rtsite.realtime import publish_now, publish_on_commit
+from rtsite.sql import Compiled
 from rtsite.text import clean_required
 
 logger = logging.getLogger(__name__)
@@ -91,22 +92,47 @@ def _prune(room: Room) -> int:
     return by_model.get(Message._meta.label, 0)  # not the reactions and edits that went too
 
 
+# A room's columns, then whether the author is active and muted there: what every post
+# reads first (``_locked_room``), compiled once (rtsite.sql).
+_ROOM_FIELDS = [field.attname for field in Room._meta.concrete_fields]
+_ROOM_FOR_AUTHOR = Compiled(
+    lambda p: (
+        Room.objects.select_for_update()
+        .filter(pk=p.room)
+        .annotate(
+            author_active=Exists(get_user_model().objects.filter(pk=p.author, is_active=True)),
+            author_muted=Exists(Mute.objects.filter(room=OuterRef("pk"), user=p.author)),
+        )
+        .values_list(*_ROOM_FIELDS, "author_active", "author_muted")
+    ),
+    room=int,
+    author=int,
+)
+# The message an author already sent with this nonce (a retried send).
+_SENT_WITH_NONCE = Compiled(
+    lambda p: Message.objects.filter(author=p.author, nonce=p.nonce).values_list("pk")[:1],
+    author=int,
+    nonce=str,
+)
+
+
 def _locked_room(room: Room, author: Any = None) -> Room:
     """The room's row, locked until commit: its change counter hands out ``seq`` in commit
     order (PostgreSQL; SQLite serialises writers anyway). With ``author``, the same query
     checks the account (refused if deactivated since the socket opened) and notes on the
     row whether they are muted here (``author_muted``): one query, not three, per post."""
-    rows = Room.objects.select_for_update().filter(pk=room.pk)
-    if author is not None:
-        rows = rows.annotate(
-            author_active=Exists(get_user_model().objects.filter(pk=author.pk, is_active=True)),
-            author_muted=Exists(Mute.objects.filter(room=OuterRef("pk"), user=author)),
-        )
-    locked = rows.first()
+    if author is None:
+        locked = Room.objects.select_for_update().filter(pk=room.pk).first()
+    else:
+        row = _ROOM_FOR_AUTHOR.first(room=room.pk, author=author.pk)
+        locked = None
+        if row is not None:
+            locked = Room.from_db(DEFAULT_DB_ALIAS, _ROOM_FIELDS, row[:-2])
+            if not row[-2]:
+                raise ActionError(ErrorCode.AUTH_REQUIRED, "log in to post messages")
+            locked.author_muted = bool(row[-1])
     if locked is None:  # deleted since the socket opened
         raise ActionError(ErrorCode.NOT_FOUND, "this room no longer exists")
-    if author is not None and not locked.author_active:
-        raise ActionError(ErrorCode.AUTH_REQUIRED, "log in to post messages")
     return locked
 
 
@@ -146,9 +172,9 @@ def message_post(*, room: Room, author: Any, body: str, nonce: str = "") -> Mess
     with transaction.atomic():
         room = _locked_room(room, author)
         if nonce:
-            stored = Message.objects.filter(author=author, nonce=nonce).first()
-            if stored is not None:
-                return stored
+            sent = _SENT_WITH_NONCE.first(author=author.pk, nonce=nonce)
+            if sent is not None:
+                return Message.objects.get(pk=sent[0])
         if room.author_muted:
             raise ActionError(ErrorCode.MUTED, "you are muted in this room")
         message = Message.objects.create(

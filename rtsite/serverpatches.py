@@ -27,6 +27,11 @@ what upstreaming it would take is in docs/decisions.md ("Server patches").
 - **Handshake shedding**: daphne takes every handshake; with a gate
   (``rtsite.admission``), one that the process cannot serve in time is answered at once
   with HTTP 503 and ``Retry-After`` instead.
+- **Protocol options on the class**: autobahn copies its ~40 protocol options from the
+  factory onto every connection (an instance dict twice the size), and pretty-prints
+  them for a debug line that is off, at every handshake. The options are put on a
+  subclass of daphne's protocol instead (rebuilt whenever the factory's options
+  change), so a connection reads them from its class; the debug line says "(omitted)".
 
 If refused: writes go through Twisted's buffer (slower fan-out), slow readers are
 buffered for (memory), oversized client frames are dropped without a close frame, a
@@ -46,8 +51,10 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
+from autobahn.websocket import protocol as autobahn_protocol
 from autobahn.websocket.protocol import WebSocketProtocol, WebSocketServerFactory
 from daphne.http_protocol import WebRequest
+from daphne.ws_protocol import WebSocketFactory as DaphneWebSocketFactory
 from daphne.ws_protocol import WebSocketProtocol as DaphneWebSocketProtocol
 from twisted.internet import tcp
 
@@ -89,7 +96,11 @@ SEND_CLOSE_FRAME = Target(
 )
 PROCESS = Target(WebRequest, "process", ("self",))
 HANDLE_REPLY = Target(WebRequest, "handle_reply", ("self", "message"))
+BUILD_PROTOCOL = Target(DaphneWebSocketFactory, "buildProtocol", ("self", "addr"))
+PFORMAT = Target(autobahn_protocol, "pformat", ("object",))  # type: ignore[arg-type]
 TARGETS = (
+    BUILD_PROTOCOL,
+    PFORMAT,
     WRITE,
     RESET_OPTIONS,
     SEND_MESSAGE,
@@ -156,6 +167,10 @@ def problems() -> list[str]:
         found.append("autobahn's sendMessage no longer reads maxMessagePayloadSize")
     if "failByDrop" not in _source(WebSocketProtocol):
         found.append("autobahn no longer reads failByDrop")
+    if not isinstance(getattr(DaphneWebSocketProtocol, "CONFIG_ATTRS", None), list | tuple):
+        found.append("autobahn's server protocol no longer lists CONFIG_ATTRS")
+    elif "CONFIG_ATTRS" not in _source(WebSocketProtocol._connectionMade):
+        found.append("autobahn no longer copies CONFIG_ATTRS at connection")
     if b"Upgrade" not in _source(PROCESS.current()).encode():
         found.append("daphne's WebRequest.process no longer reads the Upgrade header")
     return found
@@ -207,6 +222,8 @@ def install(
     _replace(SEND_MESSAGE, _client_only_size_limit)
     _replace(SERVER_CLOSE, _restart_close_codes)
     _replace(PROCESS, _shed_handshakes)
+    _replace(BUILD_PROTOCOL, _options_on_class)
+    _replace(PFORMAT, _omitted)
     if direct_writes:
         _replace(WRITE, _direct_write)
     _replace(WRITE, _send_limited)  # wraps whichever write is in place
@@ -237,6 +254,30 @@ def refused() -> list[str]:
 def _replace(target: Target, make: Callable[[Any], Any]) -> None:
     _state.originals.append((target.owner, target.name, target.owner.__dict__.get(target.name)))
     setattr(target.owner, target.name, make(target.current()))
+
+
+def _options_on_class(build: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    def build_protocol(self: Any, addr: Any) -> Any:
+        names = DaphneWebSocketProtocol.CONFIG_ATTRS
+        options = tuple(getattr(self, name) for name in names)
+        made = self.__dict__.get("_rtsite_protocol")
+        if made is None or made[0] != options:
+            base = type(self).protocol
+            # A function option (perMessageCompressionAccept) must not become a method.
+            values = [staticmethod(v) if callable(v) else v for v in options]
+            made = (options, type(base.__name__, (base,), dict(zip(names, values, strict=True))))
+            self._rtsite_protocol = made
+        self.protocol = made[1]  # on the factory, over its class's
+        return build(self, addr)
+
+    return build_protocol
+
+
+def _omitted(pformat: Callable[..., str]) -> Callable[..., str]:
+    def omitted(*args: Any, **kwargs: Any) -> str:
+        return "(omitted)"
+
+    return omitted
 
 
 def buffered(connection: Any) -> int:

@@ -439,8 +439,7 @@ async def test_sockets_connecting_together_share_one_history_read(
     monkeypatch.setattr(consumers, "_history", counted)
     async with contextlib.AsyncExitStack() as stack:
         sockets = [
-            await stack.enter_async_context(open_socket(f"/ws/chat/{room.slug}/"))
-            for _ in range(5)
+            await stack.enter_async_context(open_socket(f"/ws/chat/{room.slug}/")) for _ in range(5)
         ]
         for ws in sockets:
             await ws.next("sync")

@@ -170,3 +170,26 @@ def test_a_client_that_does_not_read_is_dropped_at_its_next_frame(
     finally:
         ours.close()
         peer.close()
+
+
+def test_protocol_options_live_on_a_class_not_on_each_connection() -> None:
+    """autobahn copies its protocol options onto every connection unless its class has
+    them: the patched factory builds connections of a class that does, and builds the
+    class again when the options change."""
+    from daphne.ws_protocol import WebSocketFactory
+
+    import rtsite.asgi  # noqa: F401 - installs the patches
+
+    factory = WebSocketFactory(server_class=None)
+    factory.setProtocolOptions(autoPingInterval=7)
+    first = factory.buildProtocol(None)
+    assert type(first).__dict__["autoPingInterval"] == 7
+    assert "autoPingInterval" not in first.__dict__
+    assert type(factory.buildProtocol(None)) is type(first)  # made once
+    factory.setProtocolOptions(autoPingInterval=9, perMessageCompressionAccept=len)
+    again = factory.buildProtocol(None)
+    assert again.autoPingInterval == 9
+    assert again.perMessageCompressionAccept([1, 2]) == 2  # a function stays one
+    from autobahn.websocket import protocol as autobahn_protocol
+
+    assert autobahn_protocol.pformat({"a": 1}) == "(omitted)"
