@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -17,12 +18,33 @@ from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.cache import cache
+from django.db import DEFAULT_DB_ALIAS
 from django.utils.crypto import constant_time_compare
+
+from rtsite.sql import Compiled
 
 
 def user_is_active(*, user: Any) -> bool:
     """Whether the account is still active now (not as it was when the socket opened)."""
     return get_user_model().objects.filter(pk=user.pk, is_active=True).exists()
+
+
+@functools.cache
+def _user_query() -> tuple[list[str], Compiled]:
+    model = get_user_model()
+    fields = [field.attname for field in model._meta.concrete_fields]
+    query = Compiled(
+        lambda p: model._default_manager.filter(pk=p.user).values_list(*fields), user=int
+    )
+    return fields, query
+
+
+def _user_row(user_id: Any) -> Any:
+    """The user row, by a query compiled once (the first connect after a login misses the
+    cache; a storm of them paid Django's query build each)."""
+    fields, query = _user_query()
+    row = query.first(user=user_id)
+    return None if row is None else get_user_model().from_db(DEFAULT_DB_ALIAS, fields, row)
 
 
 def user_cache_key(user_id: Any) -> str:
@@ -35,9 +57,7 @@ async def user_cached(*, user_id: Any) -> Any:
     key = user_cache_key(user_id)
     user = await cache.aget(key)
     if user is None:
-        user = await database_sync_to_async(
-            get_user_model()._default_manager.filter(pk=user_id).first
-        )()
+        user = await database_sync_to_async(_user_row)(user_id)
         if user is None:
             return None
         await cache.aset(key, user, settings.RT_USER_CACHE_SECONDS)
