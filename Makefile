@@ -32,7 +32,7 @@ run: demo
 	@echo
 	@echo "  rtsite is running at http://$(HOST):$(PORT)/   (Ctrl+C stops it)"
 	@echo
-	DEBUG=$${DEBUG:-true} $(BIN)/daphne -e tcp:port=$(PORT):interface=$(HOST):backlog=2048 \
+	DEBUG=$${DEBUG:-true} $(BIN)/daphne -v 0 -e tcp:port=$(PORT):interface=$(HOST):backlog=2048 \
 		--websocket-max-message-size $(MAX_FRAME) --websocket-max-frame-size $(MAX_FRAME) \
 		rtsite.asgi:application
 

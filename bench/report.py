@@ -30,6 +30,15 @@ COLUMNS: dict[str, list[tuple[str, bool]]] = {
     ],
     "idle": [("sockets", False), ("kb_per_socket", True), ("idle_cpu_pct", True)],
     "storm": [("joined", False), ("failures", True), ("all_joined_s", True)],
+    "reconnect": [
+        ("all_back_s", True),
+        ("back_p50_s", True),
+        ("back_p90_s", True),
+        ("retries", True),
+        ("posted", False),
+        ("messages_missing", True),
+        ("stored_duplicates", True),
+    ],
     "scaleout": [
         ("delivered_pct", False),
         ("p99_ms", True),

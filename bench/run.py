@@ -23,7 +23,7 @@ from typing import Any
 
 import psutil
 
-from bench import arena_load, game_load, load, report
+from bench import arena_load, game_load, load, reconnect, report
 from bench.stacks import (
     Ours,
     OursNotifications,
@@ -77,6 +77,11 @@ class Sizes:
     arena_spectators: int = 4
     arena_seconds: float = 10
     arena_capacity: tuple[int, ...] = (50, 100, 150, 200, 300, 400)
+    # Reconnect storm: sockets on the process that is killed, in rooms of this many, and
+    # posts per second (on the survivor) throughout.
+    reconnect_sockets: int = 5000
+    reconnect_per_room: int = 100
+    reconnect_rate: float = 10
 
 
 FULL = Sizes(
@@ -138,6 +143,9 @@ TINY = Sizes(
     arena_spectators=2,  # one on each process, for the failover
     arena_seconds=2,
     arena_capacity=(2,),
+    reconnect_sockets=10,
+    reconnect_per_room=5,
+    reconnect_rate=5,
 )
 
 Row = dict[str, Any]
@@ -712,6 +720,21 @@ async def scenario_arena(stack: Stack, sizes: Sizes) -> list[Row]:
     return rows
 
 
+async def scenario_reconnect(stack: Stack, sizes: Sizes) -> list[Row]:
+    """A process holding N sockets is killed: every one back on the survivor (ours: from
+    its cursor, nothing lost), as live.js reconnects (bench.reconnect)."""
+    if not isinstance(stack, Ours | Tornado):
+        return []  # the tutorial peer is the same server as ours, minus resume
+    row = await reconnect.run(
+        stack,
+        sockets=sizes.reconnect_sockets,
+        per_room=sizes.reconnect_per_room,
+        rate=sizes.reconnect_rate,
+    )
+    label = f"{sizes.reconnect_sockets} sockets, their process killed"
+    return [{"scenario": "reconnect", "variant": label, **row}]
+
+
 SCENARIOS = {
     "fanout": scenario_fanout,
     "sustain": scenario_sustain,
@@ -726,6 +749,7 @@ SCENARIOS = {
     "reading": scenario_reading,
     "game": scenario_game,
     "arena": scenario_arena,
+    "reconnect": scenario_reconnect,
 }
 
 

@@ -96,7 +96,8 @@ def daphne_command(port: int, application: str) -> list[str]:
     # kernel queues or settings.
     endpoint = f"tcp:port={port}:interface=127.0.0.1:backlog=2048"
     limit = ["--websocket-max-message-size", "32768", "--websocket-max-frame-size", "32768"]
-    return [sys.executable, "-m", "daphne", "-e", endpoint, *limit, application]
+    # As `make serve` runs it: no access lines of daphne's own (ours are rtsite.access).
+    return [sys.executable, "-m", "daphne", "-v", "0", "-e", endpoint, *limit, application]
 
 
 @dataclass
