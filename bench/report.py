@@ -24,6 +24,8 @@ COLUMNS: dict[str, list[tuple[str, bool]]] = {
         ("p99_ms", True),
         ("all_members_p99_ms", True),
         ("server_cpu_pct", True),
+        ("cpu_ms_per_message", True),
+        ("max_rate_per_s", False),
         ("stored", False),
         ("stored_duplicates", True),
         ("client_cpu_pct", True),
@@ -138,7 +140,8 @@ def table(data: dict[str, Any]) -> str:
     machine = data["machine"]
     lines = [
         f"rtsite bench, {data['when']} on {machine['cpu']} ({machine['cores']} cores, "
-        f"{machine['memory_gb']} GB), Python {machine['python']}",
+        f"{machine['memory_gb']} GB), Python {machine['python']}, "
+        f"ours storing in {machine.get('database', 'sqlite')}",
     ]
     for scenario, columns in COLUMNS.items():
         picked = [r for r in rows if r["scenario"] == scenario]

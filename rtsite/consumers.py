@@ -160,6 +160,9 @@ class JsonConsumer(AsyncWebsocketConsumer):
             held, self.held = self.held, None
             for event in held or ():
                 await self.hub_deliver(event)
+        # The session was read to learn who this is: nothing after the connect needs it,
+        # and its store holds the whole session's data for as long as the socket lives.
+        self.scope.pop("session", None)
         if drain.draining() and not self.draining:
             # Accepted as listening stopped: told to go like the others.
             await self.drain()

@@ -110,9 +110,6 @@ async def silent_for(process_ids: Iterable[str]) -> dict[str, float]:
     }
 
 
-RECORD_DELAY = 0.05
-
-
 class Process:
     """This process's registration: heartbeat, self-ping, janitor, latency probes."""
 
@@ -174,9 +171,7 @@ class Process:
             self.recorder = asyncio.create_task(self._record(), name="rtsite-process-record")
 
     async def _record(self) -> None:
-        # A moment, so a storm's joins go in a few writes, not one each (a process that
-        # dies within it leaves those groups to expire by themselves).
-        await asyncio.sleep(RECORD_DELAY)
+        await asyncio.sleep(0)
         # Until nothing is left: what arrives during a write goes in the next one, not
         # at the next heartbeat (a crash before it would leave that unrecorded).
         while self.unrecorded_groups or self.unrecorded_rooms or self.left_groups:

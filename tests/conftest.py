@@ -248,6 +248,15 @@ class Socket:
         assert (await self.next("pong"))["ref"] == ref
 
 
+def through_the_layer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Broadcasts reach this process's sockets through the layer, as another process's
+    do (a process hands its own to its sockets directly, ``rtsite.realtime``): for tests
+    of what the layer loses or delays."""
+    from rtsite.hub import get_hub
+
+    monkeypatch.setattr(get_hub(), "local_count", lambda group: 0)
+
+
 @asynccontextmanager
 async def open_socket(
     path: str, *, cookie: str | None = None, origin: str | None = ORIGIN

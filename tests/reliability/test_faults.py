@@ -15,7 +15,15 @@ from channels.layers import get_channel_layer
 
 from chat import services as chat_services
 from chat.models import Message, Room
-from tests.conftest import Daphne, open_socket, session_cookie, start_daphne, ws_connect, ws_next
+from tests.conftest import (
+    Daphne,
+    open_socket,
+    session_cookie,
+    start_daphne,
+    through_the_layer,
+    ws_connect,
+    ws_next,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -60,6 +68,7 @@ async def test_a_broadcast_lost_after_commit_is_recovered_on_resume(
             raise ConnectionError("redis went away")
 
         monkeypatch.setattr(layer, "group_send", lost)
+        through_the_layer(monkeypatch)  # lost for every process, this one's sockets too
         await ws.send({"type": "message.send", "body": "committed, never broadcast"})
         ack = await ws.next("ack")  # stored: the sender is told
         await ws.nothing("message", within=0.5)

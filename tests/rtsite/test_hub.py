@@ -15,7 +15,7 @@ from chat import protocol as chat_protocol
 from chat import services as chat_services
 from chat.models import Message, Room
 from rtsite.hub import get_hub
-from tests.conftest import open_socket
+from tests.conftest import open_socket, through_the_layer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -83,12 +83,6 @@ async def test_outage_is_noticed_and_missed_messages_are_resent(
         assert failures
 
 
-def _as_from_another_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Broadcasts reach this process's sockets through the layer, as another process's
-    do (a process hands its own to its sockets directly, ``rtsite.realtime``)."""
-    monkeypatch.setattr(get_hub(), "local_count", lambda group: 0)
-
-
 async def test_a_late_broadcast_becomes_a_resync(
     make_room: Callable[..., Room],
     make_user: Callable[..., Any],
@@ -107,7 +101,7 @@ async def test_a_late_broadcast_becomes_a_resync(
             await real_send(group, {**event, "at": event["at"] - 60})  # a minute late
 
         monkeypatch.setattr(layer, "group_send", late)
-        _as_from_another_process(monkeypatch)
+        through_the_layer(monkeypatch)
         for i in range(5):
             await database_sync_to_async(chat_services.message_post)(
                 room=room, author=author, body=f"late {i}"
@@ -141,7 +135,7 @@ async def test_a_fresh_broadcast_after_a_late_one_does_not_hide_it(
             await real_send(group, event)
 
         monkeypatch.setattr(layer, "group_send", first_late)
-        _as_from_another_process(monkeypatch)
+        through_the_layer(monkeypatch)
         for body in ("late", "fresh"):
             await database_sync_to_async(chat_services.message_post)(
                 room=room, author=author, body=body
