@@ -12,7 +12,7 @@ MAX_FRAME ?= $(or $(RT_MAX_FRAME_BYTES),32768)
 # names a server) an embedded Redis of their own, which the suite stops at its end.
 TEST_ENV := SECRET_KEY=test-only-secret-key DEBUG=false RTSITE_REDIS_DIR=$(CURDIR)/var/test-redis
 
-.PHONY: install run serve restart deploy-check capacity migrate demo test test-suite lint format clean stop-redis bench chaos
+.PHONY: install run serve restart deploy-check capacity hops memory migrate demo test test-suite lint format clean stop-redis bench chaos
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -82,6 +82,14 @@ format: install
 # e.g. BENCH_ARGS="--scenario fanout --stacks ours,tornado".
 bench: install
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# Where a chat message's time goes in a normal room, hop by hop (bench/hops.py), and what
+# an idle socket holds, by owner (bench/memory.py, tracemalloc).
+hops: install
+	$(BIN)/python -m bench.hops $(HOPS_ARGS)
+
+memory: install
+	$(BIN)/python -m bench.memory $(MEMORY_ARGS)
 
 # What one process holds on this machine (idle sockets, a reconnect storm after a process
 # is killed), for the capacity model in docs/deploy.md; CAPACITY_ARGS narrows it.

@@ -82,6 +82,23 @@ class Resources:
         client = self.me.cpu_times().user + self.me.cpu_times().system
         return server, client
 
+    def _threads(self) -> tuple[float, float]:
+        """CPU seconds of the servers' main threads (the event loop), and of their busiest
+        other thread (the database thread, under daphne)."""
+        main, other = 0.0, 0.0
+        for process in self.processes:
+            try:
+                threads = process.threads()
+            except psutil.Error:
+                continue
+            for thread in threads:
+                seconds = thread.user_time + thread.system_time
+                if thread.id == process.pid:
+                    main += seconds
+                else:
+                    other = max(other, seconds)
+        return main, other
+
     def rss(self) -> int:
         return sum(p.memory_info().rss for p in self.processes)
 
@@ -93,6 +110,7 @@ class Resources:
     def start(self) -> None:
         self.t0 = time.perf_counter()
         self.cpu0 = self._cpu()
+        self.threads0 = self._threads()
         self._task = asyncio.create_task(self._sample())
 
     def stop(self) -> dict[str, float]:
@@ -100,7 +118,10 @@ class Resources:
             self._task.cancel()
         elapsed = time.perf_counter() - self.t0
         server, client = self._cpu()
+        main, other = self._threads()
         return {
+            "loop_thread_pct": round(100 * (main - self.threads0[0]) / elapsed, 1),
+            "db_thread_pct": round(100 * (other - self.threads0[1]) / elapsed, 1),
             "server_cpu_s": round(server - self.cpu0[0], 3),
             "server_cpu_pct": round(100 * (server - self.cpu0[0]) / elapsed, 1),
             "client_cpu_pct": round(100 * (client - self.cpu0[1]) / elapsed, 1),

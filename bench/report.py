@@ -25,6 +25,8 @@ COLUMNS: dict[str, list[tuple[str, bool]]] = {
         ("all_members_p99_ms", True),
         ("server_cpu_pct", True),
         ("cpu_ms_per_message", True),
+        ("loop_thread_pct", True),
+        ("db_thread_pct", True),
         ("max_rate_per_s", False),
         ("stored", False),
         ("stored_duplicates", True),

@@ -13,6 +13,7 @@ from chat import protocol, selectors, services
 from chat.models import Room
 from rtsite import presence
 from rtsite.consumers import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, JsonConsumer
+from rtsite.database import write_to_async
 from rtsite.errors import ActionError, ErrorCode
 from rtsite.hub import get_hub
 from rtsite.live import History, LiveConsumer, SharedReads, read_history
@@ -208,7 +209,7 @@ class ChatRoomConsumer(LiveConsumer):
         author = self.require_user("log in to take part in this room")
         room = self._joined_room()
         await services.post_allowed(user=author)
-        message = await database_sync_to_async(services.message_post)(
+        message = await write_to_async(services.message_post)(
             room=room, author=author, body=body, nonce=nonce
         )
         return ack_frame(id=message.pk)

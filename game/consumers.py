@@ -18,6 +18,7 @@ from game.arena import get_host
 from game.models import Arena, Game
 from rtsite import presence
 from rtsite.consumers import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_SERVER_ERROR, JsonConsumer
+from rtsite.database import write_to_async
 from rtsite.errors import ActionError, ErrorCode
 from rtsite.hub import get_hub
 from rtsite.live import LiveConsumer, SharedReads
@@ -160,7 +161,9 @@ class GameConsumer(LiveConsumer):
         return await database_sync_to_async(service)(game_id=self.game_id, user=self.user, **kwargs)
 
     async def on_move(self, *, column: int) -> None:
-        await self._call(services.game_move, column=column)
+        await write_to_async(services.game_move)(
+            game_id=self.game_id, user=self.user, column=column
+        )
 
     async def on_join(self, *, code: str | None = None) -> None:
         self.require_user("log in to play")

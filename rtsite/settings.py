@@ -317,6 +317,9 @@ RT_MAX_SEND_BUFFER_BYTES = env_int("RT_MAX_SEND_BUFFER_BYTES", 1024 * 1024, mini
 # at once; the others wait, already accepted. One database thread serves them all, so
 # more would only crowd the event loop that accepts new handshakes.
 RT_CONNECTS_AT_ONCE = env_int("RT_CONNECTS_AT_ONCE", 16, minimum=1)
+# On PostgreSQL, the threads that run posts and moves (rtsite/database.py); 1: the one
+# database thread channels gives each process. SQLite always uses that one.
+RT_DB_THREADS = env_int("RT_DB_THREADS", 1, minimum=1)
 # Handshakes a process would make wait longer than this (its queue of connects times the
 # measured time per connect) are refused with 503 and Retry-After (0: never).
 RT_CONNECT_SHED_SECONDS = env_float("RT_CONNECT_SHED_SECONDS", 20.0)
