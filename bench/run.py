@@ -105,7 +105,7 @@ FULL = Sizes(
     notify_count=10,
     cost_accounts=10_000,
     cost_repeats=5,
-    games=[(100, 2), (200, 2), (300, 2), (400, 2), (600, 2)],
+    games=[(25, 2), (50, 2), (100, 2), (150, 2), (200, 2), (300, 2)],
     game_seconds=10,
 )
 TINY = Sizes(
