@@ -22,20 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import load
-from bench.stacks import Ours, Stack, Tornado, daphne_command, stop_embedded_redis, var_dir
-
-
-class TracedOurs(Ours):
-    def __init__(self, marks: Path) -> None:
-        super().__init__()
-        self.marks = marks
-
-    def command(self, port: int) -> list[str]:
-        return daphne_command(port, "bench.hoptrace:application")
-
-    def env(self) -> dict[str, str]:
-        return {**super().env(), "RT_HOPS_FILE": str(self.marks)}
-
+from bench.stacks import Ours, OursOn, Stack, Tornado, stop_embedded_redis, var_dir
 
 # Server marks in the order a message passes them (bench.hoptrace), and the client's.
 ORDER = [
@@ -155,7 +142,8 @@ async def run(subscribers: int, messages: int, rate: float) -> dict[str, Any]:
     Ours().setup_django()
     marks = var_dir() / "hops.marks"
     marks.unlink(missing_ok=True)
-    ours = await _measure(TracedOurs(marks), subscribers, messages, rate)
+    traced = OursOn("bench.hoptrace:application", RT_HOPS_FILE=str(marks))
+    ours = await _measure(traced, subscribers, messages, rate)
     plain = await _measure(Ours(), subscribers, messages, rate)
     tornado = await _measure(Tornado(), subscribers, messages, rate)
 

@@ -21,19 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import load
-from bench.stacks import Ours, daphne_command, stop_embedded_redis, var_dir
-
-
-class TracedOurs(Ours):
-    def __init__(self, snapshots: Path) -> None:
-        super().__init__()
-        self.snapshots = snapshots
-
-    def command(self, port: int) -> list[str]:
-        return daphne_command(port, "bench.memtrace:application")
-
-    def env(self) -> dict[str, str]:
-        return {**super().env(), "RT_MEMTRACE_FILE": str(self.snapshots)}
+from bench.stacks import Ours, OursOn, stop_embedded_redis, var_dir
 
 
 def owner(filename: str) -> str:
@@ -59,8 +47,8 @@ def owner(filename: str) -> str:
     return "other"
 
 
-async def snapshot(stack: TracedOurs, n: int) -> tracemalloc.Snapshot:
-    path = Path(f"{stack.snapshots}.{n}")
+async def snapshot(stack: OursOn, n: int) -> tracemalloc.Snapshot:
+    path = Path(f"{stack.extra_env['RT_MEMTRACE_FILE']}.{n}")
     os.kill(stack.pids()[0], signal.SIGUSR1)
     for _ in range(200):
         await asyncio.sleep(0.1)
@@ -75,7 +63,7 @@ async def run(sockets: int) -> dict[str, Any]:
     base = var_dir() / "memtrace"
     for old in var_dir().glob("memtrace.*"):
         old.unlink()
-    stack = TracedOurs(base)
+    stack = OursOn("bench.memtrace:application", RT_MEMTRACE_FILE=str(base))
     room = "bench-memory"
     headers = await asyncio.to_thread(stack.prepare, sockets + 1, [room])
     stack.start(1)

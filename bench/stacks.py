@@ -260,6 +260,22 @@ class Ours(Stack):
         return list(Message.objects.filter(body__startswith=prefix).values_list("body", flat=True))
 
 
+class OursOn(Ours):
+    """Our site served by another ASGI module that wraps it (a tracer: bench.hoptrace,
+    bench.memtrace), with settings of its own added to the environment."""
+
+    def __init__(self, application: str, **extra_env: str) -> None:
+        super().__init__()
+        self.application = application
+        self.extra_env = extra_env
+
+    def command(self, port: int) -> list[str]:
+        return daphne_command(port, self.application)
+
+    def env(self) -> dict[str, str]:
+        return {**super().env(), **self.extra_env}
+
+
 class OursUpdates(Ours):
     """Edits and reactions, in turn, on one message of a room: each change reaches every
     member as ``message.updated``. A change is known by the room's change counter

@@ -122,9 +122,13 @@ def _publish(game: Game, *, last: list[int] | None = None, lobby: bool = True) -
         )
 
 
-def _player_number(game: Game, user: Any, *, checked: bool = False) -> int:
-    if not checked:  # ``_locked_for`` checked the account already
-        _require_user(user)
+def _player_number(game: Game, user: Any) -> int:
+    _require_user(user)
+    return _number_in(game, user)
+
+
+def _number_in(game: Game, user: Any) -> int:
+    """The user's player number in the game (its account already checked)."""
     number = game.number_of(user)
     if number is None:
         raise ActionError(ErrorCode.FORBIDDEN, "only the game's players can do that")
@@ -231,7 +235,7 @@ def game_move(*, game_id: int, user: Any, column: int) -> Game:
     """Apply one move if the rules and the game's state allow it; otherwise change nothing."""
     with transaction.atomic():
         game = _locked_for(game_id, user)
-        number = _player_number(game, user, checked=True)
+        number = _number_in(game, user)  # _locked_for checked the account
         _require_active(game)
         if game.turn != number:
             raise ActionError(ErrorCode.NOT_YOUR_TURN, "it is not your turn")

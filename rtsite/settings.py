@@ -278,7 +278,7 @@ LOGOUT_REDIRECT_URL = "chat:room_list"
 
 SESSION_COOKIE_HTTPONLY = True
 # Sessions written to the database and the cache, read from the cache: a socket learns
-# who it is without a query (docs/performance.md, "Connecting").
+# who it is without a query (docs/decisions.md, "Performance (issue 16)").
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 # How long a user row read by a socket stays cached (saves and deletes clear it at once).
 RT_USER_CACHE_SECONDS = env_int("RT_USER_CACHE_SECONDS", 300, minimum=0)
