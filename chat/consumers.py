@@ -47,6 +47,11 @@ def _history(room: Room, after: int | None) -> _SyncHistory:
     shown = [m for m in history.items if m.deleted_at is None]
     deleted = [m.pk for m in history.items if m.deleted_at is not None]
     cursor = max([after or 0, *(m.seq for m in history.items)])
+    if history.mode != "resume":
+        # The latest page leaves out changes to older messages (a reaction, a deletion):
+        # the room's counter, read after the page, is where a resume starts, so a page
+        # that counts its changes (live.js seenInOrder) finds no gap below the next one.
+        cursor = max(cursor, selectors.room_seq(room=room))
     payloads = [protocol.message_payload(m) for m in shown]
     return _SyncHistory(History(history.mode, payloads, history.has_more), deleted, cursor)
 

@@ -113,6 +113,11 @@ class Context:
     has_newer: bool
 
 
+def room_seq(*, room: Room) -> int:
+    """The room's change counter as committed now: every change up to it is readable."""
+    return Room.objects.filter(pk=room.pk).values_list("seq", flat=True).first() or 0
+
+
 def message_context(*, room: Room, message_id: int, limit: int) -> Context:
     half = max(1, limit // 2)
     older, has_older = message_before(room=room, before_id=message_id, limit=half)

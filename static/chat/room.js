@@ -505,16 +505,16 @@
         onSync(frame);
         break;
       case "message":
-        live.seen(frame.message.seq);
+        live.seenInOrder(frame.message.seq);
         addLive([frame.message]);
         stopTyping(frame.message.author.username);
         break;
       case "message.updated":
-        live.seen(frame.message.seq);
+        live.seenInOrder(frame.message.seq);
         if (shown.has(frame.message.id)) upsert(frame.message);
         break;
       case "message.deleted":
-        live.seen(frame.seq);
+        live.seenInOrder(frame.seq, frame.ids.length); // one step per message deleted
         for (const id of frame.ids) remove(id);
         relayout();
         renderTitle();
@@ -573,7 +573,7 @@
     me = frame.me;
     limits = frame.limits;
     setMuted(frame.muted);
-    live.seen(frame.cursor);
+    live.synced(frame.cursor);
     if (frame.mode === "reset") {
       clearAll();
       gapBelow = false;

@@ -4,6 +4,7 @@
  *   const live = Live.connect("/ws/chat/general/", {onFrame(frame) {...}});
  *   live.send({type: "message.send", body: "hi"});
  *   live.seen(42);   // the last event id this page has shown
+ *   live.seenInOrder(7); live.synced(9);   // or: a counter every change steps by one
  *
  * It reconnects with exponential backoff and full jitter (a server restarting closes
  * with 1012 after a "closing" frame; the reconnect lands on another process), waits at
@@ -27,6 +28,9 @@
   const REFUSED_DELAY_MS = 1000;
   // Generous: a busy server answers late, and a probe is only sent on a network change.
   const PROBE_MS = 8000;
+  // A change still missing below one that arrived this long ago is taken as lost on the
+  // way (the server dropped an event): the socket is reopened, and the resume fills it.
+  const GAP_RESYNC_MS = 10000;
   // Server close codes 4400-4499 mean "do not retry" (unknown room, forbidden, logged
   // out, too many sockets), like HTTP's 4xx; 4500 (a server error) is retried.
   const PERMANENT_CLOSE = (code) => code >= 4400 && code < 4500;
@@ -70,6 +74,8 @@
       this.onOpen = options.onOpen || (() => {});
       this.onClosed = options.onClosed || (() => {});
       this.cursor = null;
+      this.ahead = new Set(); // changes that arrived above a gap (seenInOrder)
+      this.gapTimer = null;
       this.attempt = 0;
       this.timer = null;
       this.ws = null;
@@ -205,6 +211,35 @@
 
     seen(id) {
       if (typeof id === "number" && (this.cursor === null || id > this.cursor)) this.cursor = id;
+    }
+
+    // For a counter that every change steps by one (a room's seq; a change of ``count``
+    // steps ends at ``last``): the cursor moves only while nothing below it is missing.
+    // Two server processes publish in the order their own commits end, so a change can
+    // arrive just before the one committed before it, and a resume from the highest
+    // seen would skip that one for good.
+    seenInOrder(last, count = 1) {
+      for (let seq = last - count + 1; seq <= last; seq++) this.ahead.add(seq);
+      this.advance();
+    }
+
+    // A sync covers every change up to its cursor.
+    synced(cursor) {
+      if (this.cursor === null || cursor > this.cursor) this.cursor = cursor;
+      this.advance();
+    }
+
+    advance() {
+      if (this.cursor === null) return;
+      for (const seq of this.ahead) if (seq <= this.cursor) this.ahead.delete(seq);
+      while (this.ahead.delete(this.cursor + 1)) this.cursor += 1;
+      if (this.ahead.size === 0 || this.gapTimer !== null) return;
+      const stuckAt = this.cursor;
+      this.gapTimer = setTimeout(() => {
+        this.gapTimer = null;
+        if (this.cursor === stuckAt && this.ahead.size > 0 && this.isOpen) this.drop(this.ws);
+        else this.advance();
+      }, GAP_RESYNC_MS);
     }
 
     send(frame) {

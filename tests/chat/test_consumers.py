@@ -151,6 +151,21 @@ async def test_history_by_cursor(room: Room, alice: Any, cookies: dict[str, str]
             assert last["has_more"] is False
 
 
+async def test_a_first_sync_cursor_counts_changes_to_messages_off_the_page(
+    room: Room, alice: Any, cookies: dict[str, str]
+) -> None:
+    ids = await posted(room, alice, 4)  # seq 1..4
+    await database_sync_to_async(services.message_delete_own)(
+        room=room, user=alice, message_id=ids[0]
+    )  # seq 5, on a message the latest page leaves out
+    with override_settings(CHAT_HISTORY_PAGE_SIZE=2):
+        async with open_socket(path(room), cookie=cookies["alice"]) as ws:
+            sync = await ws.next("sync")
+            assert [m["seq"] for m in sync["messages"]] == [3, 4]
+            # The page counts changes from here: a gap below 5 would never fill.
+            assert sync["cursor"] == 5
+
+
 async def test_resume_sends_everything_after_the_cursor(
     room: Room, alice: Any, cookies: dict[str, str]
 ) -> None:

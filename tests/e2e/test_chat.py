@@ -120,3 +120,46 @@ def test_a_permanent_close_is_not_retried(browser: Any, daphne_server: Daphne) -
     page.wait_for_selector("[data-live-state=closed]")
     page.wait_for_timeout(2000)  # long enough for several retries, were there any
     assert len([url for url in sockets if "no-such-room" in url]) == 1
+
+
+# Keeps the page's sockets, so a test can hand one a frame as if the server had sent it.
+KEEP_SOCKETS = """(() => {
+    const Native = window.WebSocket;
+    window.openedSockets = [];
+    window.WebSocket = function (url) {
+        const ws = new Native(url);
+        window.openedSockets.push(ws);
+        return ws;
+    };
+    Object.assign(window.WebSocket, Native);
+    window.WebSocket.prototype = Native.prototype;
+})()"""
+
+
+def test_a_change_that_arrives_early_does_not_move_the_resume_past_a_gap(
+    browser: Any,
+    daphne_server: Daphne,
+    make_user: Callable[..., Any],
+    make_room: Callable[..., Room],
+) -> None:
+    make_user("alice")
+    room = make_room(retention=0)
+    manage("post_message", room.slug, "--user", "alice", "--body", "one")  # seq 1
+    page = log_in(
+        browser, daphne_server.url, "alice", f"/chat/{room.slug}/", init_script=KEEP_SOCKETS
+    )
+    wait_for_body(page, "one")
+    # Change 3 arrives before change 2 (two server processes publish in the order their
+    # own commits end), then the socket drops before change 2 comes.
+    page.evaluate(
+        """() => {
+            const ws = window.openedSockets.at(-1);
+            const early = {type: "message.deleted", ids: [999999], seq: 3};
+            ws.onmessage({data: JSON.stringify(early)});
+            ws.close();
+        }"""
+    )
+    page.wait_for_function("window.openedSockets.length === 2")
+    page.wait_for_selector("[data-live-state=connected]")
+    # It resumes from 1, the last change with none missing below it, and so gets 2.
+    assert page.socket_urls[-1].endswith("?after_id=1")

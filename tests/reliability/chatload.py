@@ -25,17 +25,34 @@ class Reader:
     duplicates: int = 0
     reconnects: int = 0
     cursor: int | None = None
+    ahead: set[int] = field(default_factory=set)  # changes seen past a gap in the cursor
     server: int = 0
     ws: Any = None
     stopped: bool = False
 
     def _seen(self, message_id: int, seq: int) -> None:
-        # The cursor is the room's change counter (seq), as live.js keeps it.
-        self.cursor = max(self.cursor or 0, seq)
+        self._advance(seq)
         if message_id in self.ids:
             self.duplicates += 1  # the page drops it; counted to show how often
             return
         self.ids.add(message_id)
+
+    def _synced(self, cursor: int) -> None:
+        # A sync covers every change up to its cursor.
+        self.cursor = max(self.cursor or 0, cursor)
+        self.ahead = {seq for seq in self.ahead if seq > self.cursor}
+        self._advance()
+
+    def _advance(self, *seqs: int) -> None:
+        # The cursor is the room's change counter (seq) up to which nothing is missing, as
+        # live.js keeps it: two processes publish in the order their commits end, so a
+        # change can arrive before the one committed just before it.
+        self.ahead.update(seqs)
+        if self.cursor is None:
+            return
+        while self.cursor + 1 in self.ahead:
+            self.cursor += 1
+            self.ahead.discard(self.cursor)
 
     async def run(self) -> None:
         while not self.stopped:
@@ -55,9 +72,9 @@ class Reader:
                     async for raw in ws:
                         frame = json.loads(raw)
                         if frame["type"] == "sync":
+                            self._synced(frame["cursor"])
                             for message in frame["messages"]:
                                 self._seen(message["id"], message["seq"])
-                            self.cursor = max(self.cursor or 0, frame["cursor"])
                         elif frame["type"] == "message":
                             self._seen(frame["message"]["id"], frame["message"]["seq"])
             except (OSError, TimeoutError, websockets.WebSocketException):
