@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -116,6 +117,7 @@ class JsonConsumer(AsyncWebsocketConsumer):
         logs.socket_id.set(self.socket_id)  # this task's log lines carry it
         self.app = metrics.app_of(self)
         self.in_flight = 0  # client frames being handled (a drain lets them finish)
+        self.last_frame_at = 0.0  # monotonic, when a client frame last came or was answered
         self.idle = asyncio.Event()
         self.idle.set()
         self.draining = False
@@ -255,6 +257,7 @@ class JsonConsumer(AsyncWebsocketConsumer):
                 await self.send_error(ErrorCode.INTERNAL, "the server could not handle that")
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        self.last_frame_at = time.monotonic()
         if text_data is None:
             await self.send_error(ErrorCode.BAD_FRAME, "binary frames are not accepted")
             return
@@ -280,6 +283,7 @@ class JsonConsumer(AsyncWebsocketConsumer):
             await self._handle(text_data)
         finally:
             self.in_flight -= 1
+            self.last_frame_at = time.monotonic()  # the next queued frame comes right after
             if not self.in_flight:
                 self.idle.set()
 
@@ -316,15 +320,27 @@ class JsonConsumer(AsyncWebsocketConsumer):
         self.draining = True
         try:
             await self.send_frame(closing_frame("restart"))
-            await asyncio.sleep(settings.RT_DRAIN_SETTLE_SECONDS)
+            self.last_frame_at = time.monotonic()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(settings.RT_DRAIN_GRACE_SECONDS):
-                    await self.idle.wait()
+                    await self._settled(settings.RT_DRAIN_SETTLE_SECONDS)
             await published()
         except Disconnected:
             return
         # Unpatched, autobahn refuses 1012 from an application; 1000 is retried too.
         await self.close(code=CLOSE_RESTART if serverpatches.closes_with_restart_codes() else 1000)
+
+    async def _settled(self, quiet: float) -> None:
+        """Until no frame is being handled and none has come for ``quiet`` seconds. The
+        client stops sending when the ``closing`` frame reaches it, which can take a
+        while on a loaded machine; a fixed wait closed sockets with frames still on their
+        way (sends left without an answer in a rolling restart at chaos size)."""
+        while True:
+            await self.idle.wait()
+            waited = time.monotonic() - self.last_frame_at
+            if waited >= quiet and self.idle.is_set():
+                return
+            await asyncio.sleep(max(0.0, quiet - waited))
 
     def query_param(self, name: str) -> str | None:
         """A parameter of the socket's URL (``?after_id=``, ``?code=``), if given."""

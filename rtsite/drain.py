@@ -12,8 +12,9 @@ being handled when the process dies gets no answer. Here SIGTERM instead:
    not when the leases lapse);
 3. for each open socket, in random order spread over RT_DRAIN_SECONDS (so reconnects
    reach the other processes as a stream, not a storm): sends ``closing`` with reason
-   ``restart``, lets the frames already on their way be answered (RT_DRAIN_SETTLE_SECONDS,
-   and until its handler is idle), then closes with 1012 (service restart);
+   ``restart``, lets the frames already on their way be answered (until the client has
+   been quiet for RT_DRAIN_SETTLE_SECONDS, at most RT_DRAIN_GRACE_SECONDS), then closes
+   with 1012 (service restart);
 4. waits until the broadcasts committed meanwhile are published, takes itself out of the
    process registry (``rtsite.processes``), then stops the reactor (daphne then cancels
    whatever is left, as on any exit).

@@ -324,8 +324,8 @@ RT_DB_THREADS = env_int("RT_DB_THREADS", 1, minimum=1)
 # measured time per connect) are refused with 503 and Retry-After (0: never).
 RT_CONNECT_SHED_SECONDS = env_float("RT_CONNECT_SHED_SECONDS", 20.0)
 # SIGTERM (rtsite/drain.py): sockets are closed (1012) spread over RT_DRAIN_SECONDS; each
-# first gets a closing frame and RT_DRAIN_SETTLE_SECONDS for the frames already on their
-# way; a handler still busy gets up to RT_DRAIN_GRACE_SECONDS more.
+# first gets a closing frame, then is closed once its client has been quiet (no frame
+# coming or being handled) for RT_DRAIN_SETTLE_SECONDS, or after RT_DRAIN_GRACE_SECONDS.
 RT_DRAIN_SECONDS = env_float("RT_DRAIN_SECONDS", 10.0)
 RT_DRAIN_SETTLE_SECONDS = env_float("RT_DRAIN_SETTLE_SECONDS", 0.5)
 RT_DRAIN_GRACE_SECONDS = env_float("RT_DRAIN_GRACE_SECONDS", 10.0)

@@ -6,6 +6,8 @@ is lost, nothing stored twice, and no send goes without an ack or a clear error.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import signal
 import time
@@ -15,11 +17,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import websockets
 from channels.db import database_sync_to_async
 
 from chat.models import Message, Room
 from tests.conftest import Daphne, session_cookie, start_daphne
-from tests.reliability.chatload import CarefulPoster, Reader, stop, until, wait_until_delivered
+from tests.reliability.chatload import (
+    CarefulPoster,
+    Reader,
+    poster_socket,
+    stop,
+    until,
+    wait_until_delivered,
+)
 from tests.reliability.figures import report
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -100,7 +110,8 @@ async def test_a_rolling_restart_loses_nothing(
         f"caught_up_s={caught_up and round(caught_up, 2)}"
     )
     assert committed
-    assert caught_up is not None, "committed messages missing after the restart"
+    lacking = sum(1 for r in readers if not set(committed) <= r.ids)
+    assert caught_up is not None, f"committed messages missing for {lacking} readers"
     assert unanswered == 0, "a send went without an answer"
     assert errors == 0, "errors during the restart"
     assert made == {nonce for p in posters for nonce in p.acked}, "a message never acked"
@@ -110,3 +121,48 @@ async def test_a_rolling_restart_loses_nothing(
         assert set(committed) <= reader.ids
     assert codes[1012] >= 2, codes
     assert all(reason == "restart" for p in posters for reason in p.closings)
+
+
+async def test_a_client_slow_to_see_closing_gets_every_send_answered(
+    django_db_setup: None,
+    tmp_path: Path,
+    make_room: Callable[..., Room],
+    make_user: Callable[..., Any],
+) -> None:
+    """On a loaded machine the ``closing`` frame can reach a client late, and it sends
+    until then: the socket stays open until its client has been quiet, not a fixed time."""
+    server = start_daphne(tmp_path, env=ENV)
+    try:
+        room = await database_sync_to_async(make_room)(retention=0)
+        user = await database_sync_to_async(make_user)()
+        cookie = await database_sync_to_async(session_cookie)(user)
+        async with poster_socket(server.ws_url, f"/ws/chat/{room.slug}/", cookie) as ws:
+            assert json.loads(await ws.recv())["type"] == "sync"
+            server.process.send_signal(signal.SIGTERM)
+            answered: set[str] = set()
+            sent: list[str] = []
+            closing_at = None
+
+            async def answers() -> None:
+                nonlocal closing_at
+                with contextlib.suppress(websockets.ConnectionClosed):  # 1012 raises
+                    async for raw in ws:
+                        frame = json.loads(raw)
+                        if frame["type"] == "closing":
+                            closing_at = time.monotonic()
+                        elif frame["type"] in ("ack", "error"):
+                            answered.add(frame["ref"])
+
+            reading = asyncio.create_task(answers())
+            # It goes on sending for 1.5 s after the closing frame came (three times the
+            # settle time), as if it had only seen it then.
+            while closing_at is None or time.monotonic() - closing_at < 1.5:
+                ref = f"r{len(sent)}"
+                sent.append(ref)
+                await ws.send(json.dumps({"type": "message.send", "body": ref, "ref": ref}))
+                await asyncio.sleep(0.1)
+            await asyncio.wait_for(reading, 15)
+            assert ws.close_code == 1012
+        assert answered == set(sent)
+    finally:
+        server.stop()
