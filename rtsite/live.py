@@ -99,9 +99,14 @@ class SharedReads:
                 fresh = shared.epoch is None and shared.started >= joined_at
             if fresh:
                 return await asyncio.shield(shared.result)
-        if len(reads) > 1000:  # drop the old ones now and then
-            for old in [k for k, v in reads.items() if now - v.started > self.share_for]:
-                del reads[old]
+        # Reads are kept in the order they started: the expired ones are at the front.
+        # (A reconnect churn asks a new key each time; kept longer, their results add up.)
+        while reads:
+            oldest = next(iter(reads))
+            if now - reads[oldest].started <= self.share_for:
+                break
+            del reads[oldest]
+        reads.pop(key, None)
         shared = _SharedRead(started=now, epoch=epoch, result=asyncio.ensure_future(read()))
         reads[key] = shared
         return await asyncio.shield(shared.result)
