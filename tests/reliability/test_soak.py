@@ -107,5 +107,8 @@ async def test_soak_with_reconnect_churn(
     assert dropped >= CHURN_PER_SECOND * SECONDS / 2  # the churn happened ...
     assert reconnects >= dropped * 0.95  # ... and the dropped came back
     assert rss_growth < 0.10
-    assert max(keys) - min(keys) <= max(20, min(keys) // 10)
+    # Bounded: never far above where it was after warm-up. (It may fall: under `make
+    # chaos`, keys the tests before left in the same Redis expire meanwhile, such as
+    # cached users and sessions.)
+    assert max(keys) - keys[0] <= max(20, keys[0] // 10)
     assert connections <= 2  # one database thread, one connection (and one spare)
