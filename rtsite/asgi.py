@@ -11,8 +11,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rtsite.settings")
 # Django must be set up before anything imports models.
 django_http = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.sessions import CookieMiddleware  # noqa: E402
+from channels.routing import ProtocolTypeRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
@@ -24,9 +23,8 @@ from rtsite import (  # noqa: E402
     processes,
     serverpatches,
 )
-from rtsite.middleware import ProcessMiddleware, SocketSessionMiddleware  # noqa: E402
+from rtsite.middleware import ProcessMiddleware, SocketEntry  # noqa: E402
 from rtsite.routing import websocket_urlpatterns  # noqa: E402
-from rtsite.security import OriginValidator  # noqa: E402
 
 # Before daphne builds its factory (it does once the application is loaded).
 serverpatches.install(
@@ -47,11 +45,9 @@ application = ProcessMiddleware(
     ProtocolTypeRouter(
         {
             "http": ASGIStaticFilesHandler(django_http) if settings.SERVE_STATIC else django_http,
-            # The session only, read only: the consumers read the user after accepting
-            # the handshake (rtsite.consumers), not in a middleware before it.
-            "websocket": OriginValidator(
-                CookieMiddleware(SocketSessionMiddleware(URLRouter(websocket_urlpatterns)))
-            ),
+            # The origin, the session (read only) and the route in one step: the
+            # consumers read the user after accepting the handshake (rtsite.consumers).
+            "websocket": SocketEntry(websocket_urlpatterns),
         }
     )
 )

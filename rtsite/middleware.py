@@ -9,12 +9,14 @@ from contextvars import ContextVar
 from importlib import import_module
 from typing import Any
 
+from channels.routing import URLRouter
 from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, parse_cookie
 from django.shortcuts import render
 
 from rtsite import logs, services
+from rtsite.security import origin_allowed, refuse_handshake
 
 logger = logging.getLogger(__name__)
 
@@ -93,25 +95,61 @@ class AuthThrottleMiddleware:
         return response
 
 
-class SocketSessionMiddleware:
-    """The login session in a WebSocket's scope, for reading: who the user is.
+class SocketEntry:
+    """ASGI, for WebSockets: the origin check (``rtsite.security``), the cookies, the
+    login session and the route, in one coroutine and one copy of the scope.
 
-    Channels' ``SessionMiddleware`` also wraps the socket's ``send`` to save a modified
-    session with an HTTP response; a socket never sends one, yet the wrapper asks the
-    session whether it was modified or is empty on every frame (a sixth of the server's
-    time when it fans out arena ticks). Sockets here never change the session (logging
-    in and out are HTTP requests), so this one gives the scope the session and leaves
-    ``send`` alone. The store loads the session when it is first read (``get_user``,
-    after the handshake is accepted), as channels' does.
+    Channels' stack for the same (``OriginValidator``, ``CookieMiddleware``, a session
+    middleware, ``URLRouter``) runs each part in a coroutine of its own, most copying the
+    scope, and a socket keeps every one of those frames and copies for as long as it is
+    open (docs/performance.md, issue 16, "per-socket memory"). Routes are matched as
+    ``URLRouter`` matches them, from the route table it prepares.
+
+    The session is there for reading who the user is. Channels' ``SessionMiddleware``
+    also wraps the socket's ``send`` to save a modified session with an HTTP response; a
+    socket never sends one, yet the wrapper asks the session whether it was modified or
+    is empty on every frame (a sixth of the server's time when it fans out arena ticks).
+    Sockets here never change the session (logging in and out are HTTP requests), so
+    ``send`` is left alone. The store loads the session when it is first read (the
+    consumer's connect, after the handshake is accepted).
     """
 
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
+    def __init__(self, routes: list[Any]) -> None:
+        self.routes = URLRouter(routes).routes
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        if scope["type"] != "websocket":
+            raise ValueError("SocketEntry is for WebSocket connections only")
+        if not origin_allowed(scope):
+            return await refuse_handshake(receive, send)
+        path = scope["path"]
+        root_path = scope.get("root_path", "")
+        if root_path:
+            if not path.startswith(root_path):
+                raise ValueError(f"No route found for path {path!r}.")
+            path = path[len(root_path) :]
+        path = path.lstrip("/")
+        for route in self.routes:
+            match = route.pattern.match(path)
+            if match:
+                break
+        else:
+            raise ValueError(f"No route found for path {path!r}.")
+        remaining, args, kwargs = match
+        cookies: dict[str, str] = {}
+        for name, value in scope["headers"]:
+            if name == b"cookie":
+                cookies = parse_cookie(value.decode("latin1"))
+                break
         store = import_module(settings.SESSION_ENGINE).SessionStore
-        key = scope["cookies"].get(settings.SESSION_COOKIE_NAME)
-        return await self.inner({**scope, "session": store(key)}, receive, send)
+        inner = {
+            **scope,
+            "cookies": cookies,
+            "session": store(cookies.get(settings.SESSION_COOKIE_NAME)),
+            "path_remaining": remaining,
+            "url_route": {"args": tuple(args), "kwargs": {**kwargs, **route.default_args}},
+        }
+        return await route.callback(inner, receive, send)
 
 
 class ProcessMiddleware:

@@ -83,18 +83,8 @@ def origin_allowed(scope: dict[str, Any]) -> bool:
     )
 
 
-class OriginValidator:
-    """ASGI middleware for WebSocket routes: refuses handshakes from other origins."""
-
-    def __init__(self, application: Any) -> None:
-        self.application = application
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        if scope["type"] != "websocket":
-            raise ValueError("the origin check is for WebSocket connections only")
-        if origin_allowed(scope):
-            return await self.application(scope, receive, send)
-        message = await receive()
-        if message["type"] == "websocket.connect":
-            await send({"type": "websocket.close"})  # daphne answers the handshake 403
-        return None
+async def refuse_handshake(receive: Any, send: Any) -> None:
+    """Refuse a WebSocket handshake from another origin (``rtsite.middleware.SocketEntry``)."""
+    message = await receive()
+    if message["type"] == "websocket.connect":
+        await send({"type": "websocket.close"})  # daphne answers the handshake 403
