@@ -5,6 +5,7 @@ bytes that are), slow readers dropped."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -193,3 +194,53 @@ def test_protocol_options_live_on_a_class_not_on_each_connection() -> None:
     from autobahn.websocket import protocol as autobahn_protocol
 
     assert autobahn_protocol.pformat({"a": 1}) == "(omitted)"
+
+
+async def test_the_application_queue_hands_over_in_order_and_waits_when_empty() -> None:
+    from rtsite.serverpatches import ApplicationQueue
+
+    queue = ApplicationQueue()
+    queue.put_nowait(1)
+    queue.put_nowait(2)
+    assert [await queue.get(), await queue.get()] == [1, 2]
+    assert queue.items is None  # no deque kept while nothing waits
+    waiting = asyncio.ensure_future(queue.get())
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    queue.put_nowait(3)
+    queue.put_nowait(4)
+    assert await waiting == 3
+    assert await queue.get() == 4
+    cancelled = asyncio.ensure_future(queue.get())  # a disconnect cancels the reader
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    queue.put_nowait(5)
+    assert await queue.get() == 5
+
+
+def test_daphne_gives_each_application_the_small_queue() -> None:
+    from daphne.server import Server
+
+    import rtsite.asgi  # noqa: F401 - installs the patches
+    from rtsite.serverpatches import ApplicationQueue
+
+    made: list[dict[str, object]] = []
+
+    async def application(scope: dict[str, object], receive: object, send: object) -> None:
+        made.append(scope)
+
+    loop = asyncio.new_event_loop()
+    try:
+        asyncio.set_event_loop(loop)
+        server = Server(application=application, endpoints=["tcp:port=0"])
+        protocol = object()
+        server.connections = {protocol: {}}  # as Server.run() starts it
+        queue = server.create_application(protocol, {"type": "websocket"})
+        loop.run_until_complete(server.connections[protocol]["application_instance"])
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+    assert isinstance(queue, ApplicationQueue)
+    assert made == [{"type": "websocket", "asgi": {"version": "3.0"}}]
