@@ -39,10 +39,9 @@ what upstreaming it would take is in docs/decisions.md ("Server patches").
   only while messages wait.
 
 If refused: writes go through Twisted's buffer (slower fan-out), each socket keeps an
-``asyncio.Queue`` (about 3 KB more), slow readers are
-buffered for (memory), oversized client frames are dropped without a close frame, a
-drain closes with 1000 (browsers reconnect after it as after 1012), and a storm of
-handshakes is queued, not shed.
+``asyncio.Queue`` (about 3 KB more), slow readers are buffered for (memory), oversized
+client frames are dropped without a close frame, a drain closes with 1000 (browsers
+reconnect after it as after 1012), and a storm of handshakes is queued, not shed.
 daphne's size flags would then also limit outgoing frames: run daphne without them (the
 site still refuses larger client frames itself, with ``too_large``).
 """

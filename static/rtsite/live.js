@@ -151,6 +151,7 @@
       this.opened = false;
       ws.onopen = () => {
         this.opened = true;
+        this.closingReason = "";
         this.attempt = 0;
         this.setState("connected");
         this.onOpen();
@@ -244,6 +245,9 @@
 
     send(frame) {
       if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+      // After "closing" the server is only answering what came before it; it closes
+      // the socket once the client has gone quiet. Pages keep what they could not send.
+      if (this.closingReason) return false;
       this.ws.send(JSON.stringify(frame));
       return true;
     }

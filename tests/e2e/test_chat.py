@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from chat.models import Room
+from chat.models import Message, Room
 from tests.conftest import Daphne, manage, start_daphne
 from tests.e2e.conftest import log_in
 
@@ -163,3 +163,27 @@ def test_a_change_that_arrives_early_does_not_move_the_resume_past_a_gap(
     page.wait_for_selector("[data-live-state=connected]")
     # It resumes from 1, the last change with none missing below it, and so gets 2.
     assert page.socket_urls[-1].endswith("?after_id=1")
+
+
+def test_a_page_sends_nothing_after_closing_and_sends_it_on_the_next_socket(
+    browser: Any,
+    daphne_server: Daphne,
+    make_user: Callable[..., Any],
+    make_room: Callable[..., Room],
+) -> None:
+    make_user("alice")
+    room = make_room(retention=0)
+    page = log_in(
+        browser, daphne_server.url, "alice", f"/chat/{room.slug}/", init_script=KEEP_SOCKETS
+    )
+    # The server said it is restarting: it closes the socket once the page goes quiet.
+    page.evaluate(
+        """() => window.openedSockets.at(-1).onmessage(
+            {data: JSON.stringify({type: "closing", reason: "restart"})})"""
+    )
+    send(page, "written during the restart")
+    page.locator("#composer-status", has_text="will be sent when the connection is back").wait_for()
+    assert not Message.objects.filter(room=room).exists()
+    page.evaluate("() => window.openedSockets.at(-1).close()")  # the close comes
+    wait_for_body(page, "written during the restart")
+    assert Message.objects.filter(room=room, body="written during the restart").count() == 1
