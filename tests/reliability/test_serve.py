@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -21,10 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from channels.db import database_sync_to_async
+from django.conf import settings
 from supervisor.xmlrpc import SupervisorTransport
 
 from chat.models import Message, Room
+from rtsite.processes import alive_key, registry_key
 from tests.conftest import ROOT, child_env, free_port, session_cookie
 from tests.reliability.chatload import CarefulPoster, Reader, stop, until, wait_until_delivered
 from tests.reliability.figures import report
@@ -64,6 +68,19 @@ class Served:
 
     def log(self, worker: str) -> str:
         return (self.var / "serve" / f"{worker}.log").read_text()
+
+
+def every_worker_beating(server: Served) -> bool:
+    """Whether each running worker's heartbeat is in Redis: it starts once the worker's
+    reactor runs, when it accepts on the shared socket."""
+    pids = {info["pid"] for info in server.workers().values() if info["statename"] == "RUNNING"}
+    store = redis.Redis.from_url(settings.REDIS_URL)
+    beating = set()
+    for process_id in store.smembers(registry_key()):
+        info = store.get(alive_key(process_id.decode()))
+        if info:
+            beating.add(json.loads(info)["pid"])
+    return len(pids) == 2 and pids <= beating
 
 
 def wait_ready(url: str, timeout: float = 60) -> None:
@@ -110,7 +127,12 @@ def serve(tmp_path: Path, **settings: str) -> Iterator[Served]:
         )
     server = Served(port=port, var=tmp_path, process=process)
     try:
-        wait_ready(server.url)
+        wait_ready(server.url)  # one worker answers
+        deadline = time.monotonic() + 60
+        while not every_worker_beating(server):  # both accept (a loaded CI is slow to start one)
+            if time.monotonic() > deadline:
+                raise RuntimeError("a worker of make serve did not start")
+            time.sleep(0.2)
         yield server
     finally:
         process.send_signal(signal.SIGTERM)  # supervisord drains and stops its workers
