@@ -47,7 +47,7 @@ class Reader:
         # The cursor is the room's change counter (seq) up to which nothing is missing, as
         # live.js keeps it: two processes publish in the order their commits end, so a
         # change can arrive before the one committed just before it.
-        self.ahead.update(seqs)
+        self.ahead.update(seq for seq in seqs if self.cursor is None or seq > self.cursor)
         if self.cursor is None:
             return
         while self.cursor + 1 in self.ahead:
