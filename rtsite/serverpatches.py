@@ -325,9 +325,6 @@ class ApplicationQueue:
             self.items = None
         return item
 
-    def qsize(self) -> int:
-        return len(self.items) if self.items else 0
-
 
 def _small_queue(create: Callable[[Any, Any, Any], Any]) -> Callable[[Any, Any, Any], Any]:
     # daphne's own body (4.2), with the queue above in place of asyncio.Queue.

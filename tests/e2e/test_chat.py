@@ -136,6 +136,11 @@ KEEP_SOCKETS = """(() => {
 })()"""
 
 
+def open_keeping_sockets(browser: Any, server: Daphne, room: Room) -> Any:
+    """Alice's page of the room, its sockets kept in ``window.openedSockets``."""
+    return log_in(browser, server.url, "alice", f"/chat/{room.slug}/", init_script=KEEP_SOCKETS)
+
+
 def test_a_change_that_arrives_early_does_not_move_the_resume_past_a_gap(
     browser: Any,
     daphne_server: Daphne,
@@ -145,9 +150,7 @@ def test_a_change_that_arrives_early_does_not_move_the_resume_past_a_gap(
     make_user("alice")
     room = make_room(retention=0)
     manage("post_message", room.slug, "--user", "alice", "--body", "one")  # seq 1
-    page = log_in(
-        browser, daphne_server.url, "alice", f"/chat/{room.slug}/", init_script=KEEP_SOCKETS
-    )
+    page = open_keeping_sockets(browser, daphne_server, room)
     wait_for_body(page, "one")
     # Change 3 arrives before change 2 (two server processes publish in the order their
     # own commits end), then the socket drops before change 2 comes.
@@ -173,9 +176,7 @@ def test_a_page_sends_nothing_after_closing_and_sends_it_on_the_next_socket(
 ) -> None:
     make_user("alice")
     room = make_room(retention=0)
-    page = log_in(
-        browser, daphne_server.url, "alice", f"/chat/{room.slug}/", init_script=KEEP_SOCKETS
-    )
+    page = open_keeping_sockets(browser, daphne_server, room)
     # The server said it is restarting: it closes the socket once the page goes quiet.
     page.evaluate(
         """() => window.openedSockets.at(-1).onmessage(
