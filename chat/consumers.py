@@ -90,7 +90,7 @@ class RoomListConsumer(JsonConsumer):
             await self.join_group(protocol.user_group(self.user.pk))
         await self._send_rooms()
 
-    async def hub_resync(self) -> None:
+    async def hub_resync(self, since: float) -> None:
         await self._send_rooms()  # counts may have changed while broadcasts were lost
 
     async def _send_rooms(self) -> None:
@@ -116,6 +116,7 @@ class RoomListConsumer(JsonConsumer):
 
 
 class ChatRoomConsumer(LiveConsumer):
+    counts_every_change = True  # the cursor is the room's seq
     client_frames = protocol.ROOM_CLIENT_FRAMES
     server_frames = protocol.ROOM_SERVER_FRAMES
 
@@ -167,14 +168,26 @@ class ChatRoomConsumer(LiveConsumer):
             self.online = (names, change.online)
         await self.send_sync(self.query_cursor())
 
-    async def sync_frame(self, after: int | None) -> tuple[dict[str, Any], list[int]]:
+    async def sync_frame(self, after: int | None) -> tuple[dict[str, Any], int]:
         room = self._joined_room()
-        read = await _shared_history.get(
-            (room.pk, after),
-            epoch=get_hub().epoch(protocol.room_group(room.pk)),
-            joined_at=self.joined_at,
-            read=lambda: database_sync_to_async(_history)(room, after),
-        )
+        if self.resync_since is None:
+            # A first sync: a read started before this socket joined serves it while the
+            # room's epoch holds (nothing reached the room's sockets since).
+            read = await _shared_history.get(
+                (room.pk, after),
+                epoch=get_hub().epoch(protocol.room_group(room.pk)),
+                joined_at=self.joined_at,
+                read=lambda: database_sync_to_async(_history)(room, after),
+            )
+        else:
+            # A resync: any read started after it was asked for has what the hub dropped,
+            # however much the room's sockets were sent meanwhile, so all of a room's
+            # sockets resyncing at one moment (from one cursor) share one read.
+            read = await _shared_history.get(
+                (room.pk, after),
+                joined_at=max(self.joined_at, self.resync_since),
+                read=lambda: database_sync_to_async(_history)(room, after),
+            )
         last_read = None
         if self.user.is_authenticated and not self.synced:
             last_read, self.muted = await database_sync_to_async(_viewer)(room, self.user)
@@ -203,7 +216,7 @@ class ChatRoomConsumer(LiveConsumer):
                 "reactions": settings.CHAT_REACTIONS,
             },
         )
-        return frame, [read.cursor]
+        return frame, read.cursor
 
     def _joined_room(self) -> Room:
         if self.room is None:  # frames racing a refused connect

@@ -317,6 +317,7 @@ def message_delete(*, messages: Iterable[Message]) -> int:
                 protocol.EVENT_DELETED,
                 protocol.deleted_frame(gone, room.seq),
                 cursor=room.seq,
+                extra={"steps": len(gone)},  # one step of the room's seq per message
             )
     return deleted
 

@@ -44,7 +44,7 @@ class LobbyConsumer(JsonConsumer):
             online = change.online
         await self._send_sync(online)
 
-    async def hub_resync(self) -> None:
+    async def hub_resync(self, since: float) -> None:
         await self._send_sync()  # the lists may have changed while broadcasts were lost
 
     async def _send_sync(self, online: int | None = None) -> None:
@@ -137,7 +137,7 @@ class GameConsumer(LiveConsumer):
             game_id=self.game_id, user=self.user, player=self.number is not None, change=change
         )
 
-    async def sync_frame(self, after: int | None) -> tuple[dict[str, Any], list[int]]:
+    async def sync_frame(self, after: int | None) -> tuple[dict[str, Any], int]:
         """The whole game and its moves (the state is its own replay: no cursor read)."""
 
         def read() -> tuple[Game, list[int]]:
@@ -155,7 +155,7 @@ class GameConsumer(LiveConsumer):
             username=username,
             on_page=await game_presence.page_count(game.pk),
         )
-        return frame, [game.version]
+        return frame, game.version
 
     async def _call(self, service: Any, **kwargs: Any) -> Any:
         return await database_sync_to_async(service)(game_id=self.game_id, user=self.user, **kwargs)
@@ -283,7 +283,7 @@ class ArenaConsumer(JsonConsumer):
             protocol.arena_sync_frame(arena=self.arena_info or {}, you=you, world=world)
         )
 
-    async def hub_resync(self) -> None:
+    async def hub_resync(self, since: float) -> None:
         self._resync_soon()  # ticks were lost: the whole world again
 
     def _resync_soon(self) -> None:

@@ -12,13 +12,14 @@ from rtsite.live import LiveConsumer, read_history
 
 
 def _sync(user: Any, after_id: int | None) -> dict[str, Any]:
-    """The sync frame: what arrived after the cursor, or the latest page, and the unread
-    count, which agree (``selectors.inbox_state``): two queries in one DB trip."""
+    """The sync frame: what arrived after the cursor (and shortly before it: the cursor is
+    the newest id seen, ``selectors.resume_floor``), or the latest page, and the unread
+    count, which agree (``selectors.inbox_state``): a few queries in one DB trip."""
     unread, top = selectors.inbox_state(user=user)
     history = read_history(
         after=after_id,
         read_after=lambda after, limit: selectors.inbox_after(
-            user=user, after_id=after, limit=limit, upto=top
+            user=user, after_id=selectors.resume_floor(after_id=after), limit=limit, upto=top
         ),
         read_latest=lambda limit: selectors.inbox_recent(user=user, limit=limit, upto=top),
         resume_limit=settings.NOTIFICATIONS_RESUME_LIMIT,
@@ -45,9 +46,9 @@ class NotificationConsumer(LiveConsumer):
         await self.join_groups(*await database_sync_to_async(_groups)(self.user))
         await self.send_sync(self.query_cursor())
 
-    async def sync_frame(self, after: int | None) -> tuple[dict[str, Any], list[int]]:
+    async def sync_frame(self, after: int | None) -> tuple[dict[str, Any], int]:
         frame = await database_sync_to_async(_sync)(self.user, after)
-        return frame, [n["id"] for n in frame["notifications"]]
+        return frame, max((n["id"] for n in frame["notifications"]), default=0)
 
     async def on_mark_read(self, *, id: int) -> None:
         user = self.require_user("log in to manage notifications")

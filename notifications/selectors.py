@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 
 from notifications.models import Audience, Notification, Read, Recipient
@@ -56,6 +58,20 @@ def inbox_after(
         newer = newer.filter(id__lte=upto)
     found = list(newer.order_by("id")[: limit + 1])
     return found[:limit], len(found) > limit
+
+
+def resume_floor(*, after_id: int) -> int:
+    """Where a resume from the cursor ``after_id`` reads after: below every notification
+    created within NOTIFICATIONS_RESUME_OVERLAP_SECONDS before the cursor's. Two processes
+    notifying one user at one moment each publish after their own commit, so a page can
+    get id n+1 before n, and a resume from n+1 alone would skip n for good. Two short
+    index walks down from the cursor."""
+    ids = Notification.objects.filter(pk__lte=after_id).order_by("-pk")
+    anchor = ids.values_list("created_at", flat=True).first()
+    if anchor is None:
+        return after_id
+    since = anchor - timedelta(seconds=settings.NOTIFICATIONS_RESUME_OVERLAP_SECONDS)
+    return ids.filter(created_at__lt=since).values_list("pk", flat=True).first() or 0
 
 
 def inbox_recent(

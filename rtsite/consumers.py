@@ -459,9 +459,10 @@ class JsonConsumer(AsyncWebsocketConsumer):
     async def rt_resync(self, event: dict[str, Any]) -> None:
         """The hub lost the layer for a while: broadcasts may have been missed. If the
         catch-up itself fails, the socket is closed (retryable) so the client reconnects
-        and resumes by cursor: it must not stay open and silently behind."""
+        and resumes by cursor: it must not stay open and silently behind. ``since``: when
+        the resync was asked for (the hub stamps it once for all its sockets)."""
         try:
-            await self.hub_resync()
+            await self.hub_resync(event.get("since", time.monotonic()))
         except Disconnected:
             return  # closed meanwhile: it resumes when it reconnects
         except Exception:
@@ -474,8 +475,9 @@ class JsonConsumer(AsyncWebsocketConsumer):
         """The hub may have lost broadcasts for this socket from now on (a resync
         follows). Consumers with a cursor remember where the gap starts."""
 
-    async def hub_resync(self) -> None:
-        """Consumers with a cursor send what was stored since it."""
+    async def hub_resync(self, since: float) -> None:
+        """Consumers with a cursor send what was stored since it (with a read started
+        after ``since``, if shared)."""
 
     async def forward_frame(self, event: dict[str, Any]) -> None:
         """Broadcast handler: relay a frame encoded once by ``rtsite.realtime``."""

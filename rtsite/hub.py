@@ -45,10 +45,6 @@ HUB_CHANNEL_PREFIX = "rtsite-hub"
 REJOIN_BATCH = 50
 
 
-# Sent to every local subscriber after an outage: broadcasts may have been lost.
-RESYNC_EVENT = {"type": RESYNC_TYPE}
-
-
 class Subscriber(Protocol):
     """Also ``note_gap()``, where it keeps a cursor (``rtsite.live``)."""
 
@@ -245,7 +241,11 @@ class Hub:
         await self._deliver(event)
 
     async def _deliver(self, event: dict[str, Any]) -> None:
-        if event.get("type") == BATCH_TYPE:
+        if event.get("type") == RESYNC_TYPE:
+            # A publisher's backlog became this (``rtsite.realtime``): one moment for all
+            # the group's sockets, so they can share one read started after it.
+            event.setdefault("since", time.monotonic())
+        elif event.get("type") == BATCH_TYPE:
             if is_stale(event):
                 self._mark_stale(event["group"])
                 return
@@ -331,9 +331,12 @@ class Hub:
             "%s; resyncing %d socket(s) in %d group(s)", why, len(subscribers), len(groups)
         )
         metrics.RESYNCS.labels(why).inc(len(subscribers))
+        # Sent to every local subscriber: broadcasts may have been lost. ``since``: a read
+        # started after now has whatever they missed, so a room's sockets can share one.
+        since = time.monotonic()
         for subscriber in subscribers.values():
             try:
-                await subscriber.hub_deliver(dict(RESYNC_EVENT))
+                await subscriber.hub_deliver({"type": RESYNC_TYPE, "since": since})
             except Exception:
                 logger.exception("resync failed")
 

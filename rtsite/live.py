@@ -22,7 +22,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from rtsite.consumers import JsonConsumer
 from rtsite.loops import PerLoop
@@ -115,11 +115,22 @@ class SharedReads:
 class LiveConsumer(JsonConsumer):
     """A socket with a cursor over something stored (see the module's doc)."""
 
-    cursor: int = 0  # the newest stored id (message, notification, game version) sent
+    # The newest stored id (notification, game version) sent; where every change steps
+    # a counter by one (``counts_every_change``: a chat room's ``seq``), the highest
+    # change below which nothing is missing, as the page keeps it (live.js
+    # ``seenInOrder``): two processes publish in the order their own commits end, so a
+    # socket can be sent seq n+1 before n, and a resync from the highest sent would
+    # skip n for good.
+    cursor: int = 0
+    counts_every_change: ClassVar[bool] = False
+    ahead: set[int] | None = None  # changes sent past a gap below them (in-order cursors)
     # The cursor when broadcasts were first missed (``note_gap``), until a resync: what
     # is delivered after a gap must not move the resync's starting point past it.
     gap_cursor: int | None = None
     joined_at: float = 0.0  # when it joined its groups (monotonic), for shared reads
+    # When the resync under way was asked for (monotonic): a shared read started before
+    # it may lack what the hub dropped, one started after it has everything.
+    resync_since: float | None = None
     synced = False  # a refused socket never syncs, so never resyncs
 
     async def join_groups(self, *groups: str) -> None:
@@ -129,32 +140,58 @@ class LiveConsumer(JsonConsumer):
             await self.join_group(group)
         self.joined_at = time.monotonic()
 
-    async def sync_frame(self, after: int | None) -> tuple[dict[str, Any], list[int]]:
-        """The app's sync frame after the cursor, and the ids (or version) it carries."""
+    async def sync_frame(self, after: int | None) -> tuple[dict[str, Any], int]:
+        """The app's sync frame after the cursor, and the cursor it covers up to: the
+        newest id (or version) it carries, or the newest change it includes."""
         raise NotImplementedError
 
     async def send_sync(self, after: int | None) -> None:
-        frame, ids = await self.sync_frame(after)
-        self.advance(after or 0, *ids)
+        frame, covered = await self.sync_frame(after)
+        self.cover(max(after or 0, covered))
         self.synced = True
         await self.send_frame(frame)
 
-    def advance(self, *ids: int) -> None:
-        self.cursor = max(self.cursor, *ids)
+    def advance(self, last: int, steps: int = 1) -> None:
+        """Sent a stored thing: ``last`` is its id, or the change counter it ends at
+        (a change of ``steps`` steps: a deletion of several messages)."""
+        if last <= self.cursor:
+            return
+        if not self.counts_every_change:
+            self.cursor = last
+            return
+        ahead = self.ahead if self.ahead is not None else set()
+        ahead.update(range(max(self.cursor + 1, last - steps + 1), last + 1))
+        self._settle(ahead)
+
+    def cover(self, upto: int) -> None:
+        """Sent a sync that covers every change up to ``upto``."""
+        self.cursor = max(self.cursor, upto)
+        if self.ahead is not None:
+            self._settle({seq for seq in self.ahead if seq > self.cursor})
+
+    def _settle(self, ahead: set[int]) -> None:
+        while self.cursor + 1 in ahead:
+            self.cursor += 1
+            ahead.discard(self.cursor)
+        self.ahead = ahead or None
 
     async def forward_stored(self, event: dict[str, Any]) -> None:
         """Broadcast handler for a frame of something stored: it moves the cursor."""
-        self.advance(event["cursor"])
+        self.advance(event["cursor"], event.get("steps", 1))
         await self.send(text_data=event["frame"])
 
     def note_gap(self) -> None:
         if self.gap_cursor is None:
             self.gap_cursor = self.cursor
 
-    async def hub_resync(self) -> None:
+    async def hub_resync(self, since: float) -> None:
         # Broadcasts may have been lost (the layer was away): send what was stored since
         # the first one missed, whatever arrived after it (clients drop repeats by id).
         after = self.cursor if self.gap_cursor is None else min(self.cursor, self.gap_cursor)
         self.gap_cursor = None
         if self.synced:
-            await self.send_sync(after)
+            self.resync_since = since
+            try:
+                await self.send_sync(after)
+            finally:
+                self.resync_since = None

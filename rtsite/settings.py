@@ -394,6 +394,12 @@ CHAT_SEARCH_PAGE_SIZE = env_int("CHAT_SEARCH_PAGE_SIZE", 30, minimum=1)
 # Notifications (notifications/).
 NOTIFICATIONS_PAGE_SIZE = env_int("NOTIFICATIONS_PAGE_SIZE", 20, minimum=1)
 NOTIFICATIONS_RESUME_LIMIT = env_int("NOTIFICATIONS_RESUME_LIMIT", 500, minimum=1)
+# A resume (or resync) also sends the notifications created this long before the one at
+# its cursor: ids do not count by one per user, and one committed by another process in
+# the same moment can reach a page after a newer one (the page drops repeats by id).
+NOTIFICATIONS_RESUME_OVERLAP_SECONDS = env_float(
+    "NOTIFICATIONS_RESUME_OVERLAP_SECONDS", 10.0, minimum=0.0
+)
 # Mentions and invitations from one sender to one recipient within this window fold into
 # the unread notification before them ("alice mentioned you 12 times in General").
 NOTIFICATIONS_FOLD_SECONDS = env_int("NOTIFICATIONS_FOLD_SECONDS", 600, minimum=0)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
+from django.utils import timezone
 
 from notifications import selectors, services
+from notifications.models import Notification
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,3 +38,20 @@ def test_the_list_of_a_sync_stops_where_its_count_stopped(make_user: Callable[..
 def test_a_visitor_has_nothing_unread() -> None:
     sent = services.notification_send(title="news", to_everyone=True)
     assert selectors.inbox_state(user=AnonymousUser()) == (0, sent.pk)
+
+
+def test_a_resume_sends_what_came_just_before_its_cursor_too(
+    make_user: Callable[..., Any],
+) -> None:
+    """Two processes notifying one user at one moment each publish after their own
+    commit: a page can get id n+1 and then lose its socket before n arrives. A resume
+    from n+1 sends n too (and anything else from just before), not what is long known."""
+    alice = make_user("alice")
+    old = services.notification_send(title="long ago", users=[alice])
+    Notification.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(seconds=60))
+    first = services.notification_send(title="committed second", users=[alice])
+    second = services.notification_send(title="arrived first", users=[alice])
+    floor = selectors.resume_floor(after_id=second.pk)
+    after, _ = selectors.inbox_after(user=alice, after_id=floor, limit=10)
+    assert [n.pk for n in after] == [first.pk, second.pk]
+    assert selectors.resume_floor(after_id=0) == 0

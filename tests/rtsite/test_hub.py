@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -144,6 +146,95 @@ async def test_a_fresh_broadcast_after_a_late_one_does_not_hide_it(
         assert fresh["message"]["body"] == "fresh"
         sync = await ws.next("sync")
         assert "late" in [m["body"] for m in sync["messages"]]
+
+
+async def test_a_resync_starts_below_a_change_still_on_its_way(
+    make_room: Callable[..., Room],
+    make_user: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two processes publish in the order their own commits end: a socket can be sent seq
+    n+1 while n is still on its way. If n then arrives too late and is dropped, the resync
+    starts below n, not after n+1, and its cursor does not hide n (a rolling restart under
+    load left open pages without such messages for good)."""
+    room = await database_sync_to_async(make_room)(retention=0)
+    author = await database_sync_to_async(make_user)()
+    async with open_socket(f"/ws/chat/{room.slug}/") as ws:
+        start = (await ws.next("sync"))["cursor"]
+        layer = get_channel_layer()
+        real_send = layer.group_send
+        held: list[tuple[str, dict[str, Any]]] = []
+
+        async def first_held(group: str, event: dict[str, Any]) -> None:
+            if not held:
+                held.append((group, event))  # still on its way from its process
+                return
+            await real_send(group, event)
+
+        monkeypatch.setattr(layer, "group_send", first_held)
+        through_the_layer(monkeypatch)
+        for body in ("on its way", "overtook it"):
+            await database_sync_to_async(chat_services.message_post)(
+                room=room, author=author, body=body
+            )
+        overtook = await ws.next("message")
+        assert overtook["message"]["seq"] == start + 2
+        group, event = held[0]
+        await real_send(group, {**event, "at": event["at"] - 60})  # arrives too late
+        sync = await ws.next("sync")
+        assert [m["body"] for m in sync["messages"]][:1] == ["on its way"]
+        assert sync["cursor"] == start + 2
+
+
+async def test_a_rooms_sockets_resyncing_together_share_one_read_while_posts_go_on(
+    make_room: Callable[..., Room],
+    make_user: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After the hub fell behind, a room's sockets resync one after another while the
+    room goes on: one history read serves them all (it started after the resync was
+    asked for), and what is posted meanwhile reaches them live."""
+    from chat import consumers
+
+    room = await database_sync_to_async(make_room)(retention=0)
+    author = await database_sync_to_async(make_user)()
+    reads = []
+    real_history = consumers._history
+
+    def counted(*args: Any) -> Any:
+        read = real_history(*args)
+        reads.append(args)
+        if len(reads) == 2:  # the first resync read: the room goes on meanwhile
+            chat_services.message_post(room=room, author=author, body="meanwhile")
+            time.sleep(0.3)  # its broadcast reaches the sockets before the next resync
+        return read
+
+    async with contextlib.AsyncExitStack() as stack:
+        sockets = [
+            await stack.enter_async_context(open_socket(f"/ws/chat/{room.slug}/")) for _ in range(4)
+        ]
+        for ws in sockets:
+            await ws.next("sync")
+        monkeypatch.setattr(consumers, "_history", counted)
+        reads.append(("first syncs",))
+        layer = get_channel_layer()
+        real_send = layer.group_send
+
+        async def late(group: str, event: dict[str, Any]) -> None:
+            first_post = event.get("type") == chat_protocol.EVENT_MESSAGE and not reads[1:]
+            late_by = 60 if first_post else 0
+            await real_send(group, {**event, "at": event["at"] - late_by})
+
+        monkeypatch.setattr(layer, "group_send", late)
+        through_the_layer(monkeypatch)
+        await database_sync_to_async(chat_services.message_post)(
+            room=room, author=author, body="late"
+        )
+        for ws in sockets:
+            sync = await ws.next("sync")
+            assert "late" in [m["body"] for m in sync["messages"]]
+            assert (await ws.next("message"))["message"]["body"] == "meanwhile"
+        assert len(reads) == 2, reads  # the marker and one resync read
 
 
 async def test_a_publisher_backlog_is_sent_as_one_resync_per_group(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rtsite import live
 from rtsite.live import SharedReads, read_history
@@ -72,3 +74,44 @@ async def test_expired_reads_are_let_go_at_once(monkeypatch: pytest.MonkeyPatch)
     clock.now += 2
     await shared.get(("room", 0), read=read, epoch=1)
     assert [key[1] for key in shared.reads.get()] == [97, 98, 99, 96, 0]
+
+
+class InOrder(live.LiveConsumer):
+    counts_every_change = True
+
+
+@given(order=st.permutations(range(1, 13)), cut=st.integers(0, 12))
+def test_an_in_order_cursor_stops_below_the_first_change_not_sent(
+    order: list[int], cut: int
+) -> None:
+    """Changes sent in any order, some still on their way: the cursor is the highest
+    change below which every one was sent, the one a resync must start from."""
+    sent = order[:cut]
+    consumer = InOrder()
+    for seq in sent:
+        consumer.advance(seq)
+    missing = [seq for seq in range(1, 13) if seq not in sent]
+    assert consumer.cursor == (min(missing) - 1 if missing else 12)
+    for seq in order[cut:]:
+        consumer.advance(seq)
+    assert consumer.cursor == 12
+    assert consumer.ahead is None
+
+
+def test_a_change_of_several_steps_and_a_sync_move_an_in_order_cursor() -> None:
+    consumer = InOrder()
+    consumer.cover(10)
+    consumer.advance(15, steps=3)  # a deletion of three messages: 13, 14, 15
+    assert consumer.cursor == 10
+    consumer.advance(12, steps=2)
+    assert consumer.cursor == 15
+    consumer.advance(18)
+    consumer.cover(16)  # a sync up to 16; 17 is still missing
+    assert (consumer.cursor, consumer.ahead) == (16, {18})
+
+
+def test_a_cursor_of_ids_is_the_newest_sent() -> None:
+    consumer = live.LiveConsumer()
+    consumer.advance(7)
+    consumer.advance(3)
+    assert consumer.cursor == 7
