@@ -144,7 +144,16 @@ class JsonConsumer(AsyncWebsocketConsumer):
             # time: the rest wait here, accepted, so the loop stays free to accept the
             # handshakes still arriving (daphne times out those it does not accept).
             async with _connect_slots.get():
-                self.scope["user"] = await selectors.socket_user(session=self.scope.get("session"))
+                try:
+                    self.scope["user"] = await selectors.socket_user(
+                        session=self.scope.get("session")
+                    )
+                except Exception as error:
+                    # Redis away: retried by the client (4500) and let in as who it is
+                    # once the session can be read; a line per socket, no traceback.
+                    logger.warning("session of socket %s not read: %r", self.socket_id, error)
+                    await self.close(code=CLOSE_SERVER_ERROR)
+                    return
                 entered = await self._enter_account()
                 if entered:
                     await self.connect()

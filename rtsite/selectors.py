@@ -18,6 +18,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import DEFAULT_DB_ALIAS
 from django.utils.crypto import constant_time_compare
 
@@ -71,10 +72,13 @@ async def socket_user(*, session: SessionBase | None) -> Any:
     no query. A socket only reads the session; the HTTP side rotates or flushes it."""
     if session is None:
         return AnonymousUser()
+    # A session that cannot be read (Redis away) raises: the socket is closed to be
+    # retried, never taken for a visitor's (its sends would be refused as a visitor's).
+    raw_id = await session.aget(SESSION_KEY)
+    backend_path = await session.aget(BACKEND_SESSION_KEY)
     try:
-        user_id = get_user_model()._meta.pk.to_python(await session.aget(SESSION_KEY))
-        backend_path = await session.aget(BACKEND_SESSION_KEY)
-    except Exception:  # no such key, an id of the wrong shape
+        user_id = get_user_model()._meta.pk.to_python(raw_id)
+    except ValidationError:  # an id of the wrong shape
         return AnonymousUser()
     if user_id is None or backend_path not in settings.AUTHENTICATION_BACKENDS:
         return AnonymousUser()

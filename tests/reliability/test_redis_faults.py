@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -162,3 +163,73 @@ async def test_a_failure_while_connecting_reaches_the_client_as_4500(
             await asyncio.wait_for(ws.recv(), 30)
         assert closed.value.rcvd is not None
         assert closed.value.rcvd.code == 4500
+
+
+async def test_a_logged_in_page_reconnecting_through_a_redis_outage_is_never_a_visitor(
+    fault_server: Daphne, own_redis: RedisServer, make_room: Callable[..., Room], make_user: Any
+) -> None:
+    """A page that reconnects again and again while Redis is killed and started: each
+    attempt is closed to be retried (4500 or 1013) or let in as its user, never as a
+    visitor (whose sends are refused: the page said "Not sent" for messages it would have
+    sent once Redis was back). Its pending send, sent again with its nonce, is stored
+    once."""
+    room = await database_sync_to_async(make_room)(retention=0)
+    user = await database_sync_to_async(make_user)()
+    cookie = await database_sync_to_async(session_cookie)(user)
+    path = f"{fault_server.ws_url}/ws/chat/{room.slug}/"
+    codes: list[int] = []
+    me = []
+
+    async def attempt() -> Any:
+        ws = await websockets.connect(
+            path, origin=fault_server.url, additional_headers={"Cookie": cookie}, open_timeout=30
+        )
+        try:
+            sync = json.loads(await asyncio.wait_for(ws.recv(), 30))
+        except websockets.ConnectionClosed as closed:
+            codes.append(closed.rcvd.code if closed.rcvd else 0)
+            return None
+        me.append(sync["me"])
+        return ws
+
+    own_redis.kill()
+    killed_at = time.monotonic()
+    restarted = False
+    attempts: set[asyncio.Task[Any]] = set()
+    ws = None
+    deadline = killed_at + 30
+    # Attempts overlap (one every 50 ms), so some are half-way through their connect
+    # when Redis comes back: the session read failed, and the rest would now succeed.
+    while ws is None and time.monotonic() < deadline:
+        if not restarted and (len(codes) >= 3 or time.monotonic() - killed_at > 3):
+            own_redis.start()
+            restarted = True
+        attempts.add(asyncio.create_task(attempt()))
+        await asyncio.sleep(0.05)
+        for task in [t for t in attempts if t.done()]:
+            attempts.discard(task)
+            with contextlib.suppress(OSError, TimeoutError):
+                ws = task.result() or ws
+    for task in attempts:
+        with contextlib.suppress(Exception):
+            late = await task
+            if late is not None:
+                await late.close()
+    report(f"[session through a redis outage] refused={len(codes)} codes={sorted(set(codes))}")
+    assert ws is not None, "never let in after Redis came back"
+    try:
+        assert all(who == {"id": user.pk, "username": user.get_username()} for who in me), me
+        assert codes, "no attempt met the outage"
+        assert set(codes) <= {4500, 1013}
+        acked = []
+        for ref in ("first", "again"):  # the pending send, then its resend after a lost ack
+            frame = {"type": "message.send", "body": "kept", "nonce": "n-1", "ref": ref}
+            await ws.send(json.dumps(frame))
+            while (answer := json.loads(await asyncio.wait_for(ws.recv(), 10)))["type"] != "ack":
+                assert answer["type"] != "error", answer
+            acked.append(answer["id"])
+    finally:
+        await ws.close()
+    assert acked[0] == acked[1]
+    stored = await database_sync_to_async(Message.objects.filter(room=room).count)()
+    assert stored == 1

@@ -6,13 +6,17 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import redis
 from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
 from django.test import override_settings
 
 from chat import services
 from chat.consumers import ChatRoomConsumer
 from chat.models import Room
-from tests.conftest import open_socket, session_cookie
+from rtsite.asgi import application
+from rtsite.cache import RedisCache
+from tests.conftest import ORIGIN, open_socket, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -186,3 +190,39 @@ async def test_a_cursor_is_ascii_digits_only(room: Room, cursor: str) -> None:
 
     async with open_socket(f"/ws/chat/{room.slug}/?after_id={quote(cursor)}") as ws:
         assert (await ws.next("sync"))["mode"] == "recent"
+
+
+async def test_a_session_that_cannot_be_read_closes_to_retry_not_as_a_visitor(
+    room: Room, make_user: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis away while a logged-in page reconnects: its session cannot be read. The
+    socket closes with 4500 (the page retries), and is never let in as a visitor's, whose
+    sends would be refused (seen: 42 posts refused in a 10 s Redis outage)."""
+    user = await database_sync_to_async(make_user)()
+    cookie = await database_sync_to_async(session_cookie)(user)
+    async def redis_away(cache: RedisCache, key: Any, *args: Any, **kwargs: Any) -> Any:
+        raise redis.exceptions.ConnectionError("Connection refused")
+
+    # On the class: each task has its own cache object. Django reads the session from
+    # the database when the cache fails, then fails to cache what it read.
+    real = {name: getattr(RedisCache, name) for name in ("aget", "aset")}
+    for name in real:
+        monkeypatch.setattr(RedisCache, name, redis_away)
+    communicator = WebsocketCommunicator(
+        application,
+        f"/ws/chat/{room.slug}/",
+        headers=[
+            (b"host", b"localhost"),
+            (b"origin", ORIGIN.encode()),
+            (b"cookie", cookie.encode()),
+        ],
+    )
+    connected, _ = await communicator.connect(timeout=10)
+    assert connected  # accepted first, then checked (see rtsite.consumers)
+    first = await communicator.receive_output(timeout=10)
+    assert first == {"type": "websocket.close", "code": 4500}
+    await communicator.wait(timeout=2)
+    for name, method in real.items():
+        monkeypatch.setattr(RedisCache, name, method)
+    async with open_socket(f"/ws/chat/{room.slug}/", cookie=cookie) as ws:
+        assert (await ws.next("sync"))["me"]["id"] == user.pk
