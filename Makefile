@@ -40,7 +40,9 @@ run: demo
 # listening socket under supervisor, DEBUG off, static files collected, the embedded
 # defaults unless DATABASE_URL / REDIS_URL (or REDIS_SENTINELS) say otherwise. A
 # SECRET_KEY is made once in var/ unless one is given. SIGTERM or Ctrl+C drains and
-# stops; `make restart` restarts the workers one at a time. See docs/deploy.md.
+# stops; `make restart` restarts the workers one at a time. Behind a proxy, set
+# RT_TRUSTED_PROXY_COUNT (the client's address; 0, the default, ignores X-Forwarded-For).
+# See docs/deploy.md.
 WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 VAR := $(or $(RTSITE_VAR_DIR),$(CURDIR)/var)
 SERVE_ENV = DEBUG=false SECRET_KEY="$${SECRET_KEY:-$$(cat $(VAR)/secret-key)}"

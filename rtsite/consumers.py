@@ -133,8 +133,12 @@ class JsonConsumer(AsyncWebsocketConsumer):
         await self.accept()
         drain.opened(self)
         if settings.ACCESS_LOG:
+            client = logs.client_of(self.scope)
             logs.access.info(
-                'socket %s "%s" opened', logs.client_of(self.scope), self.scope.get("path", "")
+                'socket %s "%s" opened',
+                client,
+                self.scope.get("path", ""),
+                extra={"client": client},
             )
         metrics.SOCKETS_OPEN.labels(self.app).inc()
         metrics.SOCKETS_OPENED.labels(self.app).inc()
@@ -380,11 +384,13 @@ class JsonConsumer(AsyncWebsocketConsumer):
             metrics.SOCKETS_OPEN.labels(self.app).dec()
             metrics.CLOSES.labels(self.app, str(message.get("code", ""))).inc()
             if settings.ACCESS_LOG:
+                client = logs.client_of(self.scope)
                 logs.access.info(
                     'socket %s "%s" closed %s',
-                    logs.client_of(self.scope),
+                    client,
                     self.scope.get("path", ""),
                     message.get("code", ""),
+                    extra={"client": client},
                 )
         hub = get_hub()
         for group in getattr(self, "hub_groups", ()):

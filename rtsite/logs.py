@@ -4,10 +4,11 @@ A consumer sets ``socket_id`` when it connects; every line logged while that soc
 handlers run carries it (``[<id>]`` in plain text, ``socket_id`` in JSON), so one
 connection's lines can be followed through a busy log.
 
-daphne's own access log writes text to a stream and, behind a proxy, names the proxy
-(``127.0.0.1:0``); ``rtsite.access`` lines (``ProcessMiddleware``) go through logging,
-so they are JSON under LOG_FORMAT=json, and name the client that daphne's
-``--proxy-headers`` reads from X-Forwarded-For (``make serve`` passes it).
+daphne's own access log writes text to a stream and, behind a proxy, names the proxy;
+``rtsite.access`` lines (``ProcessMiddleware`` for requests, the consumers for sockets
+opened and closed) go through logging, so they are JSON under LOG_FORMAT=json, and
+carry the client's address as ``client``: the one the outermost trusted proxy saw
+(``rtsite.proxies``).
 """
 
 from __future__ import annotations
@@ -37,5 +38,6 @@ class PlainFormatter(logging.Formatter):
 
 
 def client_of(scope: dict[str, Any]) -> str:
+    """The client's address (no port: behind a proxy there is none worth logging)."""
     client = scope.get("client") or None
-    return f"{client[0]}:{client[1]}" if client else "-"
+    return str(client[0]) if client else "-"

@@ -15,7 +15,7 @@ from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, parse_cookie
 from django.shortcuts import render
 
-from rtsite import logs, services
+from rtsite import logs, proxies, services
 from rtsite.security import origin_allowed, refuse_handshake
 
 logger = logging.getLogger(__name__)
@@ -153,9 +153,11 @@ class SocketEntry:
 
 
 class ProcessMiddleware:
-    """ASGI: registers this process (heartbeat, janitor: ``rtsite.processes``) at its
-    first request of any kind (daphne has no lifespan events to start it at), and writes
-    the ``rtsite.access`` line of each HTTP request (``rtsite.logs``)."""
+    """ASGI, the site's entry: registers this process (heartbeat, janitor:
+    ``rtsite.processes``) at its first request of any kind (daphne has no lifespan events
+    to start it at), puts the client's address in the scope of every request and socket
+    (``rtsite.proxies``), and writes the ``rtsite.access`` line of each HTTP request
+    (``rtsite.logs``)."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
@@ -167,6 +169,7 @@ class ProcessMiddleware:
 
             get_process().start()
             self.started = True
+        proxies.settle_client(scope)
         if scope["type"] != "http" or not settings.ACCESS_LOG:
             return await self.inner(scope, receive, send)
         started = time.monotonic()
@@ -183,15 +186,16 @@ class ProcessMiddleware:
         finally:
             # Probes and scrapes come every few seconds: not worth a line each.
             level = logging.DEBUG if scope["path"].startswith(QUIET_PATHS) else logging.INFO
+            client = logs.client_of(scope)
             logs.access.log(
                 level,
                 '%s "%s %s" %s %.1fms',
-                logs.client_of(scope),
+                client,
                 scope["method"],
                 scope["path"],
                 status,
                 (time.monotonic() - started) * 1000,
-                extra={"client": logs.client_of(scope), "status": status},
+                extra={"client": client, "status": status},
             )
 
 

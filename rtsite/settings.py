@@ -90,6 +90,11 @@ SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("TRUST_X_FORWARDED_PROTO", False) else None
 )
 USE_X_FORWARDED_HOST = env_bool("USE_X_FORWARDED_HOST", False)
+# Proxies in front of the site that add the address they saw to X-Forwarded-For: the
+# client's address is the entry this many from the right (rtsite/proxies.py). 0 (make
+# run, or daphne reached directly): the header is not believed at all. Behind the
+# guide's nginx: 1. More than there are lets clients choose their own address.
+RT_TRUSTED_PROXY_COUNT = env_int("RT_TRUSTED_PROXY_COUNT", 0, minimum=0)
 
 INSTALLED_APPS = [
     "daphne",

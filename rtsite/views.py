@@ -15,7 +15,7 @@ from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from rtsite import health, metrics
+from rtsite import health, metrics, proxies
 from rtsite.accounts import SignupForm
 
 logger = logging.getLogger(__name__)
@@ -81,8 +81,8 @@ def _may_scrape(request: HttpRequest) -> bool:
     if token:
         given = request.headers.get("Authorization", "")
         return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
-    if "X-Forwarded-For" in request.headers:
-        return False  # through the proxy: from outside, whatever REMOTE_ADDR says
+    if any(header in request.headers for header in proxies.ADDRESS_HEADERS):
+        return False  # through a proxy: from outside, whatever REMOTE_ADDR says
     try:
         address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
     except ValueError:

@@ -134,17 +134,17 @@ async def test_a_flood_stores_only_the_allowed_rate_and_others_carry_on(
 def limited_server(django_db_setup: None, tmp_path: Path) -> Iterator[Daphne]:
     """A daphne process with the shipped limits on accounts and addresses (the shared
     test server lifts them for load tests), and a visitor cap small enough to reach. It
-    takes client addresses from X-Forwarded-For, as behind a proxy (docs/deploy.md): the
-    cap counts across processes, and other servers of the run have visitors at
-    127.0.0.1."""
+    takes client addresses from X-Forwarded-For, as behind the guide's nginx (one trusted
+    proxy, docs/deploy.md): the cap counts across processes, and other servers of the run
+    have visitors at 127.0.0.1."""
     server = start_daphne(
         tmp_path,
         env={
             "CHAT_POST_RATE_PER_SECOND": str(DEFAULT_POST_RATE),
             "CHAT_POST_BURST": str(DEFAULT_POST_BURST),
             "RT_MAX_SOCKETS_PER_ADDRESS": "5",
+            "RT_TRUSTED_PROXY_COUNT": "1",
         },
-        args=("--proxy-headers",),
     )
     yield server
     server.stop()

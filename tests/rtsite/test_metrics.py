@@ -44,9 +44,10 @@ def value(samples: dict[Any, float], name: str, **labels: str) -> float:
 def test_only_local_scrapers_without_a_token(client: Client) -> None:
     assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 200
     assert client.get("/metrics", REMOTE_ADDR="203.0.113.9").status_code == 403
-    # Through the proxy (it sets X-Forwarded-For), whatever the address says: refused.
-    forwarded = client.get("/metrics", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="1.2.3.4")
-    assert forwarded.status_code == 403
+    # Through a proxy (any header naming a client), whatever the address says: refused.
+    for header in ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP"):
+        forwarded = client.get("/metrics", REMOTE_ADDR="127.0.0.1", **{header: "1.2.3.4"})
+        assert forwarded.status_code == 403, header
 
 
 @override_settings(METRICS_TOKEN="s3cret-token")

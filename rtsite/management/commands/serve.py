@@ -51,9 +51,9 @@ def render_config(*, workers: int, host: str, port: int, max_frame: int) -> str:
     stop_wait = int(settings.RT_DRAIN_SECONDS + settings.RT_DRAIN_GRACE_SECONDS + 15)
     daphne = " ".join(
         [
+            # No --proxy-headers: it believes the left-most X-Forwarded-For entry, which
+            # the client writes; the site reads the header itself (rtsite/proxies.py).
             f"{python} -m daphne --fd 0",
-            # Behind nginx: the client's address from X-Forwarded-For (logs, limits).
-            "--proxy-headers",
             # rtsite.access lines replace daphne's own (text only, the proxy's address):
             # at verbosity 0 daphne formats none (written to /dev/null, they still cost
             # a connect some of its time).
