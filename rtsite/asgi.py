@@ -21,6 +21,7 @@ from rtsite import (  # noqa: E402
     layercheck,
     metrics,
     processes,
+    rebalance,
     serverpatches,
 )
 from rtsite.middleware import ProcessMiddleware, SocketEntry  # noqa: E402
@@ -36,6 +37,7 @@ serverpatches.install(
 # server (under daphne).
 drain.install()
 processes.start_with_server()
+rebalance.start_with_server()
 # Under `make serve`: workers that died before this one started leave no live gauges.
 metrics.forget_dead_workers()
 # Refuse to start beside processes that use another channel layer configuration.

@@ -141,6 +141,7 @@ class JsonConsumer(AsyncWebsocketConsumer):
                 extra={"client": client},
             )
         metrics.SOCKETS_OPEN.labels(self.app).inc()
+        metrics.WORKER_SOCKETS.inc()
         metrics.SOCKETS_OPENED.labels(self.app).inc()
         admission.queue.started()
         try:
@@ -320,14 +321,15 @@ class JsonConsumer(AsyncWebsocketConsumer):
         """1013 (try again later); unpatched, autobahn refuses it: 4500, retried too."""
         return CLOSE_TRY_AGAIN if serverpatches.closes_with_restart_codes() else CLOSE_SERVER_ERROR
 
-    async def drain(self) -> None:
-        """This process is exiting (``rtsite.drain``): say so, answer the frames already
-        on their way, then close with 1012 so the client reconnects (elsewhere)."""
+    async def drain(self, reason: str = "restart") -> None:
+        """This process is exiting (``rtsite.drain``), or hands the socket to a process
+        with fewer (``rtsite.rebalance``, reason ``rebalance``): say so, answer the frames
+        already on their way, then close with 1012 so the client reconnects (elsewhere)."""
         if self.draining:
             return
         self.draining = True
         try:
-            await self.send_frame(closing_frame("restart"))
+            await self.send_frame(closing_frame(reason))
             self.last_frame_at = time.monotonic()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(settings.RT_DRAIN_GRACE_SECONDS):
@@ -382,6 +384,7 @@ class JsonConsumer(AsyncWebsocketConsumer):
         if hasattr(self, "app"):  # connected (not refused by a middleware)
             drain.closed(self)
             metrics.SOCKETS_OPEN.labels(self.app).dec()
+            metrics.WORKER_SOCKETS.dec()
             metrics.CLOSES.labels(self.app, str(message.get("code", ""))).inc()
             if settings.ACCESS_LOG:
                 client = logs.client_of(self.scope)

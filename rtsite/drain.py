@@ -124,15 +124,20 @@ async def _drain_then_stop() -> None:
             reactor.stop()
 
 
-def _stop_listening() -> int:
+def listening_ports() -> list[Any]:
+    """The Twisted ports this process accepts on (none outside daphne)."""
+    if "twisted.internet.reactor" not in sys.modules:
+        return []
     from twisted.internet import reactor, tcp, unix
 
-    stopped = 0
-    for reader in list(reactor.getReaders()):
-        if isinstance(reader, tcp.Port | unix.Port):
-            reader.stopListening()
-            stopped += 1
-    return stopped
+    return [r for r in reactor.getReaders() if isinstance(r, tcp.Port | unix.Port)]
+
+
+def _stop_listening() -> int:
+    ports = listening_ports()
+    for port in ports:
+        port.stopListening()
+    return len(ports)
 
 
 async def drain() -> None:

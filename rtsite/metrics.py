@@ -31,6 +31,11 @@ LAG_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10)
 SOCKETS_OPEN = Gauge(
     "rtsite_sockets_open", "Open WebSockets, by app.", ["app"], multiprocess_mode="livesum"
 )
+# Each worker's own count (under ``make serve`` the samples carry its ``pid``): how evenly
+# the shared listening socket spreads them (``rtsite.rebalance``).
+WORKER_SOCKETS = Gauge(
+    "rtsite_worker_sockets_open", "Open WebSockets of this worker.", multiprocess_mode="liveall"
+)
 SOCKETS_OPENED = Counter("rtsite_sockets_opened", "WebSockets accepted, by app.", ["app"])
 CLOSES = Counter(
     "rtsite_socket_closes", "WebSockets closed, by app and close code.", ["app", "code"]
@@ -74,6 +79,10 @@ DB_LATENCY = Histogram(
     "rtsite_db_latency_seconds",
     "A SELECT 1 through the database thread, its queue included.",
     buckets=LATENCY_BUCKETS,
+)
+HANDED_BACK = Counter(
+    "rtsite_sockets_handed_back",
+    "Sockets closed (1012, reason rebalance) by a process holding more than its share.",
 )
 DRAINING = Gauge(
     "rtsite_draining",

@@ -338,6 +338,16 @@ RT_DRAIN_GRACE_SECONDS = env_float("RT_DRAIN_GRACE_SECONDS", 10.0)
 # dead, and the others take its hub out of its groups and its sockets out of the counts
 # (rtsite/processes.py).
 RT_HEARTBEAT_SECONDS = env_float("RT_HEARTBEAT_SECONDS", 1.0, minimum=0.1)
+# Workers sharing a listening socket keep their shares of sockets even (rtsite/rebalance):
+# every RT_REBALANCE_SECONDS (0: never) a worker holding more than RT_REBALANCE_RATIO times
+# the mean, and at least RT_REBALANCE_MIN_EXCESS sockets over it, stops accepting for a
+# moment and closes (1012, spread over RT_REBALANCE_SPREAD_SECONDS) enough sockets to come
+# down to the mean; their reconnects land on the others. After a rolling restart one
+# worker held every socket.
+RT_REBALANCE_SECONDS = env_float("RT_REBALANCE_SECONDS", 5.0, minimum=0.0)
+RT_REBALANCE_RATIO = env_float("RT_REBALANCE_RATIO", 1.25, minimum=1.0)
+RT_REBALANCE_MIN_EXCESS = env_int("RT_REBALANCE_MIN_EXCESS", 4, minimum=1)
+RT_REBALANCE_SPREAD_SECONDS = env_float("RT_REBALANCE_SPREAD_SECONDS", 3.0, minimum=0.0)
 RT_PROCESS_DEAD_SECONDS = env_float("RT_PROCESS_DEAD_SECONDS", 5.0, minimum=1.0)
 if RT_PROCESS_DEAD_SECONDS < 2 * RT_HEARTBEAT_SECONDS:
     raise ImproperlyConfigured(

@@ -37,6 +37,7 @@ from tests.rtsite.test_metrics import scrape, value
 pytestmark = pytest.mark.django_db(transaction=True)
 
 READERS = 30
+REBALANCE_READERS = 40
 
 
 @dataclass
@@ -276,3 +277,59 @@ async def test_the_watchdog_restarts_a_frozen_worker(watched: Served) -> None:
     assert f"(pid {pid}) silent for 2 s: killed" in log
     await asyncio.to_thread(wait_ready, watched.url)
     report(f"[make serve] frozen worker killed by the watchdog and replaced in {took:.1f} s")
+
+
+def worker_shares(served: Served) -> dict[str, float]:
+    """Open sockets by daphne worker (``rtsite_worker_sockets_open``: a sample a pid)."""
+    pids = {str(info["pid"]) for info in served.workers().values()}
+    return {
+        dict(labels)["pid"]: count
+        for (name, labels), count in scrape(served.url).items()
+        if name == "rtsite_worker_sockets_open" and dict(labels).get("pid") in pids
+    }
+
+
+async def test_after_a_rolling_restart_the_workers_share_the_sockets_again(
+    served: Served, make_room: Callable[..., Room]
+) -> None:
+    """Each worker drains in turn and its clients reconnect to the other, so after a
+    rolling restart one worker held every socket, for good. The one over its share hands
+    the excess back (``rtsite.rebalance``): within a minute neither holds more than 1.25
+    times the mean, and the clients lost nothing."""
+    room = await database_sync_to_async(make_room)(retention=0)
+    readers = [Reader([served.ws_url], f"/ws/chat/{room.slug}/") for _ in range(REBALANCE_READERS)]
+    tasks = [asyncio.create_task(reader.run()) for reader in readers]
+    try:
+        await until(lambda: all(r.ws is not None for r in readers))
+        before = await asyncio.to_thread(worker_shares, served)
+        restart = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, str(ROOT / "manage.py"), "serve", "--restart"],
+            env=child_env(RTSITE_VAR_DIR=str(served.var)),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert restart.returncode == 0, restart.stderr
+        restarted_at = time.monotonic()
+        await until(lambda: all(r.ws is not None for r in readers), 30)
+        after = await asyncio.to_thread(worker_shares, served)
+        balanced_in = None
+        shares = after
+        while time.monotonic() - restarted_at < 60:
+            shares = await asyncio.to_thread(worker_shares, served)
+            counts = list(shares.values())
+            settled = len(counts) == 2 and sum(counts) == len(readers)
+            if settled and max(counts) <= 1.25 * sum(counts) / 2:
+                balanced_in = time.monotonic() - restarted_at
+                break
+            await asyncio.sleep(0.5)
+    finally:
+        await stop(readers, tasks)
+    report(
+        f"[make serve] rolling restart with {len(readers)} sockets: per worker before "
+        f"{sorted(before.values())}, right after {sorted(after.values())}, then "
+        f"{sorted(shares.values())}; within 1.25x of the mean after "
+        f"{balanced_in and round(balanced_in, 1)} s"
+    )
+    assert balanced_in is not None, f"still {shares} a minute after the restart"

@@ -200,6 +200,7 @@ async def test_a_session_that_cannot_be_read_closes_to_retry_not_as_a_visitor(
     sends would be refused (seen: 42 posts refused in a 10 s Redis outage)."""
     user = await database_sync_to_async(make_user)()
     cookie = await database_sync_to_async(session_cookie)(user)
+
     async def redis_away(cache: RedisCache, key: Any, *args: Any, **kwargs: Any) -> Any:
         raise redis.exceptions.ConnectionError("Connection refused")
 
