@@ -589,17 +589,35 @@ def _presence_batch() -> _PresenceBatch:
     return _batches.get()
 
 
-async def post_allowed(*, user: Any) -> None:
-    """The per-account limit on posts, across all of the user's sockets and processes
-    (each socket also has its own frame limit): thirty tabs post no faster than one."""
+# What a refusal says, by the kind of write.
+_TOO_FAST = {
+    "post": "posting",
+    "edit": "editing messages",
+    "delete": "deleting messages",
+    "reaction": "reacting",
+    "typing": "typing",
+}
+
+
+async def write_allowed(*, user: Any, action: str) -> None:
+    """The per-account limit on every write that reaches other people (``action``: a key
+    of CHAT_WRITE_COSTS), across all of the user's sockets and processes (each socket
+    also has its own frame limit): thirty tabs write no faster than one. One budget,
+    counted in posts; each kind of write costs its weight."""
+    cost = settings.CHAT_WRITE_COSTS[action]
+    if cost <= 0:
+        return
     allowed = await account_take(
-        action="chat.post",
+        action="chat.write",
         key=user.pk,
         rate=settings.CHAT_POST_RATE_PER_SECOND,
         burst=settings.CHAT_POST_BURST,
+        cost=cost,
     )
     if not allowed:
-        raise ActionError(ErrorCode.RATE_LIMITED, "you are posting too fast; slow down")
+        raise ActionError(
+            ErrorCode.RATE_LIMITED, f"you are {_TOO_FAST[action]} too fast; slow down"
+        )
 
 
 async def typing_start(*, room: Room, user: Any) -> None:

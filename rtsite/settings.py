@@ -358,10 +358,20 @@ RT_MAX_SOCKETS_PER_ADDRESS = env_int("RT_MAX_SOCKETS_PER_ADDRESS", 60, minimum=1
 
 # Chat (chat/).
 CHAT_MAX_MESSAGE_LENGTH = env_int("CHAT_MAX_MESSAGE_LENGTH", 2000, minimum=1)
-# Posts per account across all its sockets and processes (each socket's frame limit,
-# RT_RATE_LIMIT_*, applies too): a burst, refilled at a rate.
+# Every chat write that reaches other people (a post, an edit, a deletion, a reaction,
+# "is typing") is limited per account, across all its sockets and processes (each
+# socket's frame limit, RT_RATE_LIMIT_*, applies too): one budget, counted in posts, a
+# burst refilled at a rate. Each kind of write costs what it weighs next to a post: an
+# edit sends the whole text again to every reader and stores the text before it.
 CHAT_POST_RATE_PER_SECOND = env_float("CHAT_POST_RATE_PER_SECOND", 2.0, minimum=0.01)
 CHAT_POST_BURST = env_int("CHAT_POST_BURST", 20, minimum=1)
+CHAT_WRITE_COSTS = {
+    "post": 1.0,
+    "edit": env_float("CHAT_EDIT_COST", 2.0, minimum=0.0),
+    "delete": env_float("CHAT_DELETE_COST", 1.0, minimum=0.0),
+    "reaction": env_float("CHAT_REACTION_COST", 1.0, minimum=0.0),
+    "typing": env_float("CHAT_TYPING_COST", 0.2, minimum=0.0),
+}
 CHAT_HISTORY_PAGE_SIZE = env_int("CHAT_HISTORY_PAGE_SIZE", 50, minimum=1)
 CHAT_RESUME_LIMIT = env_int("CHAT_RESUME_LIMIT", 1000, minimum=1)
 CHAT_TYPING_TIMEOUT_SECONDS = env_float("CHAT_TYPING_TIMEOUT_SECONDS", 5.0, minimum=0.5)

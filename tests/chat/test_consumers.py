@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
+from django.conf import settings
 from django.test import override_settings
 
 from chat import services
 from chat.models import Message, Room
+from rtsite.redis import get_redis
 from tests.conftest import open_socket, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -465,3 +467,70 @@ async def test_sockets_connecting_together_share_one_history_read(
             sync = await late.next("sync")
         assert [m["body"] for m in sync["messages"]][-1:] == ["new"]
         assert len(reads) == 2
+
+
+# ------------------------------------------------------------ the per-account write limit
+
+
+@pytest.fixture
+def account_budget_of_two() -> Iterator[None]:
+    """A write budget of two posts per account, hardly refilled; the buckets go after
+    the test (user ids come again in the next test's database)."""
+    costs = {**settings.CHAT_WRITE_COSTS, "typing": 1.0}  # a fifth of a post by default
+    with override_settings(
+        CHAT_POST_BURST=2, CHAT_POST_RATE_PER_SECOND=0.01, CHAT_WRITE_COSTS=costs
+    ):
+        yield
+    client = get_redis(timeout=5)
+    for key in client.scan_iter(match=f"{settings.REDIS_KEY_PREFIX}:rate:*"):
+        client.delete(key)
+
+
+# (frame for the i-th try, writes the budget of two allows, what readers get of each)
+WRITES = {
+    "edit": (
+        lambda ids, i: {"type": "message.edit", "id": ids[0], "body": f"v{i}"},
+        1,
+        "message.updated",
+    ),
+    "delete": (lambda ids, i: {"type": "message.delete", "id": ids[i]}, 2, "message.deleted"),
+    "reaction": (
+        lambda ids, i: {"type": "reaction.toggle", "id": ids[0], "emoji": "👍"},
+        2,
+        "message.updated",
+    ),
+    "typing": (lambda ids, i: {"type": "typing"}, 2, "typing"),
+}
+
+
+@pytest.mark.parametrize("kind", WRITES)
+async def test_every_write_that_reaches_others_is_limited_per_account(
+    kind: str, room: Room, alice: Any, cookies: dict[str, str], account_budget_of_two: None
+) -> None:
+    """Edits, deletions, reactions and typing share the account's budget with posts,
+    across the account's sockets (one socket each here, under its own frame limit), at
+    their cost: an edit is two posts. A refusal is a clear error; the socket goes on."""
+    frame_for, allowed, broadcast = WRITES[kind]
+    ids = await posted(room, alice, 3)
+    async with contextlib.AsyncExitStack() as stack:
+        reader = await stack.enter_async_context(open_socket(path(room), cookie=cookies["bob"]))
+        tabs = [
+            await stack.enter_async_context(open_socket(path(room), cookie=cookies["alice"]))
+            for _ in range(allowed + 1)
+        ]
+        for ws in [reader, *tabs]:
+            await ws.next("sync")
+        for i, ws in enumerate(tabs[:allowed]):
+            await ws.send({**frame_for(ids, i), "ref": f"w{i}"})
+            assert (await ws.next("ack"))["ref"] == f"w{i}"
+            await reader.next(broadcast)
+        over = tabs[allowed]
+        await over.send({**frame_for(ids, allowed), "ref": "over"})
+        error = await over.next("error")
+        assert (error["code"], error["ref"]) == ("rate_limited", "over")
+        assert "too fast" in error["message"]
+        await over.usable()
+        await reader.nothing(broadcast)
+        # Posts come out of the same budget: it is spent.
+        await over.send({"type": "message.send", "body": "and a post", "ref": "p"})
+        assert (await over.next("error"))["code"] == "rate_limited"
