@@ -381,19 +381,23 @@ def read_marks(
     room who reached the same message (readers at the bottom of a busy room all send its
     newest id). Counts cost nothing for them (nothing is left); only a reader who
     stopped short of the newest message is counted. Returns the cursors that moved; with
-    ``publish`` off the caller sends their ``read`` frames (``_publish_reads``)."""
-    by_target: dict[tuple[int, int], list[int]] = defaultdict(list)
-    for (user_id, room_id), message_id in marks.items():
-        by_target[(room_id, message_id)].append(user_id)
+    ``publish`` off the caller sends their ``read`` frames (``_publish_reads``).
+
+    A cursor goes no further than the room's newest message: it only moves forward, so
+    an id past it (another room's, or made up) would silence the room's unread and
+    mention counts for that user for good. (A page reads a message after it was
+    committed, so its newest is never past the one read here.)"""
     moved: dict[tuple[int, int], Unread] = {}
     slugs = dict(
-        Room.objects.filter(pk__in={room_id for room_id, _ in by_target}).values_list("pk", "slug")
+        Room.objects.filter(pk__in={room_id for _, room_id in marks}).values_list("pk", "slug")
     )
     tops = {room_id: top_message_id(room_id=room_id) for room_id in slugs}
+    by_target: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for (user_id, room_id), message_id in marks.items():
+        if room_id in tops:
+            by_target[(room_id, min(message_id, tops[room_id]))].append(user_id)
     with transaction.atomic():
         for (room_id, message_id), user_ids in sorted(by_target.items()):
-            if room_id not in slugs:
-                continue  # deleted meanwhile
             states = ReadState.objects.filter(room_id=room_id, user_id__in=user_ids)
             cursors = dict(states.values_list("user_id", "last_read_id"))
             movers = {uid for uid, last in cursors.items() if last < message_id}

@@ -428,6 +428,27 @@ async def test_read_state_syncs_to_the_users_other_pages_and_the_room_list(
             )
 
 
+async def test_a_read_cursor_goes_no_further_than_the_rooms_newest_message(
+    room: Room, make_room: Callable[..., Room], bob: Any, cookies: dict[str, str]
+) -> None:
+    """A ``read`` past the room's newest message (made up, or another room's) would have
+    silenced the room's counts for good: the cursor only moves forward."""
+    other = await database_sync_to_async(make_room)()
+    async with open_socket(path(room), cookie=cookies["alice"]) as ws:
+        assert (await ws.next("sync"))["last_read_id"] == 0  # a first visit
+        ids = await posted(room, bob, 2)
+        elsewhere = await posted(other, bob, 1)
+        await ws.send({"type": "read", "id": 2**63 - 1})
+        read = await ws.next("read")
+        assert (read["last_read_id"], read["unread"]) == (ids[-1], 0)
+        await ws.send({"type": "read", "id": elsewhere[0]})  # newer than this room's
+        await ws.nothing("read")
+    await database_sync_to_async(services.message_post)(room=room, author=bob, body="@alice new")
+    async with open_socket("/ws/chat/", cookie=cookies["alice"]) as lobby:
+        mine = {r["slug"]: r for r in (await lobby.next("rooms"))["rooms"]}[room.slug]
+        assert (mine["unread"], mine["mentions"]) == (1, 1)
+
+
 async def test_a_mute_disables_the_users_open_pages_live(
     room: Room, alice: Any, cookies: dict[str, str]
 ) -> None:
