@@ -108,9 +108,12 @@ _ROOM_FOR_AUTHOR = Compiled(
     room=int,
     author=int,
 )
-# The message an author already sent with this nonce (a retried send).
+# The message an author already sent to this room with this nonce (a retried send).
 _SENT_WITH_NONCE = Compiled(
-    lambda p: Message.objects.filter(author=p.author, nonce=p.nonce).values_list("pk")[:1],
+    lambda p: Message.objects.filter(room=p.room, author=p.author, nonce=p.nonce).values_list("pk")[
+        :1
+    ],
+    room=int,
     author=int,
     nonce=str,
 )
@@ -165,14 +168,14 @@ def _clean_body(body: str) -> str:
 
 def message_post(*, room: Room, author: Any, body: str, nonce: str = "") -> Message:
     """Store a message (pruning what the room's policy no longer keeps) and broadcast it
-    on commit. A send repeated with the same ``nonce`` (a retry after a lost ack) returns
-    the stored message instead of storing it again."""
+    on commit. A send repeated to the same room with the same ``nonce`` (a retry after a
+    lost ack) returns the stored message instead of storing it again."""
     _check_author(author)
     body = _clean_body(body)
     with transaction.atomic():
         room = _locked_room(room, author)
         if nonce:
-            sent = _SENT_WITH_NONCE.first(author=author.pk, nonce=nonce)
+            sent = _SENT_WITH_NONCE.first(room=room.pk, author=author.pk, nonce=nonce)
             if sent is not None:
                 return Message.objects.get(pk=sent[0])
         if room.author_muted:

@@ -363,6 +363,33 @@ async def test_a_resend_with_the_same_nonce_is_acked_with_the_stored_message(
         await ws.nothing("message", within=0.5)
 
 
+async def test_a_nonce_names_a_send_in_one_room_only(
+    room: Room, make_room: Callable[..., Room], cookies: dict[str, str]
+) -> None:
+    """The same nonce sent to another room is another message, stored there; it was acked
+    with the first room's message and stored nothing."""
+    other = await database_sync_to_async(make_room)()
+    async with (
+        open_socket(path(room), cookie=cookies["alice"]) as a,
+        open_socket(path(other), cookie=cookies["alice"]) as b,
+    ):
+        await a.next("sync")
+        await b.next("sync")
+        await a.send({"type": "message.send", "body": "in A", "nonce": "n1", "ref": "a"})
+        in_a = await a.next("ack")
+        await b.send({"type": "message.send", "body": "in B", "nonce": "n1", "ref": "b"})
+        in_b = await b.next("ack")
+        assert in_b["id"] != in_a["id"]
+        assert (await b.next("message"))["message"]["body"] == "in B"
+        # A retry in B is still a retry.
+        await b.send({"type": "message.send", "body": "in B", "nonce": "n1", "ref": "b2"})
+        assert (await b.next("ack"))["id"] == in_b["id"]
+    stored = await database_sync_to_async(
+        lambda: sorted(Message.objects.values_list("room_id", "body"))
+    )()
+    assert stored == sorted([(room.pk, "in A"), (other.pk, "in B")])
+
+
 async def test_context_loads_around_a_message_and_says_when_it_is_gone(
     room: Room, alice: Any, cookies: dict[str, str]
 ) -> None:
