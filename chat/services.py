@@ -31,7 +31,7 @@ from chat.selectors import (
     unread_count,
     user_is_muted,
 )
-from notifications.services import TITLE_MAX, notification_fold, times
+from notifications.services import TITLE_MAX, notification_fold, notification_follow, times
 from rtsite import presence
 from rtsite.errors import ActionError, ErrorCode
 from rtsite.loops import PerLoop
@@ -200,10 +200,20 @@ def message_post(*, room: Room, author: Any, body: str, nonce: str = "") -> Mess
     return message
 
 
+# What a mention notification shows: the first characters of its message, which it
+# follows (an edit shows the new text; a deletion says so, and the text is gone).
+MENTION_BODY_MAX = 300
+MENTION_DELETED = "This message was deleted."
+
+
+def _mention_subject(message_id: int) -> str:
+    return f"chat.message:{message_id}"
+
+
 def _notify_mentions(message: Message) -> list[Any]:
     """Tell each ``@username`` in the message, with a link to it (same transaction), and
-    note the mention for their unread counts. Repeats from one author fold into one
-    notification per recipient."""
+    note the mention for their unread counts. Repeats from one author in one room fold
+    into one notification per recipient (naming that room)."""
     users = mentioned_users(body=message.body, author=message.author)
     if not users:
         return []
@@ -213,12 +223,13 @@ def _notify_mentions(message: Message) -> list[Any]:
     link = reverse("chat:room_detail", args=[room.slug]) + f"#m{message.pk}"
     for user in users:
         notification_fold(
-            key=f"mention:{message.author_id}",
+            key=f"mention:{message.author_id}:{room.pk}",
             user=user,
             title=lambda n: f"{author} mentioned you{times(n)} in {room.title}"[:TITLE_MAX],
-            body=message.body[:300],
+            body=message.body[:MENTION_BODY_MAX],
             link=link,
             created_by=message.author,
+            subject=_mention_subject(message.pk),
         )
     return users
 
@@ -252,7 +263,8 @@ def _publish_update(message: Message) -> None:
 
 def message_edit(*, room: Room, user: Any, message_id: int, body: str) -> Message:
     """Change the text of one's own message within CHAT_EDIT_WINDOW_SECONDS; the text
-    before is kept for staff. Open pages show the new text, "(edited)", at once."""
+    before is kept for staff. Open pages show the new text, "(edited)", at once, and so
+    does a mention notification showing the message."""
     _check_author(user)
     body = _clean_body(body)
     with transaction.atomic():
@@ -276,6 +288,9 @@ def message_edit(*, room: Room, user: Any, message_id: int, body: str) -> Messag
         message.seq = _next_seq(room)
         message.save(update_fields=["body", "edited_at", "seq"])
         _publish_update(message)
+        notification_follow(
+            subjects=[_mention_subject(message.pk)], body=message.body[:MENTION_BODY_MAX]
+        )
     return message
 
 
@@ -291,7 +306,8 @@ def message_delete(*, messages: Iterable[Message]) -> int:
     every open page of their rooms.
 
     Each becomes a tombstone: its text, edits and reactions are deleted, its row stays
-    with a new ``seq``, so a page that was away when it happened drops it on resume."""
+    with a new ``seq``, so a page that was away when it happened drops it on resume. A
+    mention notification showing its text says it was deleted instead."""
     by_room: dict[int, list[int]] = defaultdict(list)
     for message in messages:
         by_room[message.room_id].append(message.pk)
@@ -314,6 +330,9 @@ def message_delete(*, messages: Iterable[Message]) -> int:
             MessageEdit.objects.filter(message_id__in=gone).delete()
             Reaction.objects.filter(message_id__in=gone).delete()
             Mention.objects.filter(message_id__in=gone).delete()
+            notification_follow(
+                subjects=[_mention_subject(pk) for pk in gone], body=MENTION_DELETED
+            )
             deleted += len(gone)
             publish_on_commit(
                 protocol.room_group(room_id),
