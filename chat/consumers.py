@@ -79,7 +79,9 @@ _shared_history = SharedReads(share_for=5.0)
 
 
 class RoomListConsumer(JsonConsumer):
-    """Live online counts for the room list page."""
+    """Live online counts for the room list page, and a logged-in user's unread and
+    mention counts. A visitor (on any site: the room list is public) gets the rooms and
+    their online counts only, never who posted or whom a post mentions."""
 
     client_frames = protocol.LOBBY_CLIENT_FRAMES
     server_frames = protocol.LOBBY_SERVER_FRAMES
@@ -87,6 +89,7 @@ class RoomListConsumer(JsonConsumer):
     async def connect(self) -> None:
         await self.join_group(protocol.LOBBY_GROUP)
         if self.user.is_authenticated:
+            await self.join_group(protocol.ACTIVITY_GROUP)
             await self.join_group(protocol.user_group(self.user.pk))
         await self._send_rooms()
 

@@ -193,7 +193,7 @@ def message_post(*, room: Room, author: Any, body: str, nonce: str = "") -> Mess
         mentioned = _notify_mentions(message) if "@" in body else []
         # The room list's unread and mention counts, kept live without a write per member.
         publish_on_commit(
-            protocol.LOBBY_GROUP,
+            protocol.ACTIVITY_GROUP,
             protocol.EVENT_ACTIVITY,
             protocol.activity_frame(room.slug, message, [user.pk for user in mentioned]),
         )

@@ -280,6 +280,28 @@ async def test_room_list_counts_are_live(room: Room, cookies: dict[str, str]) ->
         assert (update["slug"], update["online"]) == (room.slug, 0)
 
 
+@pytest.mark.parametrize("anonymous_read", [False, True])
+async def test_visitors_on_the_room_list_are_not_told_who_posts_or_whom_it_mentions(
+    anonymous_read: bool, room: Room, alice: Any, bob: Any, cookies: dict[str, str]
+) -> None:
+    """``room.activity`` names the author and the users mentioned: it is for logged-in
+    users' unread counts. A visitor's room list (which has none) gets the rooms and who
+    is online; on a site closed to visitors too."""
+    with override_settings(CHAT_ANONYMOUS_READ=anonymous_read):
+        async with (
+            open_socket("/ws/chat/") as visitor,
+            open_socket("/ws/chat/", cookie=cookies["bob"]) as member,
+        ):
+            await visitor.next("rooms")
+            await member.next("rooms")
+            await database_sync_to_async(services.message_post)(
+                room=room, author=alice, body="@bob hello"
+            )
+            assert (await member.next("room.activity"))["mentions"] == [bob.pk]
+            await visitor.nothing("room.activity")
+            await visitor.usable()
+
+
 @override_settings(CHAT_ONLINE_LIST_LIMIT=1)
 async def test_large_rooms_list_some_users_and_count_all(
     room: Room, cookies: dict[str, str]
