@@ -420,6 +420,9 @@ ARENA_TICK_SLOTS = env_int("ARENA_TICK_SLOTS", 2, minimum=1)
 ARENA_ROUND_SECONDS = env_float("ARENA_ROUND_SECONDS", 180.0, minimum=5.0)
 ARENA_RESULTS_SECONDS = env_float("ARENA_RESULTS_SECONDS", 10.0, minimum=1.0)
 ARENA_MAX_PLAYERS = env_int("ARENA_MAX_PLAYERS", 12, minimum=2)
+# Arenas one user may have open (made by them and not closed yet), of which one public:
+# opening a public arena again gives back the one they have, as Connect Four does.
+ARENA_MAX_OPEN_PER_USER = env_int("ARENA_MAX_OPEN_PER_USER", 3, minimum=1)
 # The owner's lease: renewed every tick; another process takes over once it lapses, and
 # the processes watching an arena try to take it every ARENA_CLAIM_SECONDS.
 ARENA_LEASE_SECONDS = env_float("ARENA_LEASE_SECONDS", 1.5, minimum=0.5)
