@@ -74,7 +74,7 @@ def _install() -> None:
 
     _around(JsonConsumer, "receive", "frame_in", None)
     _around(ChatRoomConsumer, "on_message_send", "handler", "handler_done")
-    _around(services, "post_allowed", None, "limit_checked")
+    _around(services, "write_allowed", None, "limit_checked")
     _around(services, "message_post", "thread_in", "thread_out")
     _around(BaseDatabaseWrapper, "_commit", "commit_start", "commit_end")
 

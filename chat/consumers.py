@@ -79,7 +79,9 @@ _shared_history = SharedReads(share_for=5.0)
 
 
 class RoomListConsumer(JsonConsumer):
-    """Live online counts for the room list page."""
+    """Live online counts for the room list page, and a logged-in user's unread and
+    mention counts. A visitor (on any site: the room list is public) gets the rooms and
+    their online counts only, never who posted or whom a post mentions."""
 
     client_frames = protocol.LOBBY_CLIENT_FRAMES
     server_frames = protocol.LOBBY_SERVER_FRAMES
@@ -87,6 +89,7 @@ class RoomListConsumer(JsonConsumer):
     async def connect(self) -> None:
         await self.join_group(protocol.LOBBY_GROUP)
         if self.user.is_authenticated:
+            await self.join_group(protocol.ACTIVITY_GROUP)
             await self.join_group(protocol.user_group(self.user.pk))
         await self._send_rooms()
 
@@ -226,7 +229,7 @@ class ChatRoomConsumer(LiveConsumer):
     async def on_message_send(self, *, body: str, nonce: str = "") -> dict[str, Any]:
         author = self.require_user("log in to take part in this room")
         room = self._joined_room()
-        await services.post_allowed(user=author)
+        await services.write_allowed(user=author, action="post")
         message = await write_to_async(services.message_post)(
             room=room, author=author, body=body, nonce=nonce
         )
@@ -234,18 +237,21 @@ class ChatRoomConsumer(LiveConsumer):
 
     async def on_message_edit(self, *, id: int, body: str) -> None:
         user = self.require_user("log in to edit your messages")
+        await services.write_allowed(user=user, action="edit")
         await database_sync_to_async(services.message_edit)(
             room=self._joined_room(), user=user, message_id=id, body=body
         )
 
     async def on_message_delete(self, *, id: int) -> None:
         user = self.require_user("log in to delete your messages")
+        await services.write_allowed(user=user, action="delete")
         await database_sync_to_async(services.message_delete_own)(
             room=self._joined_room(), user=user, message_id=id
         )
 
     async def on_reaction_toggle(self, *, id: int, emoji: str) -> None:
         user = self.require_user("log in to react to messages")
+        await services.write_allowed(user=user, action="reaction")
         await database_sync_to_async(services.reaction_toggle)(
             room=self._joined_room(), user=user, message_id=id, emoji=emoji
         )
@@ -293,6 +299,7 @@ class ChatRoomConsumer(LiveConsumer):
         if now - self.last_typing < TYPING_MIN_INTERVAL:
             return  # already announced; the indicator is still showing
         self.last_typing = now
+        await services.write_allowed(user=user, action="typing")
         await services.typing_start(room=room, user=user)
 
     chat_message = LiveConsumer.forward_stored

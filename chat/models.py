@@ -112,10 +112,12 @@ class Message(models.Model):
             models.Index(fields=["room", "seq"], name="chat_message_room_seq"),
         ]
         constraints = [
+            # A nonce names one send in one room: the same nonce in another room is
+            # another message (a retry is always to the room it was first sent to).
             models.UniqueConstraint(
-                fields=["author", "nonce"],
+                fields=["room", "author", "nonce"],
                 condition=~models.Q(nonce=""),
-                name="chat_message_author_nonce",
+                name="chat_message_room_author_nonce",
             )
         ]
 

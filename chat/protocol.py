@@ -61,6 +61,9 @@ EVENT_MUTED = "chat.muted"
 
 # Hub groups (where broadcasts go) and presence rooms (who is online), named here only.
 LOBBY_GROUP = "chat.lobby"
+# The room list's logged-in sockets: what was posted where, and whom it mentions (for
+# their unread and mention counts). Visitors have no counts, and are told none of it.
+ACTIVITY_GROUP = "chat.activity"
 
 
 def room_group(room_id: int) -> str:

@@ -31,7 +31,7 @@ from chat.selectors import (
     unread_count,
     user_is_muted,
 )
-from notifications.services import TITLE_MAX, notification_fold, times
+from notifications.services import TITLE_MAX, notification_fold, notification_follow, times
 from rtsite import presence
 from rtsite.errors import ActionError, ErrorCode
 from rtsite.loops import PerLoop
@@ -108,9 +108,12 @@ _ROOM_FOR_AUTHOR = Compiled(
     room=int,
     author=int,
 )
-# The message an author already sent with this nonce (a retried send).
+# The message an author already sent to this room with this nonce (a retried send).
 _SENT_WITH_NONCE = Compiled(
-    lambda p: Message.objects.filter(author=p.author, nonce=p.nonce).values_list("pk")[:1],
+    lambda p: Message.objects.filter(room=p.room, author=p.author, nonce=p.nonce).values_list("pk")[
+        :1
+    ],
+    room=int,
     author=int,
     nonce=str,
 )
@@ -165,14 +168,14 @@ def _clean_body(body: str) -> str:
 
 def message_post(*, room: Room, author: Any, body: str, nonce: str = "") -> Message:
     """Store a message (pruning what the room's policy no longer keeps) and broadcast it
-    on commit. A send repeated with the same ``nonce`` (a retry after a lost ack) returns
-    the stored message instead of storing it again."""
+    on commit. A send repeated to the same room with the same ``nonce`` (a retry after a
+    lost ack) returns the stored message instead of storing it again."""
     _check_author(author)
     body = _clean_body(body)
     with transaction.atomic():
         room = _locked_room(room, author)
         if nonce:
-            sent = _SENT_WITH_NONCE.first(author=author.pk, nonce=nonce)
+            sent = _SENT_WITH_NONCE.first(room=room.pk, author=author.pk, nonce=nonce)
             if sent is not None:
                 return Message.objects.get(pk=sent[0])
         if room.author_muted:
@@ -190,17 +193,27 @@ def message_post(*, room: Room, author: Any, body: str, nonce: str = "") -> Mess
         mentioned = _notify_mentions(message) if "@" in body else []
         # The room list's unread and mention counts, kept live without a write per member.
         publish_on_commit(
-            protocol.LOBBY_GROUP,
+            protocol.ACTIVITY_GROUP,
             protocol.EVENT_ACTIVITY,
             protocol.activity_frame(room.slug, message, [user.pk for user in mentioned]),
         )
     return message
 
 
+# What a mention notification shows: the first characters of its message, which it
+# follows (an edit shows the new text; a deletion says so, and the text is gone).
+MENTION_BODY_MAX = 300
+MENTION_DELETED = "This message was deleted."
+
+
+def _mention_subject(message_id: int) -> str:
+    return f"chat.message:{message_id}"
+
+
 def _notify_mentions(message: Message) -> list[Any]:
     """Tell each ``@username`` in the message, with a link to it (same transaction), and
-    note the mention for their unread counts. Repeats from one author fold into one
-    notification per recipient."""
+    note the mention for their unread counts. Repeats from one author in one room fold
+    into one notification per recipient (naming that room)."""
     users = mentioned_users(body=message.body, author=message.author)
     if not users:
         return []
@@ -210,12 +223,13 @@ def _notify_mentions(message: Message) -> list[Any]:
     link = reverse("chat:room_detail", args=[room.slug]) + f"#m{message.pk}"
     for user in users:
         notification_fold(
-            key=f"mention:{message.author_id}",
+            key=f"mention:{message.author_id}:{room.pk}",
             user=user,
             title=lambda n: f"{author} mentioned you{times(n)} in {room.title}"[:TITLE_MAX],
-            body=message.body[:300],
+            body=message.body[:MENTION_BODY_MAX],
             link=link,
             created_by=message.author,
+            subject=_mention_subject(message.pk),
         )
     return users
 
@@ -249,7 +263,8 @@ def _publish_update(message: Message) -> None:
 
 def message_edit(*, room: Room, user: Any, message_id: int, body: str) -> Message:
     """Change the text of one's own message within CHAT_EDIT_WINDOW_SECONDS; the text
-    before is kept for staff. Open pages show the new text, "(edited)", at once."""
+    before is kept for staff. Open pages show the new text, "(edited)", at once, and so
+    does a mention notification showing the message."""
     _check_author(user)
     body = _clean_body(body)
     with transaction.atomic():
@@ -273,6 +288,9 @@ def message_edit(*, room: Room, user: Any, message_id: int, body: str) -> Messag
         message.seq = _next_seq(room)
         message.save(update_fields=["body", "edited_at", "seq"])
         _publish_update(message)
+        notification_follow(
+            subjects=[_mention_subject(message.pk)], body=message.body[:MENTION_BODY_MAX]
+        )
     return message
 
 
@@ -288,7 +306,8 @@ def message_delete(*, messages: Iterable[Message]) -> int:
     every open page of their rooms.
 
     Each becomes a tombstone: its text, edits and reactions are deleted, its row stays
-    with a new ``seq``, so a page that was away when it happened drops it on resume."""
+    with a new ``seq``, so a page that was away when it happened drops it on resume. A
+    mention notification showing its text says it was deleted instead."""
     by_room: dict[int, list[int]] = defaultdict(list)
     for message in messages:
         by_room[message.room_id].append(message.pk)
@@ -311,6 +330,9 @@ def message_delete(*, messages: Iterable[Message]) -> int:
             MessageEdit.objects.filter(message_id__in=gone).delete()
             Reaction.objects.filter(message_id__in=gone).delete()
             Mention.objects.filter(message_id__in=gone).delete()
+            notification_follow(
+                subjects=[_mention_subject(pk) for pk in gone], body=MENTION_DELETED
+            )
             deleted += len(gone)
             publish_on_commit(
                 protocol.room_group(room_id),
@@ -382,19 +404,23 @@ def read_marks(
     room who reached the same message (readers at the bottom of a busy room all send its
     newest id). Counts cost nothing for them (nothing is left); only a reader who
     stopped short of the newest message is counted. Returns the cursors that moved; with
-    ``publish`` off the caller sends their ``read`` frames (``_publish_reads``)."""
-    by_target: dict[tuple[int, int], list[int]] = defaultdict(list)
-    for (user_id, room_id), message_id in marks.items():
-        by_target[(room_id, message_id)].append(user_id)
+    ``publish`` off the caller sends their ``read`` frames (``_publish_reads``).
+
+    A cursor goes no further than the room's newest message: it only moves forward, so
+    an id past it (another room's, or made up) would silence the room's unread and
+    mention counts for that user for good. (A page reads a message after it was
+    committed, so its newest is never past the one read here.)"""
     moved: dict[tuple[int, int], Unread] = {}
     slugs = dict(
-        Room.objects.filter(pk__in={room_id for room_id, _ in by_target}).values_list("pk", "slug")
+        Room.objects.filter(pk__in={room_id for _, room_id in marks}).values_list("pk", "slug")
     )
     tops = {room_id: top_message_id(room_id=room_id) for room_id in slugs}
+    by_target: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for (user_id, room_id), message_id in marks.items():
+        if room_id in tops:
+            by_target[(room_id, min(message_id, tops[room_id]))].append(user_id)
     with transaction.atomic():
         for (room_id, message_id), user_ids in sorted(by_target.items()):
-            if room_id not in slugs:
-                continue  # deleted meanwhile
             states = ReadState.objects.filter(room_id=room_id, user_id__in=user_ids)
             cursors = dict(states.values_list("user_id", "last_read_id"))
             movers = {uid for uid, last in cursors.items() if last < message_id}
@@ -590,17 +616,35 @@ def _presence_batch() -> _PresenceBatch:
     return _batches.get()
 
 
-async def post_allowed(*, user: Any) -> None:
-    """The per-account limit on posts, across all of the user's sockets and processes
-    (each socket also has its own frame limit): thirty tabs post no faster than one."""
+# What a refusal says, by the kind of write.
+_TOO_FAST = {
+    "post": "posting",
+    "edit": "editing messages",
+    "delete": "deleting messages",
+    "reaction": "reacting",
+    "typing": "typing",
+}
+
+
+async def write_allowed(*, user: Any, action: str) -> None:
+    """The per-account limit on every write that reaches other people (``action``: a key
+    of CHAT_WRITE_COSTS), across all of the user's sockets and processes (each socket
+    also has its own frame limit): thirty tabs write no faster than one. One budget,
+    counted in posts; each kind of write costs its weight."""
+    cost = settings.CHAT_WRITE_COSTS[action]
+    if cost <= 0:
+        return
     allowed = await account_take(
-        action="chat.post",
+        action="chat.write",
         key=user.pk,
         rate=settings.CHAT_POST_RATE_PER_SECOND,
         burst=settings.CHAT_POST_BURST,
+        cost=cost,
     )
     if not allowed:
-        raise ActionError(ErrorCode.RATE_LIMITED, "you are posting too fast; slow down")
+        raise ActionError(
+            ErrorCode.RATE_LIMITED, f"you are {_TOO_FAST[action]} too fast; slow down"
+        )
 
 
 async def typing_start(*, room: Room, user: Any) -> None:

@@ -89,6 +89,13 @@ for i = 0, #KEYS / 3 - 1 do
 end
 return held
 """
+# A player's seat: the arena they last joined (KEYS[1]; ARGV: the arena, the keep time).
+# Returns the arena it named before, whose owner is told they left.
+_TAKE_SEAT = """
+local before = redis.call('GET', KEYS[1])
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return before
+"""
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -107,6 +114,12 @@ def info_key() -> str:
 def ticker_key() -> str:
     """A hash: process -> its ticker's intervals since its last report (make bench)."""
     return f"{settings.REDIS_KEY_PREFIX}:arena-tickers"
+
+
+def seat_key(player: int) -> str:
+    """The arena a player last joined: a player has one seat (joining another arena
+    leaves this one)."""
+    return f"{settings.REDIS_KEY_PREFIX}:arena-seat:{player}"
 
 
 def input_group(arena_id: int) -> str:
@@ -363,12 +376,24 @@ class ArenaOwner:
         if stored is not None:
             self.meta, self.state = stored
         self.meta.epoch += 1
+        await self.leave_other_seats()
         if self.meta.phase == RESULTS and not self.meta.stored:
             self.store_results()  # the last owner died before the results were stored
         self.snapshot_due = True
         self.queue(protocol.EVENT_ARENA_WORLD, self.world_frame())
         get_hub().attach(input_group(self.arena_id), self)
         self.tasks.append(asyncio.create_task(self.watch(), name=f"arena-{self.arena_id}-watch"))
+
+    async def leave_other_seats(self) -> None:
+        """Players who joined another arena since the stored world (the leave this arena
+        was sent died with its last owner) are taken out: one seat each."""
+        players = sorted(self.meta.names)
+        if not players:
+            return
+        seats = await get_async_redis().mget([seat_key(player) for player in players])
+        for player, seat in zip(players, seats, strict=True):
+            if seat is not None and int(seat) != self.arena_id:
+                self._leave(player)
 
     async def stop(self, *, release: bool = True) -> None:
         if self.stopped.is_set():
@@ -426,6 +451,7 @@ class ArenaOwner:
         self.meta.names[player] = username
         self.joins.append(player)
         self.snapshot_due = True
+        self.host.seat_taken(player, self.arena_id)
 
     def _leave(self, player: int) -> None:
         if player not in self.meta.names:
@@ -693,6 +719,7 @@ class ArenaHost:
         self.lag_max = 0.0  # the worst lateness of a tick in the last second
         self.reported = 0.0
         self.handed_over = False  # draining: this process claims no arena any more
+        self.seating: set[asyncio.Task[None]] = set()  # seats being taken (_take_seat)
         drain.on_drain(self.hand_over)
 
     async def hand_over(self) -> None:
@@ -706,6 +733,23 @@ class ArenaHost:
             await owner.stop(release=True)
         if owners:
             logger.warning("draining: handed over %d arena(s)", len(owners))
+
+    def seat_taken(self, player: int, arena_id: int) -> None:
+        """A player joined this arena: they leave the one they sat in before (off the
+        tick, in a task of its own)."""
+        task = asyncio.create_task(self._take_seat(player, arena_id), name="arena-seat")
+        self.seating.add(task)
+        task.add_done_callback(self.seating.discard)
+
+    async def _take_seat(self, player: int, arena_id: int) -> None:
+        try:
+            before = await get_async_redis().eval(
+                _TAKE_SEAT, 1, seat_key(player), arena_id, KEEP_SECONDS
+            )
+            if before is not None and int(before) != arena_id:
+                await self.send(int(before), {"kind": "leave", "player": player})
+        except Exception:  # the player keeps both seats until away from one
+            logger.warning("arena seat of player %s not taken", player, exc_info=True)
 
     def watch(self, arena_id: int) -> None:
         self.watching[arena_id] += 1

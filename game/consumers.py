@@ -354,6 +354,10 @@ class ArenaConsumer(JsonConsumer):
         self.epoch, self.tick = event["epoch"], event["tick"]
         playing = self.user.pk in event.get("players", ())
         if playing != self.playing:
+            if self.playing:
+                # Taken out (joined another arena, away, by staff): not joined again by
+                # itself when the owner changes, or the seat would bounce between arenas.
+                self.wants_to_play = False
             self.playing = playing
             # Players get each tick before spectators: they wait to see their turn.
             get_hub().prefer(protocol.arena_group(self.arena_id), self, playing)

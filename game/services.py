@@ -487,9 +487,45 @@ def _arena_summary(arena: Arena, players: int = 0, spectators: int = 0) -> dict[
     )
 
 
+def _stale_arenas(user: Any) -> list[int]:
+    """The user's open arenas that no process has run for ARENA_EMPTY_CLOSE_SECONDS (an
+    arena runs while anyone is on its page; one opened and never visited never ran):
+    empty, so closed as an empty arena is. Asked of Redis before any row is locked."""
+    since = timezone.now() - timedelta(seconds=settings.ARENA_EMPTY_CLOSE_SECONDS)
+    mine = list(
+        Arena.objects.filter(
+            created_by=user, status=Arena.State.OPEN, created_at__lt=since
+        ).values_list("pk", flat=True)
+    )
+    info = arena_runtime.read_info_sync(mine)
+    return [pk for pk in mine if info.get(pk, {}).get("owner") is None]
+
+
 def arena_create(*, user: Any, private: bool = False) -> Arena:
+    """Open an arena. A user has at most ARENA_MAX_OPEN_PER_USER open, one of them
+    public: asking for a public arena again gives back the one they have."""
     _require_user(user)
+    stale = _stale_arenas(user)
     with transaction.atomic():
+        # One user's opens one at a time (their row is the lock): two at once must not
+        # both find room under the cap.
+        list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+        for arena_id in stale:
+            arena_close(arena_id=arena_id)
+        mine = Arena.objects.filter(created_by=user, status=Arena.State.OPEN)
+        if not private:
+            public = mine.filter(private=False).order_by("-id").first()
+            if public is not None:
+                return public
+        cap = settings.ARENA_MAX_OPEN_PER_USER
+        if mine.count() >= cap:
+            minutes = max(1, round(settings.ARENA_EMPTY_CLOSE_SECONDS / 60))
+            raise ActionError(
+                ErrorCode.FORBIDDEN,
+                f"you have {cap} arena{'s' if cap != 1 else ''} open already; play in one"
+                f" of them (an arena closes once it has stood empty for {minutes} minute"
+                f"{'s' if minutes != 1 else ''})",
+            )
         arena = Arena.objects.create(name="Arena", private=private, created_by=user)
         arena.name = f"Arena {arena.pk}"
         arena.save(update_fields=["name"])

@@ -49,6 +49,9 @@ class Notification(models.Model):
     # says how many were folded in.
     fold_key = models.CharField(max_length=100, blank=True, default="")
     fold_count = models.PositiveIntegerField(default=1)
+    # What the notification shows, when that can change or go ("chat.message:<id>": a
+    # mention shows the message's text): it follows it (``notification_follow``).
+    subject = models.CharField(max_length=100, blank=True, default="", editable=False)
 
     class Meta:
         ordering = ["-id"]
@@ -57,7 +60,10 @@ class Notification(models.Model):
                 fields=["fold_key", "created_at"],
                 name="notify_fold",
                 condition=~models.Q(fold_key=""),
-            )
+            ),
+            models.Index(
+                fields=["subject"], name="notify_subject", condition=~models.Q(subject="")
+            ),
         ]
 
     def __str__(self) -> str:

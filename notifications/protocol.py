@@ -58,16 +58,25 @@ def notification_payload(notification: Notification, *, read: bool = False) -> d
 
 
 def notification_frame(
-    notification: Notification, *, again: bool = False, update: bool = False
+    notification: Notification,
+    *,
+    again: bool = False,
+    update: bool = False,
+    quiet: bool = False,
+    read: bool = False,
 ) -> dict[str, Any]:
     """``again`` marks a re-delivery (the admin's "send again"): pages show it even if
-    they already have it. ``update`` marks a notification that a repeat folded into (a
-    new title and count, the same id): pages replace the one they have."""
+    they already have it. ``update`` marks a notification that changed (the same id):
+    pages replace the one they have. A repeat folded into it (a new title and count) is
+    news; a ``quiet`` update is not (what it shows was edited or deleted): pages replace
+    it where they show it and announce nothing. ``read``: whether its recipient has read
+    it (a new or folded one is unread)."""
     return {
         "type": "notification",
-        "notification": notification_payload(notification),
+        "notification": notification_payload(notification, read=read),
         "again": again,
         "update": update,
+        "quiet": quiet,
     }
 
 
@@ -91,7 +100,10 @@ NOTIFICATION = {
 SERVER_FRAMES = server_registry(
     *COMMON_SERVER_FRAMES,
     ServerFrame("sync", {"mode": str, "notifications": [NOTIFICATION], "unread": int}),
-    ServerFrame("notification", {"notification": NOTIFICATION, "again": bool, "update": bool}),
+    ServerFrame(
+        "notification",
+        {"notification": NOTIFICATION, "again": bool, "update": bool, "quiet": bool},
+    ),
     ServerFrame("read", {"ids": [int], "unread": int}),
 )
 

@@ -97,8 +97,10 @@ def notification_send(
     to_everyone: bool = False,
     created_by: Any = None,
     fold_key: str = "",
+    subject: str = "",
 ) -> Notification:
-    """Store a notification for exactly one audience and deliver it live on commit."""
+    """Store a notification for exactly one audience and deliver it live on commit.
+    ``subject`` names what it shows, if that can change (``notification_follow``)."""
     users = list(users)
     if any(not user.is_active for user in users):
         raise ActionError(ErrorCode.INVALID, "deactivated users cannot be notified")
@@ -118,6 +120,7 @@ def notification_send(
             group=group,
             created_by=created_by,
             fold_key=fold_key,
+            subject=subject,
         )
         if audience == Audience.USERS:
             Recipient.objects.bulk_create(
@@ -166,12 +169,20 @@ def times(n: int) -> str:
 
 
 def notification_fold(
-    *, key: str, user: Any, title: Callable[[int], str], body: str, link: str, created_by: Any
+    *,
+    key: str,
+    user: Any,
+    title: Callable[[int], str],
+    body: str,
+    link: str,
+    created_by: Any,
+    subject: str = "",
 ) -> Notification:
     """A notification to ``user`` that folds into the unread one with the same ``key``
     sent within NOTIFICATIONS_FOLD_SECONDS: repeats (a flood of mentions or invitations
     from one sender) make one notification whose title counts them, never one each.
-    ``title(n)`` is the title for n folded repeats."""
+    ``title(n)`` is the title for n folded repeats. It shows the latest repeat's body,
+    link and ``subject``."""
     since = timezone.now() - timedelta(seconds=settings.NOTIFICATIONS_FOLD_SECONDS)
     with transaction.atomic():
         earlier = (
@@ -194,13 +205,15 @@ def notification_fold(
                 users=[user],
                 created_by=created_by,
                 fold_key=key,
+                subject=subject,
             )
         fields = notification_clean(
             title=title(earlier.fold_count + 1), body=body, level=earlier.level, link=link
         )
         earlier.fold_count += 1
         earlier.title, earlier.body, earlier.link = fields["title"], fields["body"], fields["link"]
-        earlier.save(update_fields=["fold_count", "title", "body", "link"])
+        earlier.subject = subject
+        earlier.save(update_fields=["fold_count", "title", "body", "link", "subject"])
         publish_on_commit(
             protocol.user_group(user.pk),
             protocol.EVENT_NOTIFICATION,
@@ -208,6 +221,45 @@ def notification_fold(
             cursor=earlier.pk,
         )
     return earlier
+
+
+def notification_follow(*, subjects: Iterable[str], body: str) -> int:
+    """The notifications showing these subjects (a chat message, edited or deleted) show
+    ``body`` now: text taken back by its author must not stay in anyone's inbox. Their
+    recipients' open pages replace them quietly (nothing new to announce). Returns how
+    many changed."""
+    subjects = [subject for subject in subjects if subject]
+    if not subjects:
+        return 0
+    body = clean_text(body).strip()[:BODY_MAX]
+    with transaction.atomic():
+        changed = list(
+            Notification.objects.select_for_update().filter(subject__in=subjects).exclude(body=body)
+        )
+        if not changed:
+            return 0
+        for notification in changed:
+            notification.body = body
+        Notification.objects.bulk_update(changed, ["body"])
+        recipients = Recipient.objects.filter(notification__in=changed)
+        read = set(
+            Read.objects.filter(notification__in=changed).values_list("notification_id", "user_id")
+        )
+        by_id = {notification.pk: notification for notification in changed}
+        for notification_id, user_id in recipients.values_list("notification_id", "user_id"):
+            notification = by_id[notification_id]
+            publish_on_commit(
+                protocol.user_group(user_id),
+                protocol.EVENT_NOTIFICATION,
+                protocol.notification_frame(
+                    notification,
+                    update=True,
+                    quiet=True,
+                    read=(notification_id, user_id) in read,
+                ),
+                cursor=notification.pk,
+            )
+    return len(changed)
 
 
 def notification_resend(*, notification: Notification) -> None:

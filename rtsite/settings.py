@@ -373,10 +373,20 @@ RT_MAX_SOCKETS_PER_ADDRESS = env_int("RT_MAX_SOCKETS_PER_ADDRESS", 60, minimum=1
 
 # Chat (chat/).
 CHAT_MAX_MESSAGE_LENGTH = env_int("CHAT_MAX_MESSAGE_LENGTH", 2000, minimum=1)
-# Posts per account across all its sockets and processes (each socket's frame limit,
-# RT_RATE_LIMIT_*, applies too): a burst, refilled at a rate.
+# Every chat write that reaches other people (a post, an edit, a deletion, a reaction,
+# "is typing") is limited per account, across all its sockets and processes (each
+# socket's frame limit, RT_RATE_LIMIT_*, applies too): one budget, counted in posts, a
+# burst refilled at a rate. Each kind of write costs what it weighs next to a post: an
+# edit sends the whole text again to every reader and stores the text before it.
 CHAT_POST_RATE_PER_SECOND = env_float("CHAT_POST_RATE_PER_SECOND", 2.0, minimum=0.01)
 CHAT_POST_BURST = env_int("CHAT_POST_BURST", 20, minimum=1)
+CHAT_WRITE_COSTS = {
+    "post": 1.0,
+    "edit": env_float("CHAT_EDIT_COST", 2.0, minimum=0.0),
+    "delete": env_float("CHAT_DELETE_COST", 1.0, minimum=0.0),
+    "reaction": env_float("CHAT_REACTION_COST", 1.0, minimum=0.0),
+    "typing": env_float("CHAT_TYPING_COST", 0.2, minimum=0.0),
+}
 CHAT_HISTORY_PAGE_SIZE = env_int("CHAT_HISTORY_PAGE_SIZE", 50, minimum=1)
 CHAT_RESUME_LIMIT = env_int("CHAT_RESUME_LIMIT", 1000, minimum=1)
 CHAT_TYPING_TIMEOUT_SECONDS = env_float("CHAT_TYPING_TIMEOUT_SECONDS", 5.0, minimum=0.5)
@@ -431,6 +441,9 @@ ARENA_TICK_SLOTS = env_int("ARENA_TICK_SLOTS", 2, minimum=1)
 ARENA_ROUND_SECONDS = env_float("ARENA_ROUND_SECONDS", 180.0, minimum=5.0)
 ARENA_RESULTS_SECONDS = env_float("ARENA_RESULTS_SECONDS", 10.0, minimum=1.0)
 ARENA_MAX_PLAYERS = env_int("ARENA_MAX_PLAYERS", 12, minimum=2)
+# Arenas one user may have open (made by them and not closed yet), of which one public:
+# opening a public arena again gives back the one they have, as Connect Four does.
+ARENA_MAX_OPEN_PER_USER = env_int("ARENA_MAX_OPEN_PER_USER", 3, minimum=1)
 # The owner's lease: renewed every tick; another process takes over once it lapses, and
 # the processes watching an arena try to take it every ARENA_CLAIM_SECONDS.
 ARENA_LEASE_SECONDS = env_float("ARENA_LEASE_SECONDS", 1.5, minimum=0.5)

@@ -53,13 +53,14 @@
     return li;
   }
 
-  function add(n, update) {
+  function add(n, update, quiet) {
     const shown = list.querySelector('[data-id="' + n.id + '"]');
     if (shown && update) {
-      shown.replaceWith(item(n)); // a repeat folded in: new title and count, same place
+      // A repeat folded in (new title and count), or its message edited or deleted: same place.
+      shown.replaceWith(item(n));
       return;
     }
-    if (!firstPage || shown) return;
+    if (!firstPage || shown || quiet) return; // a quiet change to one not listed here
     const empty = document.getElementById("inbox-empty");
     if (empty) empty.remove();
     // Newest first: put it before the first older one.
@@ -80,7 +81,7 @@
   document.addEventListener("notifications:frame", (event) => {
     const {frame, unread} = event.detail;
     if (frame.type === "sync") frame.notifications.forEach((n) => add(n, false));
-    else if (frame.type === "notification") add(frame.notification, frame.update);
+    else if (frame.type === "notification") add(frame.notification, frame.update, frame.quiet);
     else if (frame.type === "read") markShownRead(frame.ids);
     unreadLabel.textContent = unread;
   });

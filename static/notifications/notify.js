@@ -119,6 +119,16 @@
         const isNew = !known.has(n.id);
         known.add(n.id);
         live.seen(n.id);
+        if (frame.quiet) {
+          // What it shows changed (its message was edited or deleted): nothing new to
+          // announce or count; a toast still showing it shows the new text.
+          const shown = toasts && toasts.querySelector('.toast[data-id="' + n.id + '"]');
+          if (shown) {
+            shown.remove();
+            toast(n);
+          }
+          break;
+        }
         if (!isNew && !frame.again && !frame.update) return;
         if (isNew && !n.read && badge) unread += 1;
         renderBadge();

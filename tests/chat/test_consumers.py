@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
+from django.conf import settings
 from django.test import override_settings
 
 from chat import services
 from chat.models import Message, Room
+from rtsite.redis import get_redis
 from tests.conftest import open_socket, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -278,6 +280,28 @@ async def test_room_list_counts_are_live(room: Room, cookies: dict[str, str]) ->
         assert (update["slug"], update["online"]) == (room.slug, 0)
 
 
+@pytest.mark.parametrize("anonymous_read", [False, True])
+async def test_visitors_on_the_room_list_are_not_told_who_posts_or_whom_it_mentions(
+    anonymous_read: bool, room: Room, alice: Any, bob: Any, cookies: dict[str, str]
+) -> None:
+    """``room.activity`` names the author and the users mentioned: it is for logged-in
+    users' unread counts. A visitor's room list (which has none) gets the rooms and who
+    is online; on a site closed to visitors too."""
+    with override_settings(CHAT_ANONYMOUS_READ=anonymous_read):
+        async with (
+            open_socket("/ws/chat/") as visitor,
+            open_socket("/ws/chat/", cookie=cookies["bob"]) as member,
+        ):
+            await visitor.next("rooms")
+            await member.next("rooms")
+            await database_sync_to_async(services.message_post)(
+                room=room, author=alice, body="@bob hello"
+            )
+            assert (await member.next("room.activity"))["mentions"] == [bob.pk]
+            await visitor.nothing("room.activity")
+            await visitor.usable()
+
+
 @override_settings(CHAT_ONLINE_LIST_LIMIT=1)
 async def test_large_rooms_list_some_users_and_count_all(
     room: Room, cookies: dict[str, str]
@@ -361,6 +385,33 @@ async def test_a_resend_with_the_same_nonce_is_acked_with_the_stored_message(
         await ws.nothing("message", within=0.5)
 
 
+async def test_a_nonce_names_a_send_in_one_room_only(
+    room: Room, make_room: Callable[..., Room], cookies: dict[str, str]
+) -> None:
+    """The same nonce sent to another room is another message, stored there; it was acked
+    with the first room's message and stored nothing."""
+    other = await database_sync_to_async(make_room)()
+    async with (
+        open_socket(path(room), cookie=cookies["alice"]) as a,
+        open_socket(path(other), cookie=cookies["alice"]) as b,
+    ):
+        await a.next("sync")
+        await b.next("sync")
+        await a.send({"type": "message.send", "body": "in A", "nonce": "n1", "ref": "a"})
+        in_a = await a.next("ack")
+        await b.send({"type": "message.send", "body": "in B", "nonce": "n1", "ref": "b"})
+        in_b = await b.next("ack")
+        assert in_b["id"] != in_a["id"]
+        assert (await b.next("message"))["message"]["body"] == "in B"
+        # A retry in B is still a retry.
+        await b.send({"type": "message.send", "body": "in B", "nonce": "n1", "ref": "b2"})
+        assert (await b.next("ack"))["id"] == in_b["id"]
+    stored = await database_sync_to_async(
+        lambda: sorted(Message.objects.values_list("room_id", "body"))
+    )()
+    assert stored == sorted([(room.pk, "in A"), (other.pk, "in B")])
+
+
 async def test_context_loads_around_a_message_and_says_when_it_is_gone(
     room: Room, alice: Any, cookies: dict[str, str]
 ) -> None:
@@ -426,6 +477,27 @@ async def test_read_state_syncs_to_the_users_other_pages_and_the_room_list(
             )
 
 
+async def test_a_read_cursor_goes_no_further_than_the_rooms_newest_message(
+    room: Room, make_room: Callable[..., Room], bob: Any, cookies: dict[str, str]
+) -> None:
+    """A ``read`` past the room's newest message (made up, or another room's) would have
+    silenced the room's counts for good: the cursor only moves forward."""
+    other = await database_sync_to_async(make_room)()
+    async with open_socket(path(room), cookie=cookies["alice"]) as ws:
+        assert (await ws.next("sync"))["last_read_id"] == 0  # a first visit
+        ids = await posted(room, bob, 2)
+        elsewhere = await posted(other, bob, 1)
+        await ws.send({"type": "read", "id": 2**63 - 1})
+        read = await ws.next("read")
+        assert (read["last_read_id"], read["unread"]) == (ids[-1], 0)
+        await ws.send({"type": "read", "id": elsewhere[0]})  # newer than this room's
+        await ws.nothing("read")
+    await database_sync_to_async(services.message_post)(room=room, author=bob, body="@alice new")
+    async with open_socket("/ws/chat/", cookie=cookies["alice"]) as lobby:
+        mine = {r["slug"]: r for r in (await lobby.next("rooms"))["rooms"]}[room.slug]
+        assert (mine["unread"], mine["mentions"]) == (1, 1)
+
+
 async def test_a_mute_disables_the_users_open_pages_live(
     room: Room, alice: Any, cookies: dict[str, str]
 ) -> None:
@@ -465,3 +537,70 @@ async def test_sockets_connecting_together_share_one_history_read(
             sync = await late.next("sync")
         assert [m["body"] for m in sync["messages"]][-1:] == ["new"]
         assert len(reads) == 2
+
+
+# ------------------------------------------------------------ the per-account write limit
+
+
+@pytest.fixture
+def account_budget_of_two() -> Iterator[None]:
+    """A write budget of two posts per account, hardly refilled; the buckets go after
+    the test (user ids come again in the next test's database)."""
+    costs = {**settings.CHAT_WRITE_COSTS, "typing": 1.0}  # a fifth of a post by default
+    with override_settings(
+        CHAT_POST_BURST=2, CHAT_POST_RATE_PER_SECOND=0.01, CHAT_WRITE_COSTS=costs
+    ):
+        yield
+    client = get_redis(timeout=5)
+    for key in client.scan_iter(match=f"{settings.REDIS_KEY_PREFIX}:rate:*"):
+        client.delete(key)
+
+
+# (frame for the i-th try, writes the budget of two allows, what readers get of each)
+WRITES = {
+    "edit": (
+        lambda ids, i: {"type": "message.edit", "id": ids[0], "body": f"v{i}"},
+        1,
+        "message.updated",
+    ),
+    "delete": (lambda ids, i: {"type": "message.delete", "id": ids[i]}, 2, "message.deleted"),
+    "reaction": (
+        lambda ids, i: {"type": "reaction.toggle", "id": ids[0], "emoji": "👍"},
+        2,
+        "message.updated",
+    ),
+    "typing": (lambda ids, i: {"type": "typing"}, 2, "typing"),
+}
+
+
+@pytest.mark.parametrize("kind", WRITES)
+async def test_every_write_that_reaches_others_is_limited_per_account(
+    kind: str, room: Room, alice: Any, cookies: dict[str, str], account_budget_of_two: None
+) -> None:
+    """Edits, deletions, reactions and typing share the account's budget with posts,
+    across the account's sockets (one socket each here, under its own frame limit), at
+    their cost: an edit is two posts. A refusal is a clear error; the socket goes on."""
+    frame_for, allowed, broadcast = WRITES[kind]
+    ids = await posted(room, alice, 3)
+    async with contextlib.AsyncExitStack() as stack:
+        reader = await stack.enter_async_context(open_socket(path(room), cookie=cookies["bob"]))
+        tabs = [
+            await stack.enter_async_context(open_socket(path(room), cookie=cookies["alice"]))
+            for _ in range(allowed + 1)
+        ]
+        for ws in [reader, *tabs]:
+            await ws.next("sync")
+        for i, ws in enumerate(tabs[:allowed]):
+            await ws.send({**frame_for(ids, i), "ref": f"w{i}"})
+            assert (await ws.next("ack"))["ref"] == f"w{i}"
+            await reader.next(broadcast)
+        over = tabs[allowed]
+        await over.send({**frame_for(ids, allowed), "ref": "over"})
+        error = await over.next("error")
+        assert (error["code"], error["ref"]) == ("rate_limited", "over")
+        assert "too fast" in error["message"]
+        await over.usable()
+        await reader.nothing(broadcast)
+        # Posts come out of the same budget: it is spent.
+        await over.send({"type": "message.send", "body": "and a post", "ref": "p"})
+        assert (await over.next("error"))["code"] == "rate_limited"

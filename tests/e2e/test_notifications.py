@@ -4,11 +4,15 @@ outage, mark-all-read in one tab clearing the badge in another."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connection
 
+from chat import services
+from chat.models import Message
 from tests.conftest import Daphne, manage, start_daphne
 from tests.e2e.conftest import log_in
 
@@ -26,6 +30,20 @@ def server(django_db_setup: None, tmp_path: Path) -> Iterator[Daphne]:
 
 def notify(*args: str) -> None:
     manage("send_notification", *args)
+
+
+def off_the_loop(work: Callable[[], Any]) -> None:
+    """A service call from a thread of its own: Playwright's sync API holds an event loop
+    in this one, and a broadcast after commit cannot run under it."""
+
+    def run() -> None:
+        try:
+            work()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(run).result()
 
 
 def badge(page: Any) -> str:
@@ -153,4 +171,34 @@ def test_repeated_mentions_fold_into_one_toast_and_one_inbox_item(
         == "chatty mentioned you 3 times in Lobby"
     )
     assert badge(page) == "1"
+    page.context.close()
+
+
+def test_a_mention_whose_message_is_edited_or_deleted_changes_quietly(
+    browser: Any, daphne_server: Daphne, make_user: Callable[..., Any], make_room: Any
+) -> None:
+    """The inbox item and the toast still showing it take the message's new text, then
+    say it was deleted: no toast again, no second unread."""
+    make_user("target")
+    chatty = make_user("chatty")
+    room = make_room(title="Lobby")
+    page = log_in(browser, daphne_server.url, "target", "/notifications/")
+    manage("post_message", room.slug, "--user", "chatty", "--body", "@target the code is 1234")
+    page.locator("#inbox .inbox-item .body", has_text="the code is 1234").wait_for()
+    message = Message.objects.get(room=room)
+    off_the_loop(
+        lambda: services.message_edit(
+            room=room, user=chatty, message_id=message.pk, body="@target ask me"
+        )
+    )
+    page.locator("#inbox .inbox-item .body", has_text="ask me").wait_for()
+    assert page.locator("#toasts .toast .body").inner_text() == "@target ask me"
+    page.click("#toasts .toast .close")  # dismissed: the deletion brings no toast back
+    off_the_loop(lambda: services.message_delete_own(room=room, user=chatty, message_id=message.pk))
+    page.locator("#inbox .inbox-item .body", has_text=services.MENTION_DELETED).wait_for()
+    assert page.locator("#toasts .toast").count() == 0
+    assert page.locator("#inbox .inbox-item").count() == 1
+    assert page.locator("#inbox .inbox-item.unread").count() == 1
+    assert badge(page) == "1"
+    assert "1234" not in page.content()
     page.context.close()

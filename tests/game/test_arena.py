@@ -6,14 +6,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
+from django.utils import timezone
 
 from game import arena as arena_runtime
 from game import services
 from game.models import Arena, ArenaResult
+from rtsite.errors import ActionError
 from tests.conftest import Socket, open_socket
 from tests.game.conftest import until_reported
 from tests.game.test_consumers import user_with_cookie
@@ -232,9 +235,9 @@ async def test_an_empty_arena_closes_and_leaves_the_lobby(
 async def test_the_lobby_lists_arenas_live_and_quick_play_picks_the_fullest(
     make_user: Callable[..., Any], arena_settings: Any
 ) -> None:
-    red, red_cookie = await user_with_cookie(make_user, "red")
+    _red, red_cookie = await user_with_cookie(make_user, "red")
     _yellow, yellow_cookie = await user_with_cookie(make_user, "yellow")
-    _blue, blue_cookie = await user_with_cookie(make_user, "blue")
+    blue, _blue_cookie = await user_with_cookie(make_user, "blue")
     async with (
         open_socket(LOBBY) as lobby,
         open_socket(LOBBY, cookie=red_cookie) as r_lobby,
@@ -244,7 +247,7 @@ async def test_the_lobby_lists_arenas_live_and_quick_play_picks_the_fullest(
         await r_lobby.send({"type": "arena_quick_play"})
         first = (await r_lobby.next("arena.joined"))["arena"]
         assert (await lobby.next("arena"))["arena"]["id"] == first["id"]
-        empty = await new_arena(red)  # another arena, with nobody in it
+        empty = await new_arena(blue)  # another arena, with nobody in it
         arena = await database_sync_to_async(Arena.objects.get)(pk=first["id"])
         async with open_socket(path(arena), cookie=red_cookie) as r:
             await r.send({"type": "join"})
@@ -260,7 +263,6 @@ async def test_the_lobby_lists_arenas_live_and_quick_play_picks_the_fullest(
                 while listed["arena"]["spectators"] != 1:
                     listed = await lobby.next("arena")
                 assert listed["arena"]["players"] == 1
-    del blue_cookie
 
 
 async def test_a_private_arena_is_joined_by_its_invite_link_only(
@@ -347,3 +349,111 @@ async def test_the_owner_reports_itself_for_the_admin(
     assert info["owner"] == arena_runtime.PROCESS
     assert info["phase"] == "play"
     assert info["lag_ms"] >= 0
+
+
+async def test_a_user_has_one_public_arena_and_a_few_open_at_most(
+    make_user: Callable[..., Any], arena_settings: Any
+) -> None:
+    """Opening a public arena again gives back the one the user has (as Connect Four
+    does); past ARENA_MAX_OPEN_PER_USER the lobby says no, and the socket goes on."""
+    arena_settings.ARENA_MAX_OPEN_PER_USER = 2
+    red, red_cookie = await user_with_cookie(make_user, "red")
+    async with open_socket(LOBBY) as lobby, open_socket(LOBBY, cookie=red_cookie) as r_lobby:
+        await lobby.next("sync")
+        await r_lobby.next("sync")
+        opened = []
+        for _ in range(3):
+            await r_lobby.send({"type": "arena_create"})
+            opened.append((await r_lobby.next("arena.joined"))["arena"]["id"])
+        assert len(set(opened)) == 1
+        assert (await lobby.next("arena"))["arena"]["id"] == opened[0]
+        await lobby.nothing("arena")
+        await r_lobby.send({"type": "arena_create", "private": True})
+        await r_lobby.next("arena.joined")
+        await r_lobby.send({"type": "arena_create", "private": True, "ref": "third"})
+        error = await r_lobby.next("error")
+        assert (error["code"], error["ref"]) == ("forbidden", "third")
+        assert "2 arenas open" in error["message"]
+        await r_lobby.usable()
+    open_arenas = await database_sync_to_async(
+        Arena.objects.filter(created_by=red, status=Arena.State.OPEN).count
+    )()
+    assert open_arenas == 2
+
+
+async def test_arenas_opened_and_never_run_do_not_hold_the_users_places(
+    make_user: Callable[..., Any], arena_settings: Any
+) -> None:
+    """An arena nobody has been on since ARENA_EMPTY_CLOSE_SECONDS (opened and never
+    visited) is empty: it is closed when its user opens another at the cap."""
+    arena_settings.ARENA_MAX_OPEN_PER_USER = 1
+    arena_settings.ARENA_EMPTY_CLOSE_SECONDS = 60
+    red, _ = await user_with_cookie(make_user, "red")
+    old = await new_arena(red, private=True)
+    with pytest.raises(ActionError):
+        await new_arena(red, private=True)
+    await database_sync_to_async(
+        lambda: Arena.objects.filter(pk=old.pk).update(
+            created_at=timezone.now() - timedelta(seconds=61)
+        )
+    )()
+    new = await new_arena(red, private=True)
+    await old.arefresh_from_db()
+    assert old.status == Arena.State.CLOSED
+    assert new.status == Arena.State.OPEN
+
+
+async def test_joining_a_second_arena_leaves_the_first(
+    make_user: Callable[..., Any], arena_settings: Any
+) -> None:
+    """A player has one seat: joining arena B takes them out of arena A (told to A's
+    players as a leave), and A's page does not join them again by itself when A next
+    changes phase (which would bounce the seat between the two)."""
+    arena_settings.ARENA_RESULTS_SECONDS = 1.0
+    red, red_cookie = await user_with_cookie(make_user, "red")
+    yellow, _ = await user_with_cookie(make_user, "yellow")
+    first, second = await new_arena(red), await new_arena(yellow)
+    async with (
+        open_socket(path(first)) as watcher,
+        open_socket(path(first), cookie=red_cookie) as in_first,
+        open_socket(path(second), cookie=red_cookie) as in_second,
+    ):
+        await watcher.next("sync")
+        await in_first.send({"type": "join"})
+        await world_where(watcher, lambda w: [p["id"] for p in w["players"]] == [red.pk])
+        await in_second.send({"type": "join"})
+        await world_where(in_second, lambda w: [p["id"] for p in w["players"]] == [red.pk])
+        left = await tick_where(watcher, lambda t: "left" in t, timeout=5)
+        assert left["left"] == [red.pk]
+        # The first arena, empty now, ends its round and waits again...
+        await world_where(in_first, lambda w: w["phase"] == "waiting")
+        await in_first.nothing("error", within=0.1)
+        # ...and red is still (only) in the second.
+        with pytest.raises(AssertionError):
+            await tick_where(in_second, lambda t: "left" in t, timeout=1.5)
+        stored = await arena_runtime.read_world(first.pk)
+        assert stored is not None
+        assert red.pk not in stored[0].names
+
+
+async def test_a_seen_from_the_future_counts_as_the_newest_tick_sent(
+    make_user: Callable[..., Any], arena_settings: Any
+) -> None:
+    """A socket cannot claim to have read ticks it was never sent: a ``seen`` from the
+    future counts as the newest tick sent, so one that then stops reading is dropped."""
+    arena_settings.ARENA_MAX_UNREAD_TICKS = 5
+    red, red_cookie = await user_with_cookie(make_user, "red")
+    arena = await new_arena(red)
+    async with (
+        open_socket(path(arena), cookie=red_cookie) as reader,
+        open_socket(path(arena)) as liar,
+    ):
+        await reader.send({"type": "join"})
+        await world_where(liar, lambda w: w["phase"] == "play")
+        await liar.send({"type": "seen", "tick": 2**63 - 1})
+        await liar.nothing("error", within=0.1)
+        for _ in range(15):
+            tick = await reader.next("tick")
+            await reader.send({"type": "seen", "tick": tick["t"]})
+        with pytest.raises(AssertionError, match="closed with 4500"):
+            await drain(liar)
