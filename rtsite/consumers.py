@@ -118,6 +118,8 @@ class JsonConsumer(AsyncWebsocketConsumer):
         self.app = metrics.app_of(self)
         self.in_flight = 0  # client frames being handled (a drain lets them finish)
         self.last_frame_at = 0.0  # monotonic, when a client frame last came or was answered
+        self.opened_at = time.monotonic()
+        self.frames_in = self.frames_out = 0  # for the close's log line
         self.draining = False
         self.hub_groups: list[str] = []
         # Broadcasts that arrive while connecting wait until it is done, so the socket's
@@ -284,6 +286,7 @@ class JsonConsumer(AsyncWebsocketConsumer):
             )
             return
         metrics.FRAMES_IN.labels(self.app).inc()
+        self.frames_in += 1
         if not self.rate_limit.take():
             await self.send_error(
                 ErrorCode.RATE_LIMITED, "too many frames; slow down", ref=frame_ref(text_data)
@@ -298,6 +301,7 @@ class JsonConsumer(AsyncWebsocketConsumer):
 
     async def _handle(self, text_data: str) -> None:
         ref: str | None = None
+        started = time.monotonic()
         try:
             spec, fields, ref = parse_frame(text_data, self.client_frames)
             reply = await getattr(self, spec.handler_name)(**fields)
@@ -315,6 +319,7 @@ class JsonConsumer(AsyncWebsocketConsumer):
         # What the action committed is broadcast before it is acknowledged.
         await published()
         await self.send_frame({**reply, "ref": ref} if ref is not None else reply)
+        metrics.FRAME_SECONDS.labels(self.app, spec.type).observe(time.monotonic() - started)
 
     @staticmethod
     def try_again_code() -> int:
@@ -372,8 +377,13 @@ class JsonConsumer(AsyncWebsocketConsumer):
             raise ActionError(ErrorCode.AUTH_REQUIRED, why)
         return self.user
 
+    async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
+        self.closed_by_server = True  # for the close's log line
+        await super().close(code, reason)
+
     async def send_frame(self, frame: Mapping[str, Any]) -> None:
         metrics.FRAMES_OUT.labels(self.app).inc()
+        self.frames_out += 1
         await self.send(text_data=encode(frame))
 
     async def send_error(self, code: ErrorCode, message: str, *, ref: str | None = None) -> None:
@@ -387,14 +397,7 @@ class JsonConsumer(AsyncWebsocketConsumer):
             metrics.WORKER_SOCKETS.dec()
             metrics.CLOSES.labels(self.app, str(message.get("code", ""))).inc()
             if settings.ACCESS_LOG:
-                client = logs.client_of(self.scope)
-                logs.access.info(
-                    'socket %s "%s" closed %s',
-                    client,
-                    self.scope.get("path", ""),
-                    message.get("code", ""),
-                    extra={"client": client},
-                )
+                self._log_close(message.get("code", ""))
         hub = get_hub()
         for group in getattr(self, "hub_groups", ()):
             await hub.leave(group, self)
@@ -415,6 +418,30 @@ class JsonConsumer(AsyncWebsocketConsumer):
                     "could not count socket %s out of %s", self.socket_id, entry.room, exc_info=True
                 )
         await super().websocket_disconnect(message)  # the app's disconnect(); stops
+
+    def _log_close(self, code: int | str) -> None:
+        user = self.scope.get("user")
+        fields = {
+            "client": logs.client_of(self.scope),
+            "code": code,
+            "closed_by": "server" if getattr(self, "closed_by_server", False) else "client",
+            "user_id": user.pk if user is not None and user.is_authenticated else None,
+            "seconds": round(time.monotonic() - self.opened_at, 1),
+            "frames_in": self.frames_in,
+            "frames_out": self.frames_out,
+        }
+        logs.access.info(
+            'socket %s "%s" closed %s by %s: user %s, %.1f s, %d frames in, %d out',
+            fields["client"],
+            self.scope.get("path", ""),
+            code,
+            fields["closed_by"],
+            fields["user_id"] or "-",
+            fields["seconds"],
+            self.frames_in,
+            self.frames_out,
+            extra=fields,
+        )
 
     async def presence_enter(
         self,
@@ -454,6 +481,7 @@ class JsonConsumer(AsyncWebsocketConsumer):
         if self.held is not None:
             self.held.append(event)
             return
+        self.frames_out += 1
         handler = getattr(self, event["type"].replace(".", "_"), None)
         if handler is None:
             logger.error("%s has no handler for %s", type(self).__name__, event["type"])

@@ -20,7 +20,8 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import connection
 
-from rtsite import drain
+from rtsite import drain, metrics
+from rtsite.logs import Outage
 from rtsite.processes import get_process
 from rtsite.redis import get_redis
 
@@ -58,13 +59,21 @@ def _ping_project_redis() -> None:
         client.close()
 
 
+# One per component probed: a line when it stops answering and one when it is back.
+_outages: dict[str, Outage] = {}
+
+
 async def _probe(name: str, check: Any) -> tuple[str, str]:
+    outage = _outages.setdefault(name, Outage(logger, f"readiness: {name} unreachable"))
     try:
         async with asyncio.timeout(PROBE_TIMEOUT * 3):
             await check
     except Exception as error:
-        logger.warning("readiness: %s unreachable: %s", name, error or type(error).__name__)
+        outage.failed(error)
+        metrics.READY.labels(name).set(0)
         return name, "unreachable"
+    outage.answered()
+    metrics.READY.labels(name).set(1)
     return name, OK
 
 
@@ -94,6 +103,8 @@ async def readiness() -> dict[str, str]:
     checks = dict(await asyncio.gather(*probes))
     checks["hub"] = hub_state()
     checks["draining"] = "yes" if drain.draining() else "no"
+    metrics.READY.labels("hub").set(checks["hub"] == OK)
+    metrics.READY.labels("draining").set(drain.draining())
     return checks
 
 

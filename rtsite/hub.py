@@ -280,6 +280,7 @@ class Hub:
                 note()
 
     def _mark_stale(self, group: str) -> None:
+        metrics.STALE_EVENTS.inc()
         if group not in self.stale_groups:
             self._note_gaps({group})
         self.stale_groups.add(group)

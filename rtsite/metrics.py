@@ -21,12 +21,14 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    ProcessCollector,
     generate_latest,
     multiprocess,
 )
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
-LAG_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10)
+# Up to minutes: a hub can fall that far behind (Redis paused, a frozen process).
+LAG_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300)
 
 SOCKETS_OPEN = Gauge(
     "rtsite_sockets_open", "Open WebSockets, by app.", ["app"], multiprocess_mode="livesum"
@@ -44,6 +46,22 @@ FRAMES_IN = Counter("rtsite_frames_in", "Frames received from clients, by app.",
 FRAMES_OUT = Counter(
     "rtsite_frames_out", "Frames sent to clients as replies (not broadcasts), by app.", ["app"]
 )
+FRAME_SECONDS = Histogram(
+    "rtsite_frame_reply_seconds",
+    "From a client frame's arrival to its reply, by app and frame type (a post: stored, "
+    "broadcast, then acked).",
+    ["app", "type"],
+    buckets=LATENCY_BUCKETS,
+)
+HTTP_REQUESTS = Counter(
+    "rtsite_http_requests", "HTTP requests, by view (URL name) and status.", ["view", "status"]
+)
+HTTP_SECONDS = Histogram(
+    "rtsite_http_request_seconds",
+    "HTTP requests' time through Django, by view (URL name).",
+    ["view"],
+    buckets=LATENCY_BUCKETS,
+)
 REFUSED = Counter(
     "rtsite_frames_refused",
     "Client frames answered with an error (rate_limited, bad_frame, ...), by app and code.",
@@ -57,6 +75,16 @@ HUB_EVENT_AGE = Histogram(
     "rtsite_hub_event_age_seconds",
     "How old a broadcast was when this process's hub got it (publish to receive).",
     buckets=LAG_BUCKETS,
+)
+STALE_EVENTS = Counter(
+    "rtsite_hub_events_stale",
+    "Broadcasts this process's hub got too late to deliver (RT_STALE_EVENT_SECONDS): "
+    "their sockets resync instead.",
+)
+BROADCAST_FAILURES = Counter(
+    "rtsite_broadcast_failures",
+    "Broadcasts that could not be handed to the channel layer (their sockets recover "
+    "what was stored on resume).",
 )
 RESYNCS = Counter(
     "rtsite_resyncs", "Sockets told to resync from their cursor (broadcasts lost or late).", ["why"]
@@ -84,6 +112,26 @@ HANDED_BACK = Counter(
     "rtsite_sockets_handed_back",
     "Sockets closed (1012, reason rebalance) by a process holding more than its share.",
 )
+READY = Gauge(
+    "rtsite_ready",
+    "1 while a component answers this worker's readiness probe (database, redis, each "
+    "layer shard, hub), and draining: 1 while it drains.",
+    ["component"],
+    multiprocess_mode="liveall",
+)
+# prometheus-client's process metrics are not collected in multiprocess mode (make serve):
+# each worker copies its own here at every heartbeat (``sample_process``).
+WORKER_CPU = Gauge(
+    "rtsite_worker_cpu_seconds", "CPU time of this worker.", multiprocess_mode="liveall"
+)
+WORKER_MEMORY = Gauge(
+    "rtsite_worker_resident_memory_bytes",
+    "Resident memory of this worker.",
+    multiprocess_mode="liveall",
+)
+WORKER_OPEN_FDS = Gauge(
+    "rtsite_worker_open_fds", "Open file descriptors of this worker.", multiprocess_mode="liveall"
+)
 DRAINING = Gauge(
     "rtsite_draining",
     "1 while a process drains its sockets before exiting.",
@@ -97,6 +145,26 @@ ARENA_TICK_LAG = Histogram(
     "How late a pass of the arena ticker started after its due time.",
     buckets=LAG_BUCKETS,
 )
+
+
+_process = ProcessCollector(registry=None)
+
+
+def sample_process() -> None:
+    """Copy this worker's CPU, memory and open files (read from /proc by
+    prometheus-client) into the worker gauges; only needed in multiprocess mode."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    values = {
+        sample.name: sample.value for family in _process.collect() for sample in family.samples
+    }
+    for name, gauge in (
+        ("process_cpu_seconds_total", WORKER_CPU),
+        ("process_resident_memory_bytes", WORKER_MEMORY),
+        ("process_open_fds", WORKER_OPEN_FDS),
+    ):
+        if name in values:
+            gauge.set(values[name])
 
 
 def forget_dead_workers() -> int:

@@ -15,7 +15,7 @@ from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, parse_cookie
 from django.shortcuts import render
 
-from rtsite import logs, proxies, services
+from rtsite import logs, metrics, proxies, services
 from rtsite.security import origin_allowed, refuse_handshake
 
 logger = logging.getLogger(__name__)
@@ -34,6 +34,23 @@ def current_session_of(user_id: int) -> str | None:
     if user is None or not user.is_authenticated or user.pk != user_id:
         return None
     return services.session_id(getattr(request, "session", None))
+
+
+class RequestMetricsMiddleware:
+    """HTTP requests by view and status, and their time by view (``rtsite.metrics``). The
+    view is its URL name (``chat:room``): a bounded set, unlike paths."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.monotonic()
+        response = self.get_response(request)
+        match = request.resolver_match
+        view = (match.view_name or "unnamed") if match is not None else "unmatched"
+        metrics.HTTP_REQUESTS.labels(view, str(response.status_code)).inc()
+        metrics.HTTP_SECONDS.labels(view).observe(time.monotonic() - started)
+        return response
 
 
 class CurrentRequestMiddleware:

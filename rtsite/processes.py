@@ -234,6 +234,7 @@ class Process:
             pipe.set(_state_key(PROCESS_ID, "hub"), channel, ex=_state_ttl())
             previous, _added, _hub = await pipe.execute()
         metrics.REDIS_LATENCY.observe(time.monotonic() - sent)
+        metrics.sample_process()
         self.beats += 1
         # Cut off from Redis (a failed beat, or our own key lapsed: Redis paused or
         # restarted, or this process frozen), the others' keys may have lapsed for the

@@ -7,6 +7,7 @@ import time
 
 from django.conf import settings
 
+from rtsite.logs import Outage
 from rtsite.redis import get_async_redis
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,10 @@ return 1
 """
 
 
+# Redis away: every limited action goes ahead; said once per outage, not once per post.
+_outage = Outage(logger, "per-account rate limits unavailable, allowing")
+
+
 async def account_take(
     *, action: str, key: int | str, rate: float, burst: int, cost: float = 1.0
 ) -> bool:
@@ -57,7 +62,11 @@ async def account_take(
     still holds): an outage must not stop the site."""
     name = f"{settings.REDIS_KEY_PREFIX}:rate:{action}:{key}"
     try:
-        return bool(await get_async_redis().eval(_ACCOUNT_TAKE, 1, name, 1.0 / rate, burst, cost))
-    except Exception:
-        logger.warning("rate limit %s unavailable; allowing", action, exc_info=True)
+        allowed = bool(
+            await get_async_redis().eval(_ACCOUNT_TAKE, 1, name, 1.0 / rate, burst, cost)
+        )
+    except Exception as error:
+        _outage.failed(error)
         return True
+    _outage.answered()
+    return allowed

@@ -20,7 +20,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 
-from rtsite import layercheck
+from rtsite import layercheck, metrics
 from rtsite.loops import PerLoop
 from rtsite.protocol import encode
 
@@ -68,6 +68,7 @@ async def _group_send(group: str, event: dict[str, Any]) -> None:
         await get_channel_layer().group_send(group, event)
     except Exception:
         # The data is committed: clients that missed this frame recover it on resume.
+        metrics.BROADCAST_FAILURES.inc()
         logger.exception("broadcast of %s to %s failed", event["type"], group)
 
 
@@ -226,4 +227,5 @@ async def publish_batch(group: str, events: list[dict[str, Any]], *, origin: str
     try:
         await get_channel_layer().group_send(group, batch)
     except Exception:
+        metrics.BROADCAST_FAILURES.inc()
         logger.exception("broadcast of a batch of %d to %s failed", len(events), group)

@@ -112,6 +112,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "rtsite.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -478,7 +479,7 @@ LOGGING = {
             "format": "%(asctime)s %(levelname)s %(name)s%(socket_tag)s: %(message)s",
         },
         "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
+            "()": "rtsite.logs.JsonFormatter",
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(socket_id)s %(process)d",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },

@@ -91,3 +91,21 @@ def test_the_docs_list_each_sockets_client_frames_as_declared(name: str) -> None
 def test_the_common_frames_are_documented() -> None:
     common = subsection(section_of("Common to every socket"), "Server → client")
     assert set(re.findall(r'"type": "([^"]+)"', common)) == COMMON
+
+
+def test_the_docs_name_every_frame_answered_only_when_it_carries_a_ref() -> None:
+    """Every frame gets one reply, but the fire-and-forget ones (declared ``ack=False``)
+    only when they carry a ref: the docs name exactly those (they named only ``typing``)."""
+    common = section_of("Common to every socket")
+    sentence = re.search(
+        r"Fire-and-forget frames are answered.*?carry a `ref`:(.*?)\.", common, re.S
+    )
+    assert sentence is not None
+    named = set(re.findall(r"`([a-z_.]+)`", sentence.group(1)))
+    declared = {
+        spec.type
+        for consumer in SOCKETS.values()
+        for spec in consumer.client_frames.values()
+        if not spec.ack
+    }
+    assert named == declared

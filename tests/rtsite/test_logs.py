@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import re
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from rtsite.logs import Outage
 from tests.conftest import start_daphne, ws_connect, ws_next
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -61,6 +64,15 @@ async def test_json_lines_with_the_real_client_and_the_socket_id(
     assert opened[0]["client"] == closed[0]["client"] == CLIENT
     assert opened[0]["message"] == f'socket {CLIENT} "/ws/notifications/" opened'
     assert {"time", "level", "logger", "message"} <= set(opened[0])
+    # What an operator needs of a close: who, how long, how busy, who closed it, the code;
+    # and times in UTC, with the zone.
+    assert closed[0]["closed_by"] == "client"
+    assert closed[0]["code"] == 1000
+    assert closed[0]["user_id"] is None
+    assert closed[0]["frames_in"] == 0
+    assert closed[0]["frames_out"] >= 1  # the sync
+    assert closed[0]["seconds"] >= 0
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", opened[0]["time"])
 
 
 async def test_plain_lines_carry_the_socket_id_too(django_db_setup: None, tmp_path: Path) -> None:
@@ -75,3 +87,23 @@ async def test_plain_lines_carry_the_socket_id_too(django_db_setup: None, tmp_pa
     opened = [line for line in server.log.read_text().splitlines() if line.endswith("opened")]
     assert opened
     assert "rtsite.access [" in opened[0]
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00 INFO ", opened[0])
+
+
+def test_an_outage_is_said_once_when_it_starts_and_once_when_it_ends(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A readiness probe every second logged 56 lines in 12 s of an outage; a rate limit
+    failing open, one per post."""
+    outage = Outage(logging.getLogger("test"), "redis unreachable")
+    with caplog.at_level(logging.WARNING):
+        for _ in range(50):
+            outage.failed(ConnectionError("refused"))
+        for _ in range(5):
+            outage.answered()
+        outage.failed(ConnectionError("refused"))
+    assert [r.getMessage() for r in caplog.records] == [
+        "redis unreachable: refused",
+        "redis unreachable: answering again",
+        "redis unreachable: refused",
+    ]

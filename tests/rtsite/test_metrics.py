@@ -21,6 +21,11 @@ from tests.conftest import Daphne, session_cookie, ws_connect, ws_next
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def fetch(url: str) -> int:
+    with urllib.request.urlopen(url, timeout=10) as reply:  # noqa: S310
+        return reply.status
+
+
 def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """Every sample of the server at ``url`` (http://host:port), by name and labels."""
     with urllib.request.urlopen(f"{url}/metrics", timeout=10) as reply:  # noqa: S310
@@ -65,6 +70,8 @@ async def test_the_numbers_move_under_load(
     cookie = await database_sync_to_async(session_cookie)(await database_sync_to_async(make_user)())
     path = f"/ws/chat/{room.slug}/"
     before = await asyncio.to_thread(scrape, daphne_server.url)
+    await asyncio.to_thread(fetch, f"{daphne_server.url}/chat/{room.slug}/")
+    await asyncio.to_thread(fetch, f"{daphne_server.url}/healthz/ready")
     readers = [await ws_connect(daphne_server, path) for _ in range(5)]
     for reader in readers:
         await ws_next(reader, "sync")
@@ -102,6 +109,16 @@ async def test_the_numbers_move_under_load(
     moved("rtsite_deliveries_total", 30)  # 5 messages to 6 sockets
     moved("rtsite_hub_event_age_seconds_count", 5)
     moved("rtsite_frames_refused_total", 1, app="chat", code="rate_limited")
+    # By view and status, and the time from a post to its ack (issue 25: an operator saw
+    # neither).
+    moved("rtsite_http_requests_total", 1, view="chat:room_detail", status="200")
+    moved("rtsite_http_request_seconds_count", 1, view="chat:room_detail")
+    moved("rtsite_frame_reply_seconds_count", 5, app="chat", type="message.send")
+    for component in ("database", "redis", "hub"):
+        assert value(during, "rtsite_ready", component=component) == 1, component
+    assert value(during, "rtsite_ready", component="draining") == 0
+    assert ("rtsite_hub_events_stale_total", ()) in after
+    assert ("rtsite_broadcast_failures_total", ()) in after
     assert value(after, "rtsite_sockets_open", app="chat") == value(
         before, "rtsite_sockets_open", app="chat"
     )
