@@ -14,6 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import websockets
+from channels.db import database_sync_to_async
+
+from chat.models import Room
+from tests.conftest import session_cookie
 
 
 @dataclass
@@ -270,3 +274,57 @@ async def stop(clients: list[Any], tasks: list[asyncio.Task[Any]]) -> None:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def rooms_under_load(
+    urls: list[str],
+    *,
+    rooms: int,
+    readers_per_room: int,
+    posters_per_room: int,
+    rate: float,
+    make_room: Callable[..., Room],
+    make_user: Callable[..., Any],
+) -> tuple[list[Room], list[Reader], list[CarefulPoster]]:
+    """Rooms, each with page-like readers spread over the servers and careful posters
+    starting on one server after another (so the processes' seqs interleave)."""
+    made = [await database_sync_to_async(make_room)(retention=0) for _ in range(rooms)]
+    readers: list[Reader] = []
+    posters: list[CarefulPoster] = []
+    for number, room in enumerate(made):
+        path = f"/ws/chat/{room.slug}/"
+        readers += [Reader(urls, path, server=i % 2) for i in range(readers_per_room)]
+        for i in range(posters_per_room):
+            user = await database_sync_to_async(make_user)()
+            cookie = await database_sync_to_async(session_cookie)(user)
+            order = urls[i % 2 :] + urls[: i % 2]
+            posters.append(CarefulPoster(order, path, cookie, rate, name=f"r{number}p{i}"))
+    return made, readers, posters
+
+
+def committed_by_room(posters: list[CarefulPoster]) -> dict[str, list[int]]:
+    """The acked message ids of each room (by socket path)."""
+    committed: dict[str, list[int]] = {poster.path: [] for poster in posters}
+    for poster in posters:
+        committed[poster.path] += poster.acked.values()
+    return committed
+
+
+async def wait_until_rooms_delivered(
+    readers: list[Reader], committed: dict[str, list[int]], timeout: float
+) -> float | None:
+    """As ``wait_until_delivered``, each room's ids to its own readers."""
+    waits = [
+        await wait_until_delivered([r for r in readers if r.path == path], ids, timeout)
+        for path, ids in committed.items()
+    ]
+    return None if None in waits else max(w or 0.0 for w in waits)
+
+
+def lacking(readers: list[Reader], committed: dict[str, list[int]]) -> list[int]:
+    """For each reader that lacks any of its room's committed ids, how many."""
+    return [
+        len(set(committed[reader.path]) - reader.ids)
+        for reader in readers
+        if not set(committed[reader.path]) <= reader.ids
+    ]

@@ -23,12 +23,13 @@ from channels.db import database_sync_to_async
 from chat.models import Message, Room
 from tests.conftest import Daphne, session_cookie, start_daphne
 from tests.reliability.chatload import (
-    CarefulPoster,
-    Reader,
+    committed_by_room,
+    lacking,
     poster_socket,
+    rooms_under_load,
     stop,
     until,
-    wait_until_delivered,
+    wait_until_rooms_delivered,
 )
 from tests.reliability.figures import report
 
@@ -71,18 +72,15 @@ async def test_a_rolling_restart_loses_nothing(
     make_room: Callable[..., Room],
     make_user: Callable[..., Any],
 ) -> None:
-    urls = [server.ws_url for server in two_servers]
-    rooms = [await database_sync_to_async(make_room)(retention=0) for _ in range(ROOMS)]
-    readers: list[Reader] = []
-    posters: list[CarefulPoster] = []
-    for number, room in enumerate(rooms):
-        path = f"/ws/chat/{room.slug}/"
-        readers += [Reader(urls, path, server=i % 2) for i in range(READERS_PER_ROOM)]
-        for i in range(POSTERS_PER_ROOM):
-            user = await database_sync_to_async(make_user)()
-            cookie = await database_sync_to_async(session_cookie)(user)
-            order = urls[i % 2 :] + urls[: i % 2]
-            posters.append(CarefulPoster(order, path, cookie, RATE, name=f"r{number}p{i}"))
+    rooms, readers, posters = await rooms_under_load(
+        [server.ws_url for server in two_servers],
+        rooms=ROOMS,
+        readers_per_room=READERS_PER_ROOM,
+        posters_per_room=POSTERS_PER_ROOM,
+        rate=RATE,
+        make_room=make_room,
+        make_user=make_user,
+    )
     tasks = [asyncio.create_task(client.run()) for client in (*readers, *posters)]
     try:
         await until(lambda: all(r.ws is not None for r in readers))
@@ -95,14 +93,8 @@ async def test_a_rolling_restart_loses_nothing(
         for poster in posters:
             poster.stopped = True
         await until(lambda: all(p.ws is None for p in posters), 15)
-        committed = {path: [] for path in {p.path for p in posters}}
-        for poster in posters:
-            committed[poster.path] += poster.acked.values()
-        waits = [
-            await wait_until_delivered([r for r in readers if r.path == path], ids, timeout=15)
-            for path, ids in committed.items()
-        ]
-        caught_up = None if None in waits else max(w or 0.0 for w in waits)
+        committed = committed_by_room(posters)
+        caught_up = await wait_until_rooms_delivered(readers, committed, timeout=15)
     finally:
         await stop([*posters, *readers], tasks)
     stored = await database_sync_to_async(
@@ -112,28 +104,24 @@ async def test_a_rolling_restart_loses_nothing(
     codes = Counter(code for p in posters for code in p.close_codes)
     unanswered = sum(p.unanswered for p in posters)
     errors = sum(len(p.errors) for p in posters)
-    lacking = {
-        id(reader): len(set(committed[reader.path]) - reader.ids)
-        for reader in readers
-        if not set(committed[reader.path]) <= reader.ids
-    }
+    short = lacking(readers, committed)
     report(
         f"[rolling restart] rooms={ROOMS} readers={len(readers)} "
         f"posts/s={RATE * len(posters):g} drain_s={[round(d, 1) for d in drains]} "
         f"committed={sum(map(len, committed.values()))} unanswered={unanswered} "
         f"errors={errors} poster_close_codes={dict(codes)} "
         f"reader_reconnects={sum(r.reconnects for r in readers)} "
-        f"deliveries_missing={sum(lacking.values())} "
+        f"deliveries_missing={sum(short)} "
         f"caught_up_s={caught_up and round(caught_up, 2)}"
     )
     assert all(committed.values())
-    assert caught_up is not None, f"committed messages missing for {len(lacking)} readers"
+    assert caught_up is not None, f"committed messages missing for {len(short)} readers"
     assert unanswered == 0, "a send went without an answer"
     assert errors == 0, "errors during the restart"
     assert made == {nonce for p in posters for nonce in p.acked}, "a message never acked"
     assert set(stored) == made
     assert all(count == 1 for count in stored.values()), "a message was stored twice"
-    assert not lacking
+    assert not short
     assert codes[1012] >= 2, codes
     assert all(reason == "restart" for p in posters for reason in p.closings)
 

@@ -23,13 +23,14 @@ import pytest
 from channels.db import database_sync_to_async
 
 from chat.models import Message, Room
-from tests.conftest import Daphne, session_cookie, start_daphne
+from tests.conftest import Daphne, start_daphne
 from tests.reliability.chatload import (
-    CarefulPoster,
-    Reader,
+    committed_by_room,
+    lacking,
+    rooms_under_load,
     stop,
     until,
-    wait_until_delivered,
+    wait_until_rooms_delivered,
 )
 from tests.reliability.figures import report
 
@@ -67,18 +68,15 @@ async def test_a_hub_behind_under_load_skips_nothing_on_any_open_page(
     make_room: Callable[..., Room],
     make_user: Callable[..., Any],
 ) -> None:
-    urls = [server.ws_url for server in two_servers]
-    readers: list[Reader] = []
-    posters: list[CarefulPoster] = []
-    rooms = [await database_sync_to_async(make_room)(retention=0) for _ in range(ROOMS)]
-    for number, room in enumerate(rooms):
-        path = f"/ws/chat/{room.slug}/"
-        readers += [Reader(urls, path, server=i % 2) for i in range(READERS_PER_ROOM)]
-        for side in range(2):  # one poster on each process, so their seqs interleave
-            user = await database_sync_to_async(make_user)()
-            cookie = await database_sync_to_async(session_cookie)(user)
-            order = urls[side:] + urls[:side]
-            posters.append(CarefulPoster(order, path, cookie, RATE / 2, name=f"r{number}p{side}"))
+    rooms, readers, posters = await rooms_under_load(
+        [server.ws_url for server in two_servers],
+        rooms=ROOMS,
+        readers_per_room=READERS_PER_ROOM,
+        posters_per_room=2,  # one starting on each process, so their seqs interleave
+        rate=RATE / 2,
+        make_room=make_room,
+        make_user=make_user,
+    )
     tasks = [asyncio.create_task(client.run()) for client in (*readers, *posters)]
     try:
         await until(lambda: all(r.ws is not None for r in readers))
@@ -92,33 +90,23 @@ async def test_a_hub_behind_under_load_skips_nothing_on_any_open_page(
         for poster in posters:
             poster.stopped = True
         await until(lambda: all(p.ws is None for p in posters), 30)
-        committed = {path: [] for path in {p.path for p in posters}}
-        for poster in posters:
-            committed[poster.path] += poster.acked.values()
-        waits = [
-            await wait_until_delivered([r for r in readers if r.path == path], ids, 20)
-            for path, ids in committed.items()
-        ]
-        caught_up = None if None in waits else max(w or 0.0 for w in waits)
+        committed = committed_by_room(posters)
+        caught_up = await wait_until_rooms_delivered(readers, committed, timeout=20)
     finally:
         await stop([*posters, *readers], tasks)
     stored = await database_sync_to_async(
         lambda: set(Message.objects.filter(room__in=rooms).values_list("pk", flat=True))
     )()
-    lacking = {
-        id(reader): len(set(committed[reader.path]) - reader.ids)
-        for reader in readers
-        if not set(committed[reader.path]) <= reader.ids
-    }
+    short = lacking(readers, committed)
     count = sum(resyncs(server) for server in two_servers)
     report(
         f"[hub behind] rooms={ROOMS} readers={len(readers)} posts/s={RATE * ROOMS:g} "
         f"pauses={PAUSES} committed={sum(map(len, committed.values()))} resync_lines={count} "
         f"reader_reconnects={sum(r.reconnects for r in readers)} "
-        f"pages_missing={len(lacking)} deliveries_missing={sum(lacking.values())} "
+        f"pages_missing={len(short)} deliveries_missing={sum(short)} "
         f"caught_up_s={caught_up and round(caught_up, 2)}"
     )
     assert stored
     assert {id for ids in committed.values() for id in ids} == stored
     assert count > 0, "no hub fell behind: the test did not test the resync"
-    assert not lacking, f"{len(lacking)} open pages miss {sum(lacking.values())} deliveries"
+    assert not short, f"{len(short)} open pages miss {sum(short)} deliveries"
