@@ -8,6 +8,7 @@ import logging
 import time
 from typing import Any
 
+from autobahn.exception import Disconnected
 from channels.db import database_sync_to_async
 from django.conf import settings
 
@@ -297,14 +298,18 @@ class ArenaConsumer(JsonConsumer):
     async def _resync(self, since: float) -> None:
         try:
             await self.send_sync(since=since)
+            # The ticks held meanwhile, in order; any arriving now still queue behind them.
+            while self.waiting:
+                if not await self._apply_tick(self.waiting.pop(0)):
+                    return  # a gap again: another resync has started
+        except Disconnected:
+            # The client left meanwhile (its disconnect cleans up): not a server problem.
+            logger.debug("arena resync of %s: the socket has closed", self.socket_id)
+            return
         except Exception:
             logger.warning("arena resync of %s failed; closing it", self.socket_id, exc_info=True)
             await self.close(code=CLOSE_SERVER_ERROR)
             return
-        # The ticks held meanwhile, in order; any arriving now still queue behind them.
-        while self.waiting:
-            if not await self._apply_tick(self.waiting.pop(0)):
-                return  # a gap again: another resync has started
         self.resyncing = None
 
     async def disconnect(self, code: int) -> None:

@@ -4,19 +4,22 @@ rounds and their stored results, the lobby, staff commands and dropping slow rea
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from autobahn.exception import Disconnected
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from game import arena as arena_runtime
-from game import services
+from game import protocol, services
 from game.models import Arena, ArenaResult
 from rtsite.errors import ActionError
+from rtsite.hub import get_hub
 from tests.conftest import Socket, open_socket
 from tests.game.conftest import until_reported
 from tests.game.test_consumers import user_with_cookie
@@ -457,3 +460,50 @@ async def test_a_seen_from_the_future_counts_as_the_newest_tick_sent(
             await reader.send({"type": "seen", "tick": tick["t"]})
         with pytest.raises(AssertionError, match="closed with 4500"):
             await drain(liar)
+
+
+class LogLines(logging.Handler):
+    """The records of one logger (Django's logging setup replaces pytest's own handler
+    when the ASGI application is first imported)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+        self.logger = logging.getLogger(name)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def __enter__(self) -> LogLines:
+        self.level_before = self.logger.level
+        self.logger.setLevel(logging.DEBUG)
+        self.logger.addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.logger.removeHandler(self)
+        self.logger.setLevel(self.level_before)
+
+
+async def test_a_resync_of_a_socket_that_has_closed_is_not_a_warning(
+    make_user: Callable[..., Any], arena_settings: Any
+) -> None:
+    """A client that leaves while its socket is being resynced is not a server problem:
+    one debug line, no warning and no traceback."""
+    red, red_cookie = await user_with_cookie(make_user, "red")
+    arena = await new_arena(red)
+    async with open_socket(path(arena), cookie=red_cookie) as r:
+        await r.next("sync")
+        [consumer] = get_hub().members[protocol.arena_group(arena.pk)]
+
+        async def closed(*args: Any, **kwargs: Any) -> None:
+            # What daphne's autobahn raises on a send to a socket its client closed.
+            raise Disconnected("Attempt to send on a closed protocol")
+
+        consumer.send = closed
+        with LogLines("game.consumers") as log:
+            consumer._resync_soon()
+            await consumer.resyncing
+    assert [record.levelno for record in log.records] == [logging.DEBUG]
+    assert log.records[0].exc_info is None
+    assert "has closed" in log.records[0].getMessage()
