@@ -23,6 +23,7 @@ from rtsite.database import write_to_async
 from rtsite.errors import ActionError, ErrorCode
 from rtsite.hub import get_hub
 from rtsite.live import LiveConsumer, SharedReads
+from rtsite.protocol import closing_frame
 from rtsite.ratelimit import TokenBucket
 
 logger = logging.getLogger(__name__)
@@ -227,6 +228,7 @@ class ArenaConsumer(JsonConsumer):
     attached = False
     arena_info: dict[str, Any] | None = None
     resyncing: asyncio.Task[None] | None = None
+    behind = False  # closed for not reading (``seen``)
     waiting: list[dict[str, Any]]  # ticks that arrived during a resync
 
     async def connect(self) -> None:
@@ -384,14 +386,22 @@ class ArenaConsumer(JsonConsumer):
             self._resync_soon()  # ticks went missing: start from the whole world
             self.waiting.append(event)
             return False
+        if self.behind:
+            return True  # closing
         if tick - self.seen > settings.ARENA_MAX_UNREAD_TICKS:
-            # Not reading: drop it (it reconnects and starts from the world) rather than
-            # buffer ticks it will never catch up with.
-            await self.close(code=CLOSE_SERVER_ERROR)
+            await self._close_behind()
             return True
         self._follow(event)
         await self.send(text_data=event["frame"])
         return True
+
+    async def _close_behind(self) -> None:
+        """Not reading (its ``seen`` lags, or it never sends one): told why, then closed
+        with 4500, so that it reconnects and starts from the whole world, rather than have
+        ticks buffered that it will never catch up with."""
+        self.behind = True
+        await self.send_frame(closing_frame(protocol.ARENA_CLOSING_BEHIND))
+        await self.close(code=CLOSE_SERVER_ERROR)
 
     async def arena_world(self, event: dict[str, Any]) -> None:
         if event["epoch"] < self.epoch:

@@ -338,6 +338,28 @@ async def test_a_socket_that_stops_reading_is_dropped(
         await reader.usable()
 
 
+async def test_a_client_that_never_sends_seen_is_told_why_it_is_closed(
+    make_user: Callable[..., Any], arena_settings: Any
+) -> None:
+    """A client written without ``seen`` is closed once ARENA_MAX_UNREAD_TICKS ticks
+    have gone unread, as docs/protocol.md says: a ``closing`` frame with reason
+    ``behind`` first, then 4500 (retried: it starts again from the whole world)."""
+    arena_settings.ARENA_MAX_UNREAD_TICKS = 5
+    red, red_cookie = await user_with_cookie(make_user, "red")
+    arena = await new_arena(red)
+    async with (
+        open_socket(path(arena), cookie=red_cookie) as player,
+        open_socket(path(arena)) as silent,
+    ):
+        await player.send({"type": "join"})
+        await world_where(silent, lambda w: w["phase"] == "play")
+        with pytest.raises(AssertionError, match="closed with 4500"):
+            await drain(silent)
+        ticks = [f["t"] for f in silent.seen if f["type"] == "tick"]
+        assert len(ticks) == 5  # the ticks it may leave unread, and no more
+        assert silent.unread[-1] == {"type": "closing", "reason": "behind"}
+
+
 async def test_the_owner_reports_itself_for_the_admin(
     make_user: Callable[..., Any], arena_settings: Any
 ) -> None:
