@@ -154,6 +154,9 @@ class Meta:
     acks: dict[int, int] = field(default_factory=dict)  # the last input applied
     away_since: dict[int, float] = field(default_factory=dict)
     empty_since: float = 0.0  # no players and nobody watching since (0: not empty)
+    # Players who left during the round: their tally when they left (their snake is
+    # gone from the rules' state), for the round's results.
+    departed: dict[int, dict[str, Any]] = field(default_factory=dict)
     results: list[dict[str, Any]] | None = None
     stored: bool = True  # the results are in the database
     by_staff: bool = False
@@ -164,8 +167,9 @@ class Meta:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Meta:
         data = dict(data)
-        for name in ("names", "acks", "away_since"):
-            data[name] = {int(k): v for k, v in data[name].items()}
+        for name in ("names", "acks", "away_since", "departed"):
+            # (A snapshot of an older version may lack "departed".)
+            data[name] = {int(k): v for k, v in data.get(name, {}).items()}
         return cls(**data)
 
 
@@ -237,21 +241,34 @@ def tick_frame(
     return frame
 
 
+def tally(s: snake.Snake, username: str) -> dict[str, Any]:
+    """A player's line in a round's results."""
+    return {
+        "player": s.player,
+        "username": username,
+        "score": s.score,
+        "length": len(s.body),
+        "kills": s.kills,
+        "deaths": s.deaths,
+    }
+
+
 def results_of(meta: Meta, state: snake.State) -> list[dict[str, Any]]:
-    rows = [
-        {
-            "player": s.player,
-            "username": meta.names.get(s.player, "?"),
-            "score": s.score,
-            "length": len(s.body),
-            "kills": s.kills,
-            "deaths": s.deaths,
-        }
-        for s in state.snakes
-        if s.player in meta.names
-    ]
-    rows.sort(key=lambda r: (-r["score"], -r["kills"], r["deaths"], r["username"]))
-    return rows
+    """Everyone who played in the round, best first: those still in it, and those who
+    left it (what they had when they left; one who came back has both added up)."""
+    rows = {
+        s.player: tally(s, meta.names[s.player]) for s in state.snakes if s.player in meta.names
+    }
+    for player, gone in meta.departed.items():
+        row = rows.get(player)
+        if row is None:
+            rows[player] = dict(gone)
+        else:
+            for name in ("score", "kills", "deaths"):
+                row[name] += gone[name]
+    ordered = list(rows.values())
+    ordered.sort(key=lambda r: (-r["score"], -r["kills"], r["deaths"], r["username"]))
+    return ordered
 
 
 # ------------------------------------------------------------------ reading the world
@@ -456,6 +473,16 @@ class ArenaOwner:
     def _leave(self, player: int) -> None:
         if player not in self.meta.names:
             return
+        gone = self.state.snake(player)
+        if self.meta.phase == PLAY and gone is not None:
+            # The rules take the snake out at the next tick: its tally stays for the
+            # results (added to what the player had if they left before).
+            row = tally(gone, self.meta.names[player])
+            before = self.meta.departed.get(player)
+            if before is not None:
+                for name in ("score", "kills", "deaths"):
+                    row[name] += before[name]
+            self.meta.departed[player] = row
         del self.meta.names[player]
         self.meta.acks.pop(player, None)
         self.meta.away_since.pop(player, None)
@@ -579,6 +606,7 @@ class ArenaOwner:
         self.leaves.clear()
         self.queues.clear()
         self.meta.acks.clear()
+        self.meta.departed.clear()
         self.meta.round_id = round_id
         self.meta.round_number = number
         self.meta.phase = PLAY

@@ -16,7 +16,7 @@ from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from game import arena as arena_runtime
-from game import protocol, services
+from game import protocol, selectors, services
 from game.models import Arena, ArenaResult
 from rtsite.errors import ActionError
 from rtsite.hub import get_hub
@@ -181,6 +181,51 @@ async def test_a_round_ends_with_results_stored_and_a_new_round_begins(
     assert (result.user_id, result.round.number) == (red.pk, 1)
     assert result.round.ended_at is not None
     assert result.length == over["results"][0]["length"]
+
+
+async def test_a_round_its_last_player_left_stores_everyone_who_played_in_it(
+    make_user: Callable[..., Any], arena_settings: Any
+) -> None:
+    """A round that ends because its last player left has results like any other: those
+    who left during it are in them, with what they had when they left, and the
+    leaderboard counts them."""
+    red, red_cookie = await user_with_cookie(make_user, "red")
+    yellow, yellow_cookie = await user_with_cookie(make_user, "yellow")
+    arena = await new_arena(red)
+    async with (
+        open_socket(path(arena)) as watcher,
+        open_socket(path(arena), cookie=red_cookie) as r,
+        open_socket(path(arena), cookie=yellow_cookie) as y,
+    ):
+        await watcher.next("sync")
+        await r.send({"type": "join"})
+        await world_where(watcher, lambda w: w["phase"] == "play")
+        await y.send({"type": "join"})
+        await tick_where(
+            watcher, lambda t: any(s["player"] == yellow.pk for s in t.get("spawned", []))
+        )
+        # Yellow steers into the top wall, then leaves, dead once.
+        await y.send({"type": "turn", "dir": "up", "seq": 1})
+        await tick_where(watcher, lambda t: [yellow.pk, 0] in t.get("died", []), timeout=10)
+        await y.send({"type": "leave"})
+        await tick_where(watcher, lambda t: "left" in t)
+        await r.send({"type": "leave"})
+        over = await watcher.next("round_over")
+    tallies = {}  # [score, kills, deaths] per player, as the ticks said
+    for frame in watcher.seen:
+        for player, *tally in frame.get("scores", []):
+            tallies[player] = tally
+    rows = {row["player"]: row for row in over["results"]}
+    assert set(rows) == {red.pk, yellow.pk}
+    assert rows[yellow.pk]["deaths"] == 1
+    for player, row in rows.items():
+        assert [row["score"], row["kills"], row["deaths"]] == tallies.get(player, [0, 0, 0])
+    stored = await database_sync_to_async(
+        lambda: {r.user_id: (r.score, r.kills, r.deaths) for r in ArenaResult.objects.all()}
+    )()
+    assert stored == {p: (row["score"], row["kills"], row["deaths"]) for p, row in rows.items()}
+    board = await database_sync_to_async(selectors.arena_leaderboard)()
+    assert {row["username"] for row in board} == {"red", "yellow"}
 
 
 async def test_a_reload_resumes_mid_round_as_the_same_player(
