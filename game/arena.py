@@ -214,7 +214,7 @@ def tick_frame(
     events: snake.Events,
     acks: list[list[int]],
     joined: list[int],
-    left: list[int],
+    left: dict[int, str],
     refused: list[int],
 ) -> dict[str, Any]:
     frame: dict[str, Any] = {"type": "tick", "t": state.tick, "e": meta.epoch}
@@ -232,10 +232,11 @@ def tick_frame(
         frame["scores"] = scores
     if acks:
         frame["acks"] = acks
+    # Both name the players as the world's "players" does.
     if joined:
         frame["joined"] = [{"id": p, "username": meta.names.get(p, "?")} for p in joined]
     if left:
-        frame["left"] = left
+        frame["left"] = [{"id": p, "username": name} for p, name in left.items()]
     if refused:
         frame["refused"] = refused
     return frame
@@ -373,7 +374,9 @@ class ArenaOwner:
         self.state = snake.State(config=snake.Config())
         self.queues: dict[int, deque[tuple[str, int]]] = {}
         self.joins: list[int] = []
-        self.leaves: list[int] = []
+        self.leaves: dict[int, str] = {}  # player -> username (gone from meta.names)
+        # The players a round starts with: its first tick says they joined it.
+        self.entering: list[int] = []
         self.refused: list[int] = []
         self.snapshot_due = True
         self.last_snapshot = 0.0
@@ -483,13 +486,13 @@ class ArenaOwner:
                 for name in ("score", "kills", "deaths"):
                     row[name] += before[name]
             self.meta.departed[player] = row
-        del self.meta.names[player]
+        username = self.meta.names.pop(player)
         self.meta.acks.pop(player, None)
         self.meta.away_since.pop(player, None)
         self.queues.pop(player, None)
         if player in self.joins:
             self.joins.remove(player)
-        self.leaves.append(player)
+        self.leaves[player] = username
         self.snapshot_due = True
 
     # ---- a tick (synchronous: the ticker runs every owned arena's in turn)
@@ -506,11 +509,12 @@ class ArenaOwner:
         if phase == PLAY:
             entry = self.play_tick(now)
         else:
+            changed = bool(self.joins or self.leaves)
             self.joins.clear()
             self.leaves.clear()
             starting = self.busy is not None and not self.busy.done()
             if phase == WAITING and self.meta.names and not starting:
-                self._start(self.start_round())
+                self._start(self.start_round())  # its world and first tick name the players
             elif phase == RESULTS and now >= self.meta.phase_ends and not starting:
                 if self.meta.names:
                     self._start(self.start_round())
@@ -520,6 +524,9 @@ class ArenaOwner:
                     self.meta.results = None
                     self.snapshot_due = True
                     self.queue(protocol.EVENT_ARENA_WORLD, self.world_frame())
+            elif changed and not starting:
+                # No ticks between rounds: who plays next is said at once, in a world.
+                self.queue(protocol.EVENT_ARENA_WORLD, self.world_frame())
         return entry, self.snapshot(now)
 
     def play_tick(self, now: float) -> str:
@@ -532,7 +539,10 @@ class ArenaOwner:
                 acks.append([player, seq])
                 self.meta.acks[player] = seq
         joins, self.joins = self.joins, []
-        leaves, self.leaves = self.leaves, []
+        leaves, self.leaves = self.leaves, {}
+        # The round's first tick: everyone it started with joined it then.
+        entering, self.entering = self.entering, []
+        joined = sorted({*joins, *(p for p in entering if p in self.meta.names)})
         refused, self.refused = self.refused, []
         before = self.state
         inputs = snake.TickInputs(turns=turns, joins=tuple(joins), leaves=tuple(leaves))
@@ -543,8 +553,9 @@ class ArenaOwner:
             before=before,
             events=events,
             acks=acks,
-            joined=joins,
-            left=leaves,
+            joined=joined,
+            # (Not one who joined and left between two ticks: never in the round.)
+            left={p: name for p, name in leaves.items() if before.snake(p) is not None},
             refused=refused,
         )
         self.queue(protocol.EVENT_ARENA_TICK, frame)
@@ -604,6 +615,7 @@ class ArenaOwner:
         self.state = snake.new_state(seed=seed, players=sorted(self.meta.names))
         self.joins.clear()
         self.leaves.clear()
+        self.entering = sorted(self.meta.names)
         self.queues.clear()
         self.meta.acks.clear()
         self.meta.departed.clear()

@@ -434,8 +434,8 @@ ARENA_SERVER_FRAMES = server_registry(
             "food": Maybe([CELL]),  # placed
             "scores": Maybe([[int]]),  # [player, score, kills, deaths]
             "acks": Maybe([[int]]),  # [player, sequence number]
-            "joined": Maybe([{"id": int, "username": str}]),
-            "left": Maybe([int]),
+            "joined": Maybe([{"id": int, "username": str}]),  # as the world's "players"
+            "left": Maybe([{"id": int, "username": str}]),
             "refused": Maybe([int]),  # players who asked to join a full arena
         },
     ),

@@ -77,7 +77,9 @@ async def test_players_join_and_steer_and_a_spectator_sees_it_all(
         world = await world_where(r, lambda w: w["phase"] == "play")
         assert [p["username"] for p in world["players"]] == ["red"]
         await y.send({"type": "join"})
-        joined = await tick_where(watcher, lambda t: "joined" in t)
+        joined = await tick_where(
+            watcher, lambda t: any(p["id"] == yellow.pk for p in t.get("joined", []))
+        )
         assert joined["joined"] == [{"id": yellow.pk, "username": "yellow"}]
         # Both snakes are on the grid; a turn is applied and acknowledged by sequence.
         await tick_where(y, lambda t: any(s["player"] == yellow.pk for s in t.get("spawned", [])))
@@ -90,6 +92,48 @@ async def test_players_join_and_steer_and_a_spectator_sees_it_all(
         ticks = [f["t"] for f in watcher.seen if f["type"] == "tick"]
         assert ticks == sorted(ticks)
         assert ticks == list(range(ticks[0], ticks[-1] + 1))
+
+
+async def test_every_change_of_players_names_them_the_same_way(
+    make_user: Callable[..., Any], arena_settings: Any
+) -> None:
+    """``joined`` and ``left`` name players as the world's ``players`` does; a round's
+    first tick says who it started with (the first player's join too); a change between
+    rounds comes at once, in a world."""
+    arena_settings.ARENA_ROUND_SECONDS = 1.5
+    arena_settings.ARENA_RESULTS_SECONDS = 3.0
+    red, red_cookie = await user_with_cookie(make_user, "red")
+    yellow, yellow_cookie = await user_with_cookie(make_user, "yellow")
+    arena = await new_arena(red)
+    red_named = {"id": red.pk, "username": "red"}
+    yellow_named = {"id": yellow.pk, "username": "yellow"}
+    async with (
+        open_socket(path(arena)) as watcher,
+        open_socket(path(arena), cookie=red_cookie) as r,
+        open_socket(path(arena), cookie=yellow_cookie) as y,
+    ):
+        await watcher.next("sync")
+        await r.send({"type": "join"})
+        world = await world_where(watcher, lambda w: w["phase"] == "play")
+        first = await watcher.next("tick")
+        assert first["t"] == world["tick"] + 1
+        assert first["joined"] == [red_named] == world["players"]
+        await y.send({"type": "join"})
+        joined = await tick_where(watcher, lambda t: "joined" in t)
+        assert joined["joined"] == [yellow_named]
+        await y.send({"type": "leave"})
+        left = await tick_where(watcher, lambda t: "left" in t)
+        assert left["left"] == [yellow_named]
+        # Between rounds (no ticks), yellow joins: a world says so before the next round.
+        await watcher.next("round_over")
+        await y.send({"type": "join"})
+        between = await world_where(watcher, lambda w: yellow_named in w["players"])
+        assert between["phase"] == "results"
+        world = await world_where(watcher, lambda w: w["phase"] == "play")
+        watcher.unread.clear()  # the last round's ticks, passed over while waiting
+        first = await watcher.next("tick")
+        assert first["t"] == world["tick"] + 1
+        assert first["joined"] == sorted([red_named, yellow_named], key=lambda p: p["id"])
 
 
 async def test_inputs_from_a_spectator_or_for_another_snake_are_refused(
@@ -260,7 +304,7 @@ async def test_a_player_who_stays_away_is_removed(
             await r.send({"type": "join"})
             await world_where(y, lambda w: w["phase"] == "play")
         left = await tick_where(y, lambda t: "left" in t, timeout=5)
-        assert left["left"] == [red.pk]
+        assert left["left"] == [{"id": red.pk, "username": "red"}]
 
 
 async def test_an_empty_arena_closes_and_leaves_the_lobby(
@@ -350,17 +394,19 @@ async def test_staff_end_a_round_and_remove_a_player_live(
             arena_id=arena.pk, user_id=yellow.pk
         )
         assert removed
-        assert (await tick_where(r, lambda t: "left" in t))["left"] == [yellow.pk]
+        left = (await tick_where(r, lambda t: "left" in t))["left"]
+        assert left == [{"id": yellow.pk, "username": "yellow"}]
         await y.send({"type": "turn", "dir": "up", "seq": 9, "ref": "gone"})
         assert (await y.next("error"))["code"] == "forbidden"
         ended = await database_sync_to_async(services.arena_end_round)(arenas=[arena])
         assert ended == 1
         over = await r.next("round_over")
-        assert [row["username"] for row in over["results"]] == ["red"]
+        # Yellow played until removed: in the results too.
+        assert sorted(row["username"] for row in over["results"]) == ["red", "yellow"]
     stored = await database_sync_to_async(
-        lambda: list(ArenaResult.objects.values_list("round__ended_by_staff", "user_id"))
+        lambda: sorted(ArenaResult.objects.values_list("round__ended_by_staff", "user_id"))
     )()
-    assert stored == [(True, red.pk)]
+    assert stored == [(True, red.pk), (True, yellow.pk)]
 
 
 async def test_a_socket_that_stops_reading_is_dropped(
@@ -494,7 +540,7 @@ async def test_joining_a_second_arena_leaves_the_first(
         await in_second.send({"type": "join"})
         await world_where(in_second, lambda w: [p["id"] for p in w["players"]] == [red.pk])
         left = await tick_where(watcher, lambda t: "left" in t, timeout=5)
-        assert left["left"] == [red.pk]
+        assert left["left"] == [{"id": red.pk, "username": "red"}]
         # The first arena, empty now, ends its round and waits again...
         await world_where(in_first, lambda w: w["phase"] == "waiting")
         await in_first.nothing("error", within=0.1)
