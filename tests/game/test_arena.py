@@ -185,6 +185,102 @@ async def test_two_turns_a_tick_are_kept_and_the_rest_dropped(
         assert "acks" not in third
 
 
+def position(ws: Socket, check: Callable[[dict[str, Any]], bool]) -> int:
+    """Where the first frame ``check`` wants came, in the order the socket received them."""
+    return next(i for i, frame in enumerate(ws.seen) if check(frame))
+
+
+async def reply_to(ws: Socket, ref: str, timeout: float = 5.0) -> dict[str, Any]:
+    """The reply (``ack`` or ``error``) to the frame sent with ``ref``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for i, frame in enumerate(ws.unread):
+            if frame["type"] in ("ack", "error") and frame.get("ref") == ref:
+                return ws.unread.pop(i)
+        received = await ws._receive(deadline - time.monotonic())
+        if received is None:
+            raise AssertionError(f"no reply to {ref!r} within {timeout}s; saw {ws.seen}")
+        ws.seen.append(received)
+        ws.unread.append(received)
+
+
+async def test_a_turn_with_a_ref_is_acked_once_a_tick_has_applied_it(
+    make_user: Callable[..., Any], arena_settings: Any
+) -> None:
+    """The ack of a turn means it was applied: it comes after the tick whose ``acks``
+    name it. A turn the owner does not take (a third in one tick) is answered
+    ``not_applied``."""
+    arena_settings.ARENA_TICKS_PER_SECOND = 2.0
+    red, red_cookie = await user_with_cookie(make_user, "red")
+    arena = await new_arena(red)
+    async with open_socket(path(arena), cookie=red_cookie) as r:
+        await r.send({"type": "join"})
+        await world_where(r, lambda w: w["phase"] == "play")
+        await r.next("tick")  # just after a tick: the next is half a second away
+        for seq, direction in enumerate(["up", "left", "down"], start=1):
+            await r.send({"type": "turn", "dir": direction, "seq": seq, "ref": f"t{seq}"})
+        replies = {ref: await reply_to(r, ref) for ref in ("t1", "t2", "t3")}
+        assert [replies[ref]["type"] for ref in ("t1", "t2")] == ["ack", "ack"]
+        assert (replies["t3"]["type"], replies["t3"]["code"]) == ("error", "not_applied")
+        for seq in (1, 2):
+            applied = position(r, lambda f, s=seq: [red.pk, s] in f.get("acks", []))
+            acked = position(r, lambda f, s=seq: f.get("ref") == f"t{s}")
+            assert applied < acked
+        assert not any([red.pk, 3] in f.get("acks", []) for f in r.seen)
+
+
+async def test_a_turn_whose_outcome_the_socket_missed_is_answered_from_the_record(
+    make_user: Callable[..., Any], arena_settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once no tick can apply a turn any more (the window past), the socket answers
+    from what the ticks recorded: ``ack`` for one applied whose tick did not name it
+    (as when the owner died before its tick reached the socket), ``not_applied`` for
+    one the owner never got (as when it went to an owner that died)."""
+    arena_settings.ARENA_TURN_WINDOW_TICKS = 3
+    red, red_cookie = await user_with_cookie(make_user, "red")
+    arena = await new_arena(red)
+    async with open_socket(path(arena), cookie=red_cookie) as r:
+        await r.send({"type": "join"})
+        await world_where(r, lambda w: w["phase"] == "play")
+        owner = arena_runtime.get_host().owners[arena.pk]
+        queue = owner.queue
+
+        def unnamed(*args: Any, applied: list[str] | None = None) -> None:
+            queue(*args)  # the ticks do not say which tagged turns they applied
+
+        monkeypatch.setattr(owner, "queue", unnamed)
+        await r.send({"type": "turn", "dir": "up", "seq": 1, "ref": "applied"})
+        assert (await reply_to(r, "applied"))["type"] == "ack"
+        applied = position(r, lambda f: [red.pk, 1] in f.get("acks", []))
+        assert applied < position(r, lambda f: f.get("ref") == "applied")
+
+        on_input = owner.on_input
+
+        def lost(event: dict[str, Any]) -> None:
+            if event.get("kind") != "turn":
+                on_input(event)
+
+        monkeypatch.setattr(owner, "on_input", lost)
+        await r.send({"type": "turn", "dir": "left", "seq": 2, "ref": "lost"})
+        reply = await reply_to(r, "lost")
+        assert (reply["type"], reply["code"]) == ("error", "not_applied")
+        assert not any([red.pk, 2] in f.get("acks", []) for f in r.seen)
+
+
+async def test_a_turn_between_rounds_is_refused(
+    make_user: Callable[..., Any], arena_settings: Any
+) -> None:
+    arena_settings.ARENA_ROUND_SECONDS = 1.0
+    red, red_cookie = await user_with_cookie(make_user, "red")
+    arena = await new_arena(red)
+    async with open_socket(path(arena), cookie=red_cookie) as r:
+        await r.send({"type": "join"})
+        await r.next("round_over", timeout=5)
+        await r.send({"type": "turn", "dir": "up", "seq": 1, "ref": "late"})
+        reply = await reply_to(r, "late")
+        assert (reply["code"], reply["message"]) == ("not_applied", "no round is being played")
+
+
 async def test_steering_at_a_fast_human_rate_is_allowed_and_a_flood_is_limited(
     make_user: Callable[..., Any], arena_settings: Any
 ) -> None:
@@ -201,7 +297,10 @@ async def test_steering_at_a_fast_human_rate_is_allowed_and_a_flood_is_limited(
         # A flood: the limit answers (the socket stays usable).
         for seq in range(20, 120):
             await r.send({"type": "turn", "dir": "up", "seq": seq, "ref": str(seq)})
-        assert (await r.next("error"))["code"] == "rate_limited"
+        # (The turns let through past two a tick are answered not_applied meanwhile.)
+        codes = {(await r.next("error"))["code"] for _ in range(60)}
+        assert codes <= {"rate_limited", "not_applied"}
+        assert "rate_limited" in codes
         await asyncio.sleep(1)
         await r.usable()
 
