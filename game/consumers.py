@@ -384,7 +384,7 @@ class ArenaConsumer(JsonConsumer):
         if self.user.is_authenticated:
             await get_host().send(self.arena_id, {"kind": "leave", "player": self.user.pk})
 
-    async def on_turn(self, *, dir: str, seq: int, snake: int | None = None) -> None:
+    async def on_turn(self, *, dir: str, seq: int, snake: int | None = None) -> Any:
         if dir not in protocol.ARENA_DIRECTIONS:
             raise ActionError(ErrorCode.INVALID, "'dir' must be up, down, left or right")
         if snake is not None and snake != self.user.pk:
@@ -410,8 +410,9 @@ class ArenaConsumer(JsonConsumer):
         # With a ref it is answered once decided (``_settle``): ack only once applied.
         tag = arena_runtime.new_tag()
         self.turns[tag] = SentTurn(ref, self.epoch, self.round, self.tick)
-        if not await get_host().send(self.arena_id, {**turn, "tag": tag}):
-            del self.turns[tag]
+        sent = await get_host().send(self.arena_id, {**turn, "tag": tag})
+        # (Unless a new owner's world came meanwhile: then it is being answered already.)
+        if not sent and self.turns.pop(tag, None) is not None:
             raise not_applied("no server runs the arena at this moment; steer again")
         return LATER
 
@@ -511,8 +512,11 @@ class ArenaConsumer(JsonConsumer):
                 await self.answer(turn.ref, not_applied())
         if not current:
             return
-        at = {"epoch": self.epoch, "round": self.round, "phase": self.phase, "tick": self.tick}
-        past = {tag: turn for tag, turn in self.turns.items() if turn.past(**at)}
+        past = {
+            tag: turn
+            for tag, turn in self.turns.items()
+            if turn.past(epoch=self.epoch, round=self.round, phase=self.phase, tick=self.tick)
+        }
         if past:
             for tag in past:
                 del self.turns[tag]
