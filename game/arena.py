@@ -15,6 +15,14 @@ process can be the owner; there is no separate worker to run and supervise.
 - **Inputs.** A socket's turns, joins and leaves go to the owner through the channel
   layer, to the owner process's hub channel (``Hub.attach``), and straight to the owner
   when it is in the same process. The lease's value names that channel.
+- **Turns** are for the world their player saw: each names the owner's epoch, the round
+  and the newest tick its socket had, and the owner applies it within
+  ``ARENA_TURN_WINDOW_TICKS`` of that tick, in that epoch and round, or never. A turn sent
+  with a ``ref`` carries a tag: the tick that applies it records the tag in Redis (in the
+  same call that logs the tick) and names it to the sockets, and a refusal names it too.
+  Once no tick can apply it any more (a later tick past the window, a new round, a new
+  owner), a tag in neither was lost with its owner (or on the way): the socket answers
+  ``ack`` only for a turn applied, ``not_applied`` for the rest.
 - **Ticks.** Every process's hub hands the ticks of the batches it receives to its own
   sockets, so a client may connect to any process.
 - **Snapshots.** Every ``ARENA_SNAPSHOT_SECONDS`` (and at every change of players or
@@ -41,7 +49,7 @@ import socket
 import time
 from collections import Counter, deque
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
@@ -60,19 +68,28 @@ logger = logging.getLogger(__name__)
 WAITING, PLAY, RESULTS = "waiting", "play", "results"
 # Snapshots and logs outlive their arena a while (a closed arena's keys go after this).
 KEEP_SECONDS = 24 * 3600
+# The tags of applied turns are kept this long: a socket asks about its own within a
+# tick window or a failover of sending them.
+APPLIED_KEEP_SECONDS = 60
 # How often the owner counts who is on the page (players away, spectators).
 PRESENCE_EVERY_SECONDS = 1.0
 PROCESS = f"{socket.gethostname()}:{os.getpid()}"
 
 # One call a tick for every arena the process owns. For arena i: KEYS owner, log,
-# snapshot; ARGV (after the lease in ms and the keep time in s) me, log entry or "",
-# snapshot or "". Returns 1 for each arena still ours (renewed, logged), 0 for one lost.
+# snapshot, applied turns; ARGV (after the lease in ms, the keep time in s, the time now
+# in ms and how long applied turns are kept in ms) me, log entry or "", snapshot or "",
+# the tags of the turns applied (space-separated) or "". Returns 1 for each arena still
+# ours (renewed, logged), 0 for one lost: its tick is not logged and its turns not
+# recorded as applied.
 # (The keys of many arenas in one script: fine on one Redis, not on Redis Cluster.)
 _TICK = """
 local held = {}
-for i = 0, #KEYS / 3 - 1 do
-  local owner, log, snap = KEYS[3 * i + 1], KEYS[3 * i + 2], KEYS[3 * i + 3]
-  local me, entry, state = ARGV[3 * i + 3], ARGV[3 * i + 4], ARGV[3 * i + 5]
+local now, kept = tonumber(ARGV[3]), tonumber(ARGV[4])
+for i = 0, #KEYS / 4 - 1 do
+  local owner, log, snap, applied = KEYS[4 * i + 1], KEYS[4 * i + 2], KEYS[4 * i + 3],
+    KEYS[4 * i + 4]
+  local me, entry, state, tags = ARGV[4 * i + 5], ARGV[4 * i + 6], ARGV[4 * i + 7],
+    ARGV[4 * i + 8]
   if redis.call('GET', owner) == me then
     redis.call('PEXPIRE', owner, ARGV[1])
     if state ~= '' then
@@ -81,6 +98,13 @@ for i = 0, #KEYS / 3 - 1 do
     elseif entry ~= '' then
       redis.call('RPUSH', log, entry)
       redis.call('EXPIRE', log, ARGV[2])
+    end
+    if tags ~= '' then
+      for tag in string.gmatch(tags, '%S+') do
+        redis.call('ZADD', applied, now, tag)
+      end
+      redis.call('ZREMRANGEBYSCORE', applied, '-inf', now - kept)
+      redis.call('PEXPIRE', applied, kept)
     end
     held[i + 1] = 1
   else
@@ -127,6 +151,25 @@ def input_group(arena_id: int) -> str:
     return f"arena-in.{arena_id}"
 
 
+def is_tag(value: Any) -> bool:
+    """A turn's tag, as ``new_tag`` makes them (so a space-separated list of them is
+    safe to hand to the tick's script)."""
+    return isinstance(value, str) and 0 < len(value) <= 32 and value.isalnum()
+
+
+def new_tag() -> str:
+    return secrets.token_hex(8)
+
+
+async def applied_turns(arena_id: int, tags: list[str]) -> set[str]:
+    """Which of these turns a tick applied (recorded with the tick, see ``_TICK``)."""
+    async with get_async_redis().pipeline(transaction=False) as pipe:
+        for tag in tags:
+            pipe.zscore(key(arena_id, "applied"), tag)
+        scores = await pipe.execute()
+    return {tag for tag, score in zip(tags, scores, strict=True) if score is not None}
+
+
 def lease_value(channel: str) -> str:
     # The owner's hub channel, and a token of its own: a process that takes an arena
     # again is a new owner, and the old loop's fenced writes fail.
@@ -139,6 +182,13 @@ def lease_channel(value: str) -> str:
 
 def tick_seconds() -> float:
     return 1.0 / settings.ARENA_TICKS_PER_SECOND
+
+
+class Turn(NamedTuple):
+    direction: str
+    seq: int
+    tag: str | None  # sent with a ref: its socket answers once it is decided
+    tick: int | None  # the newest tick its socket had (None: from an older version)
 
 
 @dataclass
@@ -154,6 +204,9 @@ class Meta:
     acks: dict[int, int] = field(default_factory=dict)  # the last input applied
     away_since: dict[int, float] = field(default_factory=dict)
     empty_since: float = 0.0  # no players and nobody watching since (0: not empty)
+    # Players who left during the round: their tally when they left (their snake is
+    # gone from the rules' state), for the round's results.
+    departed: dict[int, dict[str, Any]] = field(default_factory=dict)
     results: list[dict[str, Any]] | None = None
     stored: bool = True  # the results are in the database
     by_staff: bool = False
@@ -164,8 +217,9 @@ class Meta:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Meta:
         data = dict(data)
-        for name in ("names", "acks", "away_since"):
-            data[name] = {int(k): v for k, v in data[name].items()}
+        for name in ("names", "acks", "away_since", "departed"):
+            # (A snapshot of an older version may lack "departed".)
+            data[name] = {int(k): v for k, v in data.get(name, {}).items()}
         return cls(**data)
 
 
@@ -210,7 +264,7 @@ def tick_frame(
     events: snake.Events,
     acks: list[list[int]],
     joined: list[int],
-    left: list[int],
+    left: dict[int, str],
     refused: list[int],
 ) -> dict[str, Any]:
     frame: dict[str, Any] = {"type": "tick", "t": state.tick, "e": meta.epoch}
@@ -228,30 +282,44 @@ def tick_frame(
         frame["scores"] = scores
     if acks:
         frame["acks"] = acks
+    # Both name the players as the world's "players" does.
     if joined:
         frame["joined"] = [{"id": p, "username": meta.names.get(p, "?")} for p in joined]
     if left:
-        frame["left"] = left
+        frame["left"] = [{"id": p, "username": name} for p, name in left.items()]
     if refused:
         frame["refused"] = refused
     return frame
 
 
+def tally(s: snake.Snake, username: str) -> dict[str, Any]:
+    """A player's line in a round's results."""
+    return {
+        "player": s.player,
+        "username": username,
+        "score": s.score,
+        "length": len(s.body),
+        "kills": s.kills,
+        "deaths": s.deaths,
+    }
+
+
 def results_of(meta: Meta, state: snake.State) -> list[dict[str, Any]]:
-    rows = [
-        {
-            "player": s.player,
-            "username": meta.names.get(s.player, "?"),
-            "score": s.score,
-            "length": len(s.body),
-            "kills": s.kills,
-            "deaths": s.deaths,
-        }
-        for s in state.snakes
-        if s.player in meta.names
-    ]
-    rows.sort(key=lambda r: (-r["score"], -r["kills"], r["deaths"], r["username"]))
-    return rows
+    """Everyone who played in the round, best first: those still in it, and those who
+    left it (what they had when they left; one who came back has both added up)."""
+    rows = {
+        s.player: tally(s, meta.names[s.player]) for s in state.snakes if s.player in meta.names
+    }
+    for player, gone in meta.departed.items():
+        row = rows.get(player)
+        if row is None:
+            rows[player] = dict(gone)
+        else:
+            for name in ("score", "kills", "deaths"):
+                row[name] += gone[name]
+    ordered = list(rows.values())
+    ordered.sort(key=lambda r: (-r["score"], -r["kills"], r["deaths"], r["username"]))
+    return ordered
 
 
 # ------------------------------------------------------------------ reading the world
@@ -354,9 +422,13 @@ class ArenaOwner:
         self.group = protocol.arena_group(arena_id)
         self.meta = Meta()
         self.state = snake.State(config=snake.Config())
-        self.queues: dict[int, deque[tuple[str, int]]] = {}
+        self.queues: dict[int, deque[Turn]] = {}
+        self.applied: list[str] = []  # tags of the turns the coming tick applies
+        self.dropped: list[str] = []  # tags of turns refused, for the next event
         self.joins: list[int] = []
-        self.leaves: list[int] = []
+        self.leaves: dict[int, str] = {}  # player -> username (gone from meta.names)
+        # The players a round starts with: its first tick says they joined it.
+        self.entering: list[int] = []
         self.refused: list[int] = []
         self.snapshot_due = True
         self.last_snapshot = 0.0
@@ -419,7 +491,7 @@ class ArenaOwner:
         if not isinstance(player, int):
             return
         if kind == "turn":
-            self._turn(player, event.get("dir"), event.get("seq"))
+            self._turn(player, event)
         elif kind == "join":
             self._join(player, str(event.get("username", "?")))
         elif kind in ("leave", "remove"):
@@ -430,16 +502,38 @@ class ArenaOwner:
             self.meta.phase_ends = 0.0  # ends at the next tick
             self.meta.by_staff = True
 
-    def _turn(self, player: int, direction: Any, seq: Any) -> None:
-        if player not in self.meta.names or direction not in snake.STEPS:
-            return
-        if not isinstance(seq, int):
-            return
+    def _turn(self, player: int, event: dict[str, Any]) -> None:
+        direction, seq, tag = event.get("dir"), event.get("seq"), event.get("tag")
+        turn = Turn(direction, seq, tag if is_tag(tag) else None, event.get("tick"))
         queue = self.queues.setdefault(player, deque())
+        valid = player in self.meta.names and direction in snake.STEPS and isinstance(seq, int)
         # At most two per tick (a quick double turn); more is noise and is dropped.
-        if len(queue) >= 2:
+        if not valid or not self._for_now(event) or len(queue) >= 2:
+            self._drop(turn)
             return
-        queue.append((direction, seq))
+        queue.append(turn)
+
+    def _for_now(self, event: dict[str, Any]) -> bool:
+        """Whether a turn is for the world as it is: made on this owner's ticks of this
+        round, within the window of the coming tick."""
+        if "epoch" not in event:
+            return True  # from a process of a version before turns named their world
+        tick = event.get("tick")
+        return (
+            self.meta.phase == PLAY
+            and event["epoch"] == self.meta.epoch
+            and event.get("round") == self.meta.round_number
+            and isinstance(tick, int)
+            and self._in_window(tick)
+        )
+
+    def _in_window(self, tick: int | None) -> bool:
+        """Whether the coming tick may still apply a turn made at ``tick``."""
+        return tick is None or 0 < self.state.tick + 1 - tick <= settings.ARENA_TURN_WINDOW_TICKS
+
+    def _drop(self, turn: Turn) -> None:
+        if turn.tag is not None:
+            self.dropped.append(turn.tag)  # its socket answers not_applied
 
     def _join(self, player: int, username: str) -> None:
         if player in self.meta.names:
@@ -456,34 +550,47 @@ class ArenaOwner:
     def _leave(self, player: int) -> None:
         if player not in self.meta.names:
             return
-        del self.meta.names[player]
+        gone = self.state.snake(player)
+        if self.meta.phase == PLAY and gone is not None:
+            # The rules take the snake out at the next tick: its tally stays for the
+            # results (added to what the player had if they left before).
+            row = tally(gone, self.meta.names[player])
+            before = self.meta.departed.get(player)
+            if before is not None:
+                for name in ("score", "kills", "deaths"):
+                    row[name] += before[name]
+            self.meta.departed[player] = row
+        username = self.meta.names.pop(player)
         self.meta.acks.pop(player, None)
         self.meta.away_since.pop(player, None)
-        self.queues.pop(player, None)
+        for turn in self.queues.pop(player, ()):
+            self._drop(turn)
         if player in self.joins:
             self.joins.remove(player)
-        self.leaves.append(player)
+        self.leaves[player] = username
         self.snapshot_due = True
 
     # ---- a tick (synchronous: the ticker runs every owned arena's in turn)
 
-    def step(self, now: float) -> tuple[str, str]:
+    def step(self, now: float) -> tuple[str, str, str]:
         """Advance the arena one tick; queue what to broadcast. Returns the tick's log
-        entry and, when one is due, the snapshot ("" for none)."""
+        entry, when one is due the snapshot ("" for none), and the tags of the turns it
+        applied (space-separated, "" for none)."""
         if self.closing:
             self.closing = False
             self._start(self.close("closed by staff"))
-            return "", ""
+            return "", "", ""
         entry = ""
         phase = self.meta.phase
         if phase == PLAY:
             entry = self.play_tick(now)
         else:
+            changed = bool(self.joins or self.leaves)
             self.joins.clear()
             self.leaves.clear()
             starting = self.busy is not None and not self.busy.done()
             if phase == WAITING and self.meta.names and not starting:
-                self._start(self.start_round())
+                self._start(self.start_round())  # its world and first tick name the players
             elif phase == RESULTS and now >= self.meta.phase_ends and not starting:
                 if self.meta.names:
                     self._start(self.start_round())
@@ -493,19 +600,32 @@ class ArenaOwner:
                     self.meta.results = None
                     self.snapshot_due = True
                     self.queue(protocol.EVENT_ARENA_WORLD, self.world_frame())
-        return entry, self.snapshot(now)
+            elif changed and not starting:
+                # No ticks between rounds: who plays next is said at once, in a world.
+                self.queue(protocol.EVENT_ARENA_WORLD, self.world_frame())
+        applied, self.applied = self.applied, []
+        return entry, self.snapshot(now), " ".join(applied)
 
     def play_tick(self, now: float) -> str:
         turns: dict[int, str] = {}
         acks: list[list[int]] = []
         for player, queue in self.queues.items():
-            if queue:
-                direction, seq = queue.popleft()
-                turns[player] = direction
-                acks.append([player, seq])
-                self.meta.acks[player] = seq
+            while queue:
+                turn = queue.popleft()
+                if not self._in_window(turn.tick):
+                    self._drop(turn)  # waited too long behind another
+                    continue
+                turns[player] = turn.direction
+                acks.append([player, turn.seq])
+                self.meta.acks[player] = turn.seq
+                if turn.tag is not None:
+                    self.applied.append(turn.tag)
+                break
         joins, self.joins = self.joins, []
-        leaves, self.leaves = self.leaves, []
+        leaves, self.leaves = self.leaves, {}
+        # The round's first tick: everyone it started with joined it then.
+        entering, self.entering = self.entering, []
+        joined = sorted({*joins, *(p for p in entering if p in self.meta.names)})
         refused, self.refused = self.refused, []
         before = self.state
         inputs = snake.TickInputs(turns=turns, joins=tuple(joins), leaves=tuple(leaves))
@@ -516,11 +636,12 @@ class ArenaOwner:
             before=before,
             events=events,
             acks=acks,
-            joined=joins,
-            left=leaves,
+            joined=joined,
+            # (Not one who joined and left between two ticks: never in the round.)
+            left={p: name for p, name in leaves.items() if before.snake(p) is not None},
             refused=refused,
         )
-        self.queue(protocol.EVENT_ARENA_TICK, frame)
+        self.queue(protocol.EVENT_ARENA_TICK, frame, applied=self.applied)
         # Joins and leaves are not in the log: a snapshot follows them (snapshot_due).
         entry = json.dumps([self.state.tick, {str(p): d for p, d in turns.items()}, acks])
         if not self.meta.names or now >= self.meta.phase_ends:
@@ -541,20 +662,24 @@ class ArenaOwner:
         events, self.outbox = self.outbox, []
         return events
 
-    def queue(self, event_type: str, frame: dict[str, Any]) -> None:
-        # The sockets keep their place (tick, epoch) and whether their user plays.
-        self.outbox.append(
-            make_event(
-                self.group,
-                event_type,
-                frame,
-                extra={
-                    "tick": self.state.tick,
-                    "epoch": self.meta.epoch,
-                    "players": sorted(self.meta.names),
-                },
-            )
-        )
+    def queue(
+        self, event_type: str, frame: dict[str, Any], *, applied: list[str] | None = None
+    ) -> None:
+        # The sockets keep their place (epoch, round, phase, tick) and whether their user
+        # plays, and answer the turns they sent with a tag: applied by this tick, or
+        # refused since the last event.
+        extra: dict[str, Any] = {
+            "tick": self.state.tick,
+            "epoch": self.meta.epoch,
+            "round": self.meta.round_number,
+            "phase": self.meta.phase,
+            "players": sorted(self.meta.names),
+        }
+        if applied:
+            extra["applied"] = list(applied)
+        if self.dropped:
+            extra["dropped"], self.dropped = self.dropped, []
+        self.outbox.append(make_event(self.group, event_type, frame, extra=extra))
 
     def world_frame(self) -> dict[str, Any]:
         return protocol.arena_world_frame(world_payload(self.meta, self.state))
@@ -577,8 +702,13 @@ class ArenaOwner:
         self.state = snake.new_state(seed=seed, players=sorted(self.meta.names))
         self.joins.clear()
         self.leaves.clear()
+        self.entering = sorted(self.meta.names)
+        for queue in self.queues.values():
+            for turn in queue:
+                self._drop(turn)
         self.queues.clear()
         self.meta.acks.clear()
+        self.meta.departed.clear()
         self.meta.round_id = round_id
         self.meta.round_number = number
         self.meta.phase = PLAY
@@ -852,19 +982,25 @@ class ArenaHost:
         now = time.time()
         stepped: list[ArenaOwner] = []
         keys: list[str] = []
-        args: list[Any] = [int(settings.ARENA_LEASE_SECONDS * 1000), KEEP_SECONDS]
+        args: list[Any] = [
+            int(settings.ARENA_LEASE_SECONDS * 1000),
+            KEEP_SECONDS,
+            int(now * 1000),
+            APPLIED_KEEP_SECONDS * 1000,
+        ]
         for owner in list(self.owners.values()):
             if owner.stopped.is_set() or owner.arena_id % slots != slot:
                 continue
             try:
-                entry, snapshot = owner.step(now)
+                entry, snapshot, applied = owner.step(now)
             except Exception:
                 logger.exception("arena %s failed a tick; giving it up", owner.arena_id)
                 await owner.stop()
                 continue
             stepped.append(owner)
-            keys += [key(owner.arena_id, part) for part in ("owner", "log", "snapshot")]
-            args += [owner.lease, entry, snapshot]
+            parts = ("owner", "log", "snapshot", "applied")
+            keys += [key(owner.arena_id, part) for part in parts]
+            args += [owner.lease, entry, snapshot, applied]
         if not stepped:
             return
         try:
@@ -905,20 +1041,23 @@ class ArenaHost:
             await get_async_redis().hset(ticker_key(), PROCESS, json.dumps(report))
         self.lag_max = 0.0
 
-    async def send(self, arena_id: int, event: dict[str, Any]) -> None:
-        """A player's input to the arena's owner, wherever it runs."""
+    async def send(self, arena_id: int, event: dict[str, Any]) -> bool:
+        """A player's input to the arena's owner, wherever it runs. False if no process
+        runs the arena (nothing was sent)."""
         owner = self.owners.get(arena_id)
         if owner is not None and not owner.stopped.is_set():
             owner.on_input(event)
-            return
+            return True
         lease, read_at = self.leases.get(arena_id, (None, 0.0))
         now = time.monotonic()
         if lease is None or now - read_at > settings.ARENA_CLAIM_SECONDS:
             lease = await get_async_redis().get(key(arena_id, "owner"))
             self.leases[arena_id] = (lease, now)
-        if lease:
-            event = {"type": protocol.EVENT_ARENA_INPUT, "group": input_group(arena_id), **event}
-            self._send_soon(lease_channel(lease), event)
+        if not lease:
+            return False
+        event = {"type": protocol.EVENT_ARENA_INPUT, "group": input_group(arena_id), **event}
+        self._send_soon(lease_channel(lease), event)
+        return True
 
     def _send_soon(self, channel: str, event: dict[str, Any]) -> None:
         """Inputs for another process go out at once, or, while a send to it is on its

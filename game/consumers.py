@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
+from autobahn.exception import Disconnected
 from channels.db import database_sync_to_async
 from django.conf import settings
 
@@ -17,11 +19,18 @@ from game import protocol, selectors, services
 from game.arena import get_host
 from game.models import Arena, Game
 from rtsite import presence
-from rtsite.consumers import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_SERVER_ERROR, JsonConsumer
+from rtsite.consumers import (
+    CLOSE_FORBIDDEN,
+    CLOSE_NOT_FOUND,
+    CLOSE_SERVER_ERROR,
+    LATER,
+    JsonConsumer,
+)
 from rtsite.database import write_to_async
 from rtsite.errors import ActionError, ErrorCode
 from rtsite.hub import get_hub
 from rtsite.live import LiveConsumer, SharedReads
+from rtsite.protocol import closing_frame
 from rtsite.ratelimit import TokenBucket
 
 logger = logging.getLogger(__name__)
@@ -208,6 +217,32 @@ class GameConsumer(LiveConsumer):
 _world_reads = SharedReads(share_for=0.25)
 
 
+@dataclass(frozen=True)
+class SentTurn:
+    """A turn sent with a ref and not answered yet, and the world it was made for: the
+    owner's epoch, the round and the newest tick its socket had."""
+
+    ref: str | None
+    epoch: int
+    round: int
+    tick: int
+
+    def past(self, *, epoch: int, round: int, phase: str, tick: int) -> bool:
+        """Whether no tick can apply it any more, once the socket has been sent the
+        world at (``epoch``, ``round``, ``phase``, ``tick``): another owner (its turns go
+        with it; the next refuses them), a later round, the round over, or the window
+        (``ARENA_TURN_WINDOW_TICKS``) past."""
+        if epoch != self.epoch:
+            return epoch > self.epoch
+        if round != self.round:
+            return round > self.round
+        return phase != arena_runtime.PLAY or tick >= self.tick + settings.ARENA_TURN_WINDOW_TICKS
+
+
+def not_applied(why: str = "the turn was not applied") -> ActionError:
+    return ActionError(ErrorCode.NOT_APPLIED, why)
+
+
 class ArenaConsumer(JsonConsumer):
     """A snake arena's socket, ``/ws/game/arena/<id>/``: everyone watches; a logged-in
     user may join and steer their own snake. The world runs elsewhere (``game.arena``):
@@ -218,6 +253,8 @@ class ArenaConsumer(JsonConsumer):
 
     arena_id: int = 0
     epoch: int = 0  # the owner's epoch this socket follows
+    round: int = 0  # the round of the world sent
+    phase: str = arena_runtime.WAITING
     tick: int = 0  # the newest tick sent
     seen: int = 0  # the newest tick the client says it has read
     playing = False  # its user is one of the arena's players
@@ -226,9 +263,13 @@ class ArenaConsumer(JsonConsumer):
     attached = False
     arena_info: dict[str, Any] | None = None
     resyncing: asyncio.Task[None] | None = None
+    behind = False  # closed for not reading (``seen``)
     waiting: list[dict[str, Any]]  # ticks that arrived during a resync
+    turns: dict[str, SentTurn]  # by tag: turns sent with a ref, not answered yet
+    checks: set[asyncio.Task[None]]  # turns being looked up (``_answer_past``)
 
     async def connect(self) -> None:
+        self.turns, self.checks = {}, set()
         self.arena_id = int(self.scope["url_route"]["kwargs"]["arena_id"])
         arena = await database_sync_to_async(selectors.arena_get)(arena_id=self.arena_id)
         if arena is None or arena.status != Arena.State.OPEN:
@@ -272,6 +313,7 @@ class ArenaConsumer(JsonConsumer):
         if stored is not None:
             meta, state = stored
             self.epoch, self.tick, self.seen = meta.epoch, state.tick, state.tick
+            self.round, self.phase = meta.round_number, meta.phase
             self.playing = self.user.pk in meta.names
             get_hub().prefer(protocol.arena_group(self.arena_id), self, self.playing)
             world = arena_runtime.world_payload(meta, state)
@@ -282,6 +324,8 @@ class ArenaConsumer(JsonConsumer):
         await self.send_frame(
             protocol.arena_sync_frame(arena=self.arena_info or {}, you=you, world=world)
         )
+        if stored is not None:
+            await self._settle({}, current=True)
 
     async def hub_resync(self, since: float) -> None:
         self._resync_soon()  # ticks were lost: the whole world again
@@ -297,14 +341,18 @@ class ArenaConsumer(JsonConsumer):
     async def _resync(self, since: float) -> None:
         try:
             await self.send_sync(since=since)
+            # The ticks held meanwhile, in order; any arriving now still queue behind them.
+            while self.waiting:
+                if not await self._apply_tick(self.waiting.pop(0)):
+                    return  # a gap again: another resync has started
+        except Disconnected:
+            # The client left meanwhile (its disconnect cleans up): not a server problem.
+            logger.debug("arena resync of %s: the socket has closed", self.socket_id)
+            return
         except Exception:
             logger.warning("arena resync of %s failed; closing it", self.socket_id, exc_info=True)
             await self.close(code=CLOSE_SERVER_ERROR)
             return
-        # The ticks held meanwhile, in order; any arriving now still queue behind them.
-        while self.waiting:
-            if not await self._apply_tick(self.waiting.pop(0)):
-                return  # a gap again: another resync has started
         self.resyncing = None
 
     async def disconnect(self, code: int) -> None:
@@ -312,6 +360,8 @@ class ArenaConsumer(JsonConsumer):
             get_hub().detach(protocol.arena_group(self.arena_id), self)
         if self.resyncing is not None:
             self.resyncing.cancel()
+        for task in getattr(self, "checks", ()):
+            task.cancel()
         if self.watching:
             self.watching = False
             get_host().unwatch(self.arena_id)
@@ -334,16 +384,37 @@ class ArenaConsumer(JsonConsumer):
         if self.user.is_authenticated:
             await get_host().send(self.arena_id, {"kind": "leave", "player": self.user.pk})
 
-    async def on_turn(self, *, dir: str, seq: int, snake: int | None = None) -> None:
+    async def on_turn(self, *, dir: str, seq: int, snake: int | None = None) -> Any:
         if dir not in protocol.ARENA_DIRECTIONS:
             raise ActionError(ErrorCode.INVALID, "'dir' must be up, down, left or right")
         if snake is not None and snake != self.user.pk:
             raise ActionError(ErrorCode.FORBIDDEN, "that is not your snake")
         if not self.playing:
             raise ActionError(ErrorCode.FORBIDDEN, "spectators cannot steer; join to play")
-        await get_host().send(
-            self.arena_id, {"kind": "turn", "player": self.user.pk, "dir": dir, "seq": seq}
-        )
+        if self.phase != arena_runtime.PLAY:
+            raise not_applied("no round is being played")
+        # The world it was made for: the owner applies it in that one, soon, or never.
+        turn = {
+            "kind": "turn",
+            "player": self.user.pk,
+            "dir": dir,
+            "seq": seq,
+            "epoch": self.epoch,
+            "round": self.round,
+            "tick": self.tick,
+        }
+        ref = self.frame_ref
+        if ref is None:  # fire-and-forget: the ticks' acks say which were applied
+            await get_host().send(self.arena_id, turn)
+            return None
+        # With a ref it is answered once decided (``_settle``): ack only once applied.
+        tag = arena_runtime.new_tag()
+        self.turns[tag] = SentTurn(ref, self.epoch, self.round, self.tick)
+        sent = await get_host().send(self.arena_id, {**turn, "tag": tag})
+        # (Unless a new owner's world came meanwhile: then it is being answered already.)
+        if not sent and self.turns.pop(tag, None) is not None:
+            raise not_applied("no server runs the arena at this moment; steer again")
+        return LATER
 
     async def on_seen(self, *, tick: int) -> None:
         self.seen = max(self.seen, min(tick, self.tick))
@@ -352,6 +423,8 @@ class ArenaConsumer(JsonConsumer):
 
     def _follow(self, event: dict[str, Any]) -> None:
         self.epoch, self.tick = event["epoch"], event["tick"]
+        self.round = event.get("round", self.round)
+        self.phase = event.get("phase", self.phase)
         playing = self.user.pk in event.get("players", ())
         if playing != self.playing:
             if self.playing:
@@ -373,20 +446,32 @@ class ArenaConsumer(JsonConsumer):
         resync is then under way, and this tick waits for it)."""
         epoch, tick = event["epoch"], event["tick"]
         if epoch < self.epoch or (epoch == self.epoch and tick <= self.tick):
-            return True  # from before this socket's sync, or from an owner since replaced
+            # From before this socket's sync, or from an owner since replaced: the world
+            # it was sent since has this tick in it, and the turns the tick applied.
+            await self._settle(event, current=False)
+            return True
         if epoch > self.epoch or tick != self.tick + 1:
             self.resyncing = None
             self._resync_soon()  # ticks went missing: start from the whole world
             self.waiting.append(event)
             return False
+        if self.behind:
+            return True  # closing
         if tick - self.seen > settings.ARENA_MAX_UNREAD_TICKS:
-            # Not reading: drop it (it reconnects and starts from the world) rather than
-            # buffer ticks it will never catch up with.
-            await self.close(code=CLOSE_SERVER_ERROR)
+            await self._close_behind()
             return True
         self._follow(event)
         await self.send(text_data=event["frame"])
+        await self._settle(event)
         return True
+
+    async def _close_behind(self) -> None:
+        """Not reading (its ``seen`` lags, or it never sends one): told why, then closed
+        with 4500, so that it reconnects and starts from the whole world, rather than have
+        ticks buffered that it will never catch up with."""
+        self.behind = True
+        await self.send_frame(closing_frame(protocol.ARENA_CLOSING_BEHIND))
+        await self.close(code=CLOSE_SERVER_ERROR)
 
     async def arena_world(self, event: dict[str, Any]) -> None:
         if event["epoch"] < self.epoch:
@@ -399,13 +484,63 @@ class ArenaConsumer(JsonConsumer):
         self._follow(event)
         self.seen = self.tick
         await self.send(text_data=event["frame"])
+        await self._settle(event)
         if self.wants_to_play and not self.playing:
             # Asked while no process ran the arena (or its owner was being replaced).
             await self._ask_to_join()
 
     async def arena_over(self, event: dict[str, Any]) -> None:
         if event["epoch"] >= self.epoch:
+            self.phase = event.get("phase", arena_runtime.RESULTS)
             await self.send(text_data=event["frame"])
+            await self._settle(event)
+
+    # ---- answering turns sent with a ref
+
+    async def _settle(self, event: dict[str, Any], *, current: bool = True) -> None:
+        """Answer the turns ``event`` decides, once the client has what it says: those
+        its tick applied (``ack``), and those the owner refused (``not_applied``). If
+        it is ``current`` (this socket now follows the world it ends at), also the turns
+        no tick can apply any more: the record of applied turns decides those."""
+        if not self.turns:
+            return
+        for tag in event.get("applied", ()):
+            if (turn := self.turns.pop(tag, None)) is not None:
+                await self.answer(turn.ref)
+        for tag in event.get("dropped", ()):
+            if (turn := self.turns.pop(tag, None)) is not None:
+                await self.answer(turn.ref, not_applied())
+        if not current:
+            return
+        past = {
+            tag: turn
+            for tag, turn in self.turns.items()
+            if turn.past(epoch=self.epoch, round=self.round, phase=self.phase, tick=self.tick)
+        }
+        if past:
+            for tag in past:
+                del self.turns[tag]
+            task = asyncio.create_task(self._answer_past(past))
+            self.checks.add(task)
+            task.add_done_callback(self.checks.discard)
+
+    async def _answer_past(self, turns: dict[str, SentTurn]) -> None:
+        """Turns that no tick can apply any more, whose outcome this socket was not told
+        (lost with an owner that stopped, or in ticks it skipped in a resync): applied
+        if a tick recorded them (``game.arena._TICK``), else not, and never now."""
+        try:
+            applied = await arena_runtime.applied_turns(self.arena_id, list(turns))
+            for tag, turn in turns.items():
+                await self.answer(turn.ref, None if tag in applied else not_applied())
+        except Disconnected:
+            return
+        except Exception:
+            # Unanswered, the client would wait for ever: it reconnects instead (the
+            # world's acks then say what was applied).
+            logger.warning(
+                "arena turns of %s not answered; closing it", self.socket_id, exc_info=True
+            )
+            await self.close(code=CLOSE_SERVER_ERROR)
 
     async def arena_closed(self, event: dict[str, Any]) -> None:
         await self.send(text_data=event["frame"])

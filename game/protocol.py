@@ -297,6 +297,10 @@ ARENA_CLIENT_FRAMES = frame_registry(
     ClientFrame("seen", {"tick": Field(int, min_value=0)}, ack=False),
 )
 
+# The ``closing`` reason of an arena socket closed (4500) for reading too little: its
+# ``seen`` lags more than ARENA_MAX_UNREAD_TICKS behind the ticks sent, or never came.
+ARENA_CLOSING_BEHIND = "behind"
+
 # Channel-layer event types (handled by ArenaConsumer.arena_<name>).
 EVENT_ARENA_TICK = "arena.tick"
 EVENT_ARENA_WORLD = "arena.world"
@@ -430,8 +434,8 @@ ARENA_SERVER_FRAMES = server_registry(
             "food": Maybe([CELL]),  # placed
             "scores": Maybe([[int]]),  # [player, score, kills, deaths]
             "acks": Maybe([[int]]),  # [player, sequence number]
-            "joined": Maybe([{"id": int, "username": str}]),
-            "left": Maybe([int]),
+            "joined": Maybe([{"id": int, "username": str}]),  # as the world's "players"
+            "left": Maybe([{"id": int, "username": str}]),
             "refused": Maybe([int]),  # players who asked to join a full arena
         },
     ),

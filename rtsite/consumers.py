@@ -8,7 +8,8 @@ What it guarantees, so apps do not each re-learn it:
   ``internal_error`` (channels' own JsonWebsocketConsumer lets a bad frame raise);
 - every client frame gets one reply: its own (``pong``, ``history``, ...), ``ack``, or
   ``error``, each carrying the frame's ``ref`` (fire-and-forget frames such as ``typing``
-  answer only when they carry a ref);
+  answer only when they carry a ref). A handler may answer later instead (``LATER``,
+  then ``answer``): an arena turn is answered once a tick has applied it;
 - the handshake is accepted before anything slow runs (the session, the account, Redis,
   the database), and only RT_CONNECTS_AT_ONCE sockets do that work at a time: daphne
   drops a handshake that is not accepted within its ``websocket_connect_timeout``, so in
@@ -88,6 +89,16 @@ VISITOR_SOCKETS_ROOM = "visitor-sockets"
 Announce = Callable[[presence.Change], Awaitable[None]]
 
 
+class _Later:
+    """See ``LATER``."""
+
+
+# A handler's reply meaning "answered later": the consumer calls ``answer`` with the
+# frame's ref (``frame_ref``) once it knows the outcome. Until then the frame counts as
+# being handled: a drain waits for it (up to its grace).
+LATER = _Later()
+
+
 @dataclass(frozen=True)
 class _Presence:
     room: presence.RoomKey
@@ -117,6 +128,7 @@ class JsonConsumer(AsyncWebsocketConsumer):
         logs.socket_id.set(self.socket_id)  # this task's log lines carry it
         self.app = metrics.app_of(self)
         self.in_flight = 0  # client frames being handled (a drain lets them finish)
+        self.frame_ref: str | None = None  # the ref of the frame being handled
         self.last_frame_at = 0.0  # monotonic, when a client frame last came or was answered
         self.opened_at = time.monotonic()
         self.frames_in = self.frames_out = 0  # for the close's log line
@@ -304,6 +316,7 @@ class JsonConsumer(AsyncWebsocketConsumer):
         started = time.monotonic()
         try:
             spec, fields, ref = parse_frame(text_data, self.client_frames)
+            self.frame_ref = ref
             reply = await getattr(self, spec.handler_name)(**fields)
         except ActionError as error:
             await self.send_error(error.code, error.message, ref=error.ref or ref)
@@ -311,6 +324,9 @@ class JsonConsumer(AsyncWebsocketConsumer):
         except Exception:
             logger.exception("consumer %s failed on a frame", type(self).__name__)
             await self.send_error(ErrorCode.INTERNAL, "the server could not handle that", ref=ref)
+            return
+        if reply is LATER:
+            self.in_flight += 1  # until ``answer``
             return
         if reply is None:
             if not spec.ack and ref is None:
@@ -320,6 +336,17 @@ class JsonConsumer(AsyncWebsocketConsumer):
         await published()
         await self.send_frame({**reply, "ref": ref} if ref is not None else reply)
         metrics.FRAME_SECONDS.labels(self.app, spec.type).observe(time.monotonic() - started)
+
+    async def answer(self, ref: str | None, refusal: ActionError | None = None) -> None:
+        """The reply to a frame whose handler said ``LATER``: ``ack``, or ``error`` for
+        ``refusal``. (The caller knows that what it acknowledges is stored and on its
+        way: this does not wait for the process's broadcasts, as ``_handle`` does.)"""
+        self.in_flight -= 1
+        self.last_frame_at = time.monotonic()
+        if refusal is not None:
+            await self.send_error(refusal.code, refusal.message, ref=ref)
+            return
+        await self.send_frame({**ack_frame(), "ref": ref} if ref is not None else ack_frame())
 
     @staticmethod
     def try_again_code() -> int:

@@ -23,6 +23,7 @@ class ErrorCode(StrEnum):
     ILLEGAL_MOVE = "illegal_move"
     NOT_YOUR_TURN = "not_your_turn"
     GAME_OVER = "game_over"
+    NOT_APPLIED = "not_applied"
     INTERNAL = "internal_error"
 
 

@@ -458,6 +458,10 @@ ARENA_EMPTY_CLOSE_SECONDS = env_float("ARENA_EMPTY_CLOSE_SECONDS", 120.0, minimu
 # Inputs per socket: a burst, refilled at a rate (fast play is a few turns a second).
 ARENA_INPUT_RATE_PER_SECOND = env_float("ARENA_INPUT_RATE_PER_SECOND", 20.0, minimum=1.0)
 ARENA_INPUT_BURST = env_int("ARENA_INPUT_BURST", 40, minimum=2)
+# A turn is for the world its player saw: applied within this many ticks of the newest
+# tick its socket had (by the same owner, in the same round), or not at all (and a turn
+# sent with a ref is answered so).
+ARENA_TURN_WINDOW_TICKS = env_int("ARENA_TURN_WINDOW_TICKS", 10, minimum=2)
 # A socket this many ticks behind in what it has read is dropped (it resumes from a
 # snapshot) instead of having ticks buffered for it.
 ARENA_MAX_UNREAD_TICKS = env_int("ARENA_MAX_UNREAD_TICKS", 50, minimum=5)

@@ -146,16 +146,18 @@
     for (const [player, acked] of t.acks || []) {
       if (player === me.id) pending = pending.filter((p) => p.seq > acked);
     }
+    // A round's first tick names everyone it started with: only a new name is news.
     for (const p of t.joined || []) {
+      const isNew = !names.has(p.id);
       names.set(p.id, p.username);
       if (!snakes.has(p.id)) snakes.set(p.id, snakeFrom({body: [], direction: "right", alive: false, score: 0, kills: 0, deaths: 0, respawn_in: 1}));
-      if (p.id === me.id) becamePlayer();
+      if (isNew && p.id === me.id) becamePlayer();
       scoresChanged = true;
     }
-    for (const player of t.left || []) {
-      names.delete(player);
-      snakes.delete(player);
-      if (player === me.id) say("You left the round; you are watching.");
+    for (const p of t.left || []) {
+      names.delete(p.id);
+      snakes.delete(p.id);
+      if (p.id === me.id) say("You left the round; you are watching.");
       scoresChanged = true;
     }
     if ((t.refused || []).includes(me.id)) showError("The arena is full; try another one.");

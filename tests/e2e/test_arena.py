@@ -170,3 +170,36 @@ def test_the_page_says_when_it_is_reconnecting(
     red.context.set_offline(False)
     red.evaluate("window.dispatchEvent(new Event('online'))")
     red.locator("#arena-overlay").wait_for(state="hidden")
+
+
+def test_a_player_who_leaves_goes_from_every_page(
+    browser: Any, daphne_server: Daphne, make_user: Callable[..., Any]
+) -> None:
+    """A leave in a tick names the player as a join does; every page drops them from the
+    scores, and the one who left can join again."""
+    make_user("ruby")
+    make_user("sunny")
+    red = log_in(browser, daphne_server.url, "ruby", "/game/")
+    red.click("#arena-create")
+    red.wait_for_url("**/game/arena/*/?play=1")
+    red.locator("#arena-phase", has_text="Round 1").wait_for()
+    url = f"/game/arena/{Arena.objects.get().pk}/"
+    yellow = log_in(browser, daphne_server.url, "sunny", url)
+    yellow.click("#arena-join")
+    yellow.locator("#arena-scores tr.me", has_text="sunny (you)").wait_for()
+    watcher = browser.new_context().new_page()
+    watcher.set_default_timeout(15_000)
+    watcher.goto(f"{daphne_server.url}{url}")
+    for page in (red, watcher):
+        page.locator("#arena-scores", has_text="sunny").wait_for()
+
+    yellow.click("#arena-leave")
+    yellow.locator("#arena-announce", has_text="You left the round").wait_for()
+    yellow.locator("#arena-join").wait_for()
+    for page in (red, yellow, watcher):
+        page.wait_for_function(
+            "![...document.querySelectorAll('#arena-scores tr')].some(r => "
+            "r.cells[0].textContent.startsWith('sunny'))"
+        )
+        assert page.locator("#arena-players").text_content() == "1"
+    watcher.locator("#arena-scores", has_text="ruby").wait_for()

@@ -88,13 +88,15 @@ async def test_staff_see_arenas_live_and_end_rounds_and_remove_players(
         assert "Remove yellow from" in confirm.content.decode()
         done = await database_sync_to_async(staff.post)(remove)
         assert done.status_code == 302
-        assert (await tick_where(r, lambda t: "left" in t))["left"] == [yellow.pk]
+        left = (await tick_where(r, lambda t: "left" in t))["left"]
+        assert left == [{"id": yellow.pk, "username": "yellow"}]
         reply = await database_sync_to_async(staff.post)(
             changelist, {"action": "end_round", "_selected_action": [arena.pk]}
         )
         assert reply.status_code == 302
         over = await r.next("round_over")
-        assert [row["username"] for row in over["results"]] == ["red"]
+        # Yellow played until removed: in the results too.
+        assert sorted(row["username"] for row in over["results"]) == ["red", "yellow"]
         await database_sync_to_async(staff.post)(
             changelist, {"action": "close", "_selected_action": [arena.pk]}
         )

@@ -178,3 +178,97 @@ async def test_losing_the_owner_hands_the_arena_to_the_other_process(
         f"ticks_not_run={round(gap / arena_runtime.tick_seconds())} "
         f"ticks_rolled_back={max(0, seen_tick - world['tick'])}"
     )
+
+
+@pytest.mark.parametrize("how", ["killed", "drained"])
+async def test_a_turn_sent_while_the_owner_is_lost_is_applied_or_refused(
+    two_servers: tuple[Daphne, Daphne], make_user: Callable[..., Any], how: str
+) -> None:
+    """A player steers (each turn with a ref) from before the owner is lost until well
+    after the new owner took over. Every turn is answered once: ``ack`` only for a turn
+    a tick applied (the client had that tick, or a world after it, before the ack), and
+    ``not_applied`` for the rest (no tick ever applied it)."""
+    red = await database_sync_to_async(make_user)("red")
+    yellow = await database_sync_to_async(make_user)("yellow")
+    red_cookie = await database_sync_to_async(session_cookie)(red)
+    yellow_cookie = await database_sync_to_async(session_cookie)(yellow)
+    arena = await database_sync_to_async(services.arena_create)(user=red)
+    path = f"/ws/game/arena/{arena.pk}/"
+    first, second = two_servers
+    r = Client(await ws_connect(first, path, cookie=red_cookie))
+    y = Client(await ws_connect(second, path, cookie=yellow_cookie))
+    try:
+        await r.send({"type": "join"})
+        await y.send({"type": "join"})
+        await r.until(lambda: r.players == {red.pk, yellow.pk} and r.tick > 5)
+        info = (await arena_runtime.read_info([arena.pk])).get(arena.pk)
+        while info is None or info["players"] < 2:
+            await asyncio.sleep(0.1)
+            info = (await arena_runtime.read_info([arena.pk])).get(arena.pk)
+        pids = {server.process.pid: server for server in two_servers}
+        owner = pids[int(info["owner"].rsplit(":", 1)[1])]
+        steerer, player = (y, yellow) if owner is first else (r, red)
+        old_epoch = steerer.epoch
+
+        async def steer(seq: int) -> None:
+            direction = ("up", "left", "down", "right")[seq % 4]
+            await steerer.send({"type": "turn", "dir": direction, "seq": seq, "ref": str(seq)})
+            await asyncio.sleep(0.1)
+
+        seq = 0
+        for _ in range(5):  # before
+            seq += 1
+            await steer(seq)
+        if how == "killed":
+            owner.process.kill()
+        else:
+            owner.process.send_signal(signal.SIGTERM)
+        while steerer.epoch == old_epoch:  # through the gap
+            seq += 1
+            await steer(seq)
+            assert seq < 200, "no new owner"
+        for _ in range(10):  # after
+            seq += 1
+            await steer(seq)
+
+        def replies() -> dict[int, tuple[int, dict[str, Any]]]:
+            return {
+                int(f["ref"]): (i, f)
+                for i, (_at, f) in enumerate(steerer.frames)
+                if f["type"] in ("ack", "error") and f.get("ref", "").isdigit()
+            }
+
+        await steerer.until(lambda: len(replies()) == seq)
+        await asyncio.sleep(1)  # any second answer to a turn would come by now
+    finally:
+        for client in (r, y):
+            await client.close()
+    answered = [f for _at, f in steerer.frames if f["type"] in ("ack", "error") and "ref" in f]
+    assert len(answered) == seq  # one answer each
+    frames = [f for _at, f in steerer.frames]
+    acked, refused = [], []
+    for number, (at, reply) in sorted(replies().items()):
+        before = frames[:at]
+        applied_in_tick = any(
+            [player.pk, number] in f.get("acks", []) for f in before if f["type"] == "tick"
+        )
+        if reply["type"] == "ack":
+            # Applied by a tick the client had, or by one a world it had came after.
+            applied_in_world = any(
+                any(p == player.pk and s >= number for p, s in f["world"]["acks"])
+                for f in before
+                if f.get("world")
+            )
+            assert applied_in_tick or applied_in_world, (number, reply)
+            acked.append(number)
+        else:
+            assert reply["code"] == "not_applied", reply
+            assert not any(
+                [player.pk, number] in f.get("acks", []) for f in frames if f["type"] == "tick"
+            ), (number, reply)
+            refused.append(number)
+    assert acked  # the new owner applies what it is sent
+    report(
+        f"[arena turns, owner {how}] turns={seq} acked={len(acked)} "
+        f"not_applied={len(refused)} (refused: {refused})"
+    )
