@@ -173,6 +173,8 @@ exec {sys.executable} -c '{REAPER}'
     def stop(self) -> None:
         """Every unit stopped as systemd would at shutdown (the workers drain), then
         everything left in the machine ends with its PID namespace."""
+        if self.holder.poll() is not None:
+            return
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.run(
                 "for unit in $(ls /run/deploy-check 2>/dev/null | sed -n 's/\\.pid$//p'); do"

@@ -23,6 +23,7 @@ CI runs once. The first run on a machine also builds the Debian image (about a m
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import json
 import os
@@ -263,9 +264,12 @@ def deployed(tmp_path: Path) -> Iterator[Deployed]:
     database = f"rtsite_deploy_{uuid.uuid4().hex[:8]}"
     prefix = f"rtsite-deploy-{uuid.uuid4().hex[:8]}"
     secret = uuid.uuid4().hex * 2
-    source, daemon, source_url = serve_source(tmp_path)
     cert, key = make_certificate(tmp_path, HOST)
-    with machine(tmp_path / "machine") as host:
+    source, daemon, source_url = serve_source(tmp_path)
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(daemon.wait, timeout=10)
+        cleanup.callback(daemon.terminate)
+        host = cleanup.enter_context(machine(tmp_path / "machine"))
         site = Site(
             home=host.path("/srv/rtsite"),
             var=host.path("/var/lib/rtsite"),
@@ -338,8 +342,6 @@ def deployed(tmp_path: Path) -> Iterator[Deployed]:
                 replacements=replacements,
             )
         finally:
-            daemon.terminate()
-            daemon.wait(timeout=10)
             host.stop()
             with psycopg.connect(PG, autocommit=True) as connection:
                 connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
