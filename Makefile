@@ -57,8 +57,20 @@ serve: install $(VAR)/secret-key
 	$(SERVE_ENV) exec $(BIN)/python manage.py serve --workers $(WORKERS) --host $(HOST) \
 		--port $(PORT) --max-frame $(MAX_FRAME)
 
-restart: install
-	$(SERVE_ENV) $(BIN)/python manage.py serve --restart
+# The running serve's workers, one at a time. On a host set up by docs/deploy.md it reads
+# the service's environment file (ENV_FILE) through bin/manage, as the service's user
+# (sudo -u rtsite make restart); elsewhere make serve's settings. It installs nothing:
+# the running site's .venv is the one to restart.
+ENV_FILE ?= /etc/rtsite/env
+
+restart:
+	@if [ -e "$(ENV_FILE)" ]; then \
+		echo 'RTSITE_ENV_FILE=$(ENV_FILE) bin/manage serve --restart'; \
+		RTSITE_ENV_FILE="$(ENV_FILE)" bin/manage serve --restart; \
+	else \
+		echo '$(BIN)/python manage.py serve --restart'; \
+		$(SERVE_ENV) $(BIN)/python manage.py serve --restart; \
+	fi
 
 test: install
 	$(MAKE) test-suite
@@ -67,8 +79,9 @@ test: install
 test-suite:
 	$(TEST_ENV) $(BIN)/python -m pytest --durations=30 $(PYTEST_ARGS)
 
-# docs/deploy.md followed from a fresh clone of HEAD: nginx, 2 workers, PostgreSQL and
-# Redis on this machine (a few minutes: it builds a virtual environment).
+# docs/deploy.md followed as written, as root on a fresh Debian 12 (debootstrap's, kept in
+# /var/cache/rtsite-deploy-check) from a clone of HEAD: apt, pip, systemd's units, nginx,
+# 2 workers, this machine's PostgreSQL and Redis (a few minutes; needs root).
 deploy-check: install
 	$(TEST_ENV) $(BIN)/python -m pytest -p no:cacheprovider -m deploy tests/deploy $(PYTEST_ARGS)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -166,6 +167,7 @@ class Command(BaseCommand):
         shutil.rmtree(metrics_dir, ignore_errors=True)
         metrics_dir.mkdir()
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+        raise_open_files_limit()
         supervisord = Path(sys.executable).parent / "supervisord"
         self.stdout.write(
             f"rtsite: {options['workers']} worker(s) on http://{options['host']}:"
@@ -235,6 +237,15 @@ class Command(BaseCommand):
             if not wait_until_registered(pid, timeout=30):
                 raise CommandError(f"{name} (pid {pid}) did not come up; stopping the restart")
             self.stdout.write(f"{name} restarted in {time.monotonic() - started:.1f} s")
+
+
+def raise_open_files_limit() -> None:
+    """Each socket is an open file, and systemd starts a service with a soft limit of
+    1024 (its hard limit: 524288 on Debian 12). supervisord and the workers inherit the
+    hard one, so the unit needs no LimitNOFILE, which a host may refuse."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def wait_until_registered(pid: int, *, timeout: float) -> bool:
