@@ -109,6 +109,14 @@ def watched(django_db_setup: None, tmp_path: Path) -> Iterator[Served]:
     yield from serve(tmp_path, RT_WATCHDOG_SECONDS="2")
 
 
+@pytest.fixture
+def rebalancing(django_db_setup: None, tmp_path: Path) -> Iterator[Served]:
+    """As ``served``; in CI the workers compare their shares every second (the default,
+    5 s, under ``make chaos``)."""
+    every = "5" if os.environ.get("RT_CHAOS") == "1" else "1"
+    yield from serve(tmp_path, RT_WATCHDOG_SECONDS="0", RT_REBALANCE_SECONDS=every)
+
+
 def serve(tmp_path: Path, **settings: str) -> Iterator[Served]:
     port = free_port()
     env = child_env(
@@ -290,22 +298,24 @@ def worker_shares(served: Served) -> dict[str, float]:
 
 
 async def test_after_a_rolling_restart_the_workers_share_the_sockets_again(
-    served: Served, make_room: Callable[..., Room]
+    rebalancing: Served, make_room: Callable[..., Room]
 ) -> None:
     """Each worker drains in turn and its clients reconnect to the other, so after a
     rolling restart one worker held every socket, for good. The one over its share hands
     the excess back (``rtsite.rebalance``): within a minute neither holds more than 1.25
     times the mean, and the clients lost nothing."""
     room = await database_sync_to_async(make_room)(retention=0)
-    readers = [Reader([served.ws_url], f"/ws/chat/{room.slug}/") for _ in range(REBALANCE_READERS)]
+    readers = [
+        Reader([rebalancing.ws_url], f"/ws/chat/{room.slug}/") for _ in range(REBALANCE_READERS)
+    ]
     tasks = [asyncio.create_task(reader.run()) for reader in readers]
     try:
         await until(lambda: all(r.ws is not None for r in readers))
-        before = await asyncio.to_thread(worker_shares, served)
+        before = await asyncio.to_thread(worker_shares, rebalancing)
         restart = await asyncio.to_thread(
             subprocess.run,
             [sys.executable, str(ROOT / "manage.py"), "serve", "--restart"],
-            env=child_env(RTSITE_VAR_DIR=str(served.var)),
+            env=child_env(RTSITE_VAR_DIR=str(rebalancing.var)),
             capture_output=True,
             text=True,
             timeout=120,
@@ -313,11 +323,11 @@ async def test_after_a_rolling_restart_the_workers_share_the_sockets_again(
         assert restart.returncode == 0, restart.stderr
         restarted_at = time.monotonic()
         await until(lambda: all(r.ws is not None for r in readers), 30)
-        after = await asyncio.to_thread(worker_shares, served)
+        after = await asyncio.to_thread(worker_shares, rebalancing)
         balanced_in = None
         shares = after
         while time.monotonic() - restarted_at < 60:
-            shares = await asyncio.to_thread(worker_shares, served)
+            shares = await asyncio.to_thread(worker_shares, rebalancing)
             counts = list(shares.values())
             settled = len(counts) == 2 and sum(counts) == len(readers)
             if settled and max(counts) <= 1.25 * sum(counts) / 2:
@@ -334,8 +344,8 @@ async def test_after_a_rolling_restart_the_workers_share_the_sockets_again(
     )
     assert balanced_in is not None, f"still {shares} a minute after the restart"
     # Each worker's own process figures, which multiprocess mode leaves out by default.
-    samples = await asyncio.to_thread(scrape, served.url)
-    pids = {str(info["pid"]) for info in served.workers().values()}
+    samples = await asyncio.to_thread(scrape, rebalancing.url)
+    pids = {str(info["pid"]) for info in rebalancing.workers().values()}
     for name in (
         "rtsite_worker_cpu_seconds",
         "rtsite_worker_resident_memory_bytes",
