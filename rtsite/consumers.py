@@ -185,9 +185,7 @@ class JsonConsumer(AsyncWebsocketConsumer):
                         await self.connect()
         finally:
             admission.queue.finished()
-            held, self.held = self.held, None
-            for event in held or ():
-                await self.hub_deliver(event)
+            await self.release()
         # The session was read to learn who this is: nothing after the connect needs it,
         # and its store holds the whole session's data for as long as the socket lives.
         self.scope.pop("session", None)
@@ -362,15 +360,23 @@ class JsonConsumer(AsyncWebsocketConsumer):
         self.draining = True
         try:
             await self.send_frame(closing_frame(reason))
+        except Disconnected:
+            return
+        # From the closing frame on the client sends nothing more: the socket must close
+        # whatever happens to this wait (cancelled, or the broadcasts slow to go out), or
+        # the page would stay open and unable to send.
+        try:
             self.last_frame_at = time.monotonic()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(settings.RT_DRAIN_GRACE_SECONDS):
                     await self._settled(settings.RT_DRAIN_SETTLE_SECONDS)
-            await published()
-        except Disconnected:
-            return
-        # Unpatched, autobahn refuses 1012 from an application; 1000 is retried too.
-        await self.close(code=CLOSE_RESTART if serverpatches.closes_with_restart_codes() else 1000)
+                    await published()
+        finally:
+            # Unpatched, autobahn refuses 1012 from an application; 1000 is retried too.
+            with contextlib.suppress(Disconnected):
+                await self.close(
+                    code=CLOSE_RESTART if serverpatches.closes_with_restart_codes() else 1000
+                )
 
     async def _settled(self, quiet: float) -> None:
         """Until no frame is being handled and none has come for ``quiet`` seconds. The
@@ -503,9 +509,27 @@ class JsonConsumer(AsyncWebsocketConsumer):
             self.hub_groups.remove(group)
             await get_hub().leave(group, self)
 
-    async def hub_deliver(self, event: dict[str, Any]) -> None:
-        """A broadcast for a group of this socket: ``chat.message`` -> ``chat_message``."""
+    def hold(self) -> bool:
+        """Keep broadcasts back until ``release``: the hub is about to resync this socket,
+        and what reaches it meanwhile must follow the sync, not come before it (a
+        deletion sent before a sync read earlier would be undone by it). False if they
+        are held already (the socket is connecting)."""
         if self.held is not None:
+            return False
+        self.held = []
+        return True
+
+    async def release(self) -> None:
+        """The broadcasts held back, in the order they came; then they flow again."""
+        held, self.held = self.held, None
+        for event in held or ():
+            await self.hub_deliver(event)
+
+    async def hub_deliver(self, event: dict[str, Any]) -> None:
+        """A broadcast for a group of this socket: ``chat.message`` -> ``chat_message``.
+        Held back while connecting, or resyncing (except the resync that holds them,
+        marked ``releases``)."""
+        if self.held is not None and not event.get("releases"):
             self.held.append(event)
             return
         self.frames_out += 1
@@ -543,6 +567,9 @@ class JsonConsumer(AsyncWebsocketConsumer):
                 "resync of %s failed; closing it to resume", self.socket_id, exc_info=True
             )
             await self.close(code=CLOSE_SERVER_ERROR)
+        finally:
+            if event.get("releases"):
+                await self.release()
 
     def note_gap(self) -> None:
         """The hub may have lost broadcasts for this socket from now on (a resync

@@ -242,10 +242,14 @@ class Hub:
 
     async def _deliver(self, event: dict[str, Any]) -> None:
         if event.get("type") == RESYNC_TYPE:
-            # A publisher's backlog became this (``rtsite.realtime``): one moment for all
-            # the group's sockets, so they can share one read started after it.
-            event.setdefault("since", time.monotonic())
-        elif event.get("type") == BATCH_TYPE:
+            # A publisher's backlog became this (``rtsite.realtime``).
+            members = self.members.get(event.get("group", ""))
+            if members:
+                self._bump(event["group"])
+                metrics.RESYNCS.labels("publisher was behind").inc(len(members))
+                await self._resync_each(list(members))
+            return
+        if event.get("type") == BATCH_TYPE:
             if is_stale(event):
                 self._mark_stale(event["group"])
                 return
@@ -332,12 +336,26 @@ class Hub:
             "%s; resyncing %d socket(s) in %d group(s)", why, len(subscribers), len(groups)
         )
         metrics.RESYNCS.labels(why).inc(len(subscribers))
-        # Sent to every local subscriber: broadcasts may have been lost. ``since``: a read
-        # started after now has whatever they missed, so a room's sockets can share one.
+        await self._resync_each(list(subscribers.values()))
+
+    async def _resync_each(self, subscribers: list[Subscriber]) -> None:
+        """Tell each subscriber to resync: broadcasts may have been lost. One ``since``
+        for all (a read started after it has whatever they missed, so a room's sockets
+        share one), and their broadcasts held back from then until each has its sync:
+        resyncing one after another, the later ones would otherwise be sent live what
+        the shared read predates (a deletion, then the message again)."""
         since = time.monotonic()
-        for subscriber in subscribers.values():
+        holding = set()
+        for subscriber in subscribers:
+            hold = getattr(subscriber, "hold", None)
+            if hold is not None and hold():
+                holding.add(id(subscriber))
+        for subscriber in subscribers:
+            event = {"type": RESYNC_TYPE, "since": since}
+            if id(subscriber) in holding:
+                event["releases"] = True
             try:
-                await subscriber.hub_deliver({"type": RESYNC_TYPE, "since": since})
+                await subscriber.hub_deliver(event)
             except Exception:
                 logger.exception("resync failed")
 

@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
-from rtsite.consumers import JsonConsumer
+from rtsite.consumers import CLOSE_SERVER_ERROR, JsonConsumer
 from rtsite.loops import PerLoop
 
 T = TypeVar("T")
@@ -112,6 +112,10 @@ class SharedReads:
         return await asyncio.shield(shared.result)
 
 
+# Changes a socket may be sent past a gap below them before it is closed to resume.
+MAX_AHEAD = 1000
+
+
 class LiveConsumer(JsonConsumer):
     """A socket with a cursor over something stored (see the module's doc)."""
 
@@ -156,8 +160,10 @@ class LiveConsumer(JsonConsumer):
         (a change of ``steps`` steps: a deletion of several messages)."""
         if last <= self.cursor:
             return
-        if not self.counts_every_change:
-            self.cursor = last
+        if not self.counts_every_change or (
+            self.ahead is None and steps == 1 and last == self.cursor + 1
+        ):
+            self.cursor = last  # the usual case: the next change, nothing missing
             return
         ahead = self.ahead if self.ahead is not None else set()
         ahead.update(range(max(self.cursor + 1, last - steps + 1), last + 1))
@@ -179,6 +185,11 @@ class LiveConsumer(JsonConsumer):
         """Broadcast handler for a frame of something stored: it moves the cursor."""
         self.advance(event["cursor"], event.get("steps", 1))
         await self.send(text_data=event["frame"])
+        if self.ahead is not None and len(self.ahead) > MAX_AHEAD:
+            # A change this socket was never sent (a broadcast lost after its commit) and
+            # many since: closed to be retried, it resumes from its cursor and has them
+            # all (the page's own gap check would have reopened it long before).
+            await self.close(code=CLOSE_SERVER_ERROR)
 
     def note_gap(self) -> None:
         if self.gap_cursor is None:

@@ -65,6 +65,7 @@ class Rebalancer:
         self.task: asyncio.Task[None] | None = None
         self.key: str | None = None
         self.paused: list[Any] = []  # ports not accepting while sockets are handed back
+        self.handing: set[asyncio.Task[None]] = set()
         self.failing = False
 
     def start(self) -> None:
@@ -140,11 +141,15 @@ class Rebalancer:
                     await asyncio.sleep(delay)
                 if drain.draining():
                     break
-                tasks.append(asyncio.create_task(one.drain("rebalance")))
+                task = asyncio.create_task(one.drain("rebalance"))
+                self.handing.add(task)  # kept until done, however long it takes
+                task.add_done_callback(self.handing.discard)
+                tasks.append(task)
             metrics.HANDED_BACK.inc(len(tasks))
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(settings.RT_DRAIN_GRACE_SECONDS):
-                    await asyncio.gather(*tasks, return_exceptions=True)
+            if tasks:
+                # Waited for, never cancelled: each closes its socket in the end (a
+                # socket told ``closing`` and left open could not send any more).
+                await asyncio.wait(tasks, timeout=settings.RT_DRAIN_GRACE_SECONDS + 1)
         finally:
             paused, self.paused = self.paused, []
             if not drain.draining():

@@ -303,7 +303,7 @@ async def test_after_a_rolling_restart_the_workers_share_the_sockets_again(
     """Each worker drains in turn and its clients reconnect to the other, so after a
     rolling restart one worker held every socket, for good. The one over its share hands
     the excess back (``rtsite.rebalance``): within a minute neither holds more than 1.25
-    times the mean, and the clients lost nothing."""
+    times the mean, and every client is connected again."""
     room = await database_sync_to_async(make_room)(retention=0)
     readers = [
         Reader([rebalancing.ws_url], f"/ws/chat/{room.slug}/") for _ in range(REBALANCE_READERS)

@@ -16,6 +16,7 @@ from django.db.models import F
 from chat import protocol as chat_protocol
 from chat import services as chat_services
 from chat.models import Message, Room
+from rtsite import live
 from rtsite.hub import get_hub
 from tests.conftest import open_socket, through_the_layer
 
@@ -235,6 +236,97 @@ async def test_a_rooms_sockets_resyncing_together_share_one_read_while_posts_go_
             assert "late" in [m["body"] for m in sync["messages"]]
             assert (await ws.next("message"))["message"]["body"] == "meanwhile"
         assert len(reads) == 2, reads  # the marker and one resync read
+
+
+async def test_a_deletion_during_a_shared_resync_comes_after_the_sync(
+    make_room: Callable[..., Room],
+    make_user: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The sockets of a room resync one after another from one shared read. A message
+    deleted while that read runs reaches them after their sync, never before it: sent
+    before, the older read would show the deleted message again."""
+    from chat import consumers
+
+    room = await database_sync_to_async(make_room)(retention=0)
+    author = await database_sync_to_async(make_user)()
+    doomed = await database_sync_to_async(chat_services.message_post)(
+        room=room, author=author, body="to be deleted"
+    )
+    reads = []
+    real_history = consumers._history
+
+    def deleting_meanwhile(*args: Any) -> Any:
+        read = real_history(*args)
+        reads.append(args)
+        if len(reads) == 1:  # the shared resync read
+            chat_services.message_delete(messages=[doomed])
+            time.sleep(0.3)  # its broadcast reaches the hub before the next socket's turn
+        return read
+
+    async with contextlib.AsyncExitStack() as stack:
+        sockets = [
+            await stack.enter_async_context(open_socket(f"/ws/chat/{room.slug}/")) for _ in range(3)
+        ]
+        for ws in sockets:
+            await ws.next("sync")
+        monkeypatch.setattr(consumers, "_history", deleting_meanwhile)
+        layer = get_channel_layer()
+        real_send = layer.group_send
+
+        async def first_late(group: str, event: dict[str, Any]) -> None:
+            late_by = 60 if not reads and event.get("type") == chat_protocol.EVENT_MESSAGE else 0
+            await real_send(group, {**event, "at": event["at"] - late_by})
+
+        monkeypatch.setattr(layer, "group_send", first_late)
+        through_the_layer(monkeypatch)
+        await database_sync_to_async(chat_services.message_post)(
+            room=room, author=author, body="late"
+        )
+        for ws in sockets:
+            sync = await ws.next("sync")
+            deleted = await ws.next("message.deleted")
+            assert deleted["ids"] == [doomed.pk]
+            assert ws.seen.index(sync) < ws.seen.index(deleted)
+        assert len(reads) == 1
+
+
+async def test_a_socket_sent_many_changes_past_one_it_never_got_is_closed_to_resume(
+    make_room: Callable[..., Room],
+    make_user: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A change whose broadcast was lost after its commit leaves a gap the hub cannot
+    see: the socket's in-order cursor stays below it while later changes pile up past
+    it. Past MAX_AHEAD of them the socket is closed (4500) to resume from its cursor."""
+    monkeypatch.setattr(live, "MAX_AHEAD", 3)
+    room = await database_sync_to_async(make_room)(retention=0)
+    author = await database_sync_to_async(make_user)()
+    async with open_socket(f"/ws/chat/{room.slug}/") as ws:
+        await ws.next("sync")
+        layer = get_channel_layer()
+        real_send = layer.group_send
+        lost: list[dict[str, Any]] = []
+
+        async def lose_the_first(group: str, event: dict[str, Any]) -> None:
+            if not lost:
+                lost.append(event)
+                return
+            await real_send(group, event)
+
+        monkeypatch.setattr(layer, "group_send", lose_the_first)
+        through_the_layer(monkeypatch)
+        for n in range(5):
+            await database_sync_to_async(chat_services.message_post)(
+                room=room, author=author, body=f"m{n}"
+            )
+
+        async def all_of_them() -> None:
+            for _ in range(5):
+                await ws.next("message")
+
+        with pytest.raises(AssertionError, match="closed with 4500"):
+            await all_of_them()
 
 
 async def test_a_publisher_backlog_is_sent_as_one_resync_per_group(
