@@ -32,8 +32,8 @@ run: demo
 	@echo
 	@echo "  rtsite is running at http://$(HOST):$(PORT)/   (Ctrl+C stops it)"
 	@echo
-	DEBUG=$${DEBUG:-true} $(BIN)/daphne -v 0 -e tcp:port=$(PORT):interface=$(HOST):backlog=2048 \
-		--websocket-max-message-size $(MAX_FRAME) --websocket-max-frame-size $(MAX_FRAME) \
+	DEBUG=$${DEBUG:-true} $(BIN)/python -m rtsite.rundaphne -v 0 \
+		-e tcp:port=$(PORT):interface=$(HOST):backlog=2048 --max-frame $(MAX_FRAME) \
 		rtsite.asgi:application
 
 # Production-like on this host: WORKERS daphne processes (default: one per core) on one

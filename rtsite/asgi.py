@@ -33,6 +33,7 @@ serverpatches.install(
     send_limit=settings.RT_MAX_SEND_BUFFER_BYTES,
     handshake_gate=admission.queue.retry_after,
 )
+metrics.SERVER_PATCHES.set(serverpatches.installed())
 # SIGTERM drains the sockets instead of dropping them; the heartbeat starts with the
 # server (under daphne).
 drain.install()

@@ -5,7 +5,8 @@ process that fails it (frozen, wedged). Readiness asks whether this process can 
 sockets now: the database, the project's Redis and every channel layer shard answer,
 its hub received something through the layer recently (at least its own heartbeat's
 ping, once a second: the broadcast path works end to end), and it is not draining. A
-proxy stops sending it requests while it fails.
+proxy stops sending it requests while it fails. It also says whether the server patches
+are installed (``server_patches``), without failing on it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import connection
 
-from rtsite import drain, metrics
+from rtsite import drain, metrics, serverpatches
 from rtsite.logs import Outage
 from rtsite.processes import get_process
 from rtsite.redis import get_redis
@@ -103,12 +104,18 @@ async def readiness() -> dict[str, str]:
     checks = dict(await asyncio.gather(*probes))
     checks["hub"] = hub_state()
     checks["draining"] = "yes" if drain.draining() else "no"
+    checks["server_patches"] = serverpatches.state()
     metrics.READY.labels("hub").set(checks["hub"] == OK)
     metrics.READY.labels("draining").set(drain.draining())
     return checks
 
 
+# Shown, but not asked to be "ok": an unpatched process serves correctly, only slower
+# (rtsite/serverpatches.py); taking it out of rotation would not make it patched.
+INFORMATIONAL = frozenset({"draining", "server_patches"})
+
+
 def ready(checks: dict[str, str]) -> bool:
-    return all(state == OK for name, state in checks.items() if name != "draining") and (
+    return all(state == OK for name, state in checks.items() if name not in INFORMATIONAL) and (
         checks["draining"] == "no"
     )

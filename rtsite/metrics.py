@@ -119,6 +119,12 @@ READY = Gauge(
     ["component"],
     multiprocess_mode="liveall",
 )
+SERVER_PATCHES = Gauge(
+    "rtsite_server_patches_installed",
+    "1 if this worker runs with the server patches, 0 if it refused them (Twisted, autobahn "
+    "or daphne differ from the tested releases; the reason is in its log).",
+    multiprocess_mode="liveall",
+)
 # prometheus-client's process metrics are not collected in multiprocess mode (make serve):
 # each worker copies its own here at every heartbeat (``sample_process``).
 WORKER_CPU = Gauge(

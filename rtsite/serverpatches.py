@@ -42,8 +42,13 @@ If refused: writes go through Twisted's buffer (slower fan-out), each socket kee
 ``asyncio.Queue`` (about 3 KB more), slow readers are buffered for (memory), oversized
 client frames are dropped without a close frame, a drain closes with 1000 (browsers
 reconnect after it as after 1012), and a storm of handshakes is queued, not shed.
-daphne's size flags would then also limit outgoing frames: run daphne without them (the
-site still refuses larger client frames itself, with ``too_large``).
+autobahn would also apply daphne's message size limit to outgoing messages, so daphne
+must then run without one: ``rtsite.rundaphne`` (how ``make run`` and ``make serve``
+start daphne) asks ``daphne_size_flags()`` in the worker itself, before the application
+loads, and passes a message limit only when the patches will install. Frames stay
+limited (autobahn checks a frame's size on the way in only), and the site refuses a
+larger client message itself, with ``too_large``. The refusal shows in readiness
+(``server_patches``) and in ``rtsite_server_patches_installed``.
 """
 
 from __future__ import annotations
@@ -69,8 +74,9 @@ from twisted.internet import tcp
 
 logger = logging.getLogger(__name__)
 
-# The releases the patches were written and tested against (version prefixes).
-SUPPORTED_VERSIONS = {"twisted": "26.", "autobahn": "26.", "daphne": "4.2."}
+# The exact releases the patches were written and tested against: requirements.txt's pins
+# (a test fails when the two differ). Any other release is refused, a patch release too.
+TESTED_VERSIONS = {"twisted": "26.10.0", "autobahn": "26.10.2", "daphne": "4.2.3"}
 
 
 @dataclass(frozen=True)
@@ -155,14 +161,14 @@ _state = _State()
 def problems() -> list[str]:
     """What differs from the versions and shapes the patches were written for."""
     found = []
-    for package, prefix in SUPPORTED_VERSIONS.items():
+    for package, tested in TESTED_VERSIONS.items():
         try:
             version = metadata.version(package)
         except metadata.PackageNotFoundError:
             found.append(f"{package} is not installed")
             continue
-        if not version.startswith(prefix):
-            found.append(f"{package} is {version}, the patches are for {prefix}x")
+        if version != tested:
+            found.append(f"{package} is {version}, the patches were tested with {tested}")
     for target in TARGETS:
         method = target.current()
         if not callable(method):
@@ -247,18 +253,40 @@ def install(
 
 
 def uninstall() -> None:
-    """Put every original back, last patched first."""
+    """Put every original back, last patched first (and forget a refusal)."""
     while _state.originals:
         owner, name, original = _state.originals.pop()
         if original is None:
             delattr(owner, name)
         else:
             setattr(owner, name, original)
-    _state.installed = False
+    _state.installed, _state.refused = False, []
 
 
 def installed() -> bool:
     return _state.installed
+
+
+def state() -> str:
+    """For readiness: "ok" when installed, "refused" when ``install()`` refused them (why
+    is in the log), "not installed" when it was not asked (a process not under daphne)."""
+    if _state.installed:
+        return "ok"
+    return "refused" if _state.refused else "not installed"
+
+
+def daphne_size_flags(max_frame: int) -> list[str]:
+    """daphne's size options for this process, decided before daphne builds its factory:
+    client frames and messages limited to ``max_frame`` when the patches install (they
+    keep the message limit off outgoing messages); when they would be refused, frames
+    only (autobahn checks them on the way in only), so a history page or a resume of any
+    size still goes out."""
+    patched = _state.installed or not problems()
+    message_limit = max_frame if patched else 0  # 0: no limit
+    return [
+        *("--websocket-max-message-size", str(message_limit)),
+        *("--websocket-max-frame-size", str(max_frame)),
+    ]
 
 
 def refused() -> list[str]:

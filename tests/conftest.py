@@ -390,14 +390,13 @@ def _spawn_daphne(
             [
                 sys.executable,
                 "-m",
-                "daphne",
+                "rtsite.rundaphne",
                 # As `make run`: a listen backlog that a connect storm does not overflow.
                 "-e",
                 f"tcp:port={port}:interface=127.0.0.1:backlog=2048",
-                # As `make run`: oversized frames are closed with 1009 by daphne.
-                "--websocket-max-message-size",
-                str(settings.RT_MAX_FRAME_BYTES),
-                "--websocket-max-frame-size",
+                # As `make run`: oversized frames are closed with 1009 by daphne (with
+                # the server patches; rtsite.rundaphne).
+                "--max-frame",
                 str(settings.RT_MAX_FRAME_BYTES),
                 *args,
                 "rtsite.asgi:application",

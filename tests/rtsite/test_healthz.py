@@ -14,7 +14,7 @@ import pytest
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.test import Client, override_settings
 
-from rtsite import drain, health
+from rtsite import drain, health, serverpatches
 from tests.conftest import Daphne, RedisServer, free_port, start_daphne
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -51,8 +51,22 @@ def test_ready_names_every_part(client: Client, hub_ok: None) -> None:
         "layer_shard_0": "ok",
         "hub": "ok",
         "draining": "no",
+        # Under the test client, not daphne: rtsite.asgi did not install them here.
+        "server_patches": serverpatches.state(),
     }
     assert client.get("/healthz").json() == reply.json()  # the old name: readiness
+
+
+def test_refused_server_patches_show_but_leave_the_process_ready(
+    client: Client, hub_ok: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unpatched process serves correctly (only slower): visible, not unready."""
+    monkeypatch.setattr(serverpatches._state, "installed", False)
+    monkeypatch.setattr(serverpatches._state, "refused", ["twisted is 27.0.0"])
+    reply = client.get("/healthz/ready")
+    assert reply.status_code == 200
+    assert reply.json()["server_patches"] == "refused"
+    assert "27.0.0" not in reply.content.decode()  # the why is in the log, not public
 
 
 @override_settings(REDIS_URL="unix:///nonexistent/redis.sock")
@@ -88,6 +102,7 @@ def test_a_draining_process_is_not_ready(
 def test_a_real_process_is_ready_once_its_hub_hears_the_layer(daphne_server: Daphne) -> None:
     status, checks = get(f"{daphne_server.url}/healthz/ready")
     assert (status, checks["hub"]) == (200, "ok"), checks
+    assert checks["server_patches"] == "ok"
 
 
 def test_a_layer_shard_down_makes_a_process_unready_until_it_is_back(

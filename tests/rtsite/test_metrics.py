@@ -63,6 +63,11 @@ def test_with_a_token_only_the_token(client: Client) -> None:
     assert b"rtsite_sockets_open" in authorised.content
 
 
+def test_a_worker_says_whether_it_runs_with_the_server_patches(daphne_server: Daphne) -> None:
+    """1 here; 0 on a worker that refused them (tests/rtsite/test_serverpatches.py)."""
+    assert value(scrape(daphne_server.url), "rtsite_server_patches_installed") == 1
+
+
 async def test_the_numbers_move_under_load(
     daphne_server: Daphne, make_room: Callable[..., Room], make_user: Callable[..., Any]
 ) -> None:

@@ -6,15 +6,30 @@ bytes that are), slow readers dropped."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import shlex
 import socket
-from collections.abc import Iterator
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import pytest
 from autobahn.websocket.protocol import WebSocketProtocol, WebSocketServerFactory
+from channels.db import database_sync_to_async
 from twisted.internet import tcp
 
+from chat import services as chat_services
+from chat.models import Room
 from rtsite import serverpatches
+from tests.conftest import ROOT, Daphne, child_env, free_port, ws_connect, ws_next
+from tests.rtsite.test_metrics import scrape, value
 
 
 class FakeReactor:
@@ -116,11 +131,52 @@ def test_a_changed_attribute_is_refused_and_nothing_is_patched(
     assert "running unpatched" in warnings[0].getMessage()
 
 
-def test_another_release_is_refused(unpatched: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(serverpatches.SUPPORTED_VERSIONS, "twisted", "27.")
+def test_the_tested_releases_are_the_pinned_ones() -> None:
+    """The guard's table and requirements.txt name the same releases: a bump of either
+    alone fails here."""
+    pins = {}
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        name, separator, version = line.split("#")[0].strip().partition("==")
+        if separator:
+            pins[name.split("[")[0].lower()] = version
+    assert {name: pins[name] for name in serverpatches.TESTED_VERSIONS} == (
+        serverpatches.TESTED_VERSIONS
+    )
+    for package, version in serverpatches.TESTED_VERSIONS.items():
+        assert metadata.version(package) == version  # what this test run installed
+
+
+@pytest.mark.parametrize("installed", ["26.10.1", "26.11.0", "27.0.0"])
+def test_any_other_release_is_refused(
+    unpatched: None, monkeypatch: pytest.MonkeyPatch, installed: str
+) -> None:
+    """Only the exact release tested: a patch release of the same series too."""
+    version = metadata.version
+    monkeypatch.setattr(
+        metadata, "version", lambda name: installed if name == "twisted" else version(name)
+    )
     assert not serverpatches.install(direct_writes=True, send_limit=1024)
-    assert any("twisted is" in problem for problem in serverpatches.refused())
+    assert serverpatches.refused() == [
+        f"twisted is {installed}, the patches were tested with 26.10.0"
+    ]
+    assert serverpatches.state() == "refused"
     assert tcp.Connection.__dict__.get("write") is None
+
+
+def test_daphne_gets_a_message_limit_only_when_the_patches_install(
+    unpatched: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unpatched, autobahn would apply the message limit to outgoing messages too: then
+    only frames are limited (autobahn checks those on the way in only)."""
+    limited = ["--websocket-max-message-size", "4096", "--websocket-max-frame-size", "4096"]
+    assert serverpatches.daphne_size_flags(4096) == limited
+    serverpatches.install(direct_writes=True, send_limit=0)
+    assert serverpatches.daphne_size_flags(4096) == limited  # asked again once installed
+    serverpatches.uninstall()
+    monkeypatch.setitem(serverpatches.TESTED_VERSIONS, "daphne", "4.3.0")
+    assert serverpatches.daphne_size_flags(4096) == [
+        *("--websocket-max-message-size", "0", "--websocket-max-frame-size", "4096")
+    ]
 
 
 def test_small_write_goes_straight_to_the_socket(connection: Any) -> None:
@@ -244,3 +300,97 @@ def test_daphne_gives_each_application_the_small_queue() -> None:
         loop.close()
     assert isinstance(queue, ApplicationQueue)
     assert made == [{"type": "websocket", "asgi": {"version": "3.0"}}]
+
+
+# Another Twisted release than the one tested, as every Python process started with this
+# file's directory on PYTHONPATH sees it (Python imports sitecustomize at startup).
+ANOTHER_TWISTED = """
+from importlib import metadata
+
+_version = metadata.version
+metadata.version = lambda name: "27.0.0" if name.lower() == "twisted" else _version(name)
+"""
+
+
+def readiness(url: str) -> tuple[int, dict[str, str]]:
+    try:
+        with urllib.request.urlopen(f"{url}/healthz/ready", timeout=5) as reply:  # noqa: S310
+            return reply.status, json.loads(reply.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def start_worker_as_serve_does(tmp_path: Path, env: dict[str, str]) -> Daphne:
+    """One worker, with the command line `manage.py serve` gives supervisor, on a
+    listening socket of its own as its standard input (as supervisor's fcgi-program)."""
+    port = free_port()
+    serve = [sys.executable, str(ROOT / "manage.py"), "serve", "--config-only"]
+    config = subprocess.run(
+        [*serve, "--workers", "1", "--port", str(port)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    command = next(
+        line.removeprefix("command=")
+        for line in config.splitlines()
+        if line.startswith("command=") and "daphne" in line
+    )
+    log = tmp_path / "worker.log"
+    listener = socket.create_server(("127.0.0.1", port), backlog=2048)
+    with listener, open(log, "ab") as out:
+        process = subprocess.Popen(
+            shlex.split(command), stdin=listener, cwd=ROOT, env=env, stdout=out, stderr=out
+        )
+    worker = Daphne(port=port, process=process, log=log, env=env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if readiness(worker.url)[0] == 200:
+                return worker
+        except OSError:
+            pass
+        time.sleep(0.2)
+    worker.stop()
+    raise RuntimeError(f"the worker did not become ready: {log.read_text()}")
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_with_the_patches_refused_a_resume_over_100_kb_still_arrives(
+    tmp_path: Path, make_room: Callable[..., Room], make_user: Callable[..., Any]
+) -> None:
+    """A worker that refuses the patches (another Twisted release), started as `make
+    serve` starts it: it says so in readiness and metrics, still serves, and a resume far
+    over the 32 KiB client frame limit reaches the client whole (unpatched autobahn would
+    refuse to send it under daphne's message limit)."""
+    shim = tmp_path / "another-twisted"
+    shim.mkdir()
+    (shim / "sitecustomize.py").write_text(ANOTHER_TWISTED)
+    env = child_env(RTSITE_VAR_DIR=str(tmp_path), PYTHONPATH=f"{shim}{os.pathsep}{ROOT}")
+    room = await database_sync_to_async(make_room)(retention=0)
+    author = await database_sync_to_async(make_user)()
+
+    def post_long_history() -> None:
+        for i in range(60):
+            chat_services.message_post(room=room, author=author, body=f"{i} " + "y" * 1990)
+
+    await database_sync_to_async(post_long_history)()
+    worker = await asyncio.to_thread(start_worker_as_serve_does, tmp_path, env)
+    try:
+        status, checks = await asyncio.to_thread(readiness, worker.url)
+        assert (status, checks["server_patches"]) == (200, "refused"), checks
+        samples = await asyncio.to_thread(scrape, worker.url)
+        assert value(samples, "rtsite_server_patches_installed") == 0
+        assert "twisted is 27.0.0" in worker.log.read_text()
+        ws = await ws_connect(worker, f"/ws/chat/{room.slug}/?after_id=1")
+        try:
+            sync = await ws_next(ws, "sync")
+        finally:
+            await ws.close()
+        assert sync["mode"] == "resume"
+        assert len(sync["messages"]) == 59
+        assert len(json.dumps(sync)) > 100_000
+    finally:
+        worker.stop()

@@ -54,12 +54,15 @@ def render_config(*, workers: int, host: str, port: int, max_frame: int) -> str:
         [
             # No --proxy-headers: it believes the left-most X-Forwarded-For entry, which
             # the client writes; the site reads the header itself (rtsite/proxies.py).
-            f"{python} -m daphne --fd 0",
+            # daphne through rtsite.rundaphne: each worker decides its size limits when
+            # it starts, with the server patches' guard (a worker restarted after an
+            # upgrade too).
+            f"{python} -m rtsite.rundaphne --fd 0",
             # rtsite.access lines replace daphne's own (text only, the proxy's address):
             # at verbosity 0 daphne formats none (written to /dev/null, they still cost
             # a connect some of its time).
             "-v 0",
-            f"--websocket-max-message-size {max_frame} --websocket-max-frame-size {max_frame}",
+            f"--max-frame {max_frame}",
             "rtsite.asgi:application",
         ]
     )
