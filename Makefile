@@ -85,9 +85,11 @@ test-suite:
 deploy-check: install
 	$(TEST_ENV) $(BIN)/python -m pytest -p no:cacheprovider -m deploy tests/deploy $(PYTEST_ARGS)
 
+# mypy reads the settings (django-stubs): they need a key with DEBUG off.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	SECRET_KEY=mypy-only-key DEBUG=false $(BIN)/mypy
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -46,7 +46,7 @@ class RoomAdmin(admin.ModelAdmin):
 
     @admin.display(description="messages", ordering="message_total")
     def message_count(self, room: Room) -> int:
-        return room.message_total  # type: ignore[attr-defined]
+        return room.message_total  # type: ignore[attr-defined]  # get_queryset's annotate()
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         """Mutes added, changed or removed in the inline go through the services."""

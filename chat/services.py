@@ -71,7 +71,7 @@ def _prune(room: Room) -> int:
     """Delete what the room's policy no longer keeps (the room's row is locked). Pruning is
     storage policy, not moderation: open pages keep what they have shown."""
     stale = Message.objects.filter(room=room)
-    cutoffs = []
+    cutoffs: list[int] = []
     if room.retention:
         keep_from = stale.order_by("-id").values_list("id", flat=True)[
             room.retention - 1 : room.retention

@@ -6,6 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from chat import selectors
+from chat.models import Message
 from rtsite.protocol import ascii_id
 
 SEARCH_QUERY_MAX = 200
@@ -48,7 +49,8 @@ def search(request: HttpRequest) -> HttpResponse:
         if room is None:
             raise Http404("No such room")
     before_id = ascii_id(request.GET.get("before"))
-    results, has_more = [], False
+    results: list[Message] = []
+    has_more = False
     if query:
         results, has_more = selectors.message_search(
             query=query, room=room, before_id=before_id, limit=settings.CHAT_SEARCH_PAGE_SIZE

@@ -49,16 +49,16 @@ import socket
 import time
 from collections import Counter, deque
 from dataclasses import asdict, dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeGuard, cast
 
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from django.conf import settings
 
 from game import protocol, snake
 from rtsite import drain, metrics, presence
 from rtsite.hub import get_hub
+from rtsite.layers import channel_layer
 from rtsite.loops import PerLoop
 from rtsite.realtime import BATCH_TYPE, make_event, publish_batch, publish_now
 from rtsite.redis import get_async_redis, get_redis
@@ -151,7 +151,7 @@ def input_group(arena_id: int) -> str:
     return f"arena-in.{arena_id}"
 
 
-def is_tag(value: Any) -> bool:
+def is_tag(value: Any) -> TypeGuard[str]:
     """A turn's tag, as ``new_tag`` makes them (so a space-separated list of them is
     safe to hand to the tick's script)."""
     return isinstance(value, str) and 0 < len(value) <= 32 and value.isalnum()
@@ -366,14 +366,14 @@ def read_info_sync(arena_ids: list[int]) -> dict[int, dict[str, Any]]:
     if not arena_ids:
         return {}
     values = get_redis(timeout=2).hmget(info_key(), [str(i) for i in arena_ids])
-    return _fresh(arena_ids, values)
+    return _fresh(arena_ids, cast("list[str | None]", values))  # decoded (rtsite/redis.py)
 
 
 async def read_info(arena_ids: list[int]) -> dict[int, dict[str, Any]]:
     if not arena_ids:
         return {}
     values = await get_async_redis().hmget(info_key(), [str(i) for i in arena_ids])
-    return _fresh(arena_ids, values)
+    return _fresh(arena_ids, cast("list[str | None]", values))  # decoded (rtsite/redis.py)
 
 
 def _fresh(arena_ids: list[int], values: list[str | None]) -> dict[int, dict[str, Any]]:
@@ -393,11 +393,11 @@ def _fresh(arena_ids: list[int], values: list[str | None]) -> dict[int, dict[str
 def send_command_sync(arena_id: int, command: dict[str, Any]) -> bool:
     """A staff command (end the round, remove a player) to the arena's owner, from
     synchronous code (the admin, manage.py). False if no process runs the arena."""
-    lease = get_redis(timeout=2).get(key(arena_id, "owner"))
+    lease = cast("str | None", get_redis(timeout=2).get(key(arena_id, "owner")))  # decoded
     if not lease:
         return False
     event = {"type": protocol.EVENT_ARENA_INPUT, "group": input_group(arena_id), **command}
-    async_to_sync(get_channel_layer().send)(lease_channel(lease), event)
+    async_to_sync(channel_layer().send)(lease_channel(lease), event)
     return True
 
 
@@ -504,14 +504,21 @@ class ArenaOwner:
 
     def _turn(self, player: int, event: dict[str, Any]) -> None:
         direction, seq, tag = event.get("dir"), event.get("seq"), event.get("tag")
-        turn = Turn(direction, seq, tag if is_tag(tag) else None, event.get("tick"))
+        tag = tag if is_tag(tag) else None
         queue = self.queues.setdefault(player, deque())
-        valid = player in self.meta.names and direction in snake.STEPS and isinstance(seq, int)
         # At most two per tick (a quick double turn); more is noise and is dropped.
-        if not valid or not self._for_now(event) or len(queue) >= 2:
-            self._drop(turn)
+        if (
+            player not in self.meta.names
+            or direction not in snake.STEPS
+            or not isinstance(direction, str)  # (STEPS's keys are; this tells the checker)
+            or not isinstance(seq, int)
+            or not self._for_now(event)
+            or len(queue) >= 2
+        ):
+            if tag is not None:
+                self.dropped.append(tag)  # its socket answers not_applied
             return
-        queue.append(turn)
+        queue.append(Turn(direction, seq, tag, event.get("tick")))
 
     def _for_now(self, event: dict[str, Any]) -> bool:
         """Whether a turn is for the world as it is: made on this owner's ticks of this
@@ -1051,7 +1058,7 @@ class ArenaHost:
         lease, read_at = self.leases.get(arena_id, (None, 0.0))
         now = time.monotonic()
         if lease is None or now - read_at > settings.ARENA_CLAIM_SECONDS:
-            lease = await get_async_redis().get(key(arena_id, "owner"))
+            lease = cast("str | None", await get_async_redis().get(key(arena_id, "owner")))
             self.leases[arena_id] = (lease, now)
         if not lease:
             return False
@@ -1070,7 +1077,7 @@ class ArenaHost:
             self.senders[channel] = asyncio.create_task(self._send_all(channel))
 
     async def _send_all(self, channel: str) -> None:
-        layer = get_channel_layer()
+        layer = channel_layer()
         while self.outgoing.get(channel):
             events = self.outgoing.pop(channel)
             batch = {"type": BATCH_TYPE, "group": "", "events": events, "at": time.time()}

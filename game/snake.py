@@ -243,15 +243,15 @@ def advance(state: State, turns: Mapping[int, str]) -> tuple[State, Events]:
         spawned.append(snake)
 
     # 5: food, topped up.
-    wanted = config.food + len(snakes) // 2
+    food_wanted = config.food + len(snakes) // 2
     placed_food: list[Cell] = []
-    while len(food) < wanted:
-        rng, cell = _free_cell(rng, config, occupied)
-        if cell is None:
+    while len(food) < food_wanted:
+        rng, free = _free_cell(rng, config, occupied)
+        if free is None:
             break
-        occupied.add(cell)
-        food.add(cell)
-        placed_food.append(cell)
+        occupied.add(free)
+        food.add(free)
+        placed_food.append(free)
 
     new = State(config=config, tick=tick, rng=rng, snakes=tuple(snakes), food=tuple(sorted(food)))
     events = Events(

@@ -114,7 +114,7 @@ def sync_frame(mode: str, notifications: list[Notification], unread: int) -> dic
         "type": "sync",
         "mode": mode,
         "notifications": [
-            notification_payload(n, read=n.is_read)  # type: ignore[attr-defined]
+            notification_payload(n, read=n.is_read)  # type: ignore[attr-defined]  # annotate()
             for n in notifications
         ],
         "unread": unread,

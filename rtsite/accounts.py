@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import unicodedata
+from collections.abc import Callable
 from typing import Any
 
 from confusable_homoglyphs.confusables import confusables_data
@@ -93,10 +94,15 @@ def account_name_sync(*, user: Any) -> None:
 class LookalikeUsernameMixin:
     """For user forms: refuse a name that looks the same as another account's."""
 
+    # The form's, which the mixin is combined with (declared for the type checker only).
+    cleaned_data: dict[str, Any]
+    has_error: Callable[..., bool]
+
     def clean_username(self) -> str:
         parent = getattr(super(), "clean_username", None)
-        username = parent() if parent else self.cleaned_data.get("username")  # type: ignore[attr-defined]
-        if not username or self.has_error("username"):  # type: ignore[attr-defined]
+        # Django calls clean_username only once the field has cleaned it: it is there.
+        username: str = parent() if parent else self.cleaned_data["username"]
+        if not username or self.has_error("username"):
             return username  # already refused (taken in another case, say)
         instance = getattr(self, "instance", None)
         if username_taken(username, exclude_pk=getattr(instance, "pk", None)):

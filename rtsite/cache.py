@@ -27,7 +27,9 @@ from rtsite.redis import get_async_redis_bytes
 class RedisCache(DjangoRedisCache):
     async def aget(self, key: Any, default: Any = None, version: int | None = None) -> Any:
         value = await get_async_redis_bytes().get(self.make_and_validate_key(key, version=version))
-        return default if value is None else self._cache._serializer.loads(value)
+        # Django's own serializer for the cache: a private attribute its stubs leave out.
+        serializer = self._cache._serializer  # type: ignore[attr-defined]
+        return default if value is None else serializer.loads(value)
 
     async def aset(
         self,
@@ -42,7 +44,11 @@ class RedisCache(DjangoRedisCache):
         if seconds == 0:
             await client.delete(name)
         else:
-            await client.set(name, self._cache._serializer.dumps(value), ex=seconds)
+            serializer = self._cache._serializer  # type: ignore[attr-defined]  # (as above)
+            # Django's RedisCache makes it a whole number of seconds (typed as a float).
+            await client.set(
+                name, serializer.dumps(value), ex=None if seconds is None else int(seconds)
+            )
 
     async def adelete(self, key: Any, version: int | None = None) -> bool:
         name = self.make_and_validate_key(key, version=version)
@@ -50,6 +56,8 @@ class RedisCache(DjangoRedisCache):
 
 
 class SentinelCacheClient(RedisCacheClient):
+    _pools: dict[Any, Any]  # Django's, set in __init__; its stubs leave it out
+
     def _get_connection_pool(self, write: bool) -> Any:
         if "sentinel" not in self._pools:
             sentinel = Sentinel(settings.REDIS_SENTINELS, socket_timeout=2.0)

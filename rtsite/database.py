@@ -31,6 +31,6 @@ def write_to_async(function: Callable[..., T]) -> Callable[..., Awaitable[T]]:
     """``database_sync_to_async(function)``, on the pool where there is one."""
     threads = settings.RT_DB_THREADS
     if threads <= 1 or connection.vendor != "postgresql":
-        return database_sync_to_async(function)  # type: ignore[no-any-return]
+        return database_sync_to_async(function)
     runner: Any = DatabaseSyncToAsync(function, thread_sensitive=False, executor=_pool(threads))
-    return runner  # type: ignore[no-any-return]
+    return runner

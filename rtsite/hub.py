@@ -34,6 +34,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from rtsite import metrics
+from rtsite.layers import channel_layer
 from rtsite.loops import PerLoop
 from rtsite.processes import PING_TYPE, get_process
 from rtsite.realtime import BATCH_TYPE, RESYNC_TYPE, is_stale
@@ -53,7 +54,7 @@ class Subscriber(Protocol):
 
 class Hub:
     def __init__(self) -> None:
-        self.layer = get_channel_layer()
+        self.layer = channel_layer()
         self.channel: str | None = None
         self.members: dict[str, set[Subscriber]] = defaultdict(set)
         self.lock = asyncio.Lock()
@@ -115,12 +116,12 @@ class Hub:
     async def _group_add_many(self, groups: list[str]) -> None:
         add_many = getattr(self.layer, "group_add_many", None)
         if add_many is not None:
-            await add_many(groups, self.channel)
+            await add_many(groups, self._started_channel())
             return
         for start in range(0, len(groups), REJOIN_BATCH):
             results = await asyncio.gather(
                 *(
-                    self.layer.group_add(g, self.channel)
+                    self.layer.group_add(g, self._started_channel())
                     for g in groups[start : start + REJOIN_BATCH]
                 ),
                 return_exceptions=True,
@@ -140,7 +141,7 @@ class Hub:
                 self.epochs.pop(group, None)
                 get_process().group_left(group)
                 with contextlib.suppress(Exception):  # it expires anyway
-                    await self.layer.group_discard(group, self.channel)
+                    await self.layer.group_discard(group, self._started_channel())
 
     async def address(self) -> str:
         """This process's hub channel: where ``layer.send`` reaches a local subscriber
@@ -191,9 +192,16 @@ class Hub:
     def local_count(self, group: str) -> int:
         return len(self.members.get(group, ()))
 
+    def _started_channel(self) -> str:
+        # Members and the receiving task exist only once _start has named the channel.
+        if self.channel is None:
+            raise RuntimeError("the hub has no channel before it starts")
+        return self.channel
+
     async def _start(self) -> None:
         if self.channel is None:
-            self.channel = await self.layer.new_channel(prefix=HUB_CHANNEL_PREFIX)
+            # channels-redis's layers (untyped) take a prefix; channels' base class does not.
+            self.channel = await self.layer.new_channel(prefix=HUB_CHANNEL_PREFIX)  # type: ignore[call-arg]
         if self.task is None or self.task.done():
             self.task = asyncio.create_task(self._run(), name="rtsite-hub")
             self.renewer = asyncio.create_task(self._renew(), name="rtsite-hub-renew")
@@ -209,7 +217,7 @@ class Hub:
                     await self._add_all_groups()
                     failed, backoff = False, 0.1
                     await self._resync_all()
-                event = await self.layer.receive(self.channel)
+                event = await self.layer.receive(self._started_channel())
                 self.last_received = time.monotonic()
                 if event.get("type") == PING_TYPE:
                     continue  # the heartbeat's: it only had to arrive (readiness)

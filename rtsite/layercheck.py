@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
@@ -84,7 +84,7 @@ def check_or_refuse() -> None:
     mine = description()
     mine_print = fingerprint(mine)
     client = get_redis(timeout=5.0)
-    stored = client.hgetall(_key())
+    stored = cast("dict[str, str]", client.hgetall(_key()))  # decoded (rtsite/redis.py)
     if stored.get("fingerprint") == mine_print:
         return
     if stored and _live_processes(client):

@@ -18,7 +18,9 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 
+from channels.layers import BaseChannelLayer, get_channel_layer
 from channels_redis.core import RedisChannelLayer as UpstreamRedisChannelLayer
+from django.core.exceptions import ImproperlyConfigured
 
 # Groups per pipeline in ``group_add_many`` (a rejoin after an outage may carry 50,000).
 PIPELINE_GROUPS = 1000
@@ -54,3 +56,12 @@ class RedisChannelLayer(UpstreamRedisChannelLayer):
                         pipe.zadd(key, {channel: now})
                         pipe.expire(key, self.group_expiry)
                     await pipe.execute()
+
+
+def channel_layer() -> BaseChannelLayer:
+    """``get_channel_layer()`` for code that sends: the site always configures a default
+    layer (rtsite/settings.py), so "no layer" is a configuration error, said as one."""
+    layer = get_channel_layer()
+    if layer is None:
+        raise ImproperlyConfigured("CHANNEL_LAYERS has no default layer")
+    return layer

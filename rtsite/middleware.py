@@ -7,11 +7,13 @@ import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from importlib import import_module
-from typing import Any
+from typing import Any, cast
 
+from asgiref.typing import WebSocketScope
 from channels.routing import URLRouter
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, parse_cookie
 from django.shortcuts import render
 
@@ -132,7 +134,10 @@ class SocketEntry:
     """
 
     def __init__(self, routes: list[Any]) -> None:
-        self.routes = URLRouter(routes).routes
+        prepared = URLRouter(routes).routes
+        if any(isinstance(route, URLRouter) for route in prepared):
+            raise ImproperlyConfigured("SocketEntry matches a flat route table (rtsite/routing.py)")
+        self.routes = [route for route in prepared if not isinstance(route, URLRouter)]
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         if scope["type"] != "websocket":
@@ -166,7 +171,8 @@ class SocketEntry:
             "path_remaining": remaining,
             "url_route": {"args": tuple(args), "kwargs": {**kwargs, **route.default_args}},
         }
-        return await route.callback(inner, receive, send)
+        # A WebSocket scope with channels' additions (cookies, session, url_route).
+        return await route.callback(cast("WebSocketScope", inner), receive, send)
 
 
 class ProcessMiddleware:

@@ -18,8 +18,9 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 
@@ -226,7 +227,7 @@ async def purge_dead(*, room_id: RoomKey) -> Recount:
     janitor), and say whether the others may be of a process that died a moment ago.
     Costs a walk of the room: for small rooms (one user's sockets), when a count matters
     (a refusal)."""
-    members = await get_async_redis().zrange(_key(room_id), 0, -1)
+    members = cast("list[str]", await get_async_redis().zrange(_key(room_id), 0, -1))  # decoded
     # This process is alive, whatever its key says (its first heartbeat may be due).
     owners = {process_of(member.rpartition(_SEP)[2]) for member in members} - {PROCESS_ID}
     gone = 0
@@ -276,7 +277,7 @@ def _named(entries: list[str]) -> list[dict[str, Any]]:
     return sorted(users, key=lambda user: user["username"])
 
 
-async def online_counts(*, room_ids: list[RoomKey]) -> dict[RoomKey, int]:
+async def online_counts(*, room_ids: Sequence[RoomKey]) -> dict[RoomKey, int]:
     counts = {}
     for room_id in room_ids:
         counts[room_id] = (await _run(room_id))[1]

@@ -36,14 +36,14 @@ import sys
 import time
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection
 
 from rtsite import metrics
+from rtsite.layers import channel_layer
 from rtsite.loops import PerLoop
 from rtsite.redis import get_async_redis
 
@@ -250,7 +250,7 @@ class Process:
             groups, self.unrecorded_groups = self.unrecorded_groups, set()
             rooms, self.unrecorded_rooms = self.unrecorded_rooms, set()
             await self._write_state(groups, rooms)
-        await get_channel_layer().send(channel, {"type": PING_TYPE, "at": time.time()})
+        await channel_layer().send(channel, {"type": PING_TYPE, "at": time.time()})
         if not cut_off:
             await self._sweep()
         if time.monotonic() - self.last_db_probe >= settings.RT_DB_PROBE_SECONDS:
@@ -283,7 +283,10 @@ class Process:
         sockets leaves tens of thousands of group memberships; a heartbeat that waited
         for them would lapse itself)."""
         redis = get_async_redis()
-        others = [p for p in await redis.smembers(registry_key()) if p != PROCESS_ID]
+        members = cast(
+            "set[str]", await redis.smembers(registry_key())
+        )  # decoded (rtsite/redis.py)
+        others = [p for p in members if p != PROCESS_ID]
         for process_id, live in (await alive(others)).items():
             running = self.cleanups.get(process_id)
             if not live and (running is None or running.done()):
@@ -318,10 +321,11 @@ async def cleanup(process_id: str) -> bool:
         # before we took the lock, it may have joined them already, and must keep them.
         if await redis.exists(alive_key(process_id)):
             return False
-        hub = await redis.get(_state_key(process_id, "hub"))
-        groups = await redis.smembers(_state_key(process_id, "groups"))
-        rooms = await redis.smembers(_state_key(process_id, "rooms"))
-        layer = get_channel_layer()
+        # Decoded replies (rtsite/redis.py).
+        hub = cast("str | None", await redis.get(_state_key(process_id, "hub")))
+        groups = cast("set[str]", await redis.smembers(_state_key(process_id, "groups")))
+        rooms = cast("set[str]", await redis.smembers(_state_key(process_id, "rooms")))
+        layer = channel_layer()
         if hub:
             ordered = sorted(groups)
             for start in range(0, len(ordered), DISCARD_BATCH):

@@ -30,12 +30,13 @@ class Field:
         # bool is an int subclass in Python; JSON true is not an id.
         if not isinstance(value, self.kind) or (self.kind is int and isinstance(value, bool)):
             raise ActionError(ErrorCode.INVALID, f"'{name}' must be {_KIND_NAMES[self.kind]}")
-        if self.kind is int:
+        # The narrowing below is for the type checker: kind int means value is an int.
+        if self.kind is int and isinstance(value, int):
             if self.min_value is not None and value < self.min_value:
                 raise ActionError(ErrorCode.INVALID, f"'{name}' must be at least {self.min_value}")
             if self.max_value is not None and value > self.max_value:
                 raise ActionError(ErrorCode.INVALID, f"'{name}' must be at most {self.max_value}")
-        if self.kind is str and self.max_length is not None and len(value) > self.max_length:
+        if isinstance(value, str) and self.max_length is not None and len(value) > self.max_length:
             raise ActionError(
                 ErrorCode.TOO_LARGE, f"'{name}' must be at most {self.max_length} characters"
             )

@@ -16,11 +16,11 @@ from functools import partial
 from typing import Any
 
 from asgiref.sync import SyncToAsync, async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 
 from rtsite import layercheck, metrics
+from rtsite.layers import channel_layer
 from rtsite.loops import PerLoop
 from rtsite.protocol import encode
 
@@ -65,7 +65,7 @@ async def _group_send(group: str, event: dict[str, Any]) -> None:
         event = {**event, "origin": hub.channel}
         await hub.deliver_here(event)
     try:
-        await get_channel_layer().group_send(group, event)
+        await channel_layer().group_send(group, event)
     except Exception:
         # The data is committed: clients that missed this frame recover it on resume.
         metrics.BROADCAST_FAILURES.inc()
@@ -222,10 +222,10 @@ async def publish_batch(group: str, events: list[dict[str, Any]], *, origin: str
     ``group`` as one layer message, instead of one group send per event: an arena
     process's ticks for all its arenas, ten times a second. The hub at ``origin`` (the
     sender's own, which delivered them locally) skips it."""
-    batch = {"type": BATCH_TYPE, "group": group, "events": events, "origin": origin}
+    batch: dict[str, Any] = {"type": BATCH_TYPE, "group": group, "events": events, "origin": origin}
     batch["at"] = time.time()
     try:
-        await get_channel_layer().group_send(group, batch)
+        await channel_layer().group_send(group, batch)
     except Exception:
         metrics.BROADCAST_FAILURES.inc()
         logger.exception("broadcast of a batch of %d to %s failed", len(events), group)

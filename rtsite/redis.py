@@ -1,4 +1,8 @@
-"""Redis clients for the project's own keys (presence, health), beside the channel layer."""
+"""Redis clients for the project's own keys (presence, health), beside the channel layer.
+
+redis-py types every reply as ``bytes | str`` whatever the client; the text clients here
+decode (``decode_responses=True``), so their callers ``cast`` replies to ``str``.
+"""
 
 from __future__ import annotations
 

@@ -75,12 +75,16 @@ async def socket_user(*, session: SessionBase | None) -> Any:
     # A session that cannot be read (Redis away) raises: the socket is closed to be
     # retried, never taken for a visitor's (its sends would be refused as a visitor's).
     raw_id = await session.aget(SESSION_KEY)
-    backend_path = await session.aget(BACKEND_SESSION_KEY)
+    backend_path: str | None = await session.aget(BACKEND_SESSION_KEY)
     try:
         user_id = get_user_model()._meta.pk.to_python(raw_id)
     except ValidationError:  # an id of the wrong shape
         return AnonymousUser()
-    if user_id is None or backend_path not in settings.AUTHENTICATION_BACKENDS:
+    if (
+        user_id is None
+        or backend_path is None
+        or backend_path not in settings.AUTHENTICATION_BACKENDS
+    ):
         return AnonymousUser()
     backend = load_backend(backend_path)
     if not isinstance(backend, ModelBackend):  # another backend's idea of a user: its own

@@ -62,6 +62,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
+from types import ModuleType
 from typing import Any
 
 from autobahn.websocket import protocol as autobahn_protocol
@@ -84,7 +85,7 @@ class Target:
     """A method that a patch replaces, and the parameters it is expected to take: by
     name where callers pass them by name, else only how many."""
 
-    owner: type
+    owner: type | ModuleType  # a class, or a module for a function (autobahn's pformat)
     name: str
     parameters: tuple[str, ...]
     by_name: bool = True
@@ -112,7 +113,7 @@ SEND_CLOSE_FRAME = Target(
 PROCESS = Target(WebRequest, "process", ("self",))
 HANDLE_REPLY = Target(WebRequest, "handle_reply", ("self", "message"))
 BUILD_PROTOCOL = Target(DaphneWebSocketFactory, "buildProtocol", ("self", "addr"))
-PFORMAT = Target(autobahn_protocol, "pformat", ("object",))  # type: ignore[arg-type]
+PFORMAT = Target(autobahn_protocol, "pformat", ("object",))
 CREATE_APPLICATION = Target(DaphneServer, "create_application", ("self", "protocol", "scope"))
 TARGETS = (
     CREATE_APPLICATION,
@@ -149,7 +150,7 @@ class _State:
     installed: bool = False
     refused: list[str] = field(default_factory=list)
     # (owner, name, what owner.__dict__ held: None if the method was inherited)
-    originals: list[tuple[type, str, Any]] = field(default_factory=list)
+    originals: list[tuple[type | ModuleType, str, Any]] = field(default_factory=list)
     send_limit: int = 0  # 0: no limit
     # Seconds a refused handshake should come back after, or None to take it.
     handshake_gate: Callable[[], int | None] | None = None
@@ -211,7 +212,10 @@ def _probe_connection() -> Any:
 
     ours, peer = socket.socketpair()
     try:
-        return tcp.Connection(ours, protocol=None, reactor=NoReactor())
+        # Neither is used by the attributes read; Any says so to the type checker.
+        no_protocol: Any = None
+        no_reactor: Any = NoReactor()
+        return tcp.Connection(ours, protocol=no_protocol, reactor=no_reactor)
     finally:
         ours.close()
         peer.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -222,7 +223,7 @@ _LAYER_CONNECTION = {
     "retry": retry_policy(),
 }
 
-CHANNEL_LAYERS = {
+CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
     "default": {
         "BACKEND": os.environ.get("CHANNEL_LAYER_BACKEND", "rtsite.layers.RedisChannelLayer"),
         "CONFIG": {

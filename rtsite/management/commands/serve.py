@@ -24,7 +24,7 @@ import sys
 import time
 import xmlrpc.client
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -259,7 +259,7 @@ def wait_until_registered(pid: int, *, timeout: float) -> bool:
     client = get_redis(timeout=5.0)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for process_id in client.smembers(registry_key()):
+        for process_id in cast("set[str]", client.smembers(registry_key())):  # decoded
             info = client.get(alive_key(process_id))
             if info and json.loads(info).get("pid") == pid:
                 return True
@@ -275,7 +275,7 @@ def registered_pids() -> set[int]:
     client = get_redis(timeout=5.0)
     host = socket.gethostname()
     pids = set()
-    for process_id in client.smembers(registry_key()):
+    for process_id in cast("set[str]", client.smembers(registry_key())):  # decoded
         info = client.get(alive_key(process_id))
         if info:
             record = json.loads(info)
