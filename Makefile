@@ -85,11 +85,12 @@ test-suite:
 deploy-check: install
 	$(TEST_ENV) $(BIN)/python -m pytest -p no:cacheprovider -m deploy tests/deploy $(PYTEST_ARGS)
 
-# mypy reads the settings (django-stubs): they need a key with DEBUG off.
+# mypy reads the settings (django-stubs): they need a key with DEBUG off, and a Redis URL
+# (nothing connects to it) so that setting Django up starts no embedded Redis server.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	SECRET_KEY=mypy-only-key DEBUG=false $(BIN)/mypy
+	SECRET_KEY=mypy-only-key DEBUG=false REDIS_URL=redis://127.0.0.1:6379/15 $(BIN)/mypy
 
 format: install
 	$(BIN)/ruff check --fix .
