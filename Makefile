@@ -32,7 +32,7 @@ run: demo
 	@echo
 	@echo "  rtsite is running at http://$(HOST):$(PORT)/   (Ctrl+C stops it)"
 	@echo
-	DEBUG=$${DEBUG:-true} $(BIN)/python -m rtsite.rundaphne -v 0 \
+	DEBUG=$${DEBUG:-true} $(BIN)/python -m realtime.server.rundaphne -v 0 \
 		-e tcp:port=$(PORT):interface=$(HOST):backlog=2048 --max-frame $(MAX_FRAME) \
 		rtsite.asgi:application
 

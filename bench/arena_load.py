@@ -54,16 +54,16 @@ class OursArenas(Ours):
         return ids, headers
 
     def info(self) -> dict[int, dict[str, Any]]:
+        from common.redis import get_redis
         from game.arena import info_key
-        from rtsite.redis import get_redis
 
         raw = get_redis(timeout=5).hgetall(info_key())
         return {int(k): json.loads(v) for k, v in raw.items()}
 
     def tickers(self) -> dict[str, dict[str, Any]]:
         """Each process's ticker report (its tick intervals since the one before)."""
+        from common.redis import get_redis
         from game.arena import ticker_key
-        from rtsite.redis import get_redis
 
         raw = get_redis(timeout=5).hgetall(ticker_key())
         return {k: json.loads(v) for k, v in raw.items()}

@@ -68,9 +68,9 @@ def _install() -> None:
 
     from chat import services
     from chat.consumers import ChatRoomConsumer
-    from rtsite import realtime
-    from rtsite.consumers import JsonConsumer
-    from rtsite.hub import Hub
+    from realtime import broadcast
+    from realtime.consumers import JsonConsumer
+    from realtime.hub import Hub
 
     _around(JsonConsumer, "receive", "frame_in", None)
     _around(ChatRoomConsumer, "on_message_send", "handler", "handler_done")
@@ -78,7 +78,7 @@ def _install() -> None:
     _around(services, "message_post", "thread_in", "thread_out")
     _around(BaseDatabaseWrapper, "_commit", "commit_start", "commit_end")
 
-    original_group_send = realtime._group_send
+    original_group_send = broadcast._group_send
 
     async def group_send(group: str, event: dict[str, Any]) -> None:
         chat = event["type"] == "chat.message"
@@ -88,7 +88,7 @@ def _install() -> None:
         if chat:
             mark("publish_end")
 
-    realtime._group_send = group_send  # type: ignore[assignment]
+    broadcast._group_send = group_send  # type: ignore[assignment]
 
     original_deliver = Hub._deliver
 

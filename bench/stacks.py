@@ -59,7 +59,7 @@ def stop_embedded_redis() -> None:
     from django.conf import settings
 
     if settings.configured and settings.EMBEDDED_REDIS:
-        from rtsite import embedded_redis
+        from common import embedded_redis
 
         embedded_redis.stop(settings.EMBEDDED_REDIS_DIR)
 

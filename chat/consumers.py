@@ -11,14 +11,14 @@ from django.conf import settings
 
 from chat import protocol, selectors, services
 from chat.models import Room
-from rtsite import presence
-from rtsite.consumers import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, JsonConsumer
-from rtsite.database import write_to_async
-from rtsite.errors import ActionError, ErrorCode
-from rtsite.hub import get_hub
-from rtsite.live import History, LiveConsumer, SharedReads, read_history
-from rtsite.loops import PerLoop
-from rtsite.protocol import ack_frame
+from common.database import write_to_async
+from common.loops import PerLoop
+from realtime import presence
+from realtime.consumers import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, JsonConsumer
+from realtime.errors import ActionError, ErrorCode
+from realtime.hub import get_hub
+from realtime.live import History, LiveConsumer, SharedReads, read_history
+from realtime.protocol import ack_frame
 
 # The browser refreshes "is typing" at most this often per socket.
 TYPING_MIN_INTERVAL = 1.0

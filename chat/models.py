@@ -8,7 +8,7 @@ from django.db.models.functions import Length, Lower
 from django.db.models.lookups import LessThanOrEqual
 from django.urls import reverse
 
-from rtsite.text import clean_required, clean_text
+from common.text import clean_required, clean_text
 
 DESCRIPTION_MAX = 1000
 RETENTION_MAX = 100_000

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chat.models import Message, Room
-from rtsite.protocol import (
+from realtime.protocol import (
     COMMON_SERVER_FRAMES,
     PING,
     USER,

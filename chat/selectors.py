@@ -14,7 +14,7 @@ from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 
 from chat.models import Mention, Message, Mute, ReadState, Room
-from rtsite.sql import Compiled
+from common.sql import Compiled
 
 # "@name" where name uses Django's username characters; not inside an e-mail address.
 MENTION = re.compile(r"(?<![\w@.+-])@([\w.@+-]+)")
@@ -239,7 +239,7 @@ def message_search(
     return rows[:limit], len(rows) > limit
 
 
-# The user's read cursor in a room and whether they are muted there (rtsite.sql).
+# The user's read cursor in a room and whether they are muted there (common.sql).
 _VIEWER = Compiled(
     lambda p: (
         Room.objects.filter(pk=p.room)

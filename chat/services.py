@@ -31,14 +31,14 @@ from chat.selectors import (
     unread_count,
     user_is_muted,
 )
+from common.loops import PerLoop
+from common.sql import Compiled
+from common.text import clean_required
 from notifications.services import TITLE_MAX, notification_fold, notification_follow, times
-from rtsite import presence
-from rtsite.errors import ActionError, ErrorCode
-from rtsite.loops import PerLoop
-from rtsite.ratelimit import account_take
-from rtsite.realtime import publish_now, publish_on_commit
-from rtsite.sql import Compiled
-from rtsite.text import clean_required
+from realtime import presence
+from realtime.broadcast import publish_now, publish_on_commit
+from realtime.errors import ActionError, ErrorCode
+from realtime.ratelimit import account_take
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def _prune(room: Room) -> int:
 
 
 # A room's columns, then whether the author is active and muted there: what every post
-# reads first (``_locked_room``), compiled once (rtsite.sql).
+# reads first (``_locked_room``), compiled once (common.sql).
 _ROOM_FIELDS = [field.attname for field in Room._meta.concrete_fields]
 _ROOM_FOR_AUTHOR = Compiled(
     lambda p: (

@@ -7,7 +7,7 @@ from django.shortcuts import render
 
 from chat import selectors
 from chat.models import Message
-from rtsite.protocol import ascii_id
+from realtime.protocol import ascii_id
 
 SEARCH_QUERY_MAX = 200
 

@@ -14,10 +14,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from common.admin import ReadOnlyTabularInline
 from game import arena as arena_runtime
 from game import services
 from game.models import Arena, ArenaResult, ArenaRound, Game, Move
-from rtsite.admin import ReadOnlyTabularInline
 
 
 class MoveInline(ReadOnlyTabularInline):

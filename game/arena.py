@@ -55,13 +55,14 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from django.conf import settings
 
+from common.loops import PerLoop
+from common.redis import get_async_redis, get_redis
 from game import protocol, snake
-from rtsite import drain, metrics, presence
-from rtsite.hub import get_hub
-from rtsite.layers import channel_layer
-from rtsite.loops import PerLoop
-from rtsite.realtime import BATCH_TYPE, make_event, publish_batch, publish_now
-from rtsite.redis import get_async_redis, get_redis
+from realtime import presence
+from realtime.broadcast import BATCH_TYPE, make_event, publish_batch, publish_now
+from realtime.hub import get_hub
+from realtime.layers import channel_layer
+from realtime.server import drain, metrics
 
 logger = logging.getLogger(__name__)
 
@@ -366,14 +367,14 @@ def read_info_sync(arena_ids: list[int]) -> dict[int, dict[str, Any]]:
     if not arena_ids:
         return {}
     values = get_redis(timeout=2).hmget(info_key(), [str(i) for i in arena_ids])
-    return _fresh(arena_ids, cast("list[str | None]", values))  # decoded (rtsite/redis.py)
+    return _fresh(arena_ids, cast("list[str | None]", values))  # decoded (common/redis.py)
 
 
 async def read_info(arena_ids: list[int]) -> dict[int, dict[str, Any]]:
     if not arena_ids:
         return {}
     values = await get_async_redis().hmget(info_key(), [str(i) for i in arena_ids])
-    return _fresh(arena_ids, cast("list[str | None]", values))  # decoded (rtsite/redis.py)
+    return _fresh(arena_ids, cast("list[str | None]", values))  # decoded (common/redis.py)
 
 
 def _fresh(arena_ids: list[int], values: list[str | None]) -> dict[int, dict[str, Any]]:
@@ -1031,7 +1032,7 @@ class ArenaHost:
 
     async def publish(self, events: list[dict[str, Any]]) -> None:
         """This process's sockets get the events at once; the other processes' hubs get
-        them all in one layer message (``rtsite.realtime.publish_batch``)."""
+        them all in one layer message (``realtime.broadcast.publish_batch``)."""
         hub = get_hub()
         for event in events:
             await hub.deliver_here(event)

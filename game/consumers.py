@@ -13,25 +13,25 @@ from autobahn.exception import Disconnected
 from channels.db import database_sync_to_async
 from django.conf import settings
 
+from common.database import write_to_async
 from game import arena as arena_runtime
 from game import presence as game_presence
 from game import protocol, selectors, services
 from game.arena import get_host
 from game.models import Arena, Game
-from rtsite import presence
-from rtsite.consumers import (
+from realtime import presence
+from realtime.consumers import (
     CLOSE_FORBIDDEN,
     CLOSE_NOT_FOUND,
     CLOSE_SERVER_ERROR,
     LATER,
     JsonConsumer,
 )
-from rtsite.database import write_to_async
-from rtsite.errors import ActionError, ErrorCode
-from rtsite.hub import get_hub
-from rtsite.live import LiveConsumer, SharedReads
-from rtsite.protocol import closing_frame
-from rtsite.ratelimit import TokenBucket
+from realtime.errors import ActionError, ErrorCode
+from realtime.hub import get_hub
+from realtime.live import LiveConsumer, SharedReads
+from realtime.protocol import closing_frame
+from realtime.ratelimit import TokenBucket
 
 logger = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from typing import Any
 from channels.db import database_sync_to_async
 
 from game import protocol, selectors, services
-from rtsite import presence
-from rtsite.presence import Change
-from rtsite.realtime import publish_now
+from realtime import presence
+from realtime.broadcast import publish_now
+from realtime.presence import Change
 
 
 def identity(user: Any, socket_id: str) -> tuple[int, str]:

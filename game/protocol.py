@@ -8,7 +8,7 @@ from django.conf import settings
 
 from game.models import Game, Status
 from game.rules import from_board
-from rtsite.protocol import (
+from realtime.protocol import (
     COMMON_SERVER_FRAMES,
     PING,
     USER,
@@ -65,7 +65,7 @@ def game_group(game_id: int) -> str:
 
 
 def page_presence(game_id: int) -> str:
-    """Who has the game's page open (``rtsite.presence`` keeps it in Redis)."""
+    """Who has the game's page open (``realtime.presence`` keeps it in Redis)."""
     return f"game-page.{game_id}"
 
 

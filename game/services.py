@@ -20,15 +20,15 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
 from django.db.models import Exists
 from django.utils import timezone
 
+from common.sql import Compiled
 from game import arena as arena_runtime
 from game import protocol, rules, selectors
 from game.models import Arena, ArenaResult, ArenaRound, Game, Move, PairingLock, Reason, Status
 from notifications.services import notification_fold, notification_send, times
-from rtsite import presence
-from rtsite.errors import ActionError, ErrorCode
-from rtsite.realtime import publish_on_commit
-from rtsite.selectors import user_is_active
-from rtsite.sql import Compiled
+from realtime import presence
+from realtime.broadcast import publish_on_commit
+from realtime.errors import ActionError, ErrorCode
+from realtime.selectors import user_is_active
 
 
 def _require_user(user: Any) -> None:
@@ -53,7 +53,7 @@ def _locked(game_id: int) -> Game:
 @functools.cache
 def _locked_for_query() -> tuple[list[str], list[str], Compiled]:
     """The game row locked, its players, and whether the acting user is still active:
-    what every move reads first, in one query compiled once (rtsite.sql)."""
+    what every move reads first, in one query compiled once (common.sql)."""
     user_model = get_user_model()
     game_fields = [field.attname for field in Game._meta.concrete_fields]
     user_fields = [field.attname for field in user_model._meta.concrete_fields]

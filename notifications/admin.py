@@ -11,10 +11,10 @@ from django.contrib.auth.models import Group
 from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.http import HttpRequest
 
+from common.admin import ReadOnlyTabularInline
 from notifications import services
 from notifications.models import Audience, Notification, Read, Recipient
-from rtsite.admin import ReadOnlyTabularInline
-from rtsite.errors import ActionError
+from realtime.errors import ActionError
 
 
 class NotificationForm(forms.ModelForm):

@@ -8,7 +8,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from notifications import protocol, selectors, services
-from rtsite.live import LiveConsumer, read_history
+from realtime.live import LiveConsumer, read_history
 
 
 def _sync(user: Any, after_id: int | None) -> dict[str, Any]:

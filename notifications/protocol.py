@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from notifications.models import Notification
-from rtsite.protocol import (
+from realtime.protocol import (
     COMMON_SERVER_FRAMES,
     PING,
     ClientFrame,

@@ -19,11 +19,11 @@ from django.db.models import Exists, OuterRef
 from django.http.request import validate_host
 from django.utils import timezone
 
+from common.text import clean_required, clean_text
 from notifications import protocol, selectors
 from notifications.models import Audience, Level, Notification, Read, Recipient
-from rtsite.errors import ActionError, ErrorCode
-from rtsite.realtime import publish_on_commit
-from rtsite.text import clean_required, clean_text
+from realtime.broadcast import publish_on_commit
+from realtime.errors import ActionError, ErrorCode
 
 TITLE_MAX = 200
 BODY_MAX = 2000

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from notifications import selectors, services
 from notifications.models import Level
-from rtsite.errors import ActionError
+from realtime.errors import ActionError
 
 
 @login_required

@@ -15,25 +15,18 @@ from channels.routing import ProtocolTypeRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
-from rtsite import (  # noqa: E402
-    admission,
-    drain,
-    layercheck,
-    metrics,
-    processes,
-    rebalance,
-    serverpatches,
-)
-from rtsite.middleware import ProcessMiddleware, SocketEntry  # noqa: E402
+from realtime import layercheck, processes  # noqa: E402
+from realtime.middleware import ProcessMiddleware, SocketEntry  # noqa: E402
+from realtime.server import admission, drain, metrics, patches, rebalance  # noqa: E402
 from rtsite.routing import websocket_urlpatterns  # noqa: E402
 
 # Before daphne builds its factory (it does once the application is loaded).
-serverpatches.install(
+patches.install(
     direct_writes=settings.RT_DIRECT_WRITES,
     send_limit=settings.RT_MAX_SEND_BUFFER_BYTES,
     handshake_gate=admission.queue.retry_after,
 )
-metrics.SERVER_PATCHES.set(serverpatches.installed())
+metrics.SERVER_PATCHES.set(patches.installed())
 # SIGTERM drains the sockets instead of dropping them; the heartbeat starts with the
 # server (under daphne).
 drain.install()
@@ -49,7 +42,7 @@ application = ProcessMiddleware(
         {
             "http": ASGIStaticFilesHandler(django_http) if settings.SERVE_STATIC else django_http,
             # The origin, the session (read only) and the route in one step: the
-            # consumers read the user after accepting the handshake (rtsite.consumers).
+            # consumers read the user after accepting the handshake (realtime.consumers).
             "websocket": SocketEntry(websocket_urlpatterns),
         }
     )

@@ -7,7 +7,7 @@ from django.urls import re_path
 from chat.routing import websocket_urlpatterns as chat_urlpatterns
 from game.routing import websocket_urlpatterns as game_urlpatterns
 from notifications.routing import websocket_urlpatterns as notification_urlpatterns
-from rtsite.consumers import NotFoundConsumer
+from realtime.consumers import NotFoundConsumer
 
 # django-stubs types path()'s view as a Django view; channels' URLRouter takes ASGI apps.
 websocket_urlpatterns = [

@@ -13,8 +13,8 @@ from typing import Any
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from rtsite import embedded_redis
-from rtsite.redis import retry_policy
+from common import embedded_redis
+from common.redis import retry_policy
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("RTSITE_VAR_DIR", BASE_DIR / "var"))
@@ -83,7 +83,7 @@ if not DEBUG and "*" in ALLOWED_HOSTS:
     # A wildcard also disables the WebSocket origin check, so it is refused outright.
     raise ImproperlyConfigured("ALLOWED_HOSTS must not contain '*' when DEBUG is off")
 # Origins trusted for POSTs and WebSocket handshakes besides the request's own
-# (rtsite/security.py applies Django's CSRF origin rule to sockets).
+# (realtime/security.py applies Django's CSRF origin rule to sockets).
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 # Behind a TLS-terminating proxy that sets X-Forwarded-Proto (docs/deploy.md): requests
 # and sockets arriving as http/ws are https/wss for the origin check and secure cookies.
@@ -92,7 +92,7 @@ SECURE_PROXY_SSL_HEADER = (
 )
 USE_X_FORWARDED_HOST = env_bool("USE_X_FORWARDED_HOST", False)
 # Proxies in front of the site that add the address they saw to X-Forwarded-For: the
-# client's address is the entry this many from the right (rtsite/proxies.py). 0 (make
+# client's address is the entry this many from the right (common/proxies.py). 0 (make
 # run, or daphne reached directly): the header is not believed at all. Behind the
 # guide's nginx: 1. More than there are lets clients choose their own address.
 RT_TRUSTED_PROXY_COUNT = env_int("RT_TRUSTED_PROXY_COUNT", 0, minimum=0)
@@ -106,21 +106,23 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
-    "rtsite.apps.RtsiteConfig",
+    "common",
+    "realtime",
+    "accounts",
     "chat",
     "notifications",
     "game",
 ]
 
 MIDDLEWARE = [
-    "rtsite.middleware.RequestMetricsMiddleware",
+    "realtime.server.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "rtsite.middleware.CurrentRequestMiddleware",
-    "rtsite.middleware.AuthThrottleMiddleware",
+    "accounts.middleware.CurrentRequestMiddleware",
+    "accounts.middleware.AuthThrottleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -225,7 +227,7 @@ _LAYER_CONNECTION = {
 
 CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
     "default": {
-        "BACKEND": os.environ.get("CHANNEL_LAYER_BACKEND", "rtsite.layers.RedisChannelLayer"),
+        "BACKEND": os.environ.get("CHANNEL_LAYER_BACKEND", "realtime.layers.RedisChannelLayer"),
         "CONFIG": {
             "hosts": [
                 {"sentinels": REDIS_SENTINELS, "master_name": _master, **_LAYER_CONNECTION}
@@ -235,7 +237,7 @@ CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
             else [{"address": _url, **_LAYER_CONNECTION} for _url in CHANNEL_LAYER_REDIS_URLS],
             "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "rtsite"),
             "capacity": env_int("CHANNEL_LAYER_CAPACITY", 1000, minimum=1),
-            # A process's hub channel (rtsite/hub.py) carries every broadcast for all of
+            # A process's hub channel (realtime/hub.py) carries every broadcast for all of
             # its sockets: it must not drop under a burst that a socket's queue would.
             "channel_capacity": {
                 "rtsite-hub.*": env_int("CHANNEL_LAYER_HUB_CAPACITY", 100_000, minimum=1)
@@ -251,11 +253,11 @@ if CHANNEL_LAYERS["default"]["BACKEND"].endswith("RedisPubSubChannelLayer"):
         CHANNEL_LAYERS["default"]["CONFIG"].pop(_option)
 
 # The project's cache (login sessions, users as sockets read them, the login and signup
-# throttle): Django's own Redis backend with async methods of its own (rtsite/cache.py),
+# throttle): Django's own Redis backend with async methods of its own (common/cache.py),
 # on the same server as presence.
 CACHES = {
     "default": {
-        "BACKEND": f"rtsite.cache.{'SentinelRedisCache' if REDIS_SENTINELS else 'RedisCache'}",
+        "BACKEND": f"common.cache.{'SentinelRedisCache' if REDIS_SENTINELS else 'RedisCache'}",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": REDIS_KEY_PREFIX,
     }
@@ -268,7 +270,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 # Login (site and admin) and signup attempts per client address: (attempts, window in
-# seconds). Over it, 429 with Retry-After (rtsite/middleware.py).
+# seconds). Over it, 429 with Retry-After (accounts/middleware.py).
 AUTH_THROTTLE = {
     "login": (
         env_int("LOGIN_ATTEMPTS_PER_ADDRESS", 30, minimum=1),
@@ -308,10 +310,11 @@ STATIC_ROOT = VAR_DIR / "static"
 # daphne serves /static/ itself unless a proxy does (see docs/deploy.md).
 SERVE_STATIC = env_bool("SERVE_STATIC", True)
 
-# Send frames straight to the socket instead of through twisted's buffer (rtsite/serverpatches.py).
+# Send frames straight to the socket instead of through twisted's buffer
+# (realtime/server/patches.py).
 RT_DIRECT_WRITES = env_bool("RT_DIRECT_WRITES", True)
 
-# Real-time plumbing (rtsite/consumers.py), read when a consumer runs.
+# Real-time plumbing (realtime/consumers.py), read when a consumer runs.
 RT_MAX_FRAME_BYTES = env_int("RT_MAX_FRAME_BYTES", 32 * 1024, minimum=256)
 RT_RATE_LIMIT_PER_SECOND = env_float("RT_RATE_LIMIT_PER_SECOND", 5.0, minimum=0.01)
 RT_RATE_LIMIT_BURST = env_int("RT_RATE_LIMIT_BURST", 20, minimum=1)
@@ -324,13 +327,13 @@ RT_MAX_SEND_BUFFER_BYTES = env_int("RT_MAX_SEND_BUFFER_BYTES", 1024 * 1024, mini
 # at once; the others wait, already accepted. One database thread serves them all, so
 # more would only crowd the event loop that accepts new handshakes.
 RT_CONNECTS_AT_ONCE = env_int("RT_CONNECTS_AT_ONCE", 16, minimum=1)
-# On PostgreSQL, the threads that run posts and moves (rtsite/database.py); 1: the one
+# On PostgreSQL, the threads that run posts and moves (common/database.py); 1: the one
 # database thread channels gives each process. SQLite always uses that one.
 RT_DB_THREADS = env_int("RT_DB_THREADS", 1, minimum=1)
 # Handshakes a process would make wait longer than this (its queue of connects times the
 # measured time per connect) are refused with 503 and Retry-After (0: never).
 RT_CONNECT_SHED_SECONDS = env_float("RT_CONNECT_SHED_SECONDS", 20.0)
-# SIGTERM (rtsite/drain.py): sockets are closed (1012) spread over RT_DRAIN_SECONDS; each
+# SIGTERM (realtime/server/drain.py): sockets are closed (1012) spread over RT_DRAIN_SECONDS; each
 # first gets a closing frame, then is closed once its client has been quiet (no frame
 # coming or being handled) for RT_DRAIN_SETTLE_SECONDS, or after RT_DRAIN_GRACE_SECONDS.
 RT_DRAIN_SECONDS = env_float("RT_DRAIN_SECONDS", 10.0)
@@ -338,9 +341,10 @@ RT_DRAIN_SETTLE_SECONDS = env_float("RT_DRAIN_SETTLE_SECONDS", 0.5)
 RT_DRAIN_GRACE_SECONDS = env_float("RT_DRAIN_GRACE_SECONDS", 10.0)
 # Each process renews its alive key this often; one silent for RT_PROCESS_DEAD_SECONDS is
 # dead, and the others take its hub out of its groups and its sockets out of the counts
-# (rtsite/processes.py).
+# (realtime/processes.py).
 RT_HEARTBEAT_SECONDS = env_float("RT_HEARTBEAT_SECONDS", 1.0, minimum=0.1)
-# Workers sharing a listening socket keep their shares of sockets even (rtsite/rebalance):
+# Workers sharing a listening socket keep their shares of sockets even
+# (realtime/server/rebalance.py):
 # every RT_REBALANCE_SECONDS (0: never) a worker holding more than RT_REBALANCE_RATIO times
 # the mean, and at least RT_REBALANCE_MIN_EXCESS sockets over it, stops accepting for a
 # moment and closes (1012, spread over RT_REBALANCE_SPREAD_SECONDS) enough sockets to come
@@ -468,7 +472,7 @@ ARENA_TURN_WINDOW_TICKS = env_int("ARENA_TURN_WINDOW_TICKS", 10, minimum=2)
 ARENA_MAX_UNREAD_TICKS = env_int("ARENA_MAX_UNREAD_TICKS", 50, minimum=5)
 
 # Log lines as text ("plain") or one JSON object each ("json"); either way a line written
-# while a socket is handled carries its id (rtsite/logs.py).
+# while a socket is handled carries its id (common/logs.py).
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain")
 # A line per HTTP request (logger rtsite.access), and per socket opened and closed.
 ACCESS_LOG = env_bool("ACCESS_LOG", True)
@@ -477,14 +481,14 @@ if LOG_FORMAT not in {"plain", "json"}:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"socket": {"()": "rtsite.logs.SocketIdFilter"}},
+    "filters": {"socket": {"()": "common.logs.SocketIdFilter"}},
     "formatters": {
         "plain": {
-            "()": "rtsite.logs.PlainFormatter",
+            "()": "common.logs.PlainFormatter",
             "format": "%(asctime)s %(levelname)s %(name)s%(socket_tag)s: %(message)s",
         },
         "json": {
-            "()": "rtsite.logs.JsonFormatter",
+            "()": "common.logs.JsonFormatter",
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(socket_id)s %(process)d",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },

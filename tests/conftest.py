@@ -36,8 +36,8 @@ from django.db import connection
 from django.test import Client
 
 from chat.models import Room
-from rtsite import embedded_redis
-from rtsite.protocol import ServerFrame, frame_problems
+from common import embedded_redis
+from realtime.protocol import ServerFrame, frame_problems
 
 ROOT = Path(__file__).resolve().parent.parent
 ORIGIN = "http://localhost"
@@ -82,7 +82,7 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.REDIS_KEY_PREFIX = prefix
     settings.CACHES["default"]["KEY_PREFIX"] = prefix
     # Every test logs in from 127.0.0.1: the login and signup throttle is tested on its
-    # own (tests/rtsite/test_throttle.py), with its own limits.
+    # own (tests/accounts/test_middleware.py), with its own limits.
     settings.AUTH_THROTTLE = {"login": (100_000, 300), "signup": (100_000, 3600)}
     # A persistent connection left in a database_sync_to_async thread would keep
     # PostgreSQL from dropping the test database at the end.
@@ -250,9 +250,9 @@ class Socket:
 
 def through_the_layer(monkeypatch: pytest.MonkeyPatch) -> None:
     """Broadcasts reach this process's sockets through the layer, as another process's
-    do (a process hands its own to its sockets directly, ``rtsite.realtime``): for tests
+    do (a process hands its own to its sockets directly, ``realtime.broadcast``): for tests
     of what the layer loses or delays."""
-    from rtsite.hub import get_hub
+    from realtime.hub import get_hub
 
     monkeypatch.setattr(get_hub(), "local_count", lambda group: 0)
 
@@ -390,12 +390,12 @@ def _spawn_daphne(
             [
                 sys.executable,
                 "-m",
-                "rtsite.rundaphne",
+                "realtime.server.rundaphne",
                 # As `make run`: a listen backlog that a connect storm does not overflow.
                 "-e",
                 f"tcp:port={port}:interface=127.0.0.1:backlog=2048",
                 # As `make run`: oversized frames are closed with 1009 by daphne (with
-                # the server patches; rtsite.rundaphne).
+                # the server patches; realtime.server.rundaphne).
                 "--max-frame",
                 str(settings.RT_MAX_FRAME_BYTES),
                 *args,

@@ -13,7 +13,7 @@ from django.test import override_settings
 
 from chat import services
 from chat.models import Message, Room
-from rtsite.redis import get_redis
+from common.redis import get_redis
 from tests.conftest import open_socket, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from chat import services
 from chat.models import Mention, Message, MessageEdit, Reaction, ReadState, Room
-from rtsite.errors import ActionError, ErrorCode
+from realtime.errors import ActionError, ErrorCode
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -35,8 +35,8 @@ def play(game: Game, players: tuple[Any, Any], columns: list[int]) -> Game:
 def arena_settings(settings: Any) -> Any:
     """Arena keys of their own for each test (ids restart with the test database), and
     short waits so a test sees claims and closes quickly."""
+    from common.redis import get_redis
     from game.arena import info_key
-    from rtsite.redis import get_redis
 
     client = get_redis(timeout=5)
     for key in [*client.scan_iter(match=f"{settings.REDIS_KEY_PREFIX}:arena:*"), info_key()]:

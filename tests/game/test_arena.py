@@ -18,8 +18,8 @@ from django.utils import timezone
 from game import arena as arena_runtime
 from game import protocol, selectors, services
 from game.models import Arena, ArenaResult
-from rtsite.errors import ActionError
-from rtsite.hub import get_hub
+from realtime.errors import ActionError
+from realtime.hub import get_hub
 from tests.conftest import Socket, open_socket
 from tests.game.conftest import until_reported
 from tests.game.test_consumers import user_with_cookie

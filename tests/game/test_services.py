@@ -13,8 +13,8 @@ from django.db import close_old_connections
 from game import protocol, rules, selectors, services
 from game.models import Game, Move, Reason, Status
 from notifications.models import Notification
-from rtsite import presence
-from rtsite.errors import ActionError, ErrorCode
+from realtime import presence
+from realtime.errors import ActionError, ErrorCode
 from tests.game.conftest import play
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -8,7 +8,7 @@ from django.contrib.auth.models import AnonymousUser, Group
 
 from notifications import selectors, services
 from notifications.models import Audience, Notification, Recipient
-from rtsite.errors import ActionError, ErrorCode
+from realtime.errors import ActionError, ErrorCode
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from rtsite.protocol import ClientFrame
+from realtime.protocol import ClientFrame
 
 JSON_SCALARS = st.one_of(
     st.none(),

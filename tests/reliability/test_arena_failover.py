@@ -82,7 +82,7 @@ async def test_losing_the_owner_hands_the_arena_to_the_other_process(
     two_servers: tuple[Daphne, Daphne], make_user: Callable[..., Any], how: str
 ) -> None:
     """Killed (SIGKILL): the other process takes over when the lease lapses. Drained
-    (SIGTERM, rtsite/drain.py): the owner releases the lease as it starts draining, and
+    (SIGTERM, realtime/server/drain.py): the owner releases the lease as it starts draining, and
     the other process takes over at its next claim."""
     red = await database_sync_to_async(make_user)("red")
     yellow = await database_sync_to_async(make_user)("yellow")

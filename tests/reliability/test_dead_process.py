@@ -52,7 +52,7 @@ def group_members(group: str) -> set[str]:
 
 
 def hub_of(server: Daphne) -> str:
-    """The hub channel the process registered (rtsite.processes)."""
+    """The hub channel the process registered (realtime.processes)."""
     client = project_redis()
     prefix = settings.REDIS_KEY_PREFIX
     for process_id in client.smembers(f"{prefix}:processes"):

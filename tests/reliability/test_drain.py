@@ -1,4 +1,4 @@
-"""A rolling restart of two daphne processes under chat load (SIGTERM, rtsite/drain.py):
+"""A rolling restart of two daphne processes under chat load (SIGTERM, realtime/server/drain.py):
 each process stops accepting, answers what is on its way, sends every socket ``closing``
 (``restart``) and closes it with 1012, spread over the drain window, then exits. Nothing
 is lost, nothing stored twice, and no send goes without an ack or a clear error."""

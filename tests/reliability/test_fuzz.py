@@ -18,8 +18,8 @@ from chat.models import Room
 from game import protocol as game_protocol
 from game import services as game_services
 from notifications import protocol as notification_protocol
-from rtsite.errors import ActionError
-from rtsite.protocol import ClientFrame, parse_frame
+from realtime.errors import ActionError
+from realtime.protocol import ClientFrame, parse_frame
 from tests.conftest import open_socket, session_cookie
 from tests.reliability import badframes
 from tests.reliability.figures import report

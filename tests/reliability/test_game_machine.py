@@ -17,7 +17,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 
 from game import rules, selectors, services
 from game.models import Game, Move, Status
-from rtsite.errors import ActionError, ErrorCode
+from realtime.errors import ActionError, ErrorCode
 from tests.reliability.figures import report
 
 # `make chaos` runs 1,000 sequences; CI a smaller sample of the same machine.

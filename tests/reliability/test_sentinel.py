@@ -21,7 +21,7 @@ import redis
 from channels.db import database_sync_to_async
 
 from chat.models import Room
-from rtsite import embedded_redis
+from common import embedded_redis
 from tests.conftest import Daphne, RedisServer, free_port, session_cookie, start_daphne
 from tests.reliability.chatload import CarefulPoster, Reader, stop, until, wait_until_delivered
 from tests.reliability.figures import report
@@ -177,8 +177,8 @@ async def test_the_master_killed_under_chat_load(
 
 
 def test_the_cache_follows_the_master(cluster: Cluster, settings: Any) -> None:
-    """Django's cache (the login throttle) under Sentinel: rtsite.cache."""
-    from rtsite.cache import SentinelRedisCache
+    """Django's cache (the login throttle) under Sentinel: common.cache."""
+    from common.cache import SentinelRedisCache
 
     settings.REDIS_SENTINELS = [("127.0.0.1", port) for port in cluster.sentinel_ports]
     settings.REDIS_SENTINEL_MASTER = MASTER_NAME

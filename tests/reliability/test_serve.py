@@ -28,11 +28,11 @@ from django.conf import settings
 from supervisor.xmlrpc import SupervisorTransport
 
 from chat.models import Message, Room
-from rtsite.processes import alive_key, registry_key
+from realtime.processes import alive_key, registry_key
 from tests.conftest import ROOT, child_env, free_port, session_cookie
+from tests.realtime.server.test_metrics import scrape, value
 from tests.reliability.chatload import CarefulPoster, Reader, stop, until, wait_until_delivered
 from tests.reliability.figures import report
-from tests.rtsite.test_metrics import scrape, value
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -302,7 +302,7 @@ async def test_after_a_rolling_restart_the_workers_share_the_sockets_again(
 ) -> None:
     """Each worker drains in turn and its clients reconnect to the other, so after a
     rolling restart one worker held every socket, for good. The one over its share hands
-    the excess back (``rtsite.rebalance``): within a minute neither holds more than 1.25
+    the excess back (``realtime.server.rebalance``): within a minute neither holds more than 1.25
     times the mean, and every client is connected again."""
     room = await database_sync_to_async(make_room)(retention=0)
     readers = [

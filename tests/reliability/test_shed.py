@@ -1,5 +1,5 @@
 """A storm of twice what one process can serve within RT_CONNECT_SHED_SECONDS: the excess
-is refused at once with HTTP 503 and Retry-After (rtsite/admission.py), clients that
+is refused at once with HTTP 503 and Retry-After (realtime/server/admission.py), clients that
 honour it all join on a later attempt, nothing fails any other way, and the metrics
 count what was shed."""
 
@@ -18,9 +18,9 @@ from channels.db import database_sync_to_async
 
 from chat.models import Room
 from tests.conftest import Daphne, start_daphne, ws_connect, ws_next
+from tests.realtime.server.test_metrics import scrape, value
 from tests.reliability.figures import report
 from tests.reliability.test_storm import logged_in_sessions
-from tests.rtsite.test_metrics import scrape, value
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

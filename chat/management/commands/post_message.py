@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from chat import selectors, services
-from rtsite.errors import ActionError
+from realtime.errors import ActionError
 
 
 class Command(BaseCommand):

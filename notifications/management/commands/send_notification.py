@@ -11,7 +11,7 @@ from django.db import transaction
 
 from notifications import services
 from notifications.models import Level
-from rtsite.errors import ActionError
+from realtime.errors import ActionError
 
 
 class Command(BaseCommand):

@@ -1,0 +1,72 @@
+"""Rate limits: per socket (in memory) and per account (in Redis, across processes)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.conf import settings
+
+from common.logs import Outage
+from common.redis import get_async_redis
+
+logger = logging.getLogger(__name__)
+
+
+class TokenBucket:
+    """Allows ``burst`` actions at once, refilled at ``rate`` per second."""
+
+    def __init__(self, *, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = float(burst)
+        self.updated = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+# A token bucket in Redis (GCRA: one key holding the "theoretical arrival time"), shared
+# by every process, on Redis's own clock so hosts need not agree on theirs. ARGV: the
+# seconds per unit, the burst (in units), what this action costs (in units). Returns 1
+# if the action may go ahead (and takes its cost); a refused one takes nothing.
+_ACCOUNT_TAKE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local interval, burst, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local after = tat + interval * cost
+if after - now > burst * interval then return 0 end
+redis.call('SET', KEYS[1], tostring(after), 'PX', math.ceil((after - now) * 1000) + 1000)
+return 1
+"""
+
+
+# Redis away: every limited action goes ahead; said once per outage, not once per post.
+_outage = Outage(logger, "per-account rate limits unavailable, allowing")
+
+
+async def account_take(
+    *, action: str, key: int | str, rate: float, burst: int, cost: float = 1.0
+) -> bool:
+    """One ``action`` by ``key`` (a user id, an address), across every socket and process:
+    ``burst`` units at once, refilled at ``rate`` units per second, the action taking
+    ``cost`` units. If Redis cannot answer, the action goes ahead (the per-socket limit
+    still holds): an outage must not stop the site."""
+    name = f"{settings.REDIS_KEY_PREFIX}:rate:{action}:{key}"
+    try:
+        allowed = bool(
+            await get_async_redis().eval(_ACCOUNT_TAKE, 1, name, 1.0 / rate, burst, cost)
+        )
+    except Exception as error:
+        _outage.failed(error)
+        return True
+    _outage.answered()
+    return allowed
