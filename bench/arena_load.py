@@ -55,7 +55,7 @@ class OursArenas(Ours):
 
     def info(self) -> dict[int, dict[str, Any]]:
         from common.redis import get_redis
-        from game.arena import info_key
+        from game.arena.store import info_key
 
         raw = get_redis(timeout=5).hgetall(info_key())
         return {int(k): json.loads(v) for k, v in raw.items()}
@@ -63,7 +63,7 @@ class OursArenas(Ours):
     def tickers(self) -> dict[str, dict[str, Any]]:
         """Each process's ticker report (its tick intervals since the one before)."""
         from common.redis import get_redis
-        from game.arena import ticker_key
+        from game.arena.store import ticker_key
 
         raw = get_redis(timeout=5).hgetall(ticker_key())
         return {k: json.loads(v) for k, v in raw.items()}

@@ -15,8 +15,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from common.admin import ReadOnlyTabularInline
-from game import arena as arena_runtime
 from game import services
+from game.arena import store as arena_store
 from game.models import Arena, ArenaResult, ArenaRound, Game, Move
 
 
@@ -103,13 +103,13 @@ class ArenaAdmin(admin.ModelAdmin):
     def get_changelist_instance(self, request: HttpRequest) -> Any:
         changelist = super().get_changelist_instance(request)
         # One Redis read for the page's arenas.
-        self.live = arena_runtime.read_info_sync([a.pk for a in changelist.result_list])
+        self.live = arena_store.read_info_sync([a.pk for a in changelist.result_list])
         return changelist
 
     def _live(self, arena: Arena) -> dict[str, Any]:
         live = getattr(self, "live", {})
         if arena.pk not in live:
-            live.update(arena_runtime.read_info_sync([arena.pk]))
+            live.update(arena_store.read_info_sync([arena.pk]))
         return live.get(arena.pk, {})
 
     @admin.display(description="players")
@@ -134,7 +134,7 @@ class ArenaAdmin(admin.ModelAdmin):
 
     @admin.display(description="players now")
     def players_now(self, arena: Arena) -> str:
-        stored = arena_runtime.read_world_sync(arena.pk)
+        stored = arena_store.read_world_sync(arena.pk)
         if stored is None or not stored[0].names:
             return "nobody is playing"
         meta, state = stored

@@ -14,10 +14,12 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from common.database import write_to_async
-from game import arena as arena_runtime
+from common.tasks import spawn
 from game import presence as game_presence
 from game import protocol, selectors, services
-from game.arena import get_host
+from game.arena import store as arena_store
+from game.arena import world as arena_world
+from game.arena.host import get_host
 from game.models import Arena, Game
 from realtime import presence
 from realtime.consumers import (
@@ -236,7 +238,7 @@ class SentTurn:
             return epoch > self.epoch
         if round != self.round:
             return round > self.round
-        return phase != arena_runtime.PLAY or tick >= self.tick + settings.ARENA_TURN_WINDOW_TICKS
+        return phase != arena_world.PLAY or tick >= self.tick + settings.ARENA_TURN_WINDOW_TICKS
 
 
 def not_applied(why: str = "the turn was not applied") -> ActionError:
@@ -254,7 +256,7 @@ class ArenaConsumer(JsonConsumer):
     arena_id: int = 0
     epoch: int = 0  # the owner's epoch this socket follows
     round: int = 0  # the round of the world sent
-    phase: str = arena_runtime.WAITING
+    phase: str = arena_world.WAITING
     tick: int = 0  # the newest tick sent
     seen: int = 0  # the newest tick the client says it has read
     playing = False  # its user is one of the arena's players
@@ -307,7 +309,7 @@ class ArenaConsumer(JsonConsumer):
         one read, if it started after ``since`` (when this socket joined the group, or
         began to hold its ticks back): everything after it reaches the socket live."""
         stored = await _world_reads.get(
-            self.arena_id, joined_at=since, read=lambda: arena_runtime.read_world(self.arena_id)
+            self.arena_id, joined_at=since, read=lambda: arena_store.read_world(self.arena_id)
         )
         world = None
         if stored is not None:
@@ -316,7 +318,7 @@ class ArenaConsumer(JsonConsumer):
             self.round, self.phase = meta.round_number, meta.phase
             self.playing = self.user.pk in meta.names
             get_hub().prefer(protocol.arena_group(self.arena_id), self, self.playing)
-            world = arena_runtime.world_payload(meta, state)
+            world = arena_world.world_payload(meta, state)
         you = {
             "id": self.user.pk if self.user.is_authenticated else None,
             "username": self.user.get_username() if self.user.is_authenticated else None,
@@ -336,7 +338,7 @@ class ArenaConsumer(JsonConsumer):
         and follow the world (those it already holds are dropped)."""
         if self.resyncing is None or self.resyncing.done():
             self.waiting = []
-            self.resyncing = asyncio.create_task(self._resync(time.monotonic()))
+            self.resyncing = spawn(self._resync(time.monotonic()), name="arena-socket-resync")
 
     async def _resync(self, since: float) -> None:
         try:
@@ -391,7 +393,7 @@ class ArenaConsumer(JsonConsumer):
             raise ActionError(ErrorCode.FORBIDDEN, "that is not your snake")
         if not self.playing:
             raise ActionError(ErrorCode.FORBIDDEN, "spectators cannot steer; join to play")
-        if self.phase != arena_runtime.PLAY:
+        if self.phase != arena_world.PLAY:
             raise not_applied("no round is being played")
         # The world it was made for: the owner applies it in that one, soon, or never.
         turn = {
@@ -408,7 +410,7 @@ class ArenaConsumer(JsonConsumer):
             await get_host().send(self.arena_id, turn)
             return None
         # With a ref it is answered once decided (``_settle``): ack only once applied.
-        tag = arena_runtime.new_tag()
+        tag = arena_store.new_tag()
         self.turns[tag] = SentTurn(ref, self.epoch, self.round, self.tick)
         sent = await get_host().send(self.arena_id, {**turn, "tag": tag})
         # (Unless a new owner's world came meanwhile: then it is being answered already.)
@@ -491,7 +493,7 @@ class ArenaConsumer(JsonConsumer):
 
     async def arena_over(self, event: dict[str, Any]) -> None:
         if event["epoch"] >= self.epoch:
-            self.phase = event.get("phase", arena_runtime.RESULTS)
+            self.phase = event.get("phase", arena_world.RESULTS)
             await self.send(text_data=event["frame"])
             await self._settle(event)
 
@@ -520,16 +522,16 @@ class ArenaConsumer(JsonConsumer):
         if past:
             for tag in past:
                 del self.turns[tag]
-            task = asyncio.create_task(self._answer_past(past))
+            task = spawn(self._answer_past(past), name="arena-socket-turns")
             self.checks.add(task)
             task.add_done_callback(self.checks.discard)
 
     async def _answer_past(self, turns: dict[str, SentTurn]) -> None:
         """Turns that no tick can apply any more, whose outcome this socket was not told
         (lost with an owner that stopped, or in ticks it skipped in a resync): applied
-        if a tick recorded them (``game.arena._TICK``), else not, and never now."""
+        if a tick recorded them (``game.arena.store.TICK_SCRIPT``), else not, and never now."""
         try:
-            applied = await arena_runtime.applied_turns(self.arena_id, list(turns))
+            applied = await arena_store.applied_turns(self.arena_id, list(turns))
             for tag, turn in turns.items():
                 await self.answer(turn.ref, None if tag in applied else not_applied())
         except Disconnected:

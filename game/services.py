@@ -21,8 +21,9 @@ from django.db.models import Exists
 from django.utils import timezone
 
 from common.sql import Compiled
-from game import arena as arena_runtime
 from game import protocol, rules, selectors
+from game.arena import store as arena_store
+from game.arena import world as arena_world
 from game.models import Arena, ArenaResult, ArenaRound, Game, Move, PairingLock, Reason, Status
 from notifications.services import notification_fold, notification_send, times
 from realtime import presence
@@ -483,7 +484,7 @@ def _arena_summary(arena: Arena, players: int = 0, spectators: int = 0) -> dict[
         url=arena.get_absolute_url(),
         players=players,
         spectators=spectators,
-        phase=arena_runtime.WAITING,
+        phase=arena_world.WAITING,
     )
 
 
@@ -497,7 +498,7 @@ def _stale_arenas(user: Any) -> list[int]:
             created_by=user, status=Arena.State.OPEN, created_at__lt=since
         ).values_list("pk", flat=True)
     )
-    info = arena_runtime.read_info_sync(mine)
+    info = arena_store.read_info_sync(mine)
     return [pk for pk in mine if info.get(pk, {}).get("owner") is None]
 
 
@@ -545,7 +546,7 @@ def arena_quick_play(*, user: Any) -> Arena:
     with transaction.atomic():
         _lock_pairing()
         arenas = selectors.arenas_open()
-        info = arena_runtime.read_info_sync([a.pk for a in arenas])
+        info = arena_store.read_info_sync([a.pk for a in arenas])
         limit = settings.ARENA_MAX_PLAYERS
         with_room = [
             (info.get(a.pk, {}).get("players", 0), -a.pk, a)
@@ -559,12 +560,12 @@ def arena_quick_play(*, user: Any) -> Arena:
 
 def arena_summaries(arenas: list[Arena]) -> list[dict[str, Any]]:
     """The lobby's lines for these arenas, with what their owners last said of them."""
-    info = arena_runtime.read_info_sync([a.pk for a in arenas])
+    info = arena_store.read_info_sync([a.pk for a in arenas])
     rows = []
     for arena in arenas:
         said = info.get(arena.pk, {})
         summary = _arena_summary(arena, said.get("players", 0), said.get("spectators", 0))
-        summary["phase"] = said.get("phase", arena_runtime.WAITING)
+        summary["phase"] = said.get("phase", arena_world.WAITING)
         rows.append(summary)
     return rows
 
@@ -625,20 +626,20 @@ def arena_close(*, arena_id: int) -> bool:
 def arena_end_round(*, arenas: Any) -> int:
     """Staff: end the current round of these arenas now (results are stored as usual)."""
     return sum(
-        arena_runtime.send_command_sync(a.pk, {"kind": "end_round", "player": 0}) for a in arenas
+        arena_store.send_command_sync(a.pk, {"kind": "end_round", "player": 0}) for a in arenas
     )
 
 
 def arena_remove_player(*, arena_id: int, user_id: int) -> bool:
     """Staff: take a player out of an arena; they may still watch."""
-    return arena_runtime.send_command_sync(arena_id, {"kind": "remove", "player": user_id})
+    return arena_store.send_command_sync(arena_id, {"kind": "remove", "player": user_id})
 
 
 def arena_staff_close(*, arenas: Any) -> int:
     """Staff: close arenas now. A running arena closes at its next tick (its players are
     told); one that is not running is closed here."""
     return sum(
-        arena_runtime.send_command_sync(arena.pk, {"kind": "close", "player": 0})
+        arena_store.send_command_sync(arena.pk, {"kind": "close", "player": 0})
         or arena_close(arena_id=arena.pk)
         for arena in arenas
     )

@@ -16,37 +16,18 @@ from functools import partial
 from typing import Any
 
 from asgiref.sync import SyncToAsync, async_to_sync
-from django.conf import settings
 from django.db import transaction
 
+from common.batching import Batcher
 from common.loops import PerLoop
 from realtime import layercheck
+from realtime.envelope import BATCH_TYPE, RESYNC_TYPE, is_stale, make_event
+from realtime.hub import get_hub
 from realtime.layers import channel_layer
 from realtime.protocol import encode
 from realtime.server import metrics
 
 logger = logging.getLogger(__name__)
-
-
-def make_event(
-    group: str,
-    event_type: str,
-    frame: Mapping[str, Any] | str,
-    cursor: int | None = None,
-    extra: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    # "at": when it was published; a hub that gets it much later resyncs instead.
-    event: dict[str, Any] = {
-        "type": event_type,
-        "group": group,
-        "frame": frame if isinstance(frame, str) else encode(frame),
-        "at": time.time(),
-    }
-    if cursor is not None:
-        event["cursor"] = cursor
-    if extra:
-        event.update(extra)
-    return event
 
 
 async def _group_send(group: str, event: dict[str, Any]) -> None:
@@ -59,8 +40,6 @@ async def _group_send(group: str, event: dict[str, Any]) -> None:
     process's own message delivered at once could overtake another process's earlier one
     still on its way, move a socket's cursor past it, and a socket resuming from that
     cursor would never get it (the rolling-restart test under load lost messages so)."""
-    from realtime.hub import get_hub  # the hub imports this module
-
     hub = get_hub()
     if "cursor" not in event and hub.channel is not None and hub.local_count(group):
         event = {**event, "origin": hub.channel}
@@ -76,11 +55,13 @@ async def _group_send(group: str, event: dict[str, Any]) -> None:
 class _Publisher:
     """Sends the events committed by this process's database threads, in commit order, on
     the event loop: the database thread (one per process under daphne) goes on to the
-    next write instead of waiting for Redis."""
+    next write instead of waiting for Redis. Events put in one turn of the loop go out
+    in one batch, one after another; a batch waits for the one before it."""
 
     def __init__(self) -> None:
-        self.queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
-        self.task: asyncio.Task[None] | None = None
+        self.batches: Batcher[None, list[tuple[str, dict[str, Any]]]] = Batcher(
+            self._send_batch, new=list, name="rtsite-publisher"
+        )
         # Events put and events handed to the layer (or turned into resyncs), counted, and
         # who waits for the count to reach theirs (``published``).
         self.put_count = 0
@@ -88,10 +69,8 @@ class _Publisher:
         self.waiters: list[tuple[int, asyncio.Future[None]]] = []
 
     def put(self, group: str, event: dict[str, Any]) -> None:
-        self.queue.put_nowait((group, event))
+        self.batches.pending(None).append((group, event))
         self.put_count += 1
-        if self.task is None or self.task.done():
-            self.task = asyncio.create_task(self._run(), name="rtsite-publisher")
 
     async def published(self) -> None:
         """Return once every event put so far has gone to the layer."""
@@ -112,28 +91,31 @@ class _Publisher:
                 waiting.append((target, waiter))
         self.waiters = waiting
 
-    async def _run(self) -> None:
-        while True:
-            group, event = await self.queue.get()
-            if not is_stale(event):
+    async def _send_batch(self, _key: None, batch: list[tuple[str, dict[str, Any]]]) -> None:
+        sent = 0
+        try:
+            for group, event in batch:
+                if is_stale(event):
+                    await self._send_backlog(batch[sent:])
+                    break
                 await _group_send(group, event)
+                sent += 1
                 self._done(1)
-                continue
-            # Redis was away (or slow) and a backlog built up: the hubs would drop these
-            # late events anyway. Send each group one resync instead, then what is fresh.
-            backlog = [(group, event)]
-            while not self.queue.empty():
-                backlog.append(self.queue.get_nowait())
-            stale = dict.fromkeys(g for g, e in backlog if is_stale(e))
-            logger.warning(
-                "publisher was behind: %d event(s) become %d resync(s)", len(backlog), len(stale)
-            )
-            for stale_group in stale:
-                await _group_send(stale_group, {"type": RESYNC_TYPE, "group": stale_group})
-            for fresh_group, fresh_event in backlog:
-                if not is_stale(fresh_event):
-                    await _group_send(fresh_group, fresh_event)
-            self._done(len(backlog))
+        finally:
+            self._done(len(batch) - sent)  # sent as resyncs, or lost with an error
+
+    async def _send_backlog(self, backlog: list[tuple[str, dict[str, Any]]]) -> None:
+        # Redis was away (or slow) and a backlog built up: the hubs would drop these late
+        # events anyway. Send each group one resync instead, then what is fresh.
+        stale = dict.fromkeys(g for g, e in backlog if is_stale(e))
+        logger.warning(
+            "publisher was behind: %d event(s) become %d resync(s)", len(backlog), len(stale)
+        )
+        for stale_group in stale:
+            await _group_send(stale_group, {"type": RESYNC_TYPE, "group": stale_group})
+        for fresh_group, fresh_event in backlog:
+            if not is_stale(fresh_event):
+                await _group_send(fresh_group, fresh_event)
 
 
 _publishers = PerLoop(_Publisher)
@@ -146,19 +128,6 @@ async def published() -> None:
     between the two leaves the client without an ack, never with an ack for a broadcast
     that nobody will receive."""
     await _publishers.get().published()
-
-
-# What a hub hands its sockets when broadcasts were lost: each resyncs from its cursor.
-RESYNC_TYPE = "rt.resync"
-# Many events in one layer message; each hub delivers each to its own group's sockets.
-BATCH_TYPE = "rt.batch"
-
-
-def is_stale(event: dict[str, Any]) -> bool:
-    """Published more than RT_STALE_EVENT_SECONDS ago: resync rather than replay it."""
-    sent_at = event.get("at")
-    limit = settings.RT_STALE_EVENT_SECONDS
-    return sent_at is not None and time.time() - sent_at > limit
 
 
 def _send(events: list[dict[str, Any]]) -> None:

@@ -47,7 +47,6 @@ from realtime import presence, selectors, services
 from realtime.broadcast import published
 from realtime.errors import ActionError, ErrorCode
 from realtime.hub import get_hub
-from realtime.processes import new_socket_id
 from realtime.protocol import (
     COMMON_SERVER_FRAMES,
     ClientFrame,
@@ -62,6 +61,7 @@ from realtime.protocol import (
     server_registry,
 )
 from realtime.ratelimit import TokenBucket
+from realtime.registry import new_socket_id
 from realtime.server import admission, drain, metrics, patches
 
 logger = logging.getLogger(__name__)

@@ -33,10 +33,12 @@ from typing import Any, Protocol
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from common.batching import Batcher
 from common.loops import PerLoop
-from realtime.broadcast import BATCH_TYPE, RESYNC_TYPE, is_stale
+from common.tasks import spawn
+from realtime.envelope import BATCH_TYPE, PING_TYPE, RESYNC_TYPE, is_stale
 from realtime.layers import channel_layer
-from realtime.processes import PING_TYPE, get_process
+from realtime.registry import get_record
 from realtime.server import metrics
 
 logger = logging.getLogger(__name__)
@@ -60,15 +62,20 @@ class Hub:
         self.lock = asyncio.Lock()
         self.task: asyncio.Task[None] | None = None
         self.renewer: asyncio.Task[None] | None = None
-        self.stale_groups: set[str] = set()
-        self.last_stale = 0.0
-        self.stale_flush: asyncio.Task[None] | None = None
+        # Groups whose events came too late: once the backlog has passed (no stale event
+        # for a moment), each affected socket resyncs once.
+        self.stale: Batcher[None, set[str]] = Batcher(
+            self._resync_stale, new=set, name="rtsite-hub-stale", settle=0.3
+        )
         # Per joined group, its ``epoch``: a value of ``clock``, which only grows.
         self.epochs: dict[str, int] = {}
         self.clock = 0
         # Groups whose first member waits for the hub to join them in the layer.
-        self.adding: dict[str, asyncio.Future[None]] = {}
-        self.adder: asyncio.Task[None] | None = None
+        # Groups to join, each with the future its joiners wait on: the joins asked for
+        # in one turn of the loop go to Redis together, in one pipeline.
+        self.joins: Batcher[None, dict[str, asyncio.Future[None]]] = Batcher(
+            self._add_batch, new=dict, name="rtsite-hub-join"
+        )
         self.attached: set[str] = set()  # local-only groups (``attach``): not in the layer
         self.first: dict[str, set[Subscriber]] = defaultdict(set)  # served first (``prefer``)
         # When the receive loop last got anything (the heartbeat's own ping at least once
@@ -81,37 +88,33 @@ class Hub:
             if members is not None:
                 members.add(subscriber)
                 return
-            # The first member here: the hub joins the layer group first. The joins asked
-            # for meanwhile go to Redis together, in one pipeline (``_add_pending``). Once
-            # joined, look again: the group may have emptied and been left meanwhile.
-            adding = self.adding.get(group)
+            # The first member here: the hub joins the layer group first, with the other
+            # joins of this turn of the loop (``joins``). Once joined, look again: the
+            # group may have emptied and been left meanwhile.
+            batch = self.joins.pending(None)
+            adding = batch.get(group)
             if adding is None:
-                adding = self.adding[group] = asyncio.get_running_loop().create_future()
-                if self.adder is None or self.adder.done():
-                    self.adder = asyncio.create_task(self._add_pending(), name="rtsite-hub-join")
+                adding = batch[group] = asyncio.get_running_loop().create_future()
             await asyncio.shield(adding)
 
-    async def _add_pending(self) -> None:
-        await asyncio.sleep(0)  # the joins of this turn of the loop, together
-        while self.adding:
-            batch, self.adding = self.adding, {}
-            try:
-                async with self.lock:  # after any leave's discard still on its way
-                    await self._start()
-                    await self._group_add_many(list(batch))
-            except Exception as error:
-                for future in batch.values():
-                    if not future.done():
-                        future.set_exception(error)
-                        future.exception()  # retrieved: each joiner raises its own
-                continue
-            for group, future in batch.items():
-                if group not in self.members:
-                    self.members[group] = set()
-                    self._bump(group)
-                    get_process().group_joined(group)
+    async def _add_batch(self, _key: None, batch: dict[str, asyncio.Future[None]]) -> None:
+        try:
+            async with self.lock:  # after any leave's discard still on its way
+                await self._start()
+                await self._group_add_many(list(batch))
+        except Exception as error:
+            for future in batch.values():
                 if not future.done():
-                    future.set_result(None)
+                    future.set_exception(error)
+                    future.exception()  # retrieved: each joiner raises its own
+            return
+        for group, future in batch.items():
+            if group not in self.members:
+                self.members[group] = set()
+                self._bump(group)
+                get_record().group_joined(group)
+            if not future.done():
+                future.set_result(None)
 
     async def _group_add_many(self, groups: list[str]) -> None:
         add_many = getattr(self.layer, "group_add_many", None)
@@ -139,7 +142,7 @@ class Hub:
             if not members:
                 del self.members[group]
                 self.epochs.pop(group, None)
-                get_process().group_left(group)
+                get_record().group_left(group)
                 with contextlib.suppress(Exception):  # it expires anyway
                     await self.layer.group_discard(group, self._started_channel())
 
@@ -203,8 +206,8 @@ class Hub:
             # channels-redis's layers (untyped) take a prefix; channels' base class does not.
             self.channel = await self.layer.new_channel(prefix=HUB_CHANNEL_PREFIX)  # type: ignore[call-arg]
         if self.task is None or self.task.done():
-            self.task = asyncio.create_task(self._run(), name="rtsite-hub")
-            self.renewer = asyncio.create_task(self._renew(), name="rtsite-hub-renew")
+            self.task = spawn(self._run(), name="rtsite-hub")
+            self.renewer = spawn(self._renew(), name="rtsite-hub-renew")
 
     async def _run(self) -> None:
         backoff = 0.1
@@ -293,23 +296,11 @@ class Hub:
 
     def _mark_stale(self, group: str) -> None:
         metrics.STALE_EVENTS.inc()
-        if group not in self.stale_groups:
+        if group not in (self.stale.waiting(None) or ()):
             self._note_gaps({group})
-        self.stale_groups.add(group)
-        self.last_stale = time.monotonic()
-        if self.stale_flush is None or self.stale_flush.done():
-            self.stale_flush = asyncio.create_task(self._flush_stale(), name="rtsite-hub-stale")
+        self.stale.pending(None).add(group)
 
-    async def _flush_stale(self) -> None:
-        # Wait until the backlog has passed (no stale event for a moment), then resync
-        # each affected socket once.
-        quiet = 0.3
-        while True:
-            waited = time.monotonic() - self.last_stale
-            if waited >= quiet:
-                break
-            await asyncio.sleep(quiet - waited)
-        groups, self.stale_groups = self.stale_groups, set()
+    async def _resync_stale(self, _key: None, groups: set[str]) -> None:
         await self._resync(groups, "hub was behind")
 
     async def _add_all_groups(self) -> None:

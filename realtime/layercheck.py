@@ -27,6 +27,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError
 
 from common.redis import get_redis
+from realtime.registry import alive_key, registry_key
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +74,6 @@ def _key() -> str:
 
 
 def _live_processes(client: Any) -> int:
-    from realtime.processes import alive_key, registry_key
-
     members = client.smembers(registry_key())
     return sum(1 for process_id in members if client.exists(alive_key(process_id)))
 

@@ -26,7 +26,8 @@ from django.conf import settings
 
 from common.loops import PerLoop
 from common.redis import get_async_redis, get_redis
-from realtime.processes import PROCESS_ID, alive, get_process, process_of, silent_for
+from common.tasks import spawn
+from realtime.registry import PROCESS_ID, alive, get_record, process_of, silent_for
 
 logger = logging.getLogger(__name__)
 
@@ -173,9 +174,9 @@ class _Renewer:
 
     def track(self, room_id: RoomKey, member: str) -> None:
         self.members[room_id].add(member)
-        get_process().room_entered(str(room_id))
+        get_record().room_entered(str(room_id))
         if self.task is None or self.task.done():
-            self.task = asyncio.create_task(self._run(), name="rtsite-presence-renew")
+            self.task = spawn(self._run(), name="rtsite-presence-renew")
 
     def untrack(self, room_id: RoomKey, member: str) -> None:
         members = self.members.get(room_id)
@@ -183,7 +184,7 @@ class _Renewer:
             members.discard(member)
             if not members:
                 del self.members[room_id]
-                get_process().room_left(str(room_id))
+                get_record().room_left(str(room_id))
 
     async def _run(self) -> None:
         while True:

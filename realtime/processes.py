@@ -32,10 +32,7 @@ import json
 import logging
 import os
 import socket
-import sys
 import time
-import uuid
-from collections.abc import Iterable
 from typing import Any, cast
 
 from channels.db import database_sync_to_async
@@ -43,71 +40,28 @@ from django.conf import settings
 from django.db import connection
 
 from common.loops import PerLoop
+from common.reactor import installed_reactor
 from common.redis import get_async_redis
+from common.tasks import spawn
+from realtime import presence
+from realtime.envelope import PING_TYPE
+from realtime.hub import get_hub
 from realtime.layers import channel_layer
+from realtime.registry import (
+    PROCESS_ID,
+    alive,
+    alive_key,
+    get_record,
+    registry_key,
+    state_key,
+    state_ttl,
+)
 from realtime.server import metrics
 
 logger = logging.getLogger(__name__)
 
-# This OS process. Socket ids end with it, so a dead process's sockets can be found.
-PROCESS_ID = uuid.uuid4().hex[:12]
-PING_TYPE = "rt.ping"
 # Group memberships a cleanup discards at once (concurrent layer calls).
 DISCARD_BATCH = 50
-
-
-def _key(*parts: str) -> str:
-    return ":".join((settings.REDIS_KEY_PREFIX, *parts))
-
-
-def registry_key() -> str:
-    return _key("processes")
-
-
-def alive_key(process_id: str) -> str:
-    return _key("process", process_id)
-
-
-def _state_key(process_id: str, part: str) -> str:
-    return _key("process", process_id, part)
-
-
-def new_socket_id() -> str:
-    """A socket's id: unique, ending with its process's id (``process_of``)."""
-    return f"{uuid.uuid4().hex}.{PROCESS_ID}"
-
-
-def process_of(socket_id: str) -> str:
-    return socket_id.rpartition(".")[2]
-
-
-async def alive(process_ids: Iterable[str]) -> dict[str, bool]:
-    """Which of these processes renewed their alive key recently."""
-    ids = list(dict.fromkeys(process_ids))
-    if not ids:
-        return {}
-    async with get_async_redis().pipeline(transaction=False) as pipe:
-        for process_id in ids:
-            pipe.exists(alive_key(process_id))
-        found = await pipe.execute()
-    return {process_id: bool(count) for process_id, count in zip(ids, found, strict=True)}
-
-
-async def silent_for(process_ids: Iterable[str]) -> dict[str, float]:
-    """Seconds since each live process's last heartbeat (from its alive key's TTL)."""
-    ids = list(dict.fromkeys(process_ids))
-    if not ids:
-        return {}
-    async with get_async_redis().pipeline(transaction=False) as pipe:
-        for process_id in ids:
-            pipe.pttl(alive_key(process_id))
-        left = await pipe.execute()
-    dead_ms = settings.RT_PROCESS_DEAD_SECONDS * 1000
-    return {
-        process_id: (dead_ms - ttl) / 1000
-        for process_id, ttl in zip(ids, left, strict=True)
-        if ttl >= 0
-    }
 
 
 class Process:
@@ -116,17 +70,11 @@ class Process:
     def __init__(self) -> None:
         self.task: asyncio.Task[None] | None = None
         self.beats = 0
-        self.groups: set[str] = set()  # layer groups the hub is in (as recorded)
-        self.rooms: set[str] = set()  # presence rooms this process's sockets are in
-        self.unrecorded_groups: set[str] = set()
-        self.unrecorded_rooms: set[str] = set()
-        self.recorder: asyncio.Task[None] | None = None
         self.last_db_probe = 0.0
         self.started_at: float | None = None
         self.failing = False  # the last heartbeat failed (Redis away)
         self.cleanups: dict[str, asyncio.Task[bool]] = {}
         self.rejoin: asyncio.Task[None] | None = None
-        self.left_groups: set[str] = set()  # still in Redis's record: removed in a batch
 
     def age(self) -> float:
         """Seconds since this process started its heartbeat."""
@@ -136,76 +84,9 @@ class Process:
         if self.started_at is None:
             self.started_at = time.monotonic()
         if self.task is None or self.task.done():
-            self.task = asyncio.create_task(self._run(), name="rtsite-process")
-
-    def group_joined(self, group: str) -> None:
-        self.groups.add(group)
-        self.unrecorded_groups.add(group)
-        self._record_soon()
-
-    def group_left(self, group: str) -> None:
-        # Taken out of Redis's record in the next batch (too late does no harm: a
-        # discard of a group the hub is not in changes nothing).
-        self.groups.discard(group)
-        if group in self.unrecorded_groups:
-            self.unrecorded_groups.discard(group)
-        else:
-            self.left_groups.add(group)
-            self._record_soon()
-
-    def room_entered(self, room: str) -> None:
-        if room not in self.rooms:
-            self.rooms.add(room)
-            self.unrecorded_rooms.add(room)
-            self._record_soon()
-
-    def room_left(self, room: str) -> None:
-        # As for groups: a room left stays in Redis's record until the next full write,
-        # and purging it after a death finds none of our sockets.
-        self.rooms.discard(room)
-        self.unrecorded_rooms.discard(room)
-
-    def _record_soon(self) -> None:
-        # Coalesced: a connect storm joins thousands of groups; one SADD carries them.
-        if self.recorder is None or self.recorder.done():
-            self.recorder = asyncio.create_task(self._record(), name="rtsite-process-record")
-
-    async def _record(self) -> None:
-        await asyncio.sleep(0)
-        # Until nothing is left: what arrives during a write goes in the next one, not
-        # at the next heartbeat (a crash before it would leave that unrecorded).
-        while self.unrecorded_groups or self.unrecorded_rooms or self.left_groups:
-            groups, self.unrecorded_groups = self.unrecorded_groups, set()
-            rooms, self.unrecorded_rooms = self.unrecorded_rooms, set()
-            left, self.left_groups = self.left_groups - self.groups, set()
-            try:
-                await self._write_state(groups, rooms, left)
-            except Exception:  # recorded again at the next heartbeat
-                self.unrecorded_groups |= groups
-                self.unrecorded_rooms |= rooms
-                self.left_groups |= left
-                return
-
-    async def _write_state(
-        self, groups: set[str], rooms: set[str], left: set[str] | None = None
-    ) -> None:
-        if not groups and not rooms and not left:
-            return
-        ttl = _state_ttl()
-        async with get_async_redis().pipeline(transaction=False) as pipe:
-            if left:
-                pipe.srem(_state_key(PROCESS_ID, "groups"), *left)
-            if groups:
-                pipe.sadd(_state_key(PROCESS_ID, "groups"), *groups)
-                pipe.expire(_state_key(PROCESS_ID, "groups"), ttl)
-            if rooms:
-                pipe.sadd(_state_key(PROCESS_ID, "rooms"), *rooms)
-                pipe.expire(_state_key(PROCESS_ID, "rooms"), ttl)
-            await pipe.execute()
+            self.task = spawn(self._run(), name="rtsite-process")
 
     async def _run(self) -> None:
-        from realtime.hub import get_hub
-
         hub = get_hub()
         channel = await hub.address()
         while True:
@@ -231,7 +112,7 @@ class Process:
         async with redis.pipeline(transaction=False) as pipe:
             pipe.set(alive_key(PROCESS_ID), info, px=dead_ms, get=True)
             pipe.sadd(registry_key(), PROCESS_ID)
-            pipe.set(_state_key(PROCESS_ID, "hub"), channel, ex=_state_ttl())
+            pipe.set(state_key(PROCESS_ID, "hub"), channel, ex=state_ttl())
             previous, _added, _hub = await pipe.execute()
         metrics.REDIS_LATENCY.observe(time.monotonic() - sent)
         metrics.sample_process()
@@ -243,13 +124,12 @@ class Process:
         if previous is None and self.beats > 1 and (self.rejoin is None or self.rejoin.done()):
             # In a task of its own: joining thousands of groups again must not hold up
             # the next heartbeat (it would lapse again).
-            self.rejoin = asyncio.create_task(self._came_back(hub), name="rtsite-came-back")
+            self.rejoin = spawn(self._came_back(hub), name="rtsite-came-back")
         elif self.beats % 30 == 1:  # the records expire unless renewed
-            await self._write_state(set(self.groups), set(self.rooms))
+            record = get_record()
+            await record.write_state(set(record.groups), set(record.rooms))
         else:
-            groups, self.unrecorded_groups = self.unrecorded_groups, set()
-            rooms, self.unrecorded_rooms = self.unrecorded_rooms, set()
-            await self._write_state(groups, rooms)
+            await get_record().write_unrecorded()
         await channel_layer().send(channel, {"type": PING_TYPE, "at": time.time()})
         if not cut_off:
             await self._sweep()
@@ -258,8 +138,6 @@ class Process:
             await _probe_database()
 
     async def _came_back(self, hub: Any) -> None:
-        from realtime import presence
-
         logger.warning(
             "process %s was taken for dead (no heartbeat for %s s): joining its groups again "
             "and resyncing its sockets",
@@ -267,13 +145,14 @@ class Process:
             settings.RT_PROCESS_DEAD_SECONDS,
         )
         # Let a janitor that is cleaning up after us finish first.
-        lock = _state_key(PROCESS_ID, "cleanup")
+        lock = state_key(PROCESS_ID, "cleanup")
         redis = get_async_redis()
         for _ in range(50):
             if not await redis.exists(lock):
                 break
             await asyncio.sleep(0.1)
-        await self._write_state(set(self.groups), set(self.rooms))
+        record = get_record()
+        await record.write_state(set(record.groups), set(record.rooms))
         await presence.renew_all()
         await hub.rejoin()
 
@@ -290,7 +169,7 @@ class Process:
         for process_id, live in (await alive(others)).items():
             running = self.cleanups.get(process_id)
             if not live and (running is None or running.done()):
-                self.cleanups[process_id] = asyncio.create_task(
+                self.cleanups[process_id] = spawn(
                     cleanup(process_id), name=f"rtsite-cleanup-{process_id}"
                 )
 
@@ -300,7 +179,7 @@ class Process:
             self.task.cancel()
         keys = [
             alive_key(PROCESS_ID),
-            *(_state_key(PROCESS_ID, p) for p in ("hub", "groups", "rooms")),
+            *(state_key(PROCESS_ID, p) for p in ("hub", "groups", "rooms")),
         ]
         redis = get_async_redis()
         await redis.delete(*keys)
@@ -309,10 +188,8 @@ class Process:
 
 async def cleanup(process_id: str) -> bool:
     """Forget a dead process (once, whichever live process gets there first)."""
-    from realtime import presence
-
     redis = get_async_redis()
-    lock = _state_key(process_id, "cleanup")
+    lock = state_key(process_id, "cleanup")
     if not await redis.set(lock, PROCESS_ID, nx=True, px=60_000):
         return False
     try:
@@ -322,9 +199,9 @@ async def cleanup(process_id: str) -> bool:
         if await redis.exists(alive_key(process_id)):
             return False
         # Decoded replies (common/redis.py).
-        hub = cast("str | None", await redis.get(_state_key(process_id, "hub")))
-        groups = cast("set[str]", await redis.smembers(_state_key(process_id, "groups")))
-        rooms = cast("set[str]", await redis.smembers(_state_key(process_id, "rooms")))
+        hub = cast("str | None", await redis.get(state_key(process_id, "hub")))
+        groups = cast("set[str]", await redis.smembers(state_key(process_id, "groups")))
+        rooms = cast("set[str]", await redis.smembers(state_key(process_id, "rooms")))
         layer = channel_layer()
         if hub:
             ordered = sorted(groups)
@@ -337,7 +214,7 @@ async def cleanup(process_id: str) -> bool:
         sockets = 0
         for room in rooms:
             sockets += await presence.purge_process(room_id=room, process_id=process_id)
-        await redis.delete(*(_state_key(process_id, part) for part in ("hub", "groups", "rooms")))
+        await redis.delete(*(state_key(process_id, part) for part in ("hub", "groups", "rooms")))
         await redis.srem(registry_key(), process_id)
         metrics.DEAD_PROCESSES.inc()
         logger.warning(
@@ -350,11 +227,6 @@ async def cleanup(process_id: str) -> bool:
         return True
     finally:
         await redis.delete(lock)
-
-
-def _state_ttl() -> int:
-    # The records of a process outlive it long enough for a janitor to read them.
-    return max(3600, int(settings.RT_PRESENCE_TTL_SECONDS * 2))
 
 
 @database_sync_to_async
@@ -380,10 +252,9 @@ _processes = PerLoop(Process)
 def start_with_server() -> bool:
     """Under daphne: register as soon as the server runs, not at the first request (a
     worker just restarted counts as up, and can be waited for, before any traffic)."""
-    if "twisted.internet.reactor" not in sys.modules:
+    reactor = installed_reactor()
+    if reactor is None:
         return False
-    from twisted.internet import reactor
-
     # callLater: on the loop, once it runs (get_process needs the running loop).
     reactor.callWhenRunning(lambda: reactor.callLater(0, lambda: get_process().start()))
     return True

@@ -30,15 +30,19 @@ import contextlib
 import logging
 import random
 import signal
-import sys
 import time
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from django.conf import settings
+from twisted.internet import tcp, unix
 
 from common.loops import PerLoop
+from common.reactor import installed_reactor
+from common.tasks import spawn
+from realtime.broadcast import published
+from realtime.processes import get_process
 from realtime.server import metrics
 
 logger = logging.getLogger(__name__)
@@ -90,9 +94,9 @@ def draining() -> bool:
 
 def install() -> bool:
     """Take SIGTERM once daphne's reactor runs (False if this is not a Twisted server)."""
-    if "twisted.internet.reactor" not in sys.modules:
+    reactor = installed_reactor()
+    if reactor is None:
         return False
-    from twisted.internet import reactor
 
     def take_sigterm() -> None:
         loop = asyncio.get_event_loop()
@@ -103,33 +107,31 @@ def install() -> bool:
 
 
 def _on_sigterm() -> None:
-    from twisted.internet import reactor
-
     if state.draining:
         logger.warning("second SIGTERM: exiting without waiting for the drain")
-        reactor.stop()
+        reactor = installed_reactor()
+        if reactor is not None:
+            reactor.stop()
         return
-    asyncio.get_event_loop().create_task(_drain_then_stop(), name="rtsite-drain")
+    spawn(_drain_then_stop(), name="rtsite-drain")
 
 
 async def _drain_then_stop() -> None:
-    from twisted.internet import reactor
-
+    reactor = installed_reactor()
     try:
         await drain()
     except Exception:
         logger.exception("drain failed; exiting")
     finally:
-        if reactor.running:
+        if reactor is not None and reactor.running:
             reactor.stop()
 
 
 def listening_ports() -> list[Any]:
     """The Twisted ports this process accepts on (none outside daphne)."""
-    if "twisted.internet.reactor" not in sys.modules:
+    reactor = installed_reactor()
+    if reactor is None:
         return []
-    from twisted.internet import reactor, tcp, unix
-
     return [r for r in reactor.getReaders() if isinstance(r, tcp.Port | unix.Port)]
 
 
@@ -177,12 +179,10 @@ async def drain() -> None:
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(max(0.1, deadline - time.monotonic())):
             await asyncio.gather(*tasks, return_exceptions=True)
-    from realtime.broadcast import published
 
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(5):
             await published()
-    from realtime.processes import get_process
 
     try:  # gone cleanly: nothing for the others' janitors to undo
         await get_process().unregister()

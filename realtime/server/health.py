@@ -23,6 +23,7 @@ from django.db import connection
 
 from common.logs import Outage
 from common.redis import get_redis
+from realtime.hub import get_hub
 from realtime.processes import get_process
 from realtime.server import drain, metrics, patches
 
@@ -80,7 +81,6 @@ async def _probe(name: str, check: Any) -> tuple[str, str]:
 
 def hub_state() -> str:
     """Whether this process's hub heard from the layer within RT_HUB_READY_SECONDS."""
-    from realtime.hub import get_hub
 
     process = get_process()
     process.start()

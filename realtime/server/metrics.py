@@ -16,8 +16,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 from prometheus_client import (
+    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Gauge,
@@ -26,6 +26,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 # Up to minutes: a hub can fall that far behind (Redis paused, a frozen process).
@@ -199,8 +200,6 @@ def forget_dead_workers() -> int:
 
 def render() -> tuple[bytes, str]:
     """The exposition text of every process (multiprocess mode) or of this one."""
-    from prometheus_client import CONTENT_TYPE_LATEST
-
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)

@@ -25,7 +25,6 @@ import logging
 import math
 import random
 import socket
-import sys
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -33,8 +32,10 @@ from typing import Any
 from django.conf import settings
 
 from common.loops import PerLoop
+from common.reactor import installed_reactor
 from common.redis import get_async_redis
-from realtime import processes
+from common.tasks import spawn
+from realtime import registry
 from realtime.server import drain, metrics
 
 logger = logging.getLogger(__name__)
@@ -66,14 +67,13 @@ class Rebalancer:
         self.task: asyncio.Task[None] | None = None
         self.key: str | None = None
         self.paused: list[Any] = []  # ports not accepting while sockets are handed back
-        self.handing: set[asyncio.Task[None]] = set()
         self.failing = False
 
     def start(self) -> None:
         if settings.RT_REBALANCE_SECONDS <= 0 or (self.task and not self.task.done()):
             return
         drain.on_drain(self._on_drain)
-        self.task = asyncio.create_task(self._run(), name="rtsite-rebalance")
+        self.task = spawn(self._run(), name="rtsite-rebalance")
 
     async def _run(self) -> None:
         while True:
@@ -100,12 +100,12 @@ class Rebalancer:
         sockets = [s for s in drain.open_sockets() if not getattr(s, "draining", False)]
         ttl = max(10, int(settings.RT_REBALANCE_SECONDS * 3))
         async with get_async_redis().pipeline(transaction=False) as pipe:
-            pipe.hset(self.key, processes.PROCESS_ID, len(sockets))
+            pipe.hset(self.key, registry.PROCESS_ID, len(sockets))
             pipe.expire(self.key, ttl)
             pipe.hgetall(self.key)
             *_, shares = await pipe.execute()
-        others = {pid: int(count) for pid, count in shares.items() if pid != processes.PROCESS_ID}
-        live = await processes.alive(others)
+        others = {pid: int(count) for pid, count in shares.items() if pid != registry.PROCESS_ID}
+        live = await registry.alive(others)
         gone = [pid for pid, is_live in live.items() if not is_live]
         if gone:
             await get_async_redis().hdel(self.key, *gone)
@@ -142,9 +142,7 @@ class Rebalancer:
                     await asyncio.sleep(delay)
                 if drain.draining():
                     break
-                task = asyncio.create_task(one.drain("rebalance"))
-                self.handing.add(task)  # kept until done, however long it takes
-                task.add_done_callback(self.handing.discard)
+                task = spawn(one.drain("rebalance"), name="rtsite-rebalance-hand-back")
                 tasks.append(task)
             metrics.HANDED_BACK.inc(len(tasks))
             if tasks:
@@ -164,7 +162,7 @@ class Rebalancer:
         if self.key is not None:
             with contextlib.suppress(Exception):
                 # -1: draining (the others wait until it has gone).
-                await get_async_redis().hset(self.key, processes.PROCESS_ID, -1)
+                await get_async_redis().hset(self.key, registry.PROCESS_ID, -1)
 
 
 _rebalancers = PerLoop(Rebalancer)
@@ -172,9 +170,8 @@ _rebalancers = PerLoop(Rebalancer)
 
 def start_with_server() -> bool:
     """Under daphne: compare shares once the server runs (as ``realtime.processes``)."""
-    if "twisted.internet.reactor" not in sys.modules:
+    reactor = installed_reactor()
+    if reactor is None:
         return False
-    from twisted.internet import reactor
-
     reactor.callWhenRunning(lambda: reactor.callLater(0, lambda: _rebalancers.get().start()))
     return True

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from game import arena as arena_runtime
 from game import snake
+from game.arena import store as arena_store
+from game.arena import world as arena_world
 from game.models import Arena
 from tests.conftest import Daphne
 from tests.e2e.conftest import log_in, off_loop, shot
@@ -20,8 +21,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 KEYS = {"up": "ArrowUp", "down": "ArrowDown", "left": "ArrowLeft", "right": "ArrowRight"}
 
 
-def world_of(arena_id: int) -> tuple[arena_runtime.Meta, snake.State]:
-    stored = off_loop(lambda: arena_runtime.read_world_sync(arena_id))
+def world_of(arena_id: int) -> tuple[arena_world.Meta, snake.State]:
+    stored = off_loop(lambda: arena_store.read_world_sync(arena_id))
     assert stored is not None
     return stored
 

@@ -36,7 +36,7 @@ def arena_settings(settings: Any) -> Any:
     """Arena keys of their own for each test (ids restart with the test database), and
     short waits so a test sees claims and closes quickly."""
     from common.redis import get_redis
-    from game.arena import info_key
+    from game.arena.store import info_key
 
     client = get_redis(timeout=5)
     for key in [*client.scan_iter(match=f"{settings.REDIS_KEY_PREFIX}:arena:*"), info_key()]:
@@ -48,11 +48,11 @@ def arena_settings(settings: Any) -> Any:
 
 async def until_reported(arena_id: int, check: Callable[[dict[str, Any]], bool]) -> None:
     """Until the arena's owner has reported (once a second) what ``check`` wants."""
-    from game import arena as arena_runtime
+    from game.arena import store as arena_store
 
     deadline = asyncio.get_running_loop().time() + 10
     while asyncio.get_running_loop().time() < deadline:
-        info = (await arena_runtime.read_info([arena_id])).get(arena_id)
+        info = (await arena_store.read_info([arena_id])).get(arena_id)
         if info is not None and check(info):
             return
         await asyncio.sleep(0.1)

@@ -54,7 +54,7 @@ async def test_staff_action_reaches_the_game_page(
 async def test_staff_see_arenas_live_and_end_rounds_and_remove_players(
     make_user: Callable[..., Any], arena_settings: Any
 ) -> None:
-    from game import arena as arena_runtime
+    from game.arena import store as arena_store
     from tests.game.conftest import until_reported
     from tests.game.test_arena import path, tick_where, world_where
     from tests.game.test_consumers import user_with_cookie
@@ -79,7 +79,7 @@ async def test_staff_see_arenas_live_and_end_rounds_and_remove_players(
         listing = (await database_sync_to_async(staff.get)(changelist)).content.decode()
         assert arena.name in listing
         assert "2 (+0 watching)" in listing
-        assert arena_runtime.PROCESS in listing
+        assert arena_store.PROCESS in listing
         change = reverse("admin:game_arena_change", args=[arena.pk])
         page = (await database_sync_to_async(staff.get)(change)).content.decode()
         remove = reverse("admin:game_arena_remove", args=[arena.pk, yellow.pk])

@@ -15,8 +15,9 @@ from autobahn.exception import Disconnected
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
-from game import arena as arena_runtime
 from game import protocol, selectors, services
+from game.arena import host as arena_host
+from game.arena import store as arena_store
 from game.models import Arena, ArenaResult
 from realtime.errors import ActionError
 from realtime.hub import get_hub
@@ -242,7 +243,7 @@ async def test_a_turn_whose_outcome_the_socket_missed_is_answered_from_the_recor
     async with open_socket(path(arena), cookie=red_cookie) as r:
         await r.send({"type": "join"})
         await world_where(r, lambda w: w["phase"] == "play")
-        owner = arena_runtime.get_host().owners[arena.pk]
+        owner = arena_host.get_host().owners[arena.pk]
         queue = owner.queue
 
         def unnamed(*args: Any, applied: list[str] | None = None) -> None:
@@ -559,9 +560,9 @@ async def test_the_owner_reports_itself_for_the_admin(
         await r.send({"type": "join"})
         await world_where(r, lambda w: w["phase"] == "play")
         await until_reported(arena.pk, lambda info: info["players"] == 1)
-        info = (await arena_runtime.read_info([arena.pk]))[arena.pk]
+        info = (await arena_store.read_info([arena.pk]))[arena.pk]
     assert info["players"] == 1
-    assert info["owner"] == arena_runtime.PROCESS
+    assert info["owner"] == arena_store.PROCESS
     assert info["phase"] == "play"
     assert info["lag_ms"] >= 0
 
@@ -646,7 +647,7 @@ async def test_joining_a_second_arena_leaves_the_first(
         # ...and red is still (only) in the second.
         with pytest.raises(AssertionError):
             await tick_where(in_second, lambda t: "left" in t, timeout=1.5)
-        stored = await arena_runtime.read_world(first.pk)
+        stored = await arena_store.read_world(first.pk)
         assert stored is not None
         assert red.pk not in stored[0].names
 

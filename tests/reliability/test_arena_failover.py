@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 from channels.db import database_sync_to_async
 
-from game import arena as arena_runtime
 from game import services
+from game.arena import store as arena_store
+from game.arena import world as arena_world
 from tests.conftest import Daphne, session_cookie, start_daphne, ws_connect
 from tests.game.conftest import until_reported
 from tests.reliability.chatload import until
@@ -99,10 +100,10 @@ async def test_losing_the_owner_hands_the_arena_to_the_other_process(
         await y.send({"type": "join"})
         await r.until(lambda: r.players == {red.pk, yellow.pk} and r.tick > 5)
         # Whichever process took the lease owns it; players are on both.
-        info = (await arena_runtime.read_info([arena.pk])).get(arena.pk)
+        info = (await arena_store.read_info([arena.pk])).get(arena.pk)
         while info is None or info["players"] < 2:
             await asyncio.sleep(0.1)
-            info = (await arena_runtime.read_info([arena.pk])).get(arena.pk)
+            info = (await arena_store.read_info([arena.pk])).get(arena.pk)
         pids = {server.process.pid: server for server in two_servers}
         owner = pids[int(info["owner"].rsplit(":", 1)[1])]
         survivor = second if owner is first else first
@@ -175,7 +176,7 @@ async def test_losing_the_owner_hands_the_arena_to_the_other_process(
         assert "handed over 1 arena(s)" in owner.log.read_text()
     report(
         f"[arena owner {how}] resumed_after_s={gap:.2f} world_after_s={world_at - killed_at:.2f} "
-        f"ticks_not_run={round(gap / arena_runtime.tick_seconds())} "
+        f"ticks_not_run={round(gap / arena_world.tick_seconds())} "
         f"ticks_rolled_back={max(0, seen_tick - world['tick'])}"
     )
 
@@ -201,10 +202,10 @@ async def test_a_turn_sent_while_the_owner_is_lost_is_applied_or_refused(
         await r.send({"type": "join"})
         await y.send({"type": "join"})
         await r.until(lambda: r.players == {red.pk, yellow.pk} and r.tick > 5)
-        info = (await arena_runtime.read_info([arena.pk])).get(arena.pk)
+        info = (await arena_store.read_info([arena.pk])).get(arena.pk)
         while info is None or info["players"] < 2:
             await asyncio.sleep(0.1)
-            info = (await arena_runtime.read_info([arena.pk])).get(arena.pk)
+            info = (await arena_store.read_info([arena.pk])).get(arena.pk)
         pids = {server.process.pid: server for server in two_servers}
         owner = pids[int(info["owner"].rsplit(":", 1)[1])]
         steerer, player = (y, yellow) if owner is first else (r, red)

@@ -15,6 +15,7 @@ from channels.layers import get_channel_layer
 
 from chat import services as chat_services
 from chat.models import Message, Room
+from chat.services import messages as chat_messages
 from tests.conftest import (
     Daphne,
     open_socket,
@@ -92,7 +93,7 @@ async def test_a_rolled_back_post_broadcasts_nothing(
     def failing_prune(room: Room) -> list[int]:
         raise RuntimeError("the transaction fails after the insert")
 
-    monkeypatch.setattr(chat_services, "_prune", failing_prune)
+    monkeypatch.setattr(chat_messages, "room_prune_locked", failing_prune)
     async with open_socket(f"/ws/chat/{room.slug}/", cookie=cookie) as ws:
         await ws.next("sync")
         await ws.send(json.dumps({"type": "message.send", "body": "rolled back"}))

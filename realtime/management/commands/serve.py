@@ -30,6 +30,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from supervisor.xmlrpc import SupervisorTransport
 
+from common.redis import get_redis
+from realtime.registry import alive_key, registry_key
+
 PROGRAM = "rtsite"
 
 
@@ -253,8 +256,6 @@ def raise_open_files_limit() -> None:
 
 def wait_until_registered(pid: int, *, timeout: float) -> bool:
     """Whether the worker ``pid`` registered (its heartbeat runs: realtime.processes)."""
-    from common.redis import get_redis
-    from realtime.processes import alive_key, registry_key
 
     client = get_redis(timeout=5.0)
     deadline = time.monotonic() + timeout
@@ -269,8 +270,6 @@ def wait_until_registered(pid: int, *, timeout: float) -> bool:
 
 def registered_pids() -> set[int]:
     """The pids of this host's processes whose heartbeat is current."""
-    from common.redis import get_redis
-    from realtime.processes import alive_key, registry_key
 
     client = get_redis(timeout=5.0)
     host = socket.gethostname()

@@ -1,0 +1,43 @@
+"""Every change to chat state, and the broadcast that goes with it.
+
+Consumers, views, the admin and management commands all call these, so a message
+deleted in the admin or posted by ``manage.py`` reaches open browsers like one sent
+from a browser. Broadcasts leave only after the transaction commits.
+
+One module per part: ``rooms`` (creation, retention, mutes), ``messages`` (post, edit,
+delete, react), ``mentions`` (the notifications they send), ``reads`` (read cursors)
+and ``activity`` (presence, typing, the per-account write limit).
+"""
+
+from chat.services.activity import presence_announce, typing_start, write_allowed
+from chat.services.mentions import MENTION_DELETED
+from chat.services.messages import (
+    message_delete,
+    message_delete_own,
+    message_edit,
+    message_post,
+    reaction_toggle,
+)
+from chat.services.reads import read_mark, read_mark_soon, read_marks, read_open
+from chat.services.rooms import room_create, room_prune, room_set_retention, user_mute, user_unmute
+
+__all__ = [
+    "MENTION_DELETED",
+    "message_delete",
+    "message_delete_own",
+    "message_edit",
+    "message_post",
+    "presence_announce",
+    "reaction_toggle",
+    "read_mark",
+    "read_mark_soon",
+    "read_marks",
+    "read_open",
+    "room_create",
+    "room_prune",
+    "room_set_retention",
+    "typing_start",
+    "user_mute",
+    "user_unmute",
+    "write_allowed",
+]

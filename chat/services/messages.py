@@ -1,0 +1,278 @@
+"""Messages: post, edit, delete, react."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import DEFAULT_DB_ALIAS, transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from chat import protocol
+from chat.models import Mention, Message, MessageEdit, Mute, Reaction, Room
+from chat.services.mentions import (
+    MENTION_BODY_MAX,
+    MENTION_DELETED,
+    mention_subject,
+    mentions_notify,
+)
+from chat.services.rooms import room_prune_locked
+from common.sql import Compiled
+from common.text import clean_required
+from notifications.services import notification_follow
+from realtime.broadcast import publish_on_commit
+from realtime.errors import ActionError, ErrorCode
+
+# A room's columns, then whether the author is active and muted there: what every post
+# reads first (``_locked_room``), compiled once (common.sql).
+_ROOM_FIELDS = [field.attname for field in Room._meta.concrete_fields]
+_ROOM_FOR_AUTHOR = Compiled(
+    lambda p: (
+        Room.objects.select_for_update()
+        .filter(pk=p.room)
+        .annotate(
+            author_active=Exists(get_user_model().objects.filter(pk=p.author, is_active=True)),
+            author_muted=Exists(Mute.objects.filter(room=OuterRef("pk"), user=p.author)),
+        )
+        .values_list(*_ROOM_FIELDS, "author_active", "author_muted")
+    ),
+    room=int,
+    author=int,
+)
+# The message an author already sent to this room with this nonce (a retried send).
+_SENT_WITH_NONCE = Compiled(
+    lambda p: Message.objects.filter(room=p.room, author=p.author, nonce=p.nonce).values_list("pk")[
+        :1
+    ],
+    room=int,
+    author=int,
+    nonce=str,
+)
+
+
+def _locked_room(room: Room, author: Any = None) -> Room:
+    """The room's row, locked until commit: its change counter hands out ``seq`` in commit
+    order (PostgreSQL; SQLite serialises writers anyway). With ``author``, the same query
+    checks the account (refused if deactivated since the socket opened) and notes on the
+    row whether they are muted here (``author_muted``): one query, not three, per post."""
+    if author is None:
+        locked = Room.objects.select_for_update().filter(pk=room.pk).first()
+    else:
+        row = _ROOM_FOR_AUTHOR.first(room=room.pk, author=author.pk)
+        locked = None
+        if row is not None:
+            locked = Room.from_db(DEFAULT_DB_ALIAS, _ROOM_FIELDS, row[:-2])
+            if not row[-2]:
+                raise ActionError(ErrorCode.AUTH_REQUIRED, "log in to post messages")
+            locked.author_muted = bool(row[-1])
+    if locked is None:  # deleted since the socket opened
+        raise ActionError(ErrorCode.NOT_FOUND, "this room no longer exists")
+    return locked
+
+
+def _next_seq(room: Room) -> int:
+    room.seq += 1
+    Room.objects.filter(pk=room.pk).update(seq=room.seq)
+    return room.seq
+
+
+def _check_author(author: Any) -> None:
+    # Whether the account is still active is checked in the database on every action, by
+    # ``_locked_room``: an account deactivated since the socket opened is refused at its
+    # next message.
+    if not getattr(author, "is_authenticated", False):
+        raise ActionError(ErrorCode.AUTH_REQUIRED, "log in to post messages")
+
+
+def _clean_body(body: str) -> str:
+    body = clean_required(body)
+    if not body:
+        raise ActionError(ErrorCode.INVALID, "a message cannot be empty")
+    max_length = settings.CHAT_MAX_MESSAGE_LENGTH
+    if len(body) > max_length:
+        raise ActionError(
+            ErrorCode.TOO_LARGE,
+            f"a message can be at most {max_length:,} characters long; this one has {len(body):,}",
+        )
+    return body
+
+
+def message_post(*, room: Room, author: Any, body: str, nonce: str = "") -> Message:
+    """Store a message (pruning what the room's policy no longer keeps) and broadcast it
+    on commit. A send repeated to the same room with the same ``nonce`` (a retry after a
+    lost ack) returns the stored message instead of storing it again."""
+    _check_author(author)
+    body = _clean_body(body)
+    with transaction.atomic():
+        room = _locked_room(room, author)
+        if nonce:
+            sent = _SENT_WITH_NONCE.first(room=room.pk, author=author.pk, nonce=nonce)
+            if sent is not None:
+                return Message.objects.get(pk=sent[0])
+        if room.author_muted:
+            raise ActionError(ErrorCode.MUTED, "you are muted in this room")
+        message = Message.objects.create(
+            room=room, author=author, body=body, nonce=nonce, seq=_next_seq(room)
+        )
+        room_prune_locked(room)
+        publish_on_commit(
+            protocol.room_group(room.pk),
+            protocol.EVENT_MESSAGE,
+            protocol.message_frame(message),
+            cursor=message.seq,
+        )
+        mentioned = mentions_notify(message) if "@" in body else []
+        # The room list's unread and mention counts, kept live without a write per member.
+        publish_on_commit(
+            protocol.ACTIVITY_GROUP,
+            protocol.EVENT_ACTIVITY,
+            protocol.activity_frame(room.slug, message, [user.pk for user in mentioned]),
+        )
+    return message
+
+
+# What a mention notification shows: the first characters of its message, which it
+
+
+def _shown_message(room: Room, message_id: int) -> Message:
+    message = (
+        Message.objects.filter(room=room, pk=message_id, deleted_at__isnull=True)
+        .select_related("author")
+        .first()
+    )
+    if message is None:
+        raise ActionError(ErrorCode.NOT_FOUND, "that message no longer exists")
+    return message
+
+
+def _own_message(room: Room, user: Any, message_id: int, *, what: str) -> Message:
+    message = _shown_message(room, message_id)
+    if message.author_id != user.pk:
+        raise ActionError(ErrorCode.FORBIDDEN, f"you can only {what} your own messages")
+    return message
+
+
+def _publish_update(message: Message) -> None:
+    publish_on_commit(
+        protocol.room_group(message.room_id),
+        protocol.EVENT_UPDATED,
+        protocol.updated_frame(message),
+        cursor=message.seq,
+    )
+
+
+def message_edit(*, room: Room, user: Any, message_id: int, body: str) -> Message:
+    """Change the text of one's own message within CHAT_EDIT_WINDOW_SECONDS; the text
+    before is kept for staff. Open pages show the new text, "(edited)", at once, and so
+    does a mention notification showing the message."""
+    _check_author(user)
+    body = _clean_body(body)
+    with transaction.atomic():
+        room = _locked_room(room, user)
+        message = _own_message(room, user, message_id, what="edit")
+        window = settings.CHAT_EDIT_WINDOW_SECONDS
+        if timezone.now() - message.created_at > timedelta(seconds=window):
+            minutes = max(1, window // 60)
+            raise ActionError(
+                ErrorCode.FORBIDDEN,
+                f"a message can be edited for {minutes} minute{'s' if minutes != 1 else ''}"
+                " after it was sent",
+            )
+        if room.author_muted:
+            raise ActionError(ErrorCode.MUTED, "you are muted in this room")
+        if body == message.body:
+            return message
+        MessageEdit.objects.create(message=message, body=message.body)
+        message.body = body
+        message.edited_at = timezone.now()
+        message.seq = _next_seq(room)
+        message.save(update_fields=["body", "edited_at", "seq"])
+        _publish_update(message)
+        notification_follow(
+            subjects=[mention_subject(message.pk)], body=message.body[:MENTION_BODY_MAX]
+        )
+    return message
+
+
+def message_delete_own(*, room: Room, user: Any, message_id: int) -> None:
+    _check_author(user)
+    with transaction.atomic():
+        message = _own_message(_locked_room(room, user), user, message_id, what="delete")
+        message_delete(messages=[message])
+
+
+def message_delete(*, messages: Iterable[Message]) -> int:
+    """Delete messages (an author's own, or staff moderating) and remove them live from
+    every open page of their rooms.
+
+    Each becomes a tombstone: its text, edits and reactions are deleted, its row stays
+    with a new ``seq``, so a page that was away when it happened drops it on resume. A
+    mention notification showing its text says it was deleted instead."""
+    by_room: dict[int, list[int]] = defaultdict(list)
+    for message in messages:
+        by_room[message.room_id].append(message.pk)
+    deleted = 0
+    with transaction.atomic():
+        # Rooms locked in id order: two bulk deletions never wait on each other in a circle.
+        for room_id, ids in sorted(by_room.items()):
+            room = Room.objects.select_for_update().filter(pk=room_id).first()
+            if room is None:
+                continue
+            live = list(Message.objects.filter(pk__in=ids, deleted_at__isnull=True).order_by("id"))
+            if not live:
+                continue
+            now = timezone.now()
+            for message in live:
+                message.seq = _next_seq(room)
+                message.body, message.deleted_at, message.reactions = "", now, {}
+            Message.objects.bulk_update(live, ["seq", "body", "deleted_at", "reactions"])
+            gone = [message.pk for message in live]
+            MessageEdit.objects.filter(message_id__in=gone).delete()
+            Reaction.objects.filter(message_id__in=gone).delete()
+            Mention.objects.filter(message_id__in=gone).delete()
+            notification_follow(subjects=[mention_subject(pk) for pk in gone], body=MENTION_DELETED)
+            deleted += len(gone)
+            publish_on_commit(
+                protocol.room_group(room_id),
+                protocol.EVENT_DELETED,
+                protocol.deleted_frame(gone, room.seq),
+                cursor=room.seq,
+                extra={"steps": len(gone)},  # one step of the room's seq per message
+            )
+    return deleted
+
+
+def reaction_toggle(*, room: Room, user: Any, message_id: int, emoji: str) -> Message:
+    """Add the user's reaction, or take it back if it is there; live for everyone."""
+    _check_author(user)
+    if emoji not in settings.CHAT_REACTIONS:
+        raise ActionError(ErrorCode.INVALID, "that reaction is not offered here")
+    with transaction.atomic():
+        room = _locked_room(room, user)
+        message = _shown_message(room, message_id)
+        if room.author_muted:
+            raise ActionError(ErrorCode.MUTED, "you are muted in this room")
+        removed, _ = Reaction.objects.filter(message=message, user=user, emoji=emoji).delete()
+        who = list(message.reactions.get(emoji, []))
+        if removed:
+            who = [pair for pair in who if pair[0] != user.pk]
+        else:
+            Reaction.objects.create(message=message, user=user, emoji=emoji)
+            who.append([user.pk, user.get_username()])
+        reactions = {k: v for k, v in message.reactions.items() if k != emoji}
+        if who:
+            reactions[emoji] = who
+        # In the offered order, so every page lists them alike.
+        order = {emoji: i for i, emoji in enumerate(settings.CHAT_REACTIONS)}
+        message.reactions = {
+            k: reactions[k] for k in sorted(reactions, key=lambda k: order.get(k, len(order)))
+        }
+        message.seq = _next_seq(room)
+        message.save(update_fields=["reactions", "seq"])
+        _publish_update(message)
+    return message
