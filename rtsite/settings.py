@@ -1,7 +1,7 @@
 """rtsite settings: every value comes from the environment, with a safe embedded default.
 
 Parsing is strict: a value that cannot be read is an error at start-up, never a silent
-fallback. The README lists every variable.
+fallback. docs/configuration.md lists every variable.
 """
 
 from __future__ import annotations
