@@ -1,4 +1,4 @@
-"""Every change to a game, and the broadcast that goes with it.
+"""Every change to a Connect Four game, and the broadcast that goes with it.
 
 The server is the referee: each action locks the game row, checks it against the rules
 (``game.rules``) and the game's state, stores the result, bumps the version and
@@ -14,28 +14,19 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models import Exists
 from django.utils import timezone
 
 from common.sql import Compiled
 from game import protocol, rules, selectors
-from game.arena import store as arena_store
-from game.arena import world as arena_world
-from game.models import Arena, ArenaResult, ArenaRound, Game, Move, PairingLock, Reason, Status
+from game.models import Game, Move, Reason, Status
+from game.services.players import pairing_lock, player_check
 from notifications.services import notification_fold, notification_send, times
 from realtime import presence
 from realtime.broadcast import publish_on_commit
 from realtime.errors import ActionError, ErrorCode
-from realtime.selectors import user_is_active
-
-
-def _require_user(user: Any) -> None:
-    # In the database, every time: a deactivated account is refused at its next action.
-    if not getattr(user, "is_authenticated", False) or not user_is_active(user=user):
-        raise ActionError(ErrorCode.AUTH_REQUIRED, "log in to play")
 
 
 def _locked(game_id: int) -> Game:
@@ -124,7 +115,7 @@ def _publish(game: Game, *, last: list[int] | None = None, lobby: bool = True) -
 
 
 def _player_number(game: Game, user: Any) -> int:
-    _require_user(user)
+    player_check(user)
     return _number_in(game, user)
 
 
@@ -160,7 +151,7 @@ def _start(game: Game, opponent: Any) -> None:
 
 def game_create(*, user: Any, private: bool = False) -> Game:
     """Open a game and wait for an opponent (a user has one waiting public game at most)."""
-    _require_user(user)
+    player_check(user)
     with transaction.atomic():
         if not private:
             waiting = Game.objects.filter(
@@ -174,7 +165,7 @@ def game_create(*, user: Any, private: bool = False) -> Game:
 
 
 def game_join(*, game_id: int, user: Any, code: str | None = None) -> Game:
-    _require_user(user)
+    player_check(user)
     with transaction.atomic():
         game = _locked(game_id)
         if game.number_of(user) is not None:
@@ -189,7 +180,7 @@ def game_join(*, game_id: int, user: Any, code: str | None = None) -> Game:
 
 
 def game_cancel(*, game_id: int, user: Any) -> Game:
-    _require_user(user)
+    player_check(user)
     with transaction.atomic():
         game = _locked(game_id)
         if game.player1_id != getattr(user, "pk", None):
@@ -203,23 +194,13 @@ def game_cancel(*, game_id: int, user: Any) -> Game:
     return game
 
 
-def _lock_pairing() -> None:
-    if not list(PairingLock.objects.select_for_update().filter(pk=1)):
-        try:
-            with transaction.atomic():
-                PairingLock.objects.create(pk=1)
-        except IntegrityError:
-            pass  # made by a quick play running at the same time
-        PairingLock.objects.select_for_update().get(pk=1)
-
-
 def game_quick_play(*, user: Any) -> Game:
     """Pair with the longest-waiting player, or open a game and wait.
 
     Quick plays take one lock, so two at the same moment end up in one game."""
-    _require_user(user)
+    player_check(user)
     with transaction.atomic():
-        _lock_pairing()
+        pairing_lock()
         mine = Game.objects.filter(player1=user, status=Status.WAITING, private=False).first()
         if mine is not None:
             return mine
@@ -406,7 +387,7 @@ def game_rematch(*, game_id: int, user: Any) -> Game:
 
 def game_invite(*, game_id: int, user: Any, username: str) -> Any:
     """Invite someone to a waiting game, through the notifications app."""
-    _require_user(user)
+    player_check(user)
     with transaction.atomic():
         game = _locked(game_id)
         if game.player1_id != getattr(user, "pk", None) or game.status != Status.WAITING:
@@ -468,178 +449,3 @@ def game_abort(*, games: Any) -> int:
 def game_end_drawn(*, games: Any) -> int:
     """Staff: end games as a draw."""
     return _staff_action(games, lambda game: _finish(game, winner=None, reason=Reason.STAFF))
-
-
-# ---------------------------------------------------------------- arenas
-#
-# An arena's world lives in Redis and runs in one process (game.arena); what is stored
-# here is the arena itself, its rounds and their results. Staff commands go to the
-# process running the arena, which applies them at its next tick.
-
-
-def _arena_summary(arena: Arena, players: int = 0, spectators: int = 0) -> dict[str, Any]:
-    return protocol.arena_summary(
-        arena_id=arena.pk,
-        name=arena.name,
-        url=arena.get_absolute_url(),
-        players=players,
-        spectators=spectators,
-        phase=arena_world.WAITING,
-    )
-
-
-def _stale_arenas(user: Any) -> list[int]:
-    """The user's open arenas that no process has run for ARENA_EMPTY_CLOSE_SECONDS (an
-    arena runs while anyone is on its page; one opened and never visited never ran):
-    empty, so closed as an empty arena is. Asked of Redis before any row is locked."""
-    since = timezone.now() - timedelta(seconds=settings.ARENA_EMPTY_CLOSE_SECONDS)
-    mine = list(
-        Arena.objects.filter(
-            created_by=user, status=Arena.State.OPEN, created_at__lt=since
-        ).values_list("pk", flat=True)
-    )
-    info = arena_store.read_info_sync(mine)
-    return [pk for pk in mine if info.get(pk, {}).get("owner") is None]
-
-
-def arena_create(*, user: Any, private: bool = False) -> Arena:
-    """Open an arena. A user has at most ARENA_MAX_OPEN_PER_USER open, one of them
-    public: asking for a public arena again gives back the one they have."""
-    _require_user(user)
-    stale = _stale_arenas(user)
-    with transaction.atomic():
-        # One user's opens one at a time (their row is the lock): two at once must not
-        # both find room under the cap.
-        list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
-        for arena_id in stale:
-            arena_close(arena_id=arena_id)
-        mine = Arena.objects.filter(created_by=user, status=Arena.State.OPEN)
-        if not private:
-            public = mine.filter(private=False).order_by("-id").first()
-            if public is not None:
-                return public
-        cap = settings.ARENA_MAX_OPEN_PER_USER
-        if mine.count() >= cap:
-            minutes = max(1, round(settings.ARENA_EMPTY_CLOSE_SECONDS / 60))
-            raise ActionError(
-                ErrorCode.FORBIDDEN,
-                f"you have {cap} arena{'s' if cap != 1 else ''} open already; play in one"
-                f" of them (an arena closes once it has stood empty for {minutes} minute"
-                f"{'s' if minutes != 1 else ''})",
-            )
-        arena = Arena.objects.create(name="Arena", private=private, created_by=user)
-        arena.name = f"Arena {arena.pk}"
-        arena.save(update_fields=["name"])
-        if not private:
-            publish_on_commit(
-                protocol.LOBBY_GROUP,
-                protocol.EVENT_LOBBY_ARENA,
-                protocol.lobby_arena_frame(_arena_summary(arena)),
-            )
-    return arena
-
-
-def arena_quick_play(*, user: Any) -> Arena:
-    """The fullest public arena that has room (play is better with others), else a new
-    one. Quick plays take the pairing lock: two at once with none open share one."""
-    _require_user(user)
-    with transaction.atomic():
-        _lock_pairing()
-        arenas = selectors.arenas_open()
-        info = arena_store.read_info_sync([a.pk for a in arenas])
-        limit = settings.ARENA_MAX_PLAYERS
-        with_room = [
-            (info.get(a.pk, {}).get("players", 0), -a.pk, a)
-            for a in arenas
-            if info.get(a.pk, {}).get("players", 0) < limit
-        ]
-        if with_room:
-            return max(with_room, key=lambda row: row[:2])[2]
-        return arena_create(user=user)
-
-
-def arena_summaries(arenas: list[Arena]) -> list[dict[str, Any]]:
-    """The lobby's lines for these arenas, with what their owners last said of them."""
-    info = arena_store.read_info_sync([a.pk for a in arenas])
-    rows = []
-    for arena in arenas:
-        said = info.get(arena.pk, {})
-        summary = _arena_summary(arena, said.get("players", 0), said.get("spectators", 0))
-        summary["phase"] = said.get("phase", arena_world.WAITING)
-        rows.append(summary)
-    return rows
-
-
-def arena_round_start(*, arena_id: int, number: int, seed: int) -> int:
-    """Store a new round (again, if an owner died before its snapshot said so)."""
-    round_, _ = ArenaRound.objects.update_or_create(
-        arena_id=arena_id, number=number, defaults={"seed": seed}
-    )
-    return round_.pk
-
-
-def arena_round_finish(
-    *, round_id: int, ticks: int, results: list[dict[str, Any]], by_staff: bool
-) -> None:
-    """Store a round's end and each player's result; storing twice changes nothing."""
-    with transaction.atomic():
-        round_ = ArenaRound.objects.select_for_update().filter(pk=round_id).first()
-        if round_ is None:
-            return
-        round_.ended_at = round_.ended_at or timezone.now()
-        round_.ticks = ticks
-        round_.ended_by_staff = by_staff
-        round_.save()
-        users = set(
-            get_user_model()
-            .objects.filter(pk__in=[r["player"] for r in results])
-            .values_list("pk", flat=True)
-        )
-        for row in results:
-            if row["player"] not in users:
-                continue  # the account was deleted since
-            ArenaResult.objects.update_or_create(
-                round=round_,
-                user_id=row["player"],
-                defaults={key: row[key] for key in ("score", "length", "kills", "deaths")},
-            )
-
-
-def arena_close(*, arena_id: int) -> bool:
-    """Close an arena (its owner does, once it stands empty); it leaves the lobby."""
-    with transaction.atomic():
-        arena = Arena.objects.select_for_update().filter(pk=arena_id).first()
-        if arena is None or arena.status != Arena.State.OPEN:
-            return False
-        arena.status = Arena.State.CLOSED
-        arena.closed_at = timezone.now()
-        arena.save(update_fields=["status", "closed_at"])
-        if not arena.private:
-            publish_on_commit(
-                protocol.LOBBY_GROUP,
-                protocol.EVENT_LOBBY_ARENA_REMOVED,
-                protocol.lobby_arena_removed_frame(arena.pk),
-            )
-    return True
-
-
-def arena_end_round(*, arenas: Any) -> int:
-    """Staff: end the current round of these arenas now (results are stored as usual)."""
-    return sum(
-        arena_store.send_command_sync(a.pk, {"kind": "end_round", "player": 0}) for a in arenas
-    )
-
-
-def arena_remove_player(*, arena_id: int, user_id: int) -> bool:
-    """Staff: take a player out of an arena; they may still watch."""
-    return arena_store.send_command_sync(arena_id, {"kind": "remove", "player": user_id})
-
-
-def arena_staff_close(*, arenas: Any) -> int:
-    """Staff: close arenas now. A running arena closes at its next tick (its players are
-    told); one that is not running is closed here."""
-    return sum(
-        arena_store.send_command_sync(arena.pk, {"kind": "close", "player": 0})
-        or arena_close(arena_id=arena.pk)
-        for arena in arenas
-    )

@@ -1,0 +1,56 @@
+"""Every change to a game or an arena, and the broadcast that goes with it: Connect Four
+(``connect_four``) and the snake arenas as stored (``arenas``)."""
+
+from game.services.arenas import (
+    arena_close,
+    arena_create,
+    arena_end_round,
+    arena_quick_play,
+    arena_remove_player,
+    arena_round_finish,
+    arena_round_start,
+    arena_staff_close,
+    arena_summaries,
+)
+from game.services.connect_four import (
+    game_abort,
+    game_answer_draw,
+    game_cancel,
+    game_claim_win,
+    game_create,
+    game_end_drawn,
+    game_invite,
+    game_join,
+    game_move,
+    game_offer_draw,
+    game_player_presence,
+    game_quick_play,
+    game_rematch,
+    game_resign,
+)
+
+__all__ = [
+    "arena_close",
+    "arena_create",
+    "arena_end_round",
+    "arena_quick_play",
+    "arena_remove_player",
+    "arena_round_finish",
+    "arena_round_start",
+    "arena_staff_close",
+    "arena_summaries",
+    "game_abort",
+    "game_answer_draw",
+    "game_cancel",
+    "game_claim_win",
+    "game_create",
+    "game_end_drawn",
+    "game_invite",
+    "game_join",
+    "game_move",
+    "game_offer_draw",
+    "game_player_presence",
+    "game_quick_play",
+    "game_rematch",
+    "game_resign",
+]
