@@ -91,6 +91,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	SECRET_KEY=mypy-only-key DEBUG=false REDIS_URL=redis://127.0.0.1:6379/15 $(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 format: install
 	$(BIN)/ruff check --fix .

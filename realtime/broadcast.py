@@ -20,12 +20,11 @@ from django.db import transaction
 
 from common.batching import Batcher
 from common.loops import PerLoop
-from realtime import layercheck
+from realtime import layercheck, metrics
 from realtime.envelope import BATCH_TYPE, RESYNC_TYPE, is_stale, make_event
 from realtime.hub import get_hub
 from realtime.layers import channel_layer
 from realtime.protocol import encode
-from realtime.server import metrics
 
 logger = logging.getLogger(__name__)
 

@@ -43,7 +43,7 @@ from django.contrib.auth.models import AnonymousUser
 
 from common import logs
 from common.loops import PerLoop
-from realtime import presence, selectors, services
+from realtime import metrics, presence, selectors, services
 from realtime.broadcast import published
 from realtime.errors import ActionError, ErrorCode
 from realtime.hub import get_hub
@@ -62,7 +62,7 @@ from realtime.protocol import (
 )
 from realtime.ratelimit import TokenBucket
 from realtime.registry import new_socket_id
-from realtime.server import admission, drain, metrics, patches
+from realtime.server import admission, drain, patches
 
 logger = logging.getLogger(__name__)
 

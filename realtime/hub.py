@@ -36,10 +36,10 @@ from django.conf import settings
 from common.batching import Batcher
 from common.loops import PerLoop
 from common.tasks import spawn
+from realtime import metrics
 from realtime.envelope import BATCH_TYPE, PING_TYPE, RESYNC_TYPE, is_stale
 from realtime.layers import channel_layer
 from realtime.registry import get_record
-from realtime.server import metrics
 
 logger = logging.getLogger(__name__)
 

@@ -43,7 +43,7 @@ from common.loops import PerLoop
 from common.reactor import installed_reactor
 from common.redis import get_async_redis
 from common.tasks import spawn
-from realtime import presence
+from realtime import metrics, presence
 from realtime.envelope import PING_TYPE
 from realtime.hub import get_hub
 from realtime.layers import channel_layer
@@ -56,7 +56,6 @@ from realtime.registry import (
     state_key,
     state_ttl,
 )
-from realtime.server import metrics
 
 logger = logging.getLogger(__name__)
 

@@ -15,9 +15,13 @@ from channels.routing import ProtocolTypeRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
-from realtime import layercheck, processes  # noqa: E402
+from realtime import (  # noqa: E402
+    layercheck,
+    metrics,
+    processes,
+)
 from realtime.middleware import ProcessMiddleware, SocketEntry  # noqa: E402
-from realtime.server import admission, drain, metrics, patches, rebalance  # noqa: E402
+from realtime.server import admission, drain, patches, rebalance  # noqa: E402
 from rtsite.routing import websocket_urlpatterns  # noqa: E402
 
 # Before daphne builds its factory (it does once the application is loaded).

@@ -34,10 +34,11 @@ from game.arena.store import (
     ticker_key,
 )
 from game.arena.world import tick_seconds
+from realtime import metrics
 from realtime.broadcast import BATCH_TYPE, publish_batch
 from realtime.hub import get_hub
 from realtime.layers import channel_layer
-from realtime.server import drain, metrics
+from realtime.server import drain
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,8 @@ from django.conf import settings
 
 from common.redis import get_async_redis
 from common.tasks import spawn
-from game import protocol, services, snake
+from game import protocol, snake
+from game.arena import services
 from game.arena.store import (
     PROCESS,
     RELEASE_SCRIPT,

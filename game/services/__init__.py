@@ -1,7 +1,7 @@
 """Every change to a game or an arena, and the broadcast that goes with it: Connect Four
 (``connect_four``) and the snake arenas as stored (``arenas``)."""
 
-from game.services.arenas import (
+from game.arena.services import (
     arena_close,
     arena_create,
     arena_end_round,

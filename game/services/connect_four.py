@@ -22,7 +22,7 @@ from django.utils import timezone
 from common.sql import Compiled
 from game import protocol, rules, selectors
 from game.models import Game, Move, Reason, Status
-from game.services.players import pairing_lock, player_check
+from game.players import pairing_lock, player_check
 from notifications.services import notification_fold, notification_send, times
 from realtime import presence
 from realtime.broadcast import publish_on_commit

@@ -23,7 +23,8 @@ import time
 
 from django.conf import settings
 
-from realtime.server import drain, metrics
+from realtime import metrics
+from realtime.server import drain
 
 # A first guess for the time between finished connects, until one is measured.
 _INITIAL_INTERVAL = 0.005

@@ -41,9 +41,9 @@ from twisted.internet import tcp, unix
 from common.loops import PerLoop
 from common.reactor import installed_reactor
 from common.tasks import spawn
+from realtime import metrics
 from realtime.broadcast import published
 from realtime.processes import get_process
-from realtime.server import metrics
 
 logger = logging.getLogger(__name__)
 

@@ -23,9 +23,10 @@ from django.db import connection
 
 from common.logs import Outage
 from common.redis import get_redis
+from realtime import metrics
 from realtime.hub import get_hub
 from realtime.processes import get_process
-from realtime.server import drain, metrics, patches
+from realtime.server import drain, patches
 
 logger = logging.getLogger(__name__)
 

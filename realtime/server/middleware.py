@@ -7,11 +7,11 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from realtime.server import metrics
+from realtime import metrics
 
 
 class RequestMetricsMiddleware:
-    """HTTP requests by view and status, and their time by view (``realtime.server.metrics``). The
+    """HTTP requests by view and status, and their time by view (``realtime.metrics``). The
     view is its URL name (``chat:room``): a bounded set, unlike paths."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:

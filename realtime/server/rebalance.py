@@ -35,8 +35,8 @@ from common.loops import PerLoop
 from common.reactor import installed_reactor
 from common.redis import get_async_redis
 from common.tasks import spawn
-from realtime import registry
-from realtime.server import drain, metrics
+from realtime import metrics, registry
+from realtime.server import drain
 
 logger = logging.getLogger(__name__)
 

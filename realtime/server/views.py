@@ -11,7 +11,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from common import proxies
-from realtime.server import health, metrics
+from realtime import metrics
+from realtime.server import health
 
 
 @require_GET

@@ -21,12 +21,10 @@ def test_a_site_migrated_before_the_move_keeps_its_account_names(django_user_mod
     with connection.cursor() as cursor:
         cursor.execute(
             "CREATE TABLE rtsite_accountname (user_id integer PRIMARY KEY REFERENCES"
-            " auth_user (id), skeleton varchar(600) NOT NULL,"
+            " auth_user (id) DEFERRABLE INITIALLY DEFERRED, skeleton varchar(600) NOT NULL,"
             " folded_skeleton varchar(600) NOT NULL)"
         )
-        cursor.execute(
-            "INSERT INTO rtsite_accountname VALUES (%s, 'kept', 'kept')", [alice.pk]
-        )
+        cursor.execute("INSERT INTO rtsite_accountname VALUES (%s, 'kept', 'kept')", [alice.pk])
 
     call_command("migrate", "accounts", verbosity=0)
 

@@ -18,7 +18,7 @@ from game import protocol, selectors
 from game.arena import store as arena_store
 from game.arena import world as arena_world
 from game.models import Arena, ArenaResult, ArenaRound
-from game.services.players import pairing_lock, player_check
+from game.players import pairing_lock, player_check
 from realtime.broadcast import publish_on_commit
 from realtime.errors import ActionError, ErrorCode
 
