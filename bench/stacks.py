@@ -94,10 +94,17 @@ def bench_env() -> dict[str, str]:
 def daphne_command(port: int, application: str) -> list[str]:
     # The same accept backlog and frame limit for every stack: compare servers, not
     # kernel queues or settings.
+    # daphne as `make serve` runs it: through realtime.server.rundaphne, which passes the
+    # frame limit only where the server patches are installed; no access lines of
+    # daphne's own (ours are rtsite.access). A peer's app (bench.peers) gets daphne's
+    # plain options; our site and the tracers that wrap it go through rundaphne.
     endpoint = f"tcp:port={port}:interface=127.0.0.1:backlog=2048"
-    limit = ["--websocket-max-message-size", "32768", "--websocket-max-frame-size", "32768"]
-    # As `make serve` runs it: no access lines of daphne's own (ours are rtsite.access).
-    return [sys.executable, "-m", "daphne", "-v", "0", "-e", endpoint, *limit, application]
+    if not application.startswith("bench.peers."):
+        launcher = ["-m", "realtime.server.rundaphne", "--max-frame", "32768"]
+    else:
+        launcher = ["-m", "daphne", "--websocket-max-message-size", "32768"]
+        launcher += ["--websocket-max-frame-size", "32768"]
+    return [sys.executable, *launcher, "-v", "0", "-e", endpoint, application]
 
 
 @dataclass
