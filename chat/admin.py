@@ -3,7 +3,7 @@ browsers see a deleted message disappear at once."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
@@ -11,6 +11,13 @@ from django.http import HttpRequest
 
 from chat import selectors, services
 from chat.models import Message, MessageEdit, Mute, Room
+
+if TYPE_CHECKING:
+    # A development requirement (with django-stubs): for the checker only.
+    from django_stubs_ext import WithAnnotations
+
+    class _MessageTotal(TypedDict):
+        message_total: int
 
 
 class MuteInline(admin.TabularInline):
@@ -28,7 +35,7 @@ class RoomAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["title"]}
     inlines = [MuteInline]
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Room]:
+    def get_queryset(self, request: HttpRequest) -> QuerySet[WithAnnotations[Room, _MessageTotal]]:
         return super().get_queryset(request).annotate(message_total=Count("messages"))
 
     @admin.display(description="retention")
@@ -45,8 +52,8 @@ class RoomAdmin(admin.ModelAdmin):
                 )
 
     @admin.display(description="messages", ordering="message_total")
-    def message_count(self, room: Room) -> int:
-        return room.message_total  # type: ignore[attr-defined]  # get_queryset's annotate()
+    def message_count(self, room: WithAnnotations[Room, _MessageTotal]) -> int:
+        return room.message_total
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         """Mutes added, changed or removed in the inline go through the services."""

@@ -22,7 +22,7 @@ from game.models import Arena, ArenaResult, ArenaRound, Game, Move
 
 class MoveInline(ReadOnlyTabularInline):
     model = Move
-    fields = ["number", "player", "column", "row", "created_at"]
+    fields = ("number", "player", "column", "row", "created_at")
     readonly_fields = fields
 
 
@@ -53,14 +53,14 @@ class GameAdmin(admin.ModelAdmin):
 
 class ArenaRoundInline(ReadOnlyTabularInline):
     model = ArenaRound
-    fields = ["number", "started_at", "ended_at", "ticks", "ended_by_staff"]
+    fields = ("number", "started_at", "ended_at", "ticks", "ended_by_staff")
     readonly_fields = fields
     show_change_link = True
 
 
 class ArenaResultInline(ReadOnlyTabularInline):
     model = ArenaResult
-    fields = ["user", "score", "length", "kills", "deaths"]
+    fields = ("user", "score", "length", "kills", "deaths")
     readonly_fields = fields
 
 

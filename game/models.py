@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import models
 from django.urls import reverse
 
@@ -65,7 +66,7 @@ class Game(models.Model):
         indexes = [models.Index(fields=["status", "private"], name="game_status_private")]
 
     def __str__(self) -> str:
-        second = self.player2.get_username() if self.player2_id else "…"
+        second = self.player2.get_username() if self.player2 is not None else "…"
         return f"#{self.pk} {self.player1.get_username()} v {second}"
 
     def get_absolute_url(self) -> str:
@@ -82,7 +83,7 @@ class Game(models.Model):
             return 2
         return None
 
-    def player(self, number: int) -> object:
+    def player(self, number: int) -> AbstractBaseUser | None:
         return self.player1 if number == 1 else self.player2
 
 

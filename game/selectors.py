@@ -58,7 +58,9 @@ def leaderboard(*, limit: int = 50) -> list[dict[str, Any]]:
             else:
                 row["losses"] += 1
     names = dict(get_user_model().objects.filter(pk__in=table).values_list("pk", "username"))
-    rows = [{"username": names.get(pk, "?"), **row} for pk, row in table.items()]
+    rows: list[dict[str, Any]] = [
+        {"username": names.get(pk, "?"), **row} for pk, row in table.items()
+    ]
     rows.sort(key=lambda r: (-r["wins"], r["losses"], -r["draws"], r["username"]))
     return rows[:limit]
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db.models import Count, Exists, OuterRef, QuerySet
@@ -16,12 +17,22 @@ from notifications import services
 from notifications.models import Audience, Notification, Read, Recipient
 from realtime.errors import ActionError
 
+if TYPE_CHECKING:
+    # A development requirement (with django-stubs): for the checker only.
+    from django_stubs_ext import WithAnnotations
+
+    class _IsRead(TypedDict):
+        is_read: bool
+
+    class _ReadTotal(TypedDict):
+        read_total: int
+
 
 class NotificationForm(forms.ModelForm):
     users = forms.ModelMultipleChoiceField(
         queryset=get_user_model().objects.filter(is_active=True).order_by("username"),
         required=False,
-        widget=admin.widgets.FilteredSelectMultiple("users", is_stacked=False),
+        widget=FilteredSelectMultiple("users", is_stacked=False),
         help_text="For “chosen users”.",
     )
     group = forms.ModelChoiceField(
@@ -34,7 +45,8 @@ class NotificationForm(forms.ModelForm):
         widgets = {"audience": forms.RadioSelect}
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what super().clean() returns; its stub says it may be None
         if self.instance.pk is not None:
             return data  # a sent notification is not edited (the admin offers no Save)
         audience = data.get("audience")
@@ -63,10 +75,10 @@ class RecipientInline(ReadOnlyTabularInline):
 
     model = Recipient
     verbose_name_plural = "recipients and their read state"
-    fields = ["user", "read"]
+    fields = ("user", "read")
     readonly_fields = fields
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Recipient]:
+    def get_queryset(self, request: HttpRequest) -> QuerySet[WithAnnotations[Recipient, _IsRead]]:
         reads = Read.objects.filter(notification=OuterRef("notification"), user=OuterRef("user"))
         return (
             super()
@@ -77,8 +89,8 @@ class RecipientInline(ReadOnlyTabularInline):
         )
 
     @admin.display(boolean=True)
-    def read(self, recipient: Recipient) -> bool:
-        return recipient.is_read  # type: ignore[attr-defined]
+    def read(self, recipient: WithAnnotations[Recipient, _IsRead]) -> bool:
+        return recipient.is_read
 
 
 class ReadInline(ReadOnlyTabularInline):
@@ -86,7 +98,7 @@ class ReadInline(ReadOnlyTabularInline):
 
     model = Read
     verbose_name_plural = "read by"
-    fields = ["user", "read_at"]
+    fields = ("user", "read_at")
     readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Read]:
@@ -111,7 +123,9 @@ class NotificationAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     actions = ["send_again"]
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Notification]:
+    def get_queryset(
+        self, request: HttpRequest
+    ) -> QuerySet[WithAnnotations[Notification, _ReadTotal]]:
         return (
             super()
             .get_queryset(request)
@@ -120,13 +134,13 @@ class NotificationAdmin(admin.ModelAdmin):
         )
 
     @admin.display(description="read", ordering="read_total")
-    def read_count(self, notification: Notification) -> int:
-        return notification.read_total  # type: ignore[attr-defined]
+    def read_count(self, notification: WithAnnotations[Notification, _ReadTotal]) -> int:
+        return notification.read_total
 
-    def get_fields(self, request: HttpRequest, obj: Notification | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Notification | None = None) -> tuple[str, ...]:
         if obj is None:
-            return list(NotificationForm.Meta.fields)
-        return [
+            return tuple(NotificationForm.Meta.fields)
+        return (
             "title",
             "body",
             "level",
@@ -136,13 +150,13 @@ class NotificationAdmin(admin.ModelAdmin):
             "recipients_count",
             "created_by",
             "created_at",
-        ]
+        )
 
     def get_readonly_fields(
         self, request: HttpRequest, obj: Notification | None = None
-    ) -> list[str]:
+    ) -> tuple[str, ...]:
         # A sent notification is a record: editing it would not reach anyone again.
-        return self.get_fields(request, obj) if obj is not None else []
+        return self.get_fields(request, obj) if obj is not None else ()
 
     def has_change_permission(self, request: HttpRequest, obj: Notification | None = None) -> bool:
         # No Save on a sent one (its page is view-only; a POST to it is refused): the

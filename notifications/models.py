@@ -26,11 +26,15 @@ class Audience(models.TextChoices):
     EVERYONE = "everyone", "everyone, visitors included"
 
 
+# The longest link a notification stores (services check it before saving).
+LINK_MAX = 500
+
+
 class Notification(models.Model):
     title = models.CharField(max_length=200)
     body = models.TextField(max_length=2000, blank=True)
     level = models.CharField(max_length=10, choices=Level.choices, default=Level.INFO)
-    link = models.CharField(max_length=500, blank=True)
+    link = models.CharField(max_length=LINK_MAX, blank=True)
     audience = models.CharField(max_length=10, choices=Audience.choices)
     group = models.ForeignKey(
         "auth.Group", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.conf import settings
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 
 from notifications.models import Audience, Notification, Read, Recipient
 
+if TYPE_CHECKING:
+    # django-stubs-ext is a development requirement (with django-stubs), so the site
+    # never imports it: these names exist for the checker only.
+    from django_stubs_ext import WithAnnotations
 
-def inbox(*, user: Any) -> QuerySet[Notification]:
+    class InboxAnnotations(TypedDict):
+        is_read: bool
+
+    # A notification as the inbox reads it: with ``is_read`` for the reader.
+    InboxNotification = WithAnnotations[Notification, InboxAnnotations]
+
+
+def inbox(*, user: Any) -> QuerySet[InboxNotification]:
     """Notifications for ``user``, newest first, each annotated with ``is_read``.
 
     Broadcasts count only from when the account existed."""
@@ -56,7 +67,8 @@ def inbox_after(
     newer = inbox(user=user).filter(id__gt=after_id)
     if upto is not None:
         newer = newer.filter(id__lte=upto)
-    found = list(newer.order_by("id")[: limit + 1])
+    # As plain notifications: what the protocol's frames take (they read ``is_read``).
+    found: list[Notification] = list(newer.order_by("id")[: limit + 1])
     return found[:limit], len(found) > limit
 
 
@@ -82,5 +94,5 @@ def inbox_recent(
     recent = inbox(user=user)
     if upto is not None:
         recent = recent.filter(id__lte=upto)
-    newest = list(recent.order_by("-id")[: limit + 1])
+    newest: list[Notification] = list(recent.order_by("-id")[: limit + 1])  # as above
     return newest[:limit][::-1], len(newest) > limit

@@ -21,13 +21,12 @@ from django.utils import timezone
 
 from common.text import clean_required, clean_text
 from notifications import protocol, selectors
-from notifications.models import Audience, Level, Notification, Read, Recipient
+from notifications.models import LINK_MAX, Audience, Level, Notification, Read, Recipient
 from realtime.broadcast import publish_on_commit
 from realtime.errors import ActionError, ErrorCode
 
 TITLE_MAX = 200
 BODY_MAX = 2000
-LINK_MAX = Notification._meta.get_field("link").max_length
 
 
 def is_site_path(link: str) -> bool:
@@ -128,7 +127,7 @@ def notification_send(
                 ignore_conflicts=True,
             )
             notification.recipients_count = len({user.pk for user in users})
-        elif audience == Audience.GROUP:
+        elif group is not None:  # the audience is GROUP
             members = list(group.user_set.filter(is_active=True).values_list("pk", flat=True))
             Recipient.objects.bulk_create(
                 [Recipient(notification=notification, user_id=pk) for pk in members],
@@ -146,7 +145,9 @@ def _publish(notification: Notification, user_ids: Iterable[int], *, again: bool
     if notification.audience == Audience.USERS:
         targets = [protocol.user_group(pk) for pk in dict.fromkeys(user_ids)]
     elif notification.audience == Audience.GROUP:
-        targets = [protocol.members_group(notification.group_id)]
+        # No one, if its group was deleted since (SET_NULL).
+        group_id = notification.group_id
+        targets = [] if group_id is None else [protocol.members_group(group_id)]
     elif notification.audience == Audience.ALL_USERS:
         targets = [protocol.GROUP_USERS]
     else:
@@ -286,7 +287,7 @@ def notification_mark_read(*, user: Any, notification_id: int) -> list[int]:
     found = selectors.inbox(user=user).filter(pk=notification_id).first()
     if found is None:
         raise ActionError(ErrorCode.NOT_FOUND, "no such notification")
-    return [] if found.is_read else _mark(user, [found.pk])  # type: ignore[attr-defined]
+    return [] if found.is_read else _mark(user, [found.pk])
 
 
 def notification_mark_all_read(*, user: Any) -> list[int]:

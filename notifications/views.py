@@ -36,8 +36,7 @@ def open_notification(request: HttpRequest, pk: int) -> HttpResponse:
     notification = selectors.inbox(user=request.user).filter(pk=pk).first()
     if notification is None:
         raise Http404("No such notification")
-    # is_read: the inbox selector's annotate(), which the stubs cannot see.
-    if request.user.is_authenticated and not notification.is_read:  # type: ignore[attr-defined]
+    if request.user.is_authenticated and not notification.is_read:
         services.notification_mark_read(user=request.user, notification_id=pk)
     # Checked when it was stored; checked again here for rows stored before that check
     # was strict. Never resolved as a URL name (redirect() would try).

@@ -55,24 +55,17 @@ _SENT_WITH_NONCE = Compiled(
 )
 
 
-def _locked_room(room: Room, author: Any = None) -> Room:
-    """The room's row, locked until commit: its change counter hands out ``seq`` in commit
-    order (PostgreSQL; SQLite serialises writers anyway). With ``author``, the same query
-    checks the account (refused if deactivated since the socket opened) and notes on the
-    row whether they are muted here (``author_muted``): one query, not three, per post."""
-    if author is None:
-        locked = Room.objects.select_for_update().filter(pk=room.pk).first()
-    else:
-        row = _ROOM_FOR_AUTHOR.first(room=room.pk, author=author.pk)
-        locked = None
-        if row is not None:
-            locked = Room.from_db(DEFAULT_DB_ALIAS, _ROOM_FIELDS, row[:-2])
-            if not row[-2]:
-                raise ActionError(ErrorCode.AUTH_REQUIRED, "log in to post messages")
-            locked.author_muted = bool(row[-1])
-    if locked is None:  # deleted since the socket opened
+def _locked_room(room: Room, author: Any) -> tuple[Room, bool]:
+    """The room's row, locked until commit, and whether ``author`` is muted there. The
+    row's change counter hands out ``seq`` in commit order (PostgreSQL; SQLite serialises
+    writers anyway). The same query checks the account (refused if deactivated since the
+    socket opened) and the mute: one query, not three, per post."""
+    row = _ROOM_FOR_AUTHOR.first(room=room.pk, author=author.pk)
+    if row is None:  # deleted since the socket opened
         raise ActionError(ErrorCode.NOT_FOUND, "this room no longer exists")
-    return locked
+    if not row[-2]:
+        raise ActionError(ErrorCode.AUTH_REQUIRED, "log in to post messages")
+    return Room.from_db(DEFAULT_DB_ALIAS, _ROOM_FIELDS, row[:-2]), bool(row[-1])
 
 
 def _next_seq(room: Room) -> int:
@@ -109,12 +102,12 @@ def message_post(*, room: Room, author: Any, body: str, nonce: str = "") -> Mess
     _check_author(author)
     body = _clean_body(body)
     with transaction.atomic():
-        room = _locked_room(room, author)
+        room, muted = _locked_room(room, author)
         if nonce:
             sent = _SENT_WITH_NONCE.first(room=room.pk, author=author.pk, nonce=nonce)
             if sent is not None:
                 return Message.objects.get(pk=sent[0])
-        if room.author_muted:
+        if muted:
             raise ActionError(ErrorCode.MUTED, "you are muted in this room")
         message = Message.objects.create(
             room=room, author=author, body=body, nonce=nonce, seq=_next_seq(room)
@@ -173,7 +166,7 @@ def message_edit(*, room: Room, user: Any, message_id: int, body: str) -> Messag
     _check_author(user)
     body = _clean_body(body)
     with transaction.atomic():
-        room = _locked_room(room, user)
+        room, muted = _locked_room(room, user)
         message = _own_message(room, user, message_id, what="edit")
         window = settings.CHAT_EDIT_WINDOW_SECONDS
         if timezone.now() - message.created_at > timedelta(seconds=window):
@@ -183,7 +176,7 @@ def message_edit(*, room: Room, user: Any, message_id: int, body: str) -> Messag
                 f"a message can be edited for {minutes} minute{'s' if minutes != 1 else ''}"
                 " after it was sent",
             )
-        if room.author_muted:
+        if muted:
             raise ActionError(ErrorCode.MUTED, "you are muted in this room")
         if body == message.body:
             return message
@@ -202,7 +195,8 @@ def message_edit(*, room: Room, user: Any, message_id: int, body: str) -> Messag
 def message_delete_own(*, room: Room, user: Any, message_id: int) -> None:
     _check_author(user)
     with transaction.atomic():
-        message = _own_message(_locked_room(room, user), user, message_id, what="delete")
+        locked, _ = _locked_room(room, user)  # one's own messages can be deleted while muted
+        message = _own_message(locked, user, message_id, what="delete")
         message_delete(messages=[message])
 
 
@@ -253,9 +247,9 @@ def reaction_toggle(*, room: Room, user: Any, message_id: int, emoji: str) -> Me
     if emoji not in settings.CHAT_REACTIONS:
         raise ActionError(ErrorCode.INVALID, "that reaction is not offered here")
     with transaction.atomic():
-        room = _locked_room(room, user)
+        room, muted = _locked_room(room, user)
         message = _shown_message(room, message_id)
-        if room.author_muted:
+        if muted:
             raise ActionError(ErrorCode.MUTED, "you are muted in this room")
         removed, _ = Reaction.objects.filter(message=message, user=user, emoji=emoji).delete()
         who = list(message.reactions.get(emoji, []))

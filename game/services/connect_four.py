@@ -81,13 +81,13 @@ def _locked_for(game_id: int, user: Any) -> Game:
     game = Game.from_db(DEFAULT_DB_ALIAS, game_fields, row[: len(game_fields)])
     user_model = get_user_model()
     start = len(game_fields)
-    for name in ("player1", "player2"):
+    for field in (Game.player1.field, Game.player2.field):
         values = row[start : start + len(user_fields)]
         start += len(user_fields)
         player = (
             None if values[0] is None else user_model.from_db(DEFAULT_DB_ALIAS, user_fields, values)
         )
-        Game._meta.get_field(name).set_cached_value(game, player)
+        field.set_cached_value(game, player)
     return game
 
 
@@ -225,7 +225,9 @@ def game_move(*, game_id: int, user: Any, column: int) -> Game:
             after = rules.play(rules.from_board(game.board, game.turn), column, number)
         except rules.IllegalMoveError as error:
             raise ActionError(ErrorCode.ILLEGAL_MOVE, str(error)) from None
-        row, col = after.last  # type: ignore[misc]
+        if after.last is None:  # never: play() notes the piece it dropped
+            raise ActionError(ErrorCode.ILLEGAL_MOVE, "that move could not be played")
+        row, col = after.last
         moves = game.board.count("1") + game.board.count("2")
         Move.objects.create(game=game, number=moves + 1, player=number, column=col, row=row)
         game.board = after.board
@@ -364,14 +366,17 @@ def game_rematch(*, game_id: int, user: Any) -> Game:
         number = _player_number(game, user)
         if game.status != Status.FINISHED:
             raise ActionError(ErrorCode.INVALID, "a rematch follows a finished game")
-        if game.rematch_id is not None:
-            return game.rematch  # type: ignore[return-value]
+        if game.rematch is not None:  # no query when there is none (rematch_id is None)
+            return game.rematch
         if game.rematch_offer != 3 - number:
             game.rematch_offer = number
             _publish(game)
             return game
+        first = game.player2
+        if first is None:  # never: player 2 is one of the two who asked
+            raise ActionError(ErrorCode.INVALID, "a rematch needs two players")
         rematch = Game.objects.create(
-            player1=game.player2,
+            player1=first,
             player2=game.player1,
             private=game.private,
             status=Status.ACTIVE,

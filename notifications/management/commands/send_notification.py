@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 from django.contrib.auth import get_user_model
@@ -22,7 +23,8 @@ class Command(BaseCommand):
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
         parser = super().create_parser(prog_name, subcommand, **kwargs)
-        usage_error = parser.error
+        # It always raises (CommandError, or argparse's exit); django-stubs says it returns Any.
+        usage_error: Callable[[str], NoReturn] = parser.error
 
         def error(message: str) -> NoReturn:
             # With --json, a usage error is JSON on stdout too (exit status 2, as argparse).
@@ -31,7 +33,7 @@ class Command(BaseCommand):
                 sys.exit(2)
             usage_error(message)
 
-        parser.error = error  # type: ignore[method-assign]
+        parser.error = error  # type: ignore[method-assign]  # this one parser's, on purpose
         return parser
 
     def add_arguments(self, parser: CommandParser) -> None:
