@@ -46,7 +46,7 @@ async def test_a_purge_takes_dead_processes_sockets_and_never_this_ones() -> Non
     from django.conf import settings
 
     from common.redis import get_async_redis
-    from realtime.processes import PROCESS_ID, alive_key, new_socket_id
+    from realtime.registry import PROCESS_ID, alive_key, new_socket_id
 
     room = "purge-test"
     redis = get_async_redis()

@@ -28,7 +28,7 @@ from django.conf import settings
 from supervisor.xmlrpc import SupervisorTransport
 
 from chat.models import Message, Room
-from realtime.processes import alive_key, registry_key
+from realtime.registry import alive_key, registry_key
 from tests.conftest import ROOT, child_env, free_port, session_cookie
 from tests.realtime.server.test_metrics import scrape, value
 from tests.reliability.chatload import CarefulPoster, Reader, stop, until, wait_until_delivered
