@@ -102,6 +102,10 @@ format: install
 bench: install
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
+# static/realtime/protocol.js from the frame declarations (rtsite/protocol_docs.py).
+protocol:
+	DEBUG=false SECRET_KEY=$${SECRET_KEY:-protocol-only-key} $(BIN)/python -m rtsite.protocol_docs
+
 # What a frame costs to encode and to decode and validate, json + the old rules vs msgspec.
 bench-frames: install
 	$(BIN)/python -m bench.frames
