@@ -12,7 +12,7 @@ MAX_FRAME ?= $(or $(RT_MAX_FRAME_BYTES),32768)
 # names a server) an embedded Redis of their own, which the suite stops at its end.
 TEST_ENV := SECRET_KEY=test-only-secret-key DEBUG=false RTSITE_REDIS_DIR=$(CURDIR)/var/test-redis
 
-.PHONY: install run serve restart deploy-check capacity hops memory migrate demo test test-suite lint format clean stop-redis bench chaos
+.PHONY: install run serve restart deploy-check capacity hops memory migrate demo test test-suite lint format clean stop-redis bench bench-frames protocol chaos
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -101,6 +101,14 @@ format: install
 # e.g. BENCH_ARGS="--scenario fanout --stacks ours,tornado".
 bench: install
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# static/realtime/protocol.js from the frame declarations (rtsite/protocol_docs.py).
+protocol:
+	DEBUG=false SECRET_KEY=$${SECRET_KEY:-protocol-only-key} $(BIN)/python -m rtsite.protocol_docs
+
+# What a frame costs to encode and to decode and validate, json + the old rules vs msgspec.
+bench-frames: install
+	$(BIN)/python -m bench.frames
 
 # Where a chat message's time goes in a normal room, hop by hop (bench/hops.py), and what
 # an idle socket holds, by owner (bench/memory.py, tracemalloc).

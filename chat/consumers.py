@@ -18,7 +18,7 @@ from realtime.consumers import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, JsonConsumer
 from realtime.errors import ActionError, ErrorCode
 from realtime.hub import get_hub
 from realtime.live import History, LiveConsumer, SharedReads, read_history
-from realtime.protocol import ack_frame
+from realtime.protocol import Ack, User
 
 # The browser refreshes "is typing" at most this often per socket.
 TYPING_MIN_INTERVAL = 1.0
@@ -26,7 +26,7 @@ TYPING_MIN_INTERVAL = 1.0
 
 @dataclass(frozen=True)
 class _SyncHistory:
-    history: History[dict[str, Any]]  # messages to show or replace, as payloads
+    history: History[protocol.MessageData]  # messages to show or replace
     deleted: list[int]  # tombstones met on a resume: messages to drop
     cursor: int  # the newest change (seq) this read covered
 
@@ -52,7 +52,7 @@ def _history(room: Room, after: int | None) -> _SyncHistory:
         # the room's counter, read after the page, is where a resume starts, so a page
         # that counts its changes (live.js seenInOrder) finds no gap below the next one.
         cursor = max(cursor, selectors.room_seq(room=room))
-    payloads = [protocol.message_payload(m) for m in shown]
+    payloads = [protocol.MessageData.of(m) for m in shown]
     return _SyncHistory(History(history.mode, payloads, history.has_more), deleted, cursor)
 
 
@@ -107,12 +107,8 @@ class RoomListConsumer(JsonConsumer):
         keys = {room.pk: protocol.room_presence(room.pk) for room in rooms}
         counts = await presence.online_counts(room_ids=list(keys.values()))
         await self.send_frame(
-            protocol.rooms_frame(rooms, [counts[keys[room.pk]] for room in rooms], unread, user)
+            protocol.Rooms.of(rooms, [counts[keys[room.pk]] for room in rooms], unread, user)
         )
-
-    chat_room_online = JsonConsumer.forward_frame
-    chat_room_activity = JsonConsumer.forward_frame
-    chat_read = JsonConsumer.forward_frame
 
     async def chat_muted(self, event: dict[str, Any]) -> None:
         pass  # for room pages (it shares the user's group with them)
@@ -171,7 +167,7 @@ class ChatRoomConsumer(LiveConsumer):
             self.online = (names, change.online)
         await self.send_sync(self.query_cursor())
 
-    async def sync_frame(self, after: int | None) -> tuple[dict[str, Any], int]:
+    async def sync_frame(self, after: int | None) -> tuple[protocol.Sync, int]:
         room = self._joined_room()
         if self.resync_since is None:
             # A first sync: a read started before this socket joined serves it while the
@@ -200,25 +196,26 @@ class ChatRoomConsumer(LiveConsumer):
                 room_id=protocol.room_presence(room.pk), limit=settings.CHAT_ONLINE_LIST_LIMIT
             )
         history = read.history
-        frame = protocol.sync_frame(
+        frame = protocol.Sync(
             mode=history.mode,
             cursor=read.cursor,
-            room=room,
+            room=protocol.RoomData.of(room),
             messages=history.items,
             deleted=read.deleted,
-            has_more=history.has_more,
-            online=online[0],
+            online=[User(**entry) for entry in online[0]],
             online_count=online[1],
-            me=self.user if self.user.is_authenticated else None,
+            me=protocol.user_of(self.user) if self.user.is_authenticated else None,
             muted=self.muted,
             last_read_id=last_read,
-            limits={
-                "max_length": settings.CHAT_MAX_MESSAGE_LENGTH,
-                "typing_timeout_ms": int(settings.CHAT_TYPING_TIMEOUT_SECONDS * 1000),
-                "edit_window_s": settings.CHAT_EDIT_WINDOW_SECONDS,
-                "reactions": settings.CHAT_REACTIONS,
-            },
+            limits=protocol.Limits(
+                max_length=settings.CHAT_MAX_MESSAGE_LENGTH,
+                typing_timeout_ms=int(settings.CHAT_TYPING_TIMEOUT_SECONDS * 1000),
+                edit_window_s=settings.CHAT_EDIT_WINDOW_SECONDS,
+                reactions=list(settings.CHAT_REACTIONS),
+            ),
         )
+        if history.has_more is not None:
+            frame.has_more = history.has_more
         return frame, read.cursor
 
     def _joined_room(self) -> Room:
@@ -226,14 +223,14 @@ class ChatRoomConsumer(LiveConsumer):
             raise ActionError(ErrorCode.NOT_FOUND, "no such room")
         return self.room
 
-    async def on_message_send(self, *, body: str, nonce: str = "") -> dict[str, Any]:
+    async def on_message_send(self, *, body: str, nonce: str) -> Ack:
         author = self.require_user("log in to take part in this room")
         room = self._joined_room()
         await services.write_allowed(user=author, action="post")
         message = await write_to_async(services.message_post)(
             room=room, author=author, body=body, nonce=nonce
         )
-        return ack_frame(id=message.pk)
+        return Ack(id=message.pk)
 
     async def on_message_edit(self, *, id: int, body: str) -> None:
         user = self.require_user("log in to edit your messages")
@@ -260,35 +257,35 @@ class ChatRoomConsumer(LiveConsumer):
         user = self.require_user("log in to keep your place")
         await services.read_mark_soon(user=user, room=self._joined_room(), message_id=id)
 
-    async def on_history(self, *, before_id: int) -> dict[str, Any]:
+    async def on_history(self, *, before_id: int) -> protocol.History:
         room = self._joined_room()
         page = settings.CHAT_HISTORY_PAGE_SIZE
 
-        def read() -> dict[str, Any]:
+        def read() -> protocol.History:
             messages, has_more = selectors.message_before(
                 room=room, before_id=before_id, limit=page
             )
-            return protocol.history_frame(messages, has_more)
+            return protocol.History.of(messages, has_more)
 
         return await database_sync_to_async(read)()
 
-    async def on_newer(self, *, after_id: int) -> dict[str, Any]:
+    async def on_newer(self, *, after_id: int) -> protocol.Newer:
         room = self._joined_room()
         page = settings.CHAT_HISTORY_PAGE_SIZE
 
-        def read() -> dict[str, Any]:
+        def read() -> protocol.Newer:
             messages, has_more = selectors.message_after(room=room, after_id=after_id, limit=page)
-            return protocol.history_frame(messages, has_more, kind="newer")
+            return protocol.Newer.of(messages, has_more)
 
         return await database_sync_to_async(read)()
 
-    async def on_context(self, *, id: int) -> dict[str, Any]:
+    async def on_context(self, *, id: int) -> protocol.Context:
         room = self._joined_room()
         page = settings.CHAT_HISTORY_PAGE_SIZE
 
-        def read() -> dict[str, Any]:
+        def read() -> protocol.Context:
             context = selectors.message_context(room=room, message_id=id, limit=page)
-            return protocol.context_frame(id, context)
+            return protocol.Context.of(id, context)
 
         return await database_sync_to_async(read)()
 
@@ -301,13 +298,6 @@ class ChatRoomConsumer(LiveConsumer):
         self.last_typing = now
         await services.write_allowed(user=user, action="typing")
         await services.typing_start(room=room, user=user)
-
-    chat_message = LiveConsumer.forward_stored
-    chat_updated = LiveConsumer.forward_stored
-    chat_deleted = LiveConsumer.forward_stored
-    chat_presence = JsonConsumer.forward_frame
-    chat_typing = JsonConsumer.forward_frame
-    chat_read = JsonConsumer.forward_frame  # the page keeps those of its own room
 
     async def chat_muted(self, event: dict[str, Any]) -> None:
         if self.room is not None and event["room_id"] == self.room.pk:

@@ -32,7 +32,7 @@ from realtime.consumers import (
 from realtime.errors import ActionError, ErrorCode
 from realtime.hub import get_hub
 from realtime.live import LiveConsumer, SharedReads
-from realtime.protocol import closing_frame
+from realtime.protocol import Closing, User
 from realtime.ratelimit import TokenBucket
 
 logger = logging.getLogger(__name__)
@@ -73,47 +73,47 @@ class LobbyConsumer(JsonConsumer):
         ]
         me = self.user if self.user.is_authenticated else None
         await self.send_frame(
-            protocol.lobby_sync_frame(
-                waiting=waiting, playing=playing_with, arenas=arenas, online=online, me=me
+            protocol.LobbySync(
+                waiting=[protocol.Summary.of(game) for game in waiting],
+                playing=[protocol.Summary.of(game, count) for game, count in playing_with],
+                arenas=arenas,
+                online=online,
+                me=User(id=me.pk, username=me.get_username()) if me is not None else None,
             )
         )
 
-    async def _joined(self, game: Game) -> dict[str, Any]:
-        return await database_sync_to_async(protocol.joined_frame)(game)  # reads the players
+    async def _joined(self, game: Game) -> protocol.Joined:
+        return await database_sync_to_async(protocol.Joined.of)(game)  # reads the players
 
-    async def on_create(self, *, private: bool = False) -> dict[str, Any]:
+    async def on_create(self, *, private: bool) -> protocol.Joined:
         game = await database_sync_to_async(services.game_create)(user=self.user, private=private)
         return await self._joined(game)
 
-    async def on_join(self, *, id: int) -> dict[str, Any]:
+    async def on_join(self, *, id: int) -> protocol.Joined:
         game = await database_sync_to_async(services.game_join)(game_id=id, user=self.user)
         return await self._joined(game)
 
     async def on_cancel(self, *, id: int) -> None:
         await database_sync_to_async(services.game_cancel)(game_id=id, user=self.user)
 
-    async def on_quick_play(self) -> dict[str, Any]:
+    async def on_quick_play(self) -> protocol.Joined:
         game = await database_sync_to_async(services.game_quick_play)(user=self.user)
         return await self._joined(game)
 
-    async def _arena_joined(self, arena: Arena) -> dict[str, Any]:
+    async def _arena_joined(self, arena: Arena) -> protocol.ArenaJoined:
         [summary] = await database_sync_to_async(services.arena_summaries)([arena])
-        return protocol.arena_joined_frame(summary, arena.invite_url() if arena.private else None)
+        frame = protocol.ArenaJoined(arena=summary)
+        if arena.private:
+            frame.invite_url = arena.invite_url()
+        return frame
 
-    async def on_arena_create(self, *, private: bool = False) -> dict[str, Any]:
+    async def on_arena_create(self, *, private: bool) -> protocol.ArenaJoined:
         arena = await database_sync_to_async(services.arena_create)(user=self.user, private=private)
         return await self._arena_joined(arena)
 
-    async def on_arena_quick_play(self) -> dict[str, Any]:
+    async def on_arena_quick_play(self) -> protocol.ArenaJoined:
         arena = await database_sync_to_async(services.arena_quick_play)(user=self.user)
         return await self._arena_joined(arena)
-
-    game_lobby = JsonConsumer.forward_frame
-    game_lobby_removed = JsonConsumer.forward_frame
-    game_online = JsonConsumer.forward_frame
-    game_spectators = JsonConsumer.forward_frame
-    game_arena = JsonConsumer.forward_frame
-    game_arena_removed = JsonConsumer.forward_frame
 
 
 class GameConsumer(LiveConsumer):
@@ -148,7 +148,7 @@ class GameConsumer(LiveConsumer):
             game_id=self.game_id, user=self.user, player=self.number is not None, change=change
         )
 
-    async def sync_frame(self, after: int | None) -> tuple[dict[str, Any], int]:
+    async def sync_frame(self, after: int | None) -> tuple[protocol.GameSync, int]:
         """The whole game and its moves (the state is its own replay: no cursor read)."""
 
         def read() -> tuple[Game, list[int]]:
@@ -159,12 +159,11 @@ class GameConsumer(LiveConsumer):
 
         game, moves = await database_sync_to_async(read)()
         username = self.user.get_username() if self.user.is_authenticated else None
-        frame = protocol.game_sync_frame(
-            game=game,
+        frame = protocol.GameSync(
+            you=protocol.You(number=self.number, username=username),
+            game=protocol.GameData.of(game),
             moves=moves,
-            number=self.number,
-            username=username,
-            on_page=await game_presence.page_count(game.pk),
+            spectators=protocol.spectator_count(game, await game_presence.page_count(game.pk)),
         )
         return frame, game.version
 
@@ -208,12 +207,9 @@ class GameConsumer(LiveConsumer):
     async def on_rematch(self) -> None:
         await self._call(services.game_rematch)
 
-    async def on_invite(self, *, username: str) -> dict[str, Any]:
+    async def on_invite(self, *, username: str) -> protocol.Invited:
         invitee = await self._call(services.game_invite, username=username)
-        return protocol.invited_frame(invitee.get_username())
-
-    game_state = LiveConsumer.forward_stored
-    game_spectators = JsonConsumer.forward_frame
+        return protocol.Invited(username=invitee.get_username())
 
 
 _world_reads = SharedReads(share_for=0.25)
@@ -263,7 +259,7 @@ class ArenaConsumer(JsonConsumer):
     wants_to_play = False  # it asked to join (again, should the owner change)
     watching = False
     attached = False
-    arena_info: dict[str, Any] | None = None
+    arena_info: protocol.ArenaInfo | None = None
     resyncing: asyncio.Task[None] | None = None
     behind = False  # closed for not reading (``seen``)
     waiting: list[dict[str, Any]]  # ticks that arrived during a resync
@@ -285,12 +281,9 @@ class ArenaConsumer(JsonConsumer):
         self.rate_limit = TokenBucket(
             rate=settings.ARENA_INPUT_RATE_PER_SECOND, burst=settings.ARENA_INPUT_BURST
         )
-        self.arena_info = {
-            "id": arena.pk,
-            "name": arena.name,
-            "private": arena.private,
-            "max": settings.ARENA_MAX_PLAYERS,
-        }
+        self.arena_info = protocol.ArenaInfo(
+            id=arena.pk, name=arena.name, private=arena.private, max=settings.ARENA_MAX_PLAYERS
+        )
         # The arena's ticks come in batches from its owner's process (to the layer group
         # of every hub with an arena socket); the hub hands this socket its arena's.
         await self.join_group(protocol.ARENA_BATCH_GROUP)
@@ -319,13 +312,13 @@ class ArenaConsumer(JsonConsumer):
             self.playing = self.user.pk in meta.names
             get_hub().prefer(protocol.arena_group(self.arena_id), self, self.playing)
             world = arena_world.world_payload(meta, state)
-        you = {
-            "id": self.user.pk if self.user.is_authenticated else None,
-            "username": self.user.get_username() if self.user.is_authenticated else None,
-        }
-        await self.send_frame(
-            protocol.arena_sync_frame(arena=self.arena_info or {}, you=you, world=world)
+        you = protocol.Viewer(
+            id=self.user.pk if self.user.is_authenticated else None,
+            username=self.user.get_username() if self.user.is_authenticated else None,
         )
+        if self.arena_info is None:  # never: connect sets it before the first sync
+            return
+        await self.send_frame(protocol.ArenaSync(arena=self.arena_info, you=you, world=world))
         if stored is not None:
             await self._settle({}, current=True)
 
@@ -472,7 +465,7 @@ class ArenaConsumer(JsonConsumer):
         with 4500, so that it reconnects and starts from the whole world, rather than have
         ticks buffered that it will never catch up with."""
         self.behind = True
-        await self.send_frame(closing_frame(protocol.ARENA_CLOSING_BEHIND))
+        await self.send_frame(Closing(reason=protocol.ARENA_CLOSING_BEHIND))
         await self.close(code=CLOSE_SERVER_ERROR)
 
     async def arena_world(self, event: dict[str, Any]) -> None:

@@ -41,17 +41,16 @@ async def _spectators_announce(game_id: int, on_page: int) -> None:
     game = await database_sync_to_async(selectors.game_get)(game_id=game_id)
     if game is None:
         return
-    frame = protocol.spectators_frame(game_id, protocol.spectator_count(game, on_page))
-    await publish_now(protocol.game_group(game.pk), protocol.EVENT_SPECTATORS, frame)
+    frame = protocol.Spectators(id=game_id, count=protocol.spectator_count(game, on_page))
+    await publish_now(protocol.game_group(game.pk), frame)
     if not game.private:
-        await publish_now(protocol.LOBBY_GROUP, protocol.EVENT_SPECTATORS, frame)
+        await publish_now(protocol.LOBBY_GROUP, frame)
 
 
 async def lobby_announce(change: Change) -> None:
     """A logged-in user is new in the lobby, or has left it: its count of players."""
     if change.first or change.last:
-        frame = protocol.online_frame(change.online)
-        await publish_now(protocol.LOBBY_GROUP, protocol.EVENT_ONLINE, frame)
+        await publish_now(protocol.LOBBY_GROUP, protocol.Online(count=change.online))
 
 
 async def lobby_count() -> int:

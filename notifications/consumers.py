@@ -11,7 +11,7 @@ from notifications import protocol, selectors, services
 from realtime.live import LiveConsumer, read_history
 
 
-def _sync(user: Any, after_id: int | None) -> dict[str, Any]:
+def _sync(user: Any, after_id: int | None) -> protocol.Sync:
     """The sync frame: what arrived after the cursor (and shortly before it: the cursor is
     the newest id seen, ``selectors.resume_floor``), or the latest page, and the unread
     count, which agree (``selectors.inbox_state``): a few queries in one DB trip."""
@@ -25,7 +25,7 @@ def _sync(user: Any, after_id: int | None) -> dict[str, Any]:
         resume_limit=settings.NOTIFICATIONS_RESUME_LIMIT,
         page_size=settings.NOTIFICATIONS_PAGE_SIZE,
     )
-    return protocol.sync_frame(history.mode, history.items, unread)
+    return protocol.Sync.of(history.mode, history.items, unread)
 
 
 def _groups(user: Any) -> list[str]:
@@ -46,9 +46,9 @@ class NotificationConsumer(LiveConsumer):
         await self.join_groups(*await database_sync_to_async(_groups)(self.user))
         await self.send_sync(self.query_cursor())
 
-    async def sync_frame(self, after: int | None) -> tuple[dict[str, Any], int]:
+    async def sync_frame(self, after: int | None) -> tuple[protocol.Sync, int]:
         frame = await database_sync_to_async(_sync)(self.user, after)
-        return frame, max((n["id"] for n in frame["notifications"]), default=0)
+        return frame, max((n.id for n in frame.notifications), default=0)
 
     async def on_mark_read(self, *, id: int) -> None:
         user = self.require_user("log in to manage notifications")
@@ -70,6 +70,3 @@ class NotificationConsumer(LiveConsumer):
             await self.join_group(group)
         if joined and self.synced:
             await self.send_sync(self.cursor)
-
-    notify_notification = LiveConsumer.forward_stored
-    notify_read = LiveConsumer.forward_frame

@@ -1,29 +1,32 @@
-"""Every frame of the notifications socket, defined once. docs/protocol.md describes them."""
+"""Every frame of the notifications socket, declared once. docs/protocol.md describes them."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import ClassVar
 
 from notifications.models import Notification
 from realtime.protocol import (
     COMMON_SERVER_FRAMES,
-    PING,
     ClientFrame,
+    Id,
+    Payload,
+    Ping,
     ServerFrame,
-    frame_registry,
-    id_field,
-    server_registry,
+    client_frames,
+    server_frames,
 )
 
-CLIENT_FRAMES = frame_registry(
-    PING,
-    ClientFrame("mark_read", {"id": id_field()}),
-    ClientFrame("mark_all_read"),
-)
 
-# Channel-layer event types (handled by NotificationConsumer.notify_<name>).
-EVENT_NOTIFICATION = "notify.notification"
-EVENT_READ = "notify.read"
+class MarkRead(ClientFrame, tag="mark_read"):
+    id: Id
+
+
+class MarkAllRead(ClientFrame, tag="mark_all_read"):
+    pass
+
+
+CLIENT_FRAMES = client_frames(Ping, MarkRead, MarkAllRead)
+
 # A user's auth groups changed: their sockets follow (no frame of its own reaches the page).
 EVENT_MEMBERSHIP = "notify.membership"
 
@@ -44,78 +47,87 @@ def members_group(auth_group_id: int) -> str:
     return f"{MEMBERS_GROUP_PREFIX}{auth_group_id}"
 
 
-def notification_payload(notification: Notification, *, read: bool = False) -> dict[str, Any]:
-    return {
-        "id": notification.pk,
-        "title": notification.title,
-        "body": notification.body,
-        "level": notification.level,
-        "link": notification.link,
-        "created_at": notification.created_at.isoformat(),
-        "read": read,
-        "count": notification.fold_count,
-    }
+# ---------------------------------------------------------------- server frames
 
 
-def notification_frame(
-    notification: Notification,
-    *,
-    again: bool = False,
-    update: bool = False,
-    quiet: bool = False,
-    read: bool = False,
-) -> dict[str, Any]:
+class NotificationData(Payload):
+    id: int
+    title: str
+    body: str
+    level: str
+    link: str
+    created_at: str
+    read: bool
+    count: int
+
+    @classmethod
+    def of(cls, notification: Notification, *, read: bool = False) -> NotificationData:
+        return cls(
+            id=notification.pk,
+            title=notification.title,
+            body=notification.body,
+            level=notification.level,
+            link=notification.link,
+            created_at=notification.created_at.isoformat(),
+            read=read,
+            count=notification.fold_count,
+        )
+
+
+class Sync(ServerFrame, tag="sync"):
+    mode: str
+    notifications: list[NotificationData]
+    unread: int
+
+    @classmethod
+    def of(cls, mode: str, notifications: list[Notification], unread: int) -> Sync:
+        """``notifications`` carry ``is_read`` (the inbox selector's annotation)."""
+        return cls(
+            mode=mode,
+            notifications=[
+                NotificationData.of(n, read=n.is_read)  # type: ignore[attr-defined]  # annotate()
+                for n in notifications
+            ],
+            unread=unread,
+        )
+
+
+class NewNotification(ServerFrame, tag="notification"):
     """``again`` marks a re-delivery (the admin's "send again"): pages show it even if
     they already have it. ``update`` marks a notification that changed (the same id):
     pages replace the one they have. A repeat folded into it (a new title and count) is
     news; a ``quiet`` update is not (what it shows was edited or deleted): pages replace
-    it where they show it and announce nothing. ``read``: whether its recipient has read
-    it (a new or folded one is unread)."""
-    return {
-        "type": "notification",
-        "notification": notification_payload(notification, read=read),
-        "again": again,
-        "update": update,
-        "quiet": quiet,
-    }
+    it where they show it and announce nothing. ``notification.read``: whether its
+    recipient has read it (a new or folded one is unread)."""
+
+    event: ClassVar[str] = "notify.notification"
+    notification: NotificationData
+    again: bool = False
+    update: bool = False
+    quiet: bool = False
+
+    @classmethod
+    def of(
+        cls,
+        notification: Notification,
+        *,
+        again: bool = False,
+        update: bool = False,
+        quiet: bool = False,
+        read: bool = False,
+    ) -> NewNotification:
+        return cls(
+            notification=NotificationData.of(notification, read=read),
+            again=again,
+            update=update,
+            quiet=quiet,
+        )
 
 
-def read_frame(ids: list[int], unread: int) -> dict[str, Any]:
-    return {"type": "read", "ids": ids, "unread": unread}
+class Read(ServerFrame, tag="read"):
+    event: ClassVar[str] = "notify.read"
+    ids: list[int]
+    unread: int
 
 
-# ---------------------------------------------------------------- server frames
-
-NOTIFICATION = {
-    "id": int,
-    "title": str,
-    "body": str,
-    "level": str,
-    "link": str,
-    "created_at": str,
-    "read": bool,
-    "count": int,
-}
-
-SERVER_FRAMES = server_registry(
-    *COMMON_SERVER_FRAMES,
-    ServerFrame("sync", {"mode": str, "notifications": [NOTIFICATION], "unread": int}),
-    ServerFrame(
-        "notification",
-        {"notification": NOTIFICATION, "again": bool, "update": bool, "quiet": bool},
-    ),
-    ServerFrame("read", {"ids": [int], "unread": int}),
-)
-
-
-def sync_frame(mode: str, notifications: list[Notification], unread: int) -> dict[str, Any]:
-    """``notifications`` carry ``is_read`` (the inbox selector's annotation)."""
-    return {
-        "type": "sync",
-        "mode": mode,
-        "notifications": [
-            notification_payload(n, read=n.is_read)  # type: ignore[attr-defined]  # annotate()
-            for n in notifications
-        ],
-        "unread": unread,
-    }
+SERVER_FRAMES = server_frames(*COMMON_SERVER_FRAMES, Sync, NewNotification, Read)

@@ -152,8 +152,8 @@ def _publish(notification: Notification, user_ids: Iterable[int], *, again: bool
         targets = [protocol.GROUP_USERS]
     else:
         targets = [protocol.GROUP_EVERYONE]
-    frame = protocol.notification_frame(notification, again=again)
-    publish_on_commit(targets, protocol.EVENT_NOTIFICATION, frame, cursor=notification.pk)
+    frame = protocol.NewNotification.of(notification, again=again)
+    publish_on_commit(targets, frame, cursor=notification.pk)
 
 
 def notification_membership_changed(*, user_ids: Iterable[int]) -> None:
@@ -161,7 +161,7 @@ def notification_membership_changed(*, user_ids: Iterable[int]) -> None:
     their groups (and catch up on what a new group was sent meanwhile)."""
     targets = [protocol.user_group(pk) for pk in dict.fromkeys(user_ids)]
     if targets:
-        publish_on_commit(targets, protocol.EVENT_MEMBERSHIP, {})
+        publish_on_commit(targets, {}, event=protocol.EVENT_MEMBERSHIP)
 
 
 def times(n: int) -> str:
@@ -217,8 +217,7 @@ def notification_fold(
         earlier.save(update_fields=["fold_count", "title", "body", "link", "subject"])
         publish_on_commit(
             protocol.user_group(user.pk),
-            protocol.EVENT_NOTIFICATION,
-            protocol.notification_frame(earlier, update=True),
+            protocol.NewNotification.of(earlier, update=True),
             cursor=earlier.pk,
         )
     return earlier
@@ -251,8 +250,7 @@ def notification_follow(*, subjects: Iterable[str], body: str) -> int:
             notification = by_id[notification_id]
             publish_on_commit(
                 protocol.user_group(user_id),
-                protocol.EVENT_NOTIFICATION,
-                protocol.notification_frame(
+                protocol.NewNotification.of(
                     notification,
                     update=True,
                     quiet=True,
@@ -276,8 +274,7 @@ def _mark(user: Any, ids: list[int]) -> list[int]:
         if ids:
             publish_on_commit(
                 protocol.user_group(user.pk),
-                protocol.EVENT_READ,
-                protocol.read_frame(ids, selectors.unread_count(user=user)),
+                protocol.Read(ids=ids, unread=selectors.unread_count(user=user)),
             )
     return ids
 

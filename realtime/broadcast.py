@@ -21,10 +21,10 @@ from django.db import transaction
 from common.batching import Batcher
 from common.loops import PerLoop
 from realtime import layercheck, metrics
-from realtime.envelope import BATCH_TYPE, RESYNC_TYPE, is_stale, make_event
+from realtime.envelope import BATCH_TYPE, RESYNC_TYPE, event_of, is_stale, make_event
 from realtime.hub import get_hub
 from realtime.layers import channel_layer
-from realtime.protocol import encode
+from realtime.protocol import ServerFrame, encode
 
 logger = logging.getLogger(__name__)
 
@@ -151,16 +151,17 @@ def _send(events: list[dict[str, Any]]) -> None:
 
 def publish_on_commit(
     group: str | Iterable[str],
-    event_type: str,
-    frame: Mapping[str, Any],
+    frame: ServerFrame | Mapping[str, Any],
     *,
     cursor: int | None = None,
     extra: Mapping[str, Any] | None = None,
+    event: str | None = None,
 ) -> None:
     """Send ``frame`` to ``group`` (or to each of several groups: a notification's
     recipients) once the current transaction commits (now if none). The frame is encoded
     once, whatever the number of groups. A rolled-back transaction sends nothing.
     ``extra`` adds fields to the layer event for the consumers (not to the frame).
+    ``event``: the layer event, if not the frame's own (``ServerFrame.event``).
     """
     if getattr(SyncToAsync.threadlocal, "main_event_loop", None) is None:
         # A command (or other process without the site's loop): it must publish on the
@@ -168,6 +169,7 @@ def publish_on_commit(
         # transaction commits, so a refusal stores nothing.
         layercheck.check_once()
     text = encode(frame)
+    event_type = event_of(frame, event)
     groups = [group] if isinstance(group, str) else list(group)
     events = [make_event(name, event_type, text, cursor, extra) for name in groups]
     transaction.on_commit(partial(_send, events))
@@ -175,15 +177,16 @@ def publish_on_commit(
 
 async def publish_now(
     group: str,
-    event_type: str,
-    frame: Mapping[str, Any],
+    frame: ServerFrame | Mapping[str, Any],
     *,
     extra: Mapping[str, Any] | None = None,
+    event: str | None = None,
 ) -> None:
     """Send now a frame with no database write behind it (typing, presence, an arena's
     tick), or one whose write has committed and whose order among other broadcasts does
-    not matter (a batch of read cursors). ``extra`` as for ``publish_on_commit``."""
-    await _group_send(group, make_event(group, event_type, frame, extra=extra))
+    not matter (a batch of read cursors). ``extra`` and ``event`` as for
+    ``publish_on_commit``."""
+    await _group_send(group, make_event(group, event_of(frame, event), frame, extra=extra))
 
 
 async def publish_batch(group: str, events: list[dict[str, Any]], *, origin: str) -> None:

@@ -29,7 +29,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import parse_qs
@@ -43,23 +43,10 @@ from django.contrib.auth.models import AnonymousUser
 
 from common import logs
 from common.loops import PerLoop
-from realtime import metrics, presence, selectors, services
+from realtime import metrics, presence, protocol, selectors, services
 from realtime.broadcast import published
 from realtime.errors import ActionError, ErrorCode
 from realtime.hub import get_hub
-from realtime.protocol import (
-    COMMON_SERVER_FRAMES,
-    ClientFrame,
-    ServerFrame,
-    ack_frame,
-    ascii_id,
-    closing_frame,
-    encode,
-    error_frame,
-    frame_ref,
-    parse_frame,
-    server_registry,
-)
 from realtime.ratelimit import TokenBucket
 from realtime.registry import new_socket_id
 from realtime.server import admission, drain, patches
@@ -117,9 +104,12 @@ _connect_slots = PerLoop(_slots)
 
 
 class JsonConsumer(AsyncWebsocketConsumer):
-    client_frames: ClassVar[Mapping[str, ClientFrame]] = {}
-    # What the socket may send (checked against everything the test suite receives).
-    server_frames: ClassVar[Mapping[str, ServerFrame]] = server_registry(*COMMON_SERVER_FRAMES)
+    client_frames: ClassVar[protocol.ClientFrames] = protocol.ClientFrames([protocol.Ping])
+    # What the socket may send (checked against everything the test suite receives); a
+    # broadcast of one is forwarded as is if the consumer has no method for its event.
+    server_frames: ClassVar[protocol.ServerFrames] = protocol.ServerFrames(
+        protocol.COMMON_SERVER_FRAMES
+    )
     # Group traffic comes through the hub; no per-socket layer channel (see above).
     channel_layer_alias = None
 
@@ -301,7 +291,9 @@ class JsonConsumer(AsyncWebsocketConsumer):
         self.frames_in += 1
         if not self.rate_limit.take():
             await self.send_error(
-                ErrorCode.RATE_LIMITED, "too many frames; slow down", ref=frame_ref(text_data)
+                ErrorCode.RATE_LIMITED,
+                "too many frames; slow down",
+                ref=protocol.frame_ref(text_data),
             )
             return
         self.in_flight += 1
@@ -315,7 +307,7 @@ class JsonConsumer(AsyncWebsocketConsumer):
         ref: str | None = None
         started = time.monotonic()
         try:
-            spec, fields, ref = parse_frame(text_data, self.client_frames)
+            spec, fields, ref = protocol.parse_frame(text_data, self.client_frames)
             self.frame_ref = ref
             reply = await getattr(self, spec.handler_name)(**fields)
         except ActionError as error:
@@ -331,10 +323,12 @@ class JsonConsumer(AsyncWebsocketConsumer):
         if reply is None:
             if not spec.ack and ref is None:
                 return
-            reply = ack_frame()
+            reply = protocol.Ack()
+        if ref is not None:
+            reply.ref = ref
         # What the action committed is broadcast before it is acknowledged.
         await published()
-        await self.send_frame({**reply, "ref": ref} if ref is not None else reply)
+        await self.send_frame(reply)
         metrics.FRAME_SECONDS.labels(self.app, spec.type).observe(time.monotonic() - started)
 
     async def answer(self, ref: str | None, refusal: ActionError | None = None) -> None:
@@ -346,7 +340,7 @@ class JsonConsumer(AsyncWebsocketConsumer):
         if refusal is not None:
             await self.send_error(refusal.code, refusal.message, ref=ref)
             return
-        await self.send_frame({**ack_frame(), "ref": ref} if ref is not None else ack_frame())
+        await self.send_frame(protocol.Ack() if ref is None else protocol.Ack(ref=ref))
 
     @staticmethod
     def try_again_code() -> int:
@@ -361,7 +355,7 @@ class JsonConsumer(AsyncWebsocketConsumer):
             return
         self.draining = True
         try:
-            await self.send_frame(closing_frame(reason))
+            await self.send_frame(protocol.Closing(reason=reason))
         except Disconnected:
             return
         # From the closing frame on the client sends nothing more: the socket must close
@@ -400,7 +394,7 @@ class JsonConsumer(AsyncWebsocketConsumer):
 
     def query_cursor(self) -> int | None:
         """The ``?after_id=`` a reconnecting client resumes from (None if absent or bad)."""
-        return ascii_id(self.query_param("after_id"))
+        return protocol.ascii_id(self.query_param("after_id"))
 
     @property
     def user(self) -> Any:
@@ -416,14 +410,14 @@ class JsonConsumer(AsyncWebsocketConsumer):
         self.closed_by_server = True  # for the close's log line
         await super().close(code, reason)
 
-    async def send_frame(self, frame: Mapping[str, Any]) -> None:
+    async def send_frame(self, frame: protocol.ServerFrame) -> None:
         metrics.FRAMES_OUT.labels(self.app).inc()
         self.frames_out += 1
-        await self.send(text_data=encode(frame))
+        await self.send(text_data=protocol.encode(frame))
 
     async def send_error(self, code: ErrorCode, message: str, *, ref: str | None = None) -> None:
         metrics.REFUSED.labels(self.app, code.value).inc()
-        await self.send_frame(error_frame(code, message, ref))
+        await self.send_frame(protocol.error_frame(code, message, ref))
 
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:
         if hasattr(self, "app"):  # connected (not refused by a middleware)
@@ -536,6 +530,8 @@ class JsonConsumer(AsyncWebsocketConsumer):
             return
         self.frames_out += 1
         handler = getattr(self, event["type"].replace(".", "_"), None)
+        if handler is None and event["type"] in self.server_frames.events:
+            handler = self.forward_declared
         if handler is None:
             logger.error("%s has no handler for %s", type(self).__name__, event["type"])
             return
@@ -585,8 +581,12 @@ class JsonConsumer(AsyncWebsocketConsumer):
         """Broadcast handler: relay a frame encoded once by ``realtime.broadcast``."""
         await self.send(text_data=event["frame"])
 
-    async def on_ping(self) -> dict[str, Any]:
-        return {"type": "pong"}
+    async def forward_declared(self, event: dict[str, Any]) -> None:
+        """A broadcast of a declared frame, for which the consumer has no method."""
+        await self.forward_frame(event)
+
+    async def on_ping(self) -> protocol.Pong:
+        return protocol.Pong()
 
 
 class NotFoundConsumer(AsyncWebsocketConsumer):

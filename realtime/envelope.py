@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 
-from realtime.protocol import encode
+from realtime.protocol import ServerFrame, encode
 
 # What a hub hands its sockets when broadcasts were lost: each resyncs from its cursor.
 RESYNC_TYPE = "rt.resync"
@@ -32,10 +32,18 @@ def is_stale(event: dict[str, Any]) -> bool:
 PING_TYPE = "rt.ping"
 
 
+def event_of(frame: ServerFrame | Mapping[str, Any], event: str | None = None) -> str:
+    """The layer event carrying ``frame``: ``event`` if given, else the frame's own."""
+    event = event or getattr(frame, "event", None)
+    if event is None:
+        raise ValueError(f"{type(frame).__name__} is not broadcast (it declares no event)")
+    return event
+
+
 def make_event(
     group: str,
     event_type: str,
-    frame: Mapping[str, Any] | str,
+    frame: ServerFrame | Mapping[str, Any] | str,
     cursor: int | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:

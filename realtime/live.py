@@ -26,6 +26,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from common.loops import PerLoop
 from realtime.consumers import CLOSE_SERVER_ERROR, JsonConsumer
+from realtime.protocol import ServerFrame
 
 T = TypeVar("T")
 
@@ -144,7 +145,7 @@ class LiveConsumer(JsonConsumer):
             await self.join_group(group)
         self.joined_at = time.monotonic()
 
-    async def sync_frame(self, after: int | None) -> tuple[dict[str, Any], int]:
+    async def sync_frame(self, after: int | None) -> tuple[ServerFrame, int]:
         """The app's sync frame after the cursor, and the cursor it covers up to: the
         newest id (or version) it carries, or the newest change it includes."""
         raise NotImplementedError
@@ -190,6 +191,12 @@ class LiveConsumer(JsonConsumer):
             # many since: closed to be retried, it resumes from its cursor and has them
             # all (the page's own gap check would have reopened it long before).
             await self.close(code=CLOSE_SERVER_ERROR)
+
+    async def forward_declared(self, event: dict[str, Any]) -> None:
+        if "cursor" in event:
+            await self.forward_stored(event)
+        else:
+            await self.forward_frame(event)
 
     def note_gap(self) -> None:
         if self.gap_cursor is None:

@@ -19,7 +19,7 @@ import secrets
 from typing import Any
 
 from realtime.broadcast import publish_on_commit
-from realtime.protocol import closing_frame
+from realtime.protocol import Closing
 
 EVENT_CLOSE = "rt.close"
 SESSION_ID_KEY = "_rt_session_id"
@@ -56,9 +56,9 @@ def sockets_close(
 ) -> None:
     """Close the user's sockets (but those of ``keep_session``), or one session's, on
     every process, after commit. Sessions are given by ``session_id``."""
-    frame = closing_frame(reason)
+    frame = Closing(reason=reason)
     if user_id is not None:
         keep = {"keep": session_group(keep_session)} if keep_session else {}
-        publish_on_commit(user_group(user_id), EVENT_CLOSE, frame, extra=keep)
+        publish_on_commit(user_group(user_id), frame, event=EVENT_CLOSE, extra=keep)
     if session:
-        publish_on_commit(session_group(session), EVENT_CLOSE, frame)
+        publish_on_commit(session_group(session), frame, event=EVENT_CLOSE)

@@ -18,13 +18,14 @@ import time
 import urllib.request
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import msgspec
 import pytest
 import redis
 import websockets
@@ -37,7 +38,7 @@ from django.test import Client
 
 from chat.models import Room
 from common import embedded_redis
-from realtime.protocol import ServerFrame, frame_problems
+from realtime.protocol import ServerFrames
 
 ROOT = Path(__file__).resolve().parent.parent
 ORIGIN = "http://localhost"
@@ -165,7 +166,7 @@ def login_cookie(transactional_db: None) -> Callable[[Any], str]:
 FRAMES_SEEN: set[tuple[str, str]] = set()
 
 
-def declared_frames(path: str) -> tuple[str, Mapping[str, ServerFrame]]:
+def declared_frames(path: str) -> tuple[str, ServerFrames]:
     """The consumer serving ``path`` (a /ws/ URL), and the server frames it declares."""
     from rtsite.routing import websocket_urlpatterns
 
@@ -177,11 +178,15 @@ def declared_frames(path: str) -> tuple[str, Mapping[str, ServerFrame]]:
     raise AssertionError(f"no socket at {path}")
 
 
-def checked(frame: dict[str, Any], socket: tuple[str, Mapping[str, ServerFrame]]) -> None:
+def checked(frame: dict[str, Any], socket: tuple[str, ServerFrames]) -> None:
     """Fail the test when a server frame is not as its socket declares it."""
     name, frames = socket
-    problems = frame_problems(frame, frames)
-    assert not problems, f"{name} sent a frame unlike its declaration: {problems}: {frame}"
+    try:
+        msgspec.convert(frame, frames.union, strict=True)
+    except msgspec.ValidationError as error:
+        raise AssertionError(
+            f"{name} sent a frame unlike its declaration: {error}: {frame}"
+        ) from None
     FRAMES_SEEN.add((name, frame["type"]))
 
 
@@ -527,7 +532,7 @@ async def ws_connect(
 
 
 # The declarations of each real client's socket, for ws_next.
-_real_sockets: weakref.WeakKeyDictionary[Any, tuple[str, Mapping[str, ServerFrame]]] = (
+_real_sockets: weakref.WeakKeyDictionary[Any, tuple[str, ServerFrames]] = (
     weakref.WeakKeyDictionary()
 )
 

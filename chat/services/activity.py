@@ -31,7 +31,7 @@ async def presence_announce(*, room: Room, user: Any, change: presence.Change) -
     )
     # A join and a leave of the same user within one window cancel out.
     if went.pop(user.pk, None) is None:
-        came[user.pk] = protocol.user_payload(user)
+        came[user.pk] = protocol.user_of(user)
     arrivals.online = change.online
 
 
@@ -47,8 +47,8 @@ class _Arrivals:
     """
 
     room: Room | None = None
-    joined: dict[int, dict[str, Any]] = field(default_factory=dict)
-    left: dict[int, dict[str, Any]] = field(default_factory=dict)
+    joined: dict[int, protocol.User] = field(default_factory=dict)
+    left: dict[int, protocol.User] = field(default_factory=dict)
     online: int = 0
 
 
@@ -64,15 +64,14 @@ async def _announce(_room_id: int, arrivals: _Arrivals) -> None:
     if arrivals.joined or arrivals.left:
         await publish_now(
             protocol.room_group(room.pk),
-            protocol.EVENT_PRESENCE,
-            protocol.presence_frame(
-                list(arrivals.joined.values()), list(arrivals.left.values()), arrivals.online
+            protocol.Presence(
+                joined=list(arrivals.joined.values()),
+                left=list(arrivals.left.values()),
+                online_count=arrivals.online,
             ),
         )
     await publish_now(
-        protocol.LOBBY_GROUP,
-        protocol.EVENT_ROOM_ONLINE,
-        protocol.room_online_frame(room.slug, arrivals.online),
+        protocol.LOBBY_GROUP, protocol.RoomOnline(slug=room.slug, online=arrivals.online)
     )
 
 
@@ -119,6 +118,5 @@ async def typing_start(*, room: Room, user: Any) -> None:
     timeout = settings.CHAT_TYPING_TIMEOUT_SECONDS
     await publish_now(
         protocol.room_group(room.pk),
-        protocol.EVENT_TYPING,
-        protocol.typing_frame(protocol.user_payload(user), int(timeout * 1000)),
+        protocol.TypingNow(user=protocol.user_of(user), expires_in=int(timeout * 1000)),
     )

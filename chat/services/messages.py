@@ -115,16 +115,19 @@ def message_post(*, room: Room, author: Any, body: str, nonce: str = "") -> Mess
         room_prune_locked(room)
         publish_on_commit(
             protocol.room_group(room.pk),
-            protocol.EVENT_MESSAGE,
-            protocol.message_frame(message),
+            protocol.NewMessage(message=protocol.MessageData.of(message)),
             cursor=message.seq,
         )
         mentioned = mentions_notify(message) if "@" in body else []
         # The room list's unread and mention counts, kept live without a write per member.
         publish_on_commit(
             protocol.ACTIVITY_GROUP,
-            protocol.EVENT_ACTIVITY,
-            protocol.activity_frame(room.slug, message, [user.pk for user in mentioned]),
+            protocol.RoomActivity(
+                slug=room.slug,
+                id=message.pk,
+                author_id=message.author_id,
+                mentions=[user.pk for user in mentioned],
+            ),
         )
     return message
 
@@ -153,8 +156,7 @@ def _own_message(room: Room, user: Any, message_id: int, *, what: str) -> Messag
 def _publish_update(message: Message) -> None:
     publish_on_commit(
         protocol.room_group(message.room_id),
-        protocol.EVENT_UPDATED,
-        protocol.updated_frame(message),
+        protocol.MessageUpdated(message=protocol.MessageData.of(message)),
         cursor=message.seq,
     )
 
@@ -233,8 +235,7 @@ def message_delete(*, messages: Iterable[Message]) -> int:
             deleted += len(gone)
             publish_on_commit(
                 protocol.room_group(room_id),
-                protocol.EVENT_DELETED,
-                protocol.deleted_frame(gone, room.seq),
+                protocol.MessagesDeleted(ids=gone, seq=room.seq),
                 cursor=room.seq,
                 extra={"steps": len(gone)},  # one step of the room's seq per message
             )

@@ -99,8 +99,7 @@ def read_marks(
                 if publish:
                     publish_on_commit(
                         protocol.user_group(user_id),
-                        protocol.EVENT_READ,
-                        protocol.read_frame(slugs[room_id], counts),
+                        protocol.Read.of(slugs[room_id], counts),
                     )
     return moved
 
@@ -114,8 +113,7 @@ async def _publish_reads(moved: dict[tuple[int, int], Unread], slugs: dict[int, 
     for (user_id, room_id), counts in moved.items():
         await publish_now(
             protocol.user_group(user_id),
-            protocol.EVENT_READ,
-            protocol.read_frame(slugs[room_id], counts),
+            protocol.Read.of(slugs[room_id], counts),
         )
         await asyncio.sleep(gap)
 

@@ -94,7 +94,6 @@ def user_unmute(*, room: Room, user: Any) -> bool:
 def _publish_muted(room: Room, user: Any, *, muted: bool) -> None:
     publish_on_commit(
         protocol.user_group(user.pk),
-        protocol.EVENT_MUTED,
-        protocol.muted_frame(room.slug, muted),
+        protocol.Muted(room=room.slug, muted=muted),
         extra={"room_id": room.pk, "muted": muted},
     )

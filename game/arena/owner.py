@@ -41,7 +41,9 @@ from game.arena.world import (
 )
 from realtime import presence
 from realtime.broadcast import make_event, publish_now
+from realtime.envelope import event_of
 from realtime.hub import get_hub
+from realtime.protocol import ServerFrame
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +90,7 @@ class ArenaOwner:
         self.snapshot_due = True
         self.last_snapshot = 0.0
         self.spectators = 0
-        self.listed: dict[str, Any] | None = None
+        self.listed: protocol.ArenaSummary | None = None
         self.outbox: list[dict[str, Any]] = []  # events for the next flush
         self.busy: asyncio.Task[None] | None = None  # a round starting, or closing
         self.tasks: list[asyncio.Task[None]] = []
@@ -107,7 +109,7 @@ class ArenaOwner:
         if self.meta.phase == RESULTS and not self.meta.stored:
             self.store_results()  # the last owner died before the results were stored
         self.snapshot_due = True
-        self.queue(protocol.EVENT_ARENA_WORLD, self.world_frame())
+        self.queue(self.world_frame())
         get_hub().attach(input_group(self.arena_id), self)
         self.tasks.append(spawn(self.watch(), name=f"arena-{self.arena_id}-watch"))
 
@@ -263,10 +265,10 @@ class ArenaOwner:
                     self.meta.phase_ends = 0.0
                     self.meta.results = None
                     self.snapshot_due = True
-                    self.queue(protocol.EVENT_ARENA_WORLD, self.world_frame())
+                    self.queue(self.world_frame())
             elif changed and not starting:
                 # No ticks between rounds: who plays next is said at once, in a world.
-                self.queue(protocol.EVENT_ARENA_WORLD, self.world_frame())
+                self.queue(self.world_frame())
         applied, self.applied = self.applied, []
         return entry, self.snapshot(now), " ".join(applied)
 
@@ -305,7 +307,7 @@ class ArenaOwner:
             left={p: name for p, name in leaves.items() if before.snake(p) is not None},
             refused=refused,
         )
-        self.queue(protocol.EVENT_ARENA_TICK, frame, applied=self.applied)
+        self.queue(frame, applied=self.applied)
         # Joins and leaves are not in the log: a snapshot follows them (snapshot_due).
         entry = json.dumps([self.state.tick, {str(p): d for p, d in turns.items()}, acks])
         if not self.meta.names or now >= self.meta.phase_ends:
@@ -326,9 +328,7 @@ class ArenaOwner:
         events, self.outbox = self.outbox, []
         return events
 
-    def queue(
-        self, event_type: str, frame: dict[str, Any], *, applied: list[str] | None = None
-    ) -> None:
+    def queue(self, frame: ServerFrame, *, applied: list[str] | None = None) -> None:
         # The sockets keep their place (epoch, round, phase, tick) and whether their user
         # plays, and answer the turns they sent with a tag: applied by this tick, or
         # refused since the last event.
@@ -343,10 +343,10 @@ class ArenaOwner:
             extra["applied"] = list(applied)
         if self.dropped:
             extra["dropped"], self.dropped = self.dropped, []
-        self.outbox.append(make_event(self.group, event_type, frame, extra=extra))
+        self.outbox.append(make_event(self.group, event_of(frame), frame, extra=extra))
 
-    def world_frame(self) -> dict[str, Any]:
-        return protocol.arena_world_frame(world_payload(self.meta, self.state))
+    def world_frame(self) -> protocol.WorldFrame:
+        return protocol.WorldFrame(world=world_payload(self.meta, self.state))
 
     def _start(self, work: Any) -> None:
         self.busy = spawn(work, name=f"arena-{self.arena_id}-busy")
@@ -378,7 +378,7 @@ class ArenaOwner:
         self.meta.results = None
         self.meta.by_staff = False
         self.snapshot_due = True
-        self.queue(protocol.EVENT_ARENA_WORLD, self.world_frame())
+        self.queue(self.world_frame())
 
     def end_round(self) -> None:
         self.meta.phase = RESULTS
@@ -387,12 +387,12 @@ class ArenaOwner:
         self.meta.stored = False
         self.snapshot_due = True
         self.store_results()
-        frame = protocol.arena_over_frame(
-            round_number=self.meta.round_number,
-            results=self.meta.results,
+        frame = protocol.RoundOver(
+            round=self.meta.round_number,
+            results=[protocol.ArenaResult(**row) for row in self.meta.results],
             next_in=settings.ARENA_RESULTS_SECONDS,
         )
-        self.queue(protocol.EVENT_ARENA_OVER, frame)
+        self.queue(frame)
 
     def store_results(self) -> None:
         meta, ticks = self.meta, self.state.tick
@@ -413,7 +413,7 @@ class ArenaOwner:
 
     async def close(self, reason: str) -> None:
         await database_sync_to_async(services.arena_close)(arena_id=self.arena_id)
-        self.queue(protocol.EVENT_ARENA_CLOSED, protocol.arena_closed_frame(reason))
+        self.queue(protocol.Closed(reason=reason))
         await self.host.publish(self.take_outbox())
         with contextlib.suppress(Exception):
             await get_async_redis().hdel(info_key(), str(self.arena_id))
@@ -479,8 +479,4 @@ class ArenaOwner:
         )
         if summary != self.listed and not self.private:
             self.listed = summary
-            await publish_now(
-                protocol.LOBBY_GROUP,
-                protocol.EVENT_LOBBY_ARENA,
-                protocol.lobby_arena_frame(summary),
-            )
+            await publish_now(protocol.LOBBY_GROUP, protocol.ArenaListed(arena=summary))

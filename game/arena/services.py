@@ -28,7 +28,7 @@ from realtime.errors import ActionError, ErrorCode
 # process running the arena, which applies them at its next tick.
 
 
-def _arena_summary(arena: Arena, players: int = 0, spectators: int = 0) -> dict[str, Any]:
+def _arena_summary(arena: Arena, players: int = 0, spectators: int = 0) -> protocol.ArenaSummary:
     return protocol.arena_summary(
         arena_id=arena.pk,
         name=arena.name,
@@ -84,8 +84,7 @@ def arena_create(*, user: Any, private: bool = False) -> Arena:
         if not private:
             publish_on_commit(
                 protocol.LOBBY_GROUP,
-                protocol.EVENT_LOBBY_ARENA,
-                protocol.lobby_arena_frame(_arena_summary(arena)),
+                protocol.ArenaListed(arena=_arena_summary(arena)),
             )
     return arena
 
@@ -109,14 +108,14 @@ def arena_quick_play(*, user: Any) -> Arena:
         return arena_create(user=user)
 
 
-def arena_summaries(arenas: list[Arena]) -> list[dict[str, Any]]:
+def arena_summaries(arenas: list[Arena]) -> list[protocol.ArenaSummary]:
     """The lobby's lines for these arenas, with what their owners last said of them."""
     info = arena_store.read_info_sync([a.pk for a in arenas])
     rows = []
     for arena in arenas:
         said = info.get(arena.pk, {})
         summary = _arena_summary(arena, said.get("players", 0), said.get("spectators", 0))
-        summary["phase"] = said.get("phase", arena_world.WAITING)
+        summary.phase = said.get("phase", arena_world.WAITING)
         rows.append(summary)
     return rows
 
@@ -168,8 +167,7 @@ def arena_close(*, arena_id: int) -> bool:
         if not arena.private:
             publish_on_commit(
                 protocol.LOBBY_GROUP,
-                protocol.EVENT_LOBBY_ARENA_REMOVED,
-                protocol.lobby_arena_removed_frame(arena.pk),
+                protocol.ArenaRemoved(id=arena.pk),
             )
     return True
 

@@ -9,7 +9,8 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 
-from game import snake
+from game import protocol, snake
+from realtime.protocol import User
 
 logger = logging.getLogger(__name__)
 
@@ -59,37 +60,38 @@ class Meta:
         return cls(**data)
 
 
-def world_payload(meta: Meta, state: snake.State) -> dict[str, Any]:
+def world_payload(meta: Meta, state: snake.State) -> protocol.World:
     """The whole world, as the sync and world frames carry it."""
-    return {
-        "epoch": meta.epoch,
-        "tick": state.tick,
-        "tick_ms": round(tick_seconds() * 1000, 3),
-        "phase": meta.phase,
-        "round": meta.round_number,
-        "ends_in": round(max(0.0, meta.phase_ends - time.time()), 3) if meta.phase_ends else 0.0,
-        "width": state.config.width,
-        "height": state.config.height,
-        "respawn_ticks": state.config.respawn_ticks,
-        "snakes": [_snake_payload(s, state.tick) for s in state.snakes],
-        "food": [list(cell) for cell in state.food],
-        "players": [{"id": pid, "username": name} for pid, name in sorted(meta.names.items())],
-        "acks": [[pid, seq] for pid, seq in sorted(meta.acks.items())],
-        "results": meta.results,
-    }
+    results = meta.results
+    return protocol.World(
+        epoch=meta.epoch,
+        tick=state.tick,
+        tick_ms=round(tick_seconds() * 1000, 3),
+        phase=meta.phase,
+        round=meta.round_number,
+        ends_in=round(max(0.0, meta.phase_ends - time.time()), 3) if meta.phase_ends else 0.0,
+        width=state.config.width,
+        height=state.config.height,
+        respawn_ticks=state.config.respawn_ticks,
+        snakes=[_snake_payload(s, state.tick) for s in state.snakes],
+        food=[list(cell) for cell in state.food],
+        players=[User(id=pid, username=name) for pid, name in sorted(meta.names.items())],
+        acks=[[pid, seq] for pid, seq in sorted(meta.acks.items())],
+        results=None if results is None else [protocol.ArenaResult(**row) for row in results],
+    )
 
 
-def _snake_payload(s: snake.Snake, tick: int) -> dict[str, Any]:
-    return {
-        "player": s.player,
-        "body": [list(cell) for cell in s.body],
-        "direction": s.direction,
-        "alive": s.alive,
-        "respawn_in": 0 if s.alive else max(0, s.respawn_at - tick),
-        "score": s.score,
-        "kills": s.kills,
-        "deaths": s.deaths,
-    }
+def _snake_payload(s: snake.Snake, tick: int) -> protocol.ArenaSnake:
+    return protocol.ArenaSnake(
+        player=s.player,
+        body=[list(cell) for cell in s.body],
+        direction=s.direction,
+        alive=s.alive,
+        respawn_in=0 if s.alive else max(0, s.respawn_at - tick),
+        score=s.score,
+        kills=s.kills,
+        deaths=s.deaths,
+    )
 
 
 def tick_frame(
@@ -102,29 +104,29 @@ def tick_frame(
     joined: list[int],
     left: dict[int, str],
     refused: list[int],
-) -> dict[str, Any]:
-    frame: dict[str, Any] = {"type": "tick", "t": state.tick, "e": meta.epoch}
+) -> protocol.Tick:
+    frame = protocol.Tick(t=state.tick, e=meta.epoch)
     if events.moved:
-        frame["moved"] = [[p, x, y, int(dropped)] for p, (x, y), dropped in events.moved]
+        frame.moved = [[p, x, y, int(dropped)] for p, (x, y), dropped in events.moved]
     if events.died:
-        frame["died"] = [[p, killer] for p, killer in events.died]
+        frame.died = [[p, killer] for p, killer in events.died]
     if events.spawned:
-        frame["spawned"] = [_snake_payload(s, state.tick) for s in events.spawned]
+        frame.spawned = [_snake_payload(s, state.tick) for s in events.spawned]
     if events.eaten:
-        frame["eaten"] = [list(cell) for cell in events.eaten]
+        frame.eaten = [list(cell) for cell in events.eaten]
     if events.placed:
-        frame["food"] = [list(cell) for cell in events.placed]
+        frame.food = [list(cell) for cell in events.placed]
     if scores := snake.score_changes(before, state):
-        frame["scores"] = scores
+        frame.scores = scores
     if acks:
-        frame["acks"] = acks
+        frame.acks = acks
     # Both name the players as the world's "players" does.
     if joined:
-        frame["joined"] = [{"id": p, "username": meta.names.get(p, "?")} for p in joined]
+        frame.joined = [User(id=p, username=meta.names.get(p, "?")) for p in joined]
     if left:
-        frame["left"] = [{"id": p, "username": name} for p, name in left.items()]
+        frame.left = [User(id=p, username=name) for p, name in left.items()]
     if refused:
-        frame["refused"] = refused
+        frame.refused = refused
     return frame
 
 

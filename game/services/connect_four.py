@@ -98,20 +98,15 @@ def _publish(game: Game, *, last: list[int] | None = None, lobby: bool = True) -
     game.save()
     publish_on_commit(
         protocol.game_group(game.pk),
-        protocol.EVENT_STATE,
-        protocol.state_frame(game, last),
+        protocol.State(game=protocol.GameData.of(game), last=last),
         cursor=game.version,
     )
     if game.private or not (lobby or game.status != Status.ACTIVE):
         return
     if game.status in (Status.WAITING, Status.ACTIVE):
-        publish_on_commit(protocol.LOBBY_GROUP, protocol.EVENT_LOBBY, protocol.lobby_frame(game))
+        publish_on_commit(protocol.LOBBY_GROUP, protocol.Listed(game=protocol.Summary.of(game)))
     else:
-        publish_on_commit(
-            protocol.LOBBY_GROUP,
-            protocol.EVENT_LOBBY_REMOVED,
-            protocol.lobby_removed_frame(game.pk),
-        )
+        publish_on_commit(protocol.LOBBY_GROUP, protocol.Removed(id=game.pk))
 
 
 def _player_number(game: Game, user: Any) -> int:

@@ -37,7 +37,7 @@ async def test_sent_after_commit_encoded_once() -> None:
 
     def work() -> None:
         with transaction.atomic():
-            publish_on_commit("test.realtime.commit", "test.event", {"type": "x", "n": 1})
+            publish_on_commit("test.realtime.commit", {"type": "x", "n": 1}, event="test.event")
             # Still inside the transaction: nothing has left yet.
             seen_inside.append(async_to_sync(_receive)(channel, 0.3))
 
@@ -54,7 +54,7 @@ async def test_nothing_sent_on_rollback() -> None:
 
     def work() -> None:
         with transaction.atomic():
-            publish_on_commit("test.realtime.rollback", "test.event", {"type": "x"})
+            publish_on_commit("test.realtime.rollback", {"type": "x"}, event="test.event")
             raise RuntimeError("roll back")
 
     with pytest.raises(RuntimeError):
@@ -74,7 +74,7 @@ async def test_layer_failure_after_commit_is_logged_not_raised(
 
     def work() -> None:
         with transaction.atomic():
-            publish_on_commit("test.realtime.fail", "test.event", {"type": "x"})
+            publish_on_commit("test.realtime.fail", {"type": "x"}, event="test.event")
 
     await database_sync_to_async(work)()
     # Sent (and failed) on the loop, after the database thread went on.
@@ -100,7 +100,7 @@ async def test_database_thread_does_not_wait_for_redis(monkeypatch: pytest.Monke
 
     def work(n: int) -> None:
         with transaction.atomic():
-            publish_on_commit("test.realtime.order", "test.event", {"type": "x", "n": n})
+            publish_on_commit("test.realtime.order", {"type": "x", "n": n}, event="test.event")
 
     # Both commits return while Redis is still "slow"; the events then leave in order.
     for n in (1, 2, 3):
@@ -127,7 +127,7 @@ async def test_one_frame_to_many_groups_is_encoded_once(monkeypatch: pytest.Monk
     def work() -> None:
         with transaction.atomic():
             groups = [f"test.realtime.many.{i}" for i in range(3)]
-            publish_on_commit(groups, "test.event", {"type": "x", "n": 7}, cursor=7)
+            publish_on_commit(groups, {"type": "x", "n": 7}, event="test.event", cursor=7)
 
     await database_sync_to_async(work)()
     events = [await _receive(channel) for channel in channels]
@@ -160,6 +160,6 @@ async def test_an_action_is_acked_only_once_its_broadcast_has_left(
         await ws.next("sync")
         await ws.send({"type": "message.send", "body": "hello", "ref": "m1"})
         assert (await ws.next("ack"))["ref"] == "m1"
-        committed = [t for t in handed_over if t != chat_protocol.EVENT_PRESENCE]
-        assert committed == [chat_protocol.EVENT_MESSAGE, chat_protocol.EVENT_ACTIVITY]
+        committed = [t for t in handed_over if t != chat_protocol.Presence.event]
+        assert committed == [chat_protocol.NewMessage.event, chat_protocol.RoomActivity.event]
         await ws.next("message")

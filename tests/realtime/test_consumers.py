@@ -105,7 +105,7 @@ async def test_event_handler_exception_does_not_kill_socket(
     async def broken(self: Any, event: dict[str, Any]) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(ChatRoomConsumer, "chat_typing", broken)
+    monkeypatch.setattr(ChatRoomConsumer, "chat_typing", broken, raising=False)
     async with open_socket(f"/ws/chat/{room.slug}/") as ws:
         await ws.next("sync")
         await services.typing_start(room=room, user=typist)

@@ -1,4 +1,4 @@
-"""Server frames are declared with their shapes (each app's protocol.py), the suite checks
+"""Server frames are declared as typed structs (each app's protocol.py), the suite checks
 every frame it receives against them (tests/conftest.py), and docs/protocol.md documents
 exactly the declared frames of each socket, both ways."""
 
@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,16 @@ from chat.consumers import ChatRoomConsumer, RoomListConsumer
 from game.consumers import ArenaConsumer, GameConsumer, LobbyConsumer
 from notifications.consumers import NotificationConsumer
 from realtime.consumers import JsonConsumer
-from realtime.protocol import COMMON_SERVER_FRAMES, Maybe, ServerFrame, frame_problems
+from realtime.protocol import (
+    COMMON_SERVER_FRAMES,
+    UNSET,
+    Payload,
+    ServerFrame,
+    UnsetType,
+    frame_type,
+    server_frames,
+)
+from tests.conftest import checked
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 SOCKETS: dict[str, type[JsonConsumer]] = {
@@ -24,18 +34,25 @@ SOCKETS: dict[str, type[JsonConsumer]] = {
     "Game:": GameConsumer,
     "Snake arena": ArenaConsumer,
 }
-COMMON = {frame.type for frame in COMMON_SERVER_FRAMES}
+COMMON = {frame_type(frame) for frame in COMMON_SERVER_FRAMES}
+
+
+class Who(Payload):
+    id: int
+
+
+class X(ServerFrame, tag="x"):
+    n: int
+    who: Who | None
+    ids: list[int]
+    extra: str | UnsetType = UNSET
 
 
 def test_shapes_are_checked() -> None:
-    frames = {
-        "x": ServerFrame(
-            "x", {"n": int, "who": ({"id": int}, None), "ids": [int], "extra": Maybe(str)}
-        )
-    }
-    good = {"type": "x", "n": 1, "who": None, "ids": [1, 2], "ref": "r"}
-    assert frame_problems(good, frames) == []
-    assert frame_problems({**good, "who": {"id": 3}, "extra": "e"}, frames) == []
+    frames = ("Test", server_frames(X))
+    good: dict[str, Any] = {"type": "x", "n": 1, "who": None, "ids": [1, 2], "ref": "r"}
+    checked(good, frames)
+    checked({**good, "who": {"id": 3}, "extra": "e"}, frames)
     bad = [
         {**good, "n": "1"},  # wrong type
         {**good, "n": True},  # a bool is not an id
@@ -43,10 +60,12 @@ def test_shapes_are_checked() -> None:
         {**good, "who": {"id": 3, "name": "x"}},  # undeclared nested field
         {**good, "surprise": 1},  # undeclared field
         {k: v for k, v in good.items() if k != "n"},  # missing field
+        {**good, "extra": None},  # may be absent, not null
         {"type": "y"},  # undeclared frame type
     ]
     for frame in bad:
-        assert frame_problems(frame, frames), frame
+        with pytest.raises(AssertionError):
+            checked(frame, frames)
 
 
 def sections() -> dict[str, str]:

@@ -222,7 +222,7 @@ async def test_a_rooms_sockets_resyncing_together_share_one_read_while_posts_go_
         real_send = layer.group_send
 
         async def late(group: str, event: dict[str, Any]) -> None:
-            first_post = event.get("type") == chat_protocol.EVENT_MESSAGE and not reads[1:]
+            first_post = event.get("type") == chat_protocol.NewMessage.event and not reads[1:]
             late_by = 60 if first_post else 0
             await real_send(group, {**event, "at": event["at"] - late_by})
 
@@ -275,7 +275,7 @@ async def test_a_deletion_during_a_shared_resync_comes_after_the_sync(
         real_send = layer.group_send
 
         async def first_late(group: str, event: dict[str, Any]) -> None:
-            late_by = 60 if not reads and event.get("type") == chat_protocol.EVENT_MESSAGE else 0
+            late_by = 60 if not reads and event.get("type") == chat_protocol.NewMessage.event else 0
             await real_send(group, {**event, "at": event["at"] - late_by})
 
         monkeypatch.setattr(layer, "group_send", first_late)
@@ -393,7 +393,7 @@ async def test_first_joins_at_once_go_to_redis_in_one_pipeline(
 async def realtime_publish(group: str) -> None:
     from realtime.broadcast import publish_now
 
-    await publish_now(group, "test.event", {"type": "x"})
+    await publish_now(group, {"type": "x"}, event="test.event")
 
 
 async def test_the_epoch_moves_with_each_delivery_gap_and_membership() -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from realtime.protocol import ClientFrame
+from realtime.protocol import ClientSpec
 
 JSON_SCALARS = st.one_of(
     st.none(),
@@ -39,7 +39,7 @@ def _wrong_for(kind: type) -> st.SearchStrategy[Any]:
     )
 
 
-def bad_frames(frames: Mapping[str, ClientFrame]) -> st.SearchStrategy[str]:
+def bad_frames(frames: Mapping[str, ClientSpec]) -> st.SearchStrategy[str]:
     known = sorted(frames)
     with_fields = [f for f in frames.values() if f.fields]
     not_json = st.text(max_size=60).filter(lambda t: not _is_json_object(t))
@@ -58,7 +58,7 @@ def bad_frames(frames: Mapping[str, ClientFrame]) -> st.SearchStrategy[str]:
     strategies = [not_json, not_object, no_type.map(json.dumps), bad_type, deep, bad_utf8]
     if with_fields:
 
-        def wrong_field(spec: ClientFrame) -> st.SearchStrategy[str]:
+        def wrong_field(spec: ClientSpec) -> st.SearchStrategy[str]:
             names = sorted(spec.fields)
             return (
                 st.sampled_from(names)
@@ -81,13 +81,13 @@ def _is_json_object(text: str) -> bool:
         return False
 
 
-def _invalid_for(text: str, spec: ClientFrame) -> bool:
+def _invalid_for(text: str, spec: ClientSpec) -> bool:
     """A wrong value for an optional field that is null is simply absent: not bad."""
     data = json.loads(text)
     return any(data.get(name) is not None for name in spec.fields)
 
 
-def stream(frames: Mapping[str, ClientFrame], count: int, seed: int) -> Iterator[str]:
+def stream(frames: Mapping[str, ClientSpec], count: int, seed: int) -> Iterator[str]:
     """``count`` bad frames from a seeded generator (deterministic, fast)."""
     rng = random.Random(seed)
     known = sorted(frames)

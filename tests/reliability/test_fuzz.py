@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,7 +19,7 @@ from game import protocol as game_protocol
 from game import services as game_services
 from notifications import protocol as notification_protocol
 from realtime.errors import ActionError
-from realtime.protocol import ClientFrame, parse_frame
+from realtime.protocol import ClientFrames, parse_frame
 from tests.conftest import open_socket, session_cookie
 from tests.reliability import badframes
 from tests.reliability.figures import report
@@ -27,7 +27,7 @@ from tests.reliability.figures import report
 # `make chaos` sets RT_FUZZ_FRAMES=10000; CI runs a smaller, equally varied sample.
 FRAMES_PER_SOCKET = int(os.environ.get("RT_FUZZ_FRAMES", "2000"))
 
-REGISTRIES: dict[str, Mapping[str, ClientFrame]] = {
+REGISTRIES: dict[str, ClientFrames] = {
     "chat room": chat_protocol.ROOM_CLIENT_FRAMES,
     "chat list": chat_protocol.LOBBY_CLIENT_FRAMES,
     "notifications": notification_protocol.CLIENT_FRAMES,
