@@ -102,9 +102,12 @@ format: install
 bench: install
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
-# static/realtime/protocol.js from the frame declarations (rtsite/protocol_docs.py).
-protocol:
-	DEBUG=false SECRET_KEY=$${SECRET_KEY:-protocol-only-key} $(BIN)/python -m rtsite.protocol_docs
+# What is generated from the frame declarations (realtime/protocol_docs.py):
+# static/realtime/protocol.js and docs/protocol.md's frame tables. A Redis URL nothing
+# connects to: setting Django up starts no embedded Redis.
+protocol: install
+	DEBUG=false SECRET_KEY=protocol-only-key REDIS_URL=redis://127.0.0.1:6379/15 \
+		$(BIN)/python manage.py protocol
 
 # What a frame costs to encode and to decode and validate, json + the old rules vs msgspec.
 bench-frames: install

@@ -28,6 +28,13 @@ EMOJI_MAX_LENGTH = 16
 
 Body = Annotated[str, Meta(max_length=BODY_TRANSPORT_LIMIT)]
 
+# What the pages check before sending (static/realtime/protocol.js, generated).
+JS_LIMITS = {
+    "BODY_TRANSPORT_LIMIT": BODY_TRANSPORT_LIMIT,
+    "NONCE_MAX_LENGTH": NONCE_MAX_LENGTH,
+    "EMOJI_MAX_LENGTH": EMOJI_MAX_LENGTH,
+}
+
 # ---------------------------------------------------------------- client frames
 
 

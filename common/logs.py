@@ -14,6 +14,7 @@ carry the client's address as ``client``: the one the outermost trusted proxy sa
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -77,7 +78,7 @@ class Outage:
             self.logger.warning("%s: answering again", self.what)
 
 
-def client_of(scope: dict[str, Any]) -> str:
+def client_of(scope: Mapping[str, Any]) -> str:
     """The client's address (no port: behind a proxy there is none worth logging)."""
     client = scope.get("client") or None
     return str(client[0]) if client else "-"

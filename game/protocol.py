@@ -355,6 +355,8 @@ GAME_SERVER_FRAMES = server_frames(*COMMON_SERVER_FRAMES, GameSync, State, Spect
 
 ARENA_DIRECTIONS = ("up", "down", "left", "right")
 ARENA_SEQ_MAX = 2**31 - 1
+# What the pages check before sending (static/realtime/protocol.js, generated).
+JS_LIMITS = {"INVITE_MAX_LENGTH": INVITE_MAX, "ARENA_SEQ_MAX": ARENA_SEQ_MAX}
 
 
 class ArenaJoin(ClientFrame, tag="join"):

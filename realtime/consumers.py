@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
+from asgiref.typing import WebSocketConnectEvent, WebSocketDisconnectEvent
 from autobahn.exception import Disconnected
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
@@ -111,9 +112,10 @@ class JsonConsumer(AsyncWebsocketConsumer):
         protocol.COMMON_SERVER_FRAMES
     )
     # Group traffic comes through the hub; no per-socket layer channel (see above).
-    channel_layer_alias = None
+    # channels reads None as "no layer"; types-channels declares only str.
+    channel_layer_alias = None  # type: ignore[assignment]
 
-    async def websocket_connect(self, message: dict[str, Any]) -> None:
+    async def websocket_connect(self, message: WebSocketConnectEvent) -> None:
         # Identifies this socket in presence and logs (there is no channel_name); it
         # ends with the process's id, so a dead process's sockets can be found.
         self.socket_id = new_socket_id()
@@ -135,7 +137,9 @@ class JsonConsumer(AsyncWebsocketConsumer):
         self.max_frame_bytes: int = settings.RT_MAX_FRAME_BYTES
         self.presences: list[_Presence] = []
         # Anonymous until the session is read, after the accept (see the module's doc).
-        self.scope["user"] = AnonymousUser()
+        # types-channels expects the lazy object of channels' AuthMiddleware; the site
+        # puts the user itself in the scope (``SocketEntry`` has no such middleware).
+        self.scope["user"] = AnonymousUser()  # type: ignore[typeddict-item]
         await self.accept()
         drain.opened(self)
         if settings.ACCESS_LOG:
@@ -190,7 +194,7 @@ class JsonConsumer(AsyncWebsocketConsumer):
         join the groups that close it at logout, password change or deactivation. True:
         in; False: refused (and closed); None: over the cap, counting sockets of another
         process that may have died a moment ago (``_settle_cap`` decides)."""
-        user = self.scope["user"]
+        user: Any = self.scope["user"]
         if user.is_authenticated:
             room, key, name = f"{SOCKETS_ROOM}.{user.pk}", user.pk, ""
             cap = settings.RT_MAX_SOCKETS_PER_USER
@@ -247,7 +251,7 @@ class JsonConsumer(AsyncWebsocketConsumer):
         await self.close(code=self.try_again_code() if suspect else CLOSE_TOO_MANY)
 
     async def _join_account_groups(self) -> None:
-        user = self.scope["user"]
+        user: Any = self.scope["user"]
         if user.is_authenticated:
             await self.join_group(services.user_group(user.pk))
             session_id = services.session_id(self.scope.get("session"))
@@ -390,7 +394,8 @@ class JsonConsumer(AsyncWebsocketConsumer):
     def query_param(self, name: str) -> str | None:
         """A parameter of the socket's URL (``?after_id=``, ``?code=``), if given."""
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
-        return (query.get(name) or [None])[0]
+        values = query.get(name)
+        return values[0] if values else None
 
     def query_cursor(self) -> int | None:
         """The ``?after_id=`` a reconnecting client resumes from (None if absent or bad)."""
@@ -419,7 +424,7 @@ class JsonConsumer(AsyncWebsocketConsumer):
         metrics.REFUSED.labels(self.app, code.value).inc()
         await self.send_frame(protocol.error_frame(code, message, ref))
 
-    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+    async def websocket_disconnect(self, message: WebSocketDisconnectEvent) -> None:
         if hasattr(self, "app"):  # connected (not refused by a middleware)
             drain.closed(self)
             metrics.SOCKETS_OPEN.labels(self.app).dec()
@@ -592,7 +597,8 @@ class JsonConsumer(AsyncWebsocketConsumer):
 class NotFoundConsumer(AsyncWebsocketConsumer):
     """Refuses handshakes for unknown /ws/ paths (instead of a server-side traceback)."""
 
-    channel_layer_alias = None  # saying no needs no channel-layer channel
+    # Saying no needs no channel-layer channel (None: see JsonConsumer).
+    channel_layer_alias = None  # type: ignore[assignment]
 
     async def connect(self) -> None:
         await self.close()

@@ -37,7 +37,7 @@ Ref = Annotated[str, Meta(max_length=REF_MAX_LENGTH)]
 __all__ = ["UNSET", "Meta", "UnsetType"]  # re-exported for the apps' declarations
 
 
-class ClientFrame(msgspec.Struct, tag_field="type", kw_only=True, frozen=True):
+class ClientFrame(msgspec.Struct, tag_field="type", kw_only=True):
     """One frame type a client may send; handled by the consumer's ``on_<type>`` method
     (dots as underscores), given the frame's fields (but ``ref``) as keyword arguments.
 

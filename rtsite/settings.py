@@ -128,6 +128,9 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "rtsite.urls"
+# Every WebSocket route, as ROOT_URLCONF names the HTTP ones (realtime.protocol_docs
+# reads the sockets from it).
+WEBSOCKET_ROUTES = "rtsite.routing.websocket_urlpatterns"
 
 TEMPLATES = [
     {

@@ -1,0 +1,95 @@
+"""What is generated from the frame declarations: ``static/realtime/protocol.js`` (the
+frame type names, close codes and limits the pages' scripts use) and the frame tables of
+``docs/protocol.md``. ``manage.py protocol`` writes both; ``manage.py protocol --check``
+(and tests/realtime/test_protocol_docs.py) fails when a committed file differs.
+
+The sockets are found from the project's WebSocket routes (``WEBSOCKET_ROUTES``, named in
+settings as Django names ``ROOT_URLCONF``), so the runtime knows no app by name. An app's
+protocol module adds the limits its pages check before sending in ``JS_LIMITS``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from realtime import consumers
+from realtime.consumers import JsonConsumer
+from realtime.protocol import REF_MAX_LENGTH
+
+ROOT = Path(settings.BASE_DIR)
+JS_PATH = ROOT / "static" / "realtime" / "protocol.js"
+
+
+def sockets() -> Iterator[tuple[str, type[JsonConsumer]]]:
+    """(route, consumer) for every socket of the site, in routing order."""
+    for pattern in import_string(settings.WEBSOCKET_ROUTES):
+        consumer = getattr(pattern.callback, "consumer_class", None)
+        if consumer is not None and issubclass(consumer, JsonConsumer) and consumer.client_frames:
+            yield str(pattern.pattern), consumer
+
+
+def _key(frame_type: str) -> str:
+    return frame_type.upper().replace(".", "_")
+
+
+def _frozen(name: str, values: dict[str, Any]) -> str:
+    body = ", ".join(
+        f"{key}: {value}" if isinstance(value, int) else f'{key}: "{value}"'
+        for key, value in values.items()
+    )
+    return f"export const {name} = Object.freeze({{ {body} }});\n"
+
+
+def _declaring_modules(consumer: type[JsonConsumer]) -> set[Any]:
+    frames = [*consumer.client_frames.values(), *consumer.server_frames.values()]
+    return {sys.modules[frame.__module__] for frame in frames}
+
+
+def protocol_js() -> str:
+    client: dict[str, str] = {}
+    server: dict[str, str] = {}
+    limits: dict[str, int] = {"REF_MAX_LENGTH": REF_MAX_LENGTH}
+    for _route, consumer in sockets():
+        client.update({_key(t): t for t in consumer.client_frames})
+        server.update({_key(t): t for t in consumer.server_frames})
+        for module in sorted(_declaring_modules(consumer), key=lambda m: m.__name__):
+            limits.update(getattr(module, "JS_LIMITS", {}))
+    close = {
+        name.removeprefix("CLOSE_"): value
+        for name, value in vars(consumers).items()
+        if name.startswith("CLOSE_") and isinstance(value, int)
+    }
+    return (
+        "// Generated from the frame declarations: do not edit (manage.py protocol).\n"
+        + _frozen("CLIENT", dict(sorted(client.items())))
+        + _frozen("SERVER", dict(sorted(server.items())))
+        + _frozen("CLOSE", close)
+        + _frozen("LIMITS", limits)
+    )
+
+
+def generated() -> dict[Path, str]:
+    """Each generated file and what it should hold."""
+    return {JS_PATH: protocol_js()}
+
+
+def out_of_date() -> list[Path]:
+    return [
+        path for path, text in generated().items() if not path.exists() or path.read_text() != text
+    ]
+
+
+def write() -> list[Path]:
+    written = []
+    for path, text in generated().items():
+        if not path.exists() or path.read_text() != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            written.append(path)
+    return written
