@@ -26,7 +26,14 @@ BODY_TRANSPORT_LIMIT = 20_000
 NONCE_MAX_LENGTH = 64
 EMOJI_MAX_LENGTH = 16
 
-Body = Annotated[str, Meta(max_length=BODY_TRANSPORT_LIMIT)]
+Body = Annotated[
+    str,
+    Meta(
+        max_length=BODY_TRANSPORT_LIMIT,
+        description="string, at most `CHAT_MAX_MESSAGE_LENGTH` characters once cleaned",
+    ),
+]
+MessageId = Annotated[Id, Meta(description="message id")]
 
 # What the pages check before sending (static/realtime/protocol.js, generated).
 JS_LIMITS = {
@@ -39,42 +46,77 @@ JS_LIMITS = {
 
 
 class MessageSend(ClientFrame, tag="message.send"):
+    """Who: logged in, not muted
+    Reply: `ack` (with the message `id`) to the sender, `message` to the room"""
+
     body: Body
     nonce: Annotated[str, Meta(max_length=NONCE_MAX_LENGTH)] = ""
 
 
 class MessageEdit(ClientFrame, tag="message.edit"):
-    id: Id
+    """Who: the author, within `CHAT_EDIT_WINDOW_SECONDS`, not muted
+    Reply: `ack`; `message.updated` to the room"""
+
+    id: MessageId
     body: Body
 
 
 class MessageDelete(ClientFrame, tag="message.delete"):
-    id: Id
+    """Who: the author
+    Reply: `ack`; `message.deleted` to the room"""
+
+    id: MessageId
 
 
 class ReactionToggle(ClientFrame, tag="reaction.toggle"):
-    id: Id
-    emoji: Annotated[str, Meta(max_length=EMOJI_MAX_LENGTH)]
+    """Who: logged in, not muted
+    Reply: `ack`; `message.updated` to the room"""
+
+    id: MessageId
+    emoji: Annotated[
+        str, Meta(max_length=EMOJI_MAX_LENGTH, description="one of `limits.reactions`")
+    ]
 
 
 class ReadUpTo(ClientFrame, tag="read"):
+    """Who: logged in
+    Reply: `read` to the user's pages (only if the cursor moved forward; within
+    `CHAT_READ_BATCH_SECONDS`, the reads of a process being written together); no `ack`
+    unless it has a `ref`. The cursor goes no further than the room's newest message: an
+    id past it (another room's, or made up) moves it there, not beyond (the cursor never
+    moves back, so it would hide the room's next messages from the counts for good)"""
+
     ack: ClassVar[bool] = False
-    id: Id
+    id: Annotated[Id, Meta(description="the newest message id the page has shown while visible")]
 
 
 class HistoryBefore(ClientFrame, tag="history"):
+    """Who: anyone who may read
+    Reply: `history`"""
+
     before_id: Id
 
 
 class NewerAfter(ClientFrame, tag="newer"):
+    """Who: anyone who may read
+    Reply: `newer`"""
+
     after_id: Id
 
 
 class ContextOf(ClientFrame, tag="context"):
-    id: Id
+    """Who: anyone who may read
+    Reply: `context`"""
+
+    id: MessageId
 
 
 class Typing(ClientFrame, tag="typing"):
+    """Who: logged in, not muted
+    Reply: `typing` to the room (at most once a second per socket; more is dropped without
+    a reply, or acked if it has a `ref`); `ack` only with a `ref`; `error`
+    (`rate_limited`) past the account's write budget"""
+
     ack: ClassVar[bool] = False
 
 

@@ -30,72 +30,102 @@ INVITE_MAX = 64
 
 
 class Create(ClientFrame, tag="create"):
+    """Reply: `joined` (with `invite_url` for a private game)"""
+
     private: bool = False
 
 
 class JoinGame(ClientFrame, tag="join"):
+    """Reply: `joined`"""
+
     id: Id
 
 
 class CancelGame(ClientFrame, tag="cancel"):
+    """Reply: the lobby's `game.removed` (only the creator, only while waiting)"""
+
     id: Id
 
 
 class QuickPlay(ClientFrame, tag="quick_play"):
-    pass
+    """Reply: `joined`: a game with the longest-waiting player, or a new one to wait in"""
 
 
 class ArenaCreate(ClientFrame, tag="arena_create"):
+    """Reply: `arena.joined` (with `invite_url` for a private arena). A user has at most
+    `ARENA_MAX_OPEN_PER_USER` (3) arenas open, one of them public: asking for a public arena
+    again answers with the one they have (as `create` does for a Connect Four game); past the
+    cap, `forbidden`. Their arenas that no process has run for `ARENA_EMPTY_CLOSE_SECONDS`
+    (opened and never visited) are closed first, as an empty arena is."""
+
     private: bool = False
 
 
 class ArenaQuickPlay(ClientFrame, tag="arena_quick_play"):
-    pass
+    """Reply: `arena.joined`: the fullest public snake arena with room, or a new one"""
 
 
 LOBBY_CLIENT_FRAMES = client_frames(
-    Ping, Create, JoinGame, CancelGame, QuickPlay, ArenaCreate, ArenaQuickPlay
+    Ping, QuickPlay, Create, JoinGame, CancelGame, ArenaQuickPlay, ArenaCreate
 )
 
 
 class Move(ClientFrame, tag="move"):
+    """Who: the player whose turn it is
+    Effect: drops a piece; `state` to everyone"""
+
     # The column's range is the rules' business: out of range is an illegal move.
     column: int
 
 
 class Join(ClientFrame, tag="join"):
+    """Who: a logged-in non-player, while waiting
+    Effect: becomes player 2; the game starts (a player's own `join` is simply acked)"""
+
     code: Annotated[str, Meta(max_length=INVITE_MAX)] | None = None
 
 
 class Cancel(ClientFrame, tag="cancel"):
-    pass
+    """Who: the creator, while waiting
+    Effect: the game is aborted"""
 
 
 class Resign(ClientFrame, tag="resign"):
-    pass
+    """Who: a player, in progress
+    Effect: the other player wins"""
 
 
 class OfferDraw(ClientFrame, tag="offer_draw"):
-    pass
+    """Who: a player, in progress
+    Effect: `draw_offer` set (both offering = agreed)"""
 
 
 class AcceptDraw(ClientFrame, tag="accept_draw"):
-    pass
+    """Who: the other player
+    Effect: draw agreed"""
 
 
 class DeclineDraw(ClientFrame, tag="decline_draw"):
-    pass
+    """Who: the other player
+    Effect: offer cleared"""
 
 
 class ClaimWin(ClientFrame, tag="claim_win"):
-    pass
+    """Who: a player, once the opponent has been disconnected for `grace_seconds`
+    Effect: wins (`abandoned`)"""
 
 
 class Rematch(ClientFrame, tag="rematch"):
-    pass
+    """Who: a player, after the end
+    Effect: `rematch_offer` set; when both asked, a new game with colours swapped
+    (`rematch_id`)"""
 
 
 class Invite(ClientFrame, tag="invite"):
+    """Who: the creator, while waiting
+    Effect: a notification to that user with the link (repeats fold into one); reply
+    `invited`"""
+
     username: Annotated[str, Meta(max_length=150)]
 
 
@@ -360,24 +390,61 @@ JS_LIMITS = {"INVITE_MAX_LENGTH": INVITE_MAX, "ARENA_SEQ_MAX": ARENA_SEQ_MAX}
 
 
 class ArenaJoin(ClientFrame, tag="join"):
-    pass
+    """Who: a logged-in user
+    Effect: becomes a player (answered `ack`; during a round the snake enters at a following
+    tick, `joined` in the tick; between rounds a `world` lists them at once, and the next
+    round's first tick has them in `joined`; `refused` in a tick if the arena is full). A
+    player has one seat: once the join is applied, they leave the arena they joined before
+    (`left` in its ticks), and that arena's sockets of theirs do not join it again by
+    themselves."""
 
 
 class ArenaLeave(ClientFrame, tag="leave"):
-    pass
+    """Who: a player
+    Effect: becomes a spectator (`left` in the next tick during a round; between rounds, a
+    `world` without them)"""
 
 
 class Turn(ClientFrame, tag="turn"):
-    """A direction change; ``snake``, when given, must be the sender's own (their user id)."""
+    """A direction change; ``snake``, when given, must be the sender's own (their user id).
+
+    Who: a player
+    Effect: the direction for a coming tick, for the world the socket was last sent: it is
+    applied within `ARENA_TURN_WINDOW_TICKS` (10) ticks of the newest tick the socket had,
+    by the same owner (`epoch`) in the same round, or never. The server keeps at most two
+    a tick per player (a quick double turn) and refuses the rest; the tick that applies it
+    carries `acks: [[player, seq]]` (applied: the rules still ignore a reverse onto
+    yourself, or a turn of a snake that is out). Without a `ref` there is no other reply:
+    the ticks' `acks` say which turns were applied. **With a `ref`, the reply comes once
+    the turn is decided**: `ack` only after the tick that applied it (that tick, or a
+    `world` after it, reaches the socket first), or `error` `not_applied` if it was not
+    applied and never will be (a third turn in a tick, sent between rounds, or lost with an
+    owner that stopped: a failover, see below). A socket that closes first leaves it
+    unanswered; the world a new socket gets says in `acks` the last turn applied."""
 
     ack: ClassVar[bool] = False
-    dir: Annotated[str, Meta(max_length=5)]
-    seq: Annotated[int, Meta(ge=0, le=ARENA_SEQ_MAX)]
-    snake: Annotated[int, Meta(ge=0, le=MAX_ID)] | None = None
+    dir: Annotated[str, Meta(max_length=5, description="`up`, `down`, `left` or `right`")]
+    seq: Annotated[
+        int,
+        Meta(ge=0, le=ARENA_SEQ_MAX, description="integer ≥ 0 (the client's own counter, rising)"),
+    ]
+    snake: (
+        Annotated[int, Meta(ge=0, le=MAX_ID, description="integer (must be your user id)")] | None
+    ) = None
 
 
 class Seen(ClientFrame, tag="seen"):
-    """How far the client has read: a socket too far behind is dropped, not buffered for."""
+    """How far the client has read: a socket too far behind is dropped, not buffered for.
+
+    Who: anyone
+    Effect: how far the client has read. **Every client must send it** while ticks come, at
+    least every `ARENA_MAX_UNREAD_TICKS` ticks (50: 5 s at the default tick rate); the page
+    sends it every second. A socket more than that many ticks behind its last `seen` (or
+    its last `sync` or `world`, if it never sent one) gets `{"type": "closing", "reason":
+    "behind"}` and is closed with 4500 (it reconnects and starts from the whole world)
+    instead of having ticks buffered for it. A tick past the newest one the socket was sent
+    counts as that one (a page that reconnected may send its last socket's tick). No reply
+    unless it carries a `ref` (`ack`)."""
 
     ack: ClassVar[bool] = False
     tick: Annotated[int, Meta(ge=0)]

@@ -18,11 +18,15 @@ from realtime.protocol import (
 
 
 class MarkRead(ClientFrame, tag="mark_read"):
+    """Who: logged in
+    Reply: `ack`; `read` to every socket of the user (if it was unread)"""
+
     id: Id
 
 
 class MarkAllRead(ClientFrame, tag="mark_all_read"):
-    pass
+    """Who: logged in
+    Reply: `ack`; `read` to every socket of the user (if anything was unread)"""
 
 
 CLIENT_FRAMES = client_frames(Ping, MarkRead, MarkAllRead)

@@ -111,8 +111,11 @@ _KINDS: dict[type, type[str] | type[int] | type[bool]] = {
 
 def _rule(field: msgspec.inspect.Field) -> Field:
     kind = field.type
-    if isinstance(kind, msgspec.inspect.UnionType):  # X | None
-        [kind] = [t for t in kind.types if not isinstance(t, msgspec.inspect.NoneType)]
+    while isinstance(kind, msgspec.inspect.UnionType | msgspec.inspect.Metadata):
+        if isinstance(kind, msgspec.inspect.Metadata):  # a description (for the docs)
+            kind = kind.type
+        else:  # X | None
+            [kind] = [t for t in kind.types if not isinstance(t, msgspec.inspect.NoneType)]
     base = _KINDS.get(type(kind))
     if base is None:
         raise TypeError(f"client frame field {field.name!r}: only str, int and bool")
@@ -274,7 +277,8 @@ _ASCII_ID = re.compile(r"[0-9]{1,19}")
 
 
 class Ping(ClientFrame, tag="ping"):
-    pass
+    """Who: anyone
+    Reply: `pong`"""
 
 
 # ---------------------------------------------------------------- server frames

@@ -10,6 +10,7 @@ protocol module adds the limits its pages check before sending in ``JS_LIMITS``.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,9 +22,21 @@ from django.utils.module_loading import import_string
 from realtime import consumers
 from realtime.consumers import JsonConsumer
 from realtime.protocol import REF_MAX_LENGTH
+from realtime.protocol_tables import client_table, server_table
 
 ROOT = Path(settings.BASE_DIR)
 JS_PATH = ROOT / "static" / "realtime" / "protocol.js"
+DOCS_PATH = ROOT / "docs" / "protocol.md"
+
+# ``<!-- frames: ChatRoomConsumer client -->`` ... ``<!-- end frames -->``: a socket's
+# client or server frames table, by its consumer's class name (``common``: the frames of
+# every socket). Only what lies between the markers is rewritten.
+MARKER = re.compile(
+    r"^(<!-- frames: (?P<socket>\w+) (?P<way>client|server) -->\n)(?:(?!<!-- ).)*?"
+    r"^(?=<!-- end frames -->$)",
+    re.MULTILINE | re.DOTALL,
+)
+COMMON = "common"
 
 
 def sockets() -> Iterator[tuple[str, type[JsonConsumer]]]:
@@ -74,9 +87,35 @@ def protocol_js() -> str:
     )
 
 
+def _table(socket: str, way: str) -> str:
+    common = JsonConsumer
+    found = {consumer.__name__: consumer for _route, consumer in sockets()}
+    consumer = common if socket == COMMON else found.get(socket)
+    if consumer is None:
+        raise ValueError(f"docs/protocol.md names no socket's consumer: {socket!r}")
+    if way == "client":
+        client = [spec.frame for spec in consumer.client_frames.values()]
+        shared = [spec.frame for spec in common.client_frames.values()]
+        return client_table(client, common=() if consumer is common else shared)
+    # A socket's table leaves out the frames every socket sends (the common table's).
+    server = list(consumer.server_frames.values())
+    everyone = set(common.server_frames.values())
+    return server_table([f for f in server if consumer is common or f not in everyone])
+
+
+def protocol_md(text: str) -> str:
+    """docs/protocol.md's ``text`` with the tables between its markers made anew."""
+    made, count = MARKER.subn(lambda m: f"{m[1]}\n{_table(m['socket'], m['way'])}\n", text)
+    starts = re.findall(r"^<!-- frames: ", text, re.MULTILINE)
+    ends = re.findall(r"^<!-- end frames -->$", text, re.MULTILINE)
+    if not count == len(starts) == len(ends):
+        raise ValueError("docs/protocol.md: a frames marker without its end (or an end alone)")
+    return made
+
+
 def generated() -> dict[Path, str]:
     """Each generated file and what it should hold."""
-    return {JS_PATH: protocol_js()}
+    return {JS_PATH: protocol_js(), DOCS_PATH: protocol_md(DOCS_PATH.read_text())}
 
 
 def out_of_date() -> list[Path]:
