@@ -14,7 +14,8 @@ from chat.models import Room
 from common.database import write_to_async
 from common.loops import PerLoop
 from realtime import presence
-from realtime.consumers import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, JsonConsumer
+from realtime.close_codes import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND
+from realtime.consumers import JsonConsumer
 from realtime.errors import ActionError, ErrorCode
 from realtime.hub import get_hub
 from realtime.live import History, LiveConsumer, SharedReads, read_history

@@ -22,13 +22,8 @@ from game.arena import world as arena_world
 from game.arena.host import get_host
 from game.models import Arena, Game
 from realtime import presence
-from realtime.consumers import (
-    CLOSE_FORBIDDEN,
-    CLOSE_NOT_FOUND,
-    CLOSE_SERVER_ERROR,
-    LATER,
-    JsonConsumer,
-)
+from realtime.close_codes import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_SERVER_ERROR
+from realtime.consumers import LATER, JsonConsumer
 from realtime.errors import ActionError, ErrorCode
 from realtime.hub import get_hub
 from realtime.live import LiveConsumer, SharedReads

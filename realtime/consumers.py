@@ -46,6 +46,13 @@ from common import logs
 from common.loops import PerLoop
 from realtime import metrics, presence, protocol, selectors, services
 from realtime.broadcast import published
+from realtime.close_codes import (
+    CLOSE_LOGGED_OUT,
+    CLOSE_RESTART,
+    CLOSE_SERVER_ERROR,
+    CLOSE_TOO_MANY,
+    CLOSE_TRY_AGAIN,
+)
 from realtime.errors import ActionError, ErrorCode
 from realtime.hub import get_hub
 from realtime.ratelimit import TokenBucket
@@ -53,20 +60,6 @@ from realtime.registry import new_socket_id
 from realtime.server import admission, drain, patches
 
 logger = logging.getLogger(__name__)
-
-# Close codes 4400-4499 tell the browser client not to reconnect (like HTTP's 4xx); 4500
-# is retried. (Application close codes must be 1000 or 3000-4999: autobahn refuses 1011
-# from an application.)
-CLOSE_NOT_FOUND = 4404
-CLOSE_FORBIDDEN = 4403
-CLOSE_LOGGED_OUT = 4401
-CLOSE_TOO_MANY = 4429
-CLOSE_SERVER_ERROR = 4500
-# A draining process (SIGTERM, ``realtime.server.drain``): the client reconnects, to another.
-CLOSE_RESTART = 1012
-# Not now, but soon: a user over the socket cap while some of the sockets counted may be
-# of a process that just died.
-CLOSE_TRY_AGAIN = 1013
 
 # The presence rooms counting each user's sockets (RT_MAX_SOCKETS_PER_USER) and each
 # client address's visitor sockets (RT_MAX_SOCKETS_PER_ADDRESS): one per user and per

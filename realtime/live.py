@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
 from common.loops import PerLoop
-from realtime.consumers import CLOSE_SERVER_ERROR, JsonConsumer
+from realtime.close_codes import CLOSE_SERVER_ERROR
+from realtime.consumers import JsonConsumer
 from realtime.protocol import ServerFrame
 
 T = TypeVar("T")

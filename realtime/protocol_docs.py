@@ -19,7 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from realtime import consumers
+from realtime import close_codes
 from realtime.consumers import JsonConsumer
 from realtime.protocol import REF_MAX_LENGTH
 from realtime.protocol_tables import client_table, server_table
@@ -75,7 +75,7 @@ def protocol_js() -> str:
             limits.update(getattr(module, "JS_LIMITS", {}))
     close = {
         name.removeprefix("CLOSE_"): value
-        for name, value in vars(consumers).items()
+        for name, value in vars(close_codes).items()
         if name.startswith("CLOSE_") and isinstance(value, int)
     }
     return (
