@@ -13,6 +13,7 @@ import * as read from "./room/read_state.js";
 import * as socket from "./room/socket.js";
 import * as timeline from "./room/timeline.js";
 import {viewer} from "./room/viewer.js";
+import {CLOSE, SERVER} from "../realtime/protocol.js";
 
 const config = JSON.parse(document.getElementById("chat-config").textContent);
 viewer.limits.max_length = config.maxLength;
@@ -24,50 +25,50 @@ function setMuted(muted) {
 }
 
 const handlers = {
-  sync(frame) {
+  [SERVER.SYNC](frame) {
     viewer.me = frame.me;
     viewer.limits = frame.limits;
     setMuted(frame.muted);
     roomHistory.onSync(frame);
   },
-  message(frame) {
+  [SERVER.MESSAGE](frame) {
     socket.seenInOrder(frame.message.seq);
     timeline.addLive([frame.message]);
     read.noteRead();
     presence.stopTyping(frame.message.author.username);
   },
-  "message.updated"(frame) {
+  [SERVER.MESSAGE_UPDATED](frame) {
     socket.seenInOrder(frame.message.seq);
     if (timeline.has(frame.message.id)) timeline.upsert(frame.message);
   },
-  "message.deleted"(frame) {
+  [SERVER.MESSAGE_DELETED](frame) {
     socket.seenInOrder(frame.seq, frame.ids.length); // one step per message deleted
     for (const id of frame.ids) timeline.remove(id);
     timeline.relayout();
     read.renderTitle();
   },
-  history: roomHistory.onHistory,
-  newer: roomHistory.onNewer,
-  context: roomHistory.onContext,
-  read(frame) {
+  [SERVER.HISTORY]: roomHistory.onHistory,
+  [SERVER.NEWER]: roomHistory.onNewer,
+  [SERVER.CONTEXT]: roomHistory.onContext,
+  [SERVER.READ](frame) {
     if (frame.room === config.slug) read.heardRead(frame.last_read_id);
   },
-  muted(frame) {
+  [SERVER.MUTED](frame) {
     if (frame.room === config.slug) setMuted(frame.muted);
   },
-  presence: presence.onPresence,
-  typing(frame) {
+  [SERVER.PRESENCE]: presence.onPresence,
+  [SERVER.TYPING](frame) {
     if (!viewer.me || frame.user.id !== viewer.me.id) presence.onTyping(frame.user, frame.expires_in);
   },
-  error(frame) {
+  [SERVER.ERROR](frame) {
     showError(frame.message);
   },
 };
 
 function closed(code) {
   composer.disable();
-  if (code === 4401) return; // logged out: live.js says so for the whole page
-  showError(code === 4404 ? "this room no longer exists" : "you cannot view this room");
+  if (code === CLOSE.LOGGED_OUT) return; // logged out: live.js says so for the whole page
+  showError(code === CLOSE.NOT_FOUND ? "this room no longer exists" : "you cannot view this room");
 }
 
 document.getElementById("load-older").addEventListener("click", roomHistory.loadOlder);

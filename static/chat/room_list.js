@@ -1,5 +1,6 @@
 /* The room list: live online counts, and the viewer's unread and mention counts. */
 import {connect} from "../realtime/live.js";
+import {LIMITS, SERVER} from "../realtime/protocol.js";
 
 const rooms = new Map(); // slug -> {unread, mentions, countedTo} for rooms the user opened
 let me = null;
@@ -14,7 +15,8 @@ function setOnline(slug, online) {
   }
 }
 
-function capped(n, limit) {
+// The server counts up to CHAT_UNREAD_COUNT_LIMIT: "99+" from there.
+function capped(n, limit = LIMITS.UNREAD_COUNT_LIMIT) {
   return n >= limit ? limit - 1 + "+" : String(n);
 }
 
@@ -25,10 +27,10 @@ function renderCounts(slug) {
   const unread = el.querySelector("[data-room-unread]");
   const mentions = el.querySelector("[data-room-mentions]");
   unread.hidden = state.unread === 0;
-  unread.textContent = capped(state.unread, 100);
+  unread.textContent = capped(state.unread);
   unread.setAttribute("aria-label", state.unread + " unread");
   mentions.hidden = state.mentions === 0;
-  mentions.textContent = "@" + capped(state.mentions, 100);
+  mentions.textContent = "@" + capped(state.mentions);
   mentions.setAttribute("aria-label", state.mentions + (state.mentions === 1 ? " mention" : " mentions"));
   el.classList.toggle("has-unread", state.unread > 0);
 }
@@ -36,7 +38,7 @@ function renderCounts(slug) {
 connect("/ws/chat/", {
   onFrame(frame) {
     switch (frame.type) {
-      case "rooms":
+      case SERVER.ROOMS:
         me = frame.me;
         for (const room of frame.rooms) {
           setOnline(room.slug, room.online);
@@ -45,10 +47,10 @@ connect("/ws/chat/", {
           renderCounts(room.slug);
         }
         break;
-      case "room.online":
+      case SERVER.ROOM_ONLINE:
         setOnline(frame.slug, frame.online);
         break;
-      case "room.activity": {
+      case SERVER.ROOM_ACTIVITY: {
         const state = rooms.get(frame.slug);
         // Counted already, one's own, or a room never opened: nothing to add.
         if (!state || !me || frame.id <= state.countedTo || frame.author_id === me.id) break;
@@ -58,7 +60,7 @@ connect("/ws/chat/", {
         renderCounts(frame.slug);
         break;
       }
-      case "read": {
+      case SERVER.READ: {
         const state = rooms.get(frame.room) || {countedTo: 0};
         state.unread = frame.unread;
         state.mentions = frame.mentions;

@@ -12,6 +12,7 @@
  *   (your score, your crashes, a round's results) is announced through aria-live.
  */
 import {ServerError, connect} from "../realtime/live.js";
+import {CLIENT, CLOSE, SERVER} from "../realtime/protocol.js";
 
 const config = JSON.parse(document.getElementById("arena-config").textContent);
 const canvas = document.getElementById("arena-canvas");
@@ -169,30 +170,30 @@ function applyTick(t) {
   const stale = performance.now() - 4 * world.tick_ms;
   pending = pending.filter((p) => p.at > stale);
   // How far this page has read, once a second: each page on its own tick of the ten.
-  if ((t.t + SEEN_OFFSET) % 10 === 0) live.send({type: "seen", tick: t.t});
+  if ((t.t + SEEN_OFFSET) % 10 === 0) live.send({type: CLIENT.SEEN, tick: t.t});
 }
 
 // ---------------------------------------------------------------- frames
 
 function handle(frame) {
   switch (frame.type) {
-    case "sync":
+    case SERVER.SYNC:
       me = frame.you;
       if (frame.world) loadWorld(frame.world);
       else {
         world = null;
         renderPhase();
       }
-      live.send({type: "seen", tick: frame.world ? frame.world.tick : 0});
+      live.send({type: CLIENT.SEEN, tick: frame.world ? frame.world.tick : 0});
       break;
-    case "world":
+    case SERVER.WORLD:
       loadWorld(frame.world);
-      live.send({type: "seen", tick: frame.world.tick});
+      live.send({type: CLIENT.SEEN, tick: frame.world.tick});
       break;
-    case "tick":
+    case SERVER.TICK:
       applyTick(frame);
       break;
-    case "round_over":
+    case SERVER.ROUND_OVER:
       if (world) {
         world.phase = "results";
         world.results = frame.results;
@@ -202,17 +203,17 @@ function handle(frame) {
       announceResults(frame);
       renderPhase();
       break;
-    case "closed":
+    case SERVER.CLOSED:
       closedReason = frame.reason;
       break;
-    case "error":
+    case SERVER.ERROR:
       showError(frame.message);
       break;
   }
 }
 
 function closed(code) {
-  closedReason = closedReason || (code === 4404 ? "This arena has closed." : "You cannot watch this arena.");
+  closedReason = closedReason || (code === CLOSE.NOT_FOUND ? "This arena has closed." : "You cannot watch this arena.");
   renderPhase();
 }
 
@@ -236,7 +237,7 @@ function steer(dir) {
   if (dir === last || dir === OPPOSITE[last]) return; // nothing to change, or straight back
   seq += 1;
   pending.push({seq, dir, at: performance.now()});
-  live.send({type: "turn", dir, seq});
+  live.send({type: CLIENT.TURN, dir, seq});
 }
 
 let joinAsked = false;
@@ -251,7 +252,7 @@ function act(frame) {
 
 function join() {
   joinAsked = true;
-  act({type: "join"});
+  act({type: CLIENT.JOIN});
 }
 
 function becamePlayer() {
@@ -297,7 +298,7 @@ if (joinButton) {
     canvas.focus();
   });
   leaveButton.addEventListener("click", () => {
-    act({type: "leave"});
+    act({type: CLIENT.LEAVE});
     joinButton.focus();
   });
 }

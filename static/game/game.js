@@ -3,6 +3,7 @@
  * and pointer controls, the actions a player has, and announcements for screen readers.
  */
 import {ServerError, connect} from "../realtime/live.js";
+import {CLIENT, CLOSE, SERVER} from "../realtime/protocol.js";
 
 const COLUMNS = 7;
 const ROWS = 6;
@@ -172,22 +173,22 @@ function renderActions() {
   if (game) {
     const mine = you.number !== null;
     const other = mine ? game.players[2 - you.number] : null;
-    if (game.status === "waiting" && mine) buttons.push(action("Cancel game", {type: "cancel"}, "secondary"));
+    if (game.status === "waiting" && mine) buttons.push(action("Cancel game", {type: CLIENT.CANCEL}, "secondary"));
     if (game.status === "waiting" && !mine && you.username) {
-      buttons.push(action("Join this game", {type: "join", code: config.code || undefined}));
+      buttons.push(action("Join this game", {type: CLIENT.JOIN, code: config.code || undefined}));
     }
     if (game.status === "active" && mine) {
       if (game.draw_offer && game.draw_offer !== you.number) {
-        buttons.push(action("Accept draw", {type: "accept_draw"}), action("Decline draw", {type: "decline_draw"}, "secondary"));
+        buttons.push(action("Accept draw", {type: CLIENT.ACCEPT_DRAW}), action("Decline draw", {type: CLIENT.DECLINE_DRAW}, "secondary"));
       } else if (game.draw_offer === you.number) {
         buttons.push(document.createTextNode("Draw offered."));
       } else {
-        buttons.push(action("Offer a draw", {type: "offer_draw"}, "secondary"));
+        buttons.push(action("Offer a draw", {type: CLIENT.OFFER_DRAW}, "secondary"));
       }
       if (confirmingResign) {
         const ask = document.createElement("span");
         ask.textContent = "Resign this game?";
-        const yes = action("Yes, resign", {type: "resign"}, "danger");
+        const yes = action("Yes, resign", {type: CLIENT.RESIGN}, "danger");
         yes.addEventListener("click", stopConfirming);
         const no = button("Keep playing", () => {
           stopConfirming();
@@ -208,12 +209,12 @@ function renderActions() {
         }, "secondary"));
       }
       if (other && awaySeconds(other) >= game.grace_seconds) {
-        buttons.push(action("Claim the win (opponent left)", {type: "claim_win"}));
+        buttons.push(action("Claim the win (opponent left)", {type: CLIENT.CLAIM_WIN}));
       }
     }
     if (game.status === "finished" && mine && game.players[1]) {
       if (game.rematch_offer === you.number) buttons.push(document.createTextNode("Rematch requested…"));
-      else buttons.push(action(game.rematch_offer ? "Accept rematch" : "Rematch", {type: "rematch"}));
+      else buttons.push(action(game.rematch_offer ? "Accept rematch" : "Rematch", {type: CLIENT.REMATCH}));
     }
   }
   actionsEl.replaceChildren(...buttons);
@@ -305,22 +306,22 @@ function accept(next, last) {
 
 function handle(frame) {
   switch (frame.type) {
-    case "sync":
+    case SERVER.SYNC:
       you = frame.you;
       spectatorsEl.textContent = frame.spectators;
       game = null; // a sync is the whole truth, whatever version came before
       accept(frame.game, lastMove(frame.game.board, frame.moves));
       break;
-    case "state":
+    case SERVER.STATE:
       accept(frame.game, frame.last);
       break;
-    case "spectators":
+    case SERVER.SPECTATORS:
       spectatorsEl.textContent = frame.count;
       break;
-    case "invited":
+    case SERVER.INVITED:
       showNote("Invitation sent to " + frame.username + ".");
       break;
-    case "error":
+    case SERVER.ERROR:
       showError(frame.message);
       break;
   }
@@ -337,8 +338,8 @@ function lastMove(board, moves) {
 }
 
 function closed(code) {
-  if (code === 4401) return; // logged out: live.js says so for the whole page
-  showError(code === 4404 ? "This game does not exist." : "You cannot view this game.");
+  if (code === CLOSE.LOGGED_OUT) return; // logged out: live.js says so for the whole page
+  showError(code === CLOSE.NOT_FOUND ? "This game does not exist." : "You cannot view this game.");
 }
 
 function drop() {
@@ -346,7 +347,7 @@ function drop() {
     showError(game && game.status === "active" && you.number ? "Wait for your turn." : "You are watching this game.");
     return;
   }
-  act({type: "move", column: cursor});
+  act({type: CLIENT.MOVE, column: cursor});
 }
 
 document.addEventListener("keydown", (event) => {
@@ -368,7 +369,7 @@ document.getElementById("invite-form").addEventListener("submit", (event) => {
   const username = input.value.trim();
   if (!username) return;
   // The name stays in the box until the server has sent the invitation.
-  act({type: "invite", username: username}).then((reply) => {
+  act({type: CLIENT.INVITE, username: username}).then((reply) => {
     if (reply && input.value.trim() === username) input.value = "";
   });
 });

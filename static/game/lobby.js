@@ -1,6 +1,7 @@
 /* The game lobby: snake arenas, open Connect Four games and games in progress, live;
  * quick play, create, join. */
 import {ServerError, connect} from "../realtime/live.js";
+import {CLIENT, SERVER} from "../realtime/protocol.js";
 
 const waitingList = document.getElementById("waiting");
 const playingList = document.getElementById("playing");
@@ -43,12 +44,12 @@ function item(game) {
   const mine = me && game.players.includes(me.username);
   const controls = document.createElement("span");
   if (game.status === "waiting" && me && !mine) {
-    controls.append(button("Join", () => act({type: "join", id: game.id})));
+    controls.append(button("Join", () => act({type: CLIENT.JOIN, id: game.id})));
   } else if (game.status === "waiting" && mine) {
     const open = document.createElement("a");
     open.href = game.url;
     open.textContent = "Open";
-    controls.append(open, " ", button("Cancel", () => act({type: "cancel", id: game.id}), "link"));
+    controls.append(open, " ", button("Cancel", () => act({type: CLIENT.CANCEL, id: game.id}), "link"));
   } else {
     const watch = document.createElement("a");
     watch.href = game.url;
@@ -116,7 +117,7 @@ function showError(text) {
 
 function handle(frame) {
   switch (frame.type) {
-    case "sync":
+    case SERVER.SYNC:
       me = frame.me;
       games.clear();
       for (const g of [...frame.waiting, ...frame.playing]) games.set(g.id, g);
@@ -126,22 +127,22 @@ function handle(frame) {
       render();
       renderArenas();
       break;
-    case "arena":
+    case SERVER.ARENA:
       arenas.set(frame.arena.id, frame.arena);
       renderArenas();
       break;
-    case "arena.removed":
+    case SERVER.ARENA_REMOVED:
       arenas.delete(frame.id);
       renderArenas();
       break;
-    case "arena.joined": {
+    case SERVER.ARENA_JOINED: {
       // The arena page joins at once when asked to (?play=1).
       const url = new URL(frame.invite_url || frame.arena.url, location.href);
       url.searchParams.set("play", "1");
       location.href = url.pathname + url.search;
       break;
     }
-    case "game": {
+    case SERVER.GAME: {
       const known = games.get(frame.game.id);
       // Spectator counts arrive on their own; keep the one we have.
       if (known && frame.game.spectators === 0) frame.game.spectators = known.spectators;
@@ -149,11 +150,11 @@ function handle(frame) {
       render();
       break;
     }
-    case "game.removed":
+    case SERVER.GAME_REMOVED:
       games.delete(frame.id);
       render();
       break;
-    case "spectators": {
+    case SERVER.SPECTATORS: {
       const known = games.get(frame.id);
       if (known) {
         known.spectators = frame.count;
@@ -161,13 +162,13 @@ function handle(frame) {
       }
       break;
     }
-    case "online":
+    case SERVER.ONLINE:
       showOnline(frame.count);
       break;
-    case "joined":
+    case SERVER.JOINED:
       location.href = frame.invite_url || frame.game.url;
       break;
-    case "error":
+    case SERVER.ERROR:
       showError(frame.message);
       break;
   }
@@ -175,12 +176,12 @@ function handle(frame) {
 
 const quick = document.getElementById("quick-play");
 if (quick) {
-  quick.addEventListener("click", () => act({type: "quick_play"}));
-  document.getElementById("create-public").addEventListener("click", () => act({type: "create"}));
-  document.getElementById("create-private").addEventListener("click", () => act({type: "create", private: true}));
-  document.getElementById("arena-quick-play").addEventListener("click", () => act({type: "arena_quick_play"}));
-  document.getElementById("arena-create").addEventListener("click", () => act({type: "arena_create"}));
+  quick.addEventListener("click", () => act({type: CLIENT.QUICK_PLAY}));
+  document.getElementById("create-public").addEventListener("click", () => act({type: CLIENT.CREATE}));
+  document.getElementById("create-private").addEventListener("click", () => act({type: CLIENT.CREATE, private: true}));
+  document.getElementById("arena-quick-play").addEventListener("click", () => act({type: CLIENT.ARENA_QUICK_PLAY}));
+  document.getElementById("arena-create").addEventListener("click", () => act({type: CLIENT.ARENA_CREATE}));
   document
     .getElementById("arena-create-private")
-    .addEventListener("click", () => act({type: "arena_create", private: true}));
+    .addEventListener("click", () => act({type: CLIENT.ARENA_CREATE, private: true}));
 }

@@ -3,6 +3,7 @@
  * same markup, level label and time format. */
 import {localTime} from "../rtsite/site.js";
 import {markAllRead, markRead, onNotificationFrame} from "./notify.js";
+import {SERVER} from "../realtime/protocol.js";
 
 const list = document.getElementById("inbox");
 const unreadLabel = document.getElementById("inbox-unread");
@@ -79,9 +80,9 @@ function markShownRead(ids) {
 }
 
 onNotificationFrame((frame, unread) => {
-  if (frame.type === "sync") frame.notifications.forEach((n) => add(n, false));
-  else if (frame.type === "notification") add(frame.notification, frame.update, frame.quiet);
-  else if (frame.type === "read") markShownRead(frame.ids);
+  if (frame.type === SERVER.SYNC) frame.notifications.forEach((n) => add(n, false));
+  else if (frame.type === SERVER.NOTIFICATION) add(frame.notification, frame.update, frame.quiet);
+  else if (frame.type === SERVER.READ) markShownRead(frame.ids);
   unreadLabel.textContent = unread;
 });
 

@@ -7,6 +7,7 @@
  * false when the socket is not open.
  */
 import {connect} from "../realtime/live.js";
+import {CLIENT, SERVER} from "../realtime/protocol.js";
 
 const TOAST_MS = {info: 8000, success: 8000, warning: 12000, error: 15000};
 const MIN_TOAST_AFTER_PAUSE_MS = 3000;
@@ -97,7 +98,7 @@ function summaryToast(count) {
 
 function handle(frame) {
   switch (frame.type) {
-    case "sync": {
+    case SERVER.SYNC: {
       const fresh = frame.notifications.filter((n) => !known.has(n.id));
       for (const n of frame.notifications) {
         known.add(n.id);
@@ -115,7 +116,7 @@ function handle(frame) {
       renderBadge();
       break;
     }
-    case "notification": {
+    case SERVER.NOTIFICATION: {
       const n = frame.notification;
       const isNew = !known.has(n.id);
       known.add(n.id);
@@ -140,7 +141,7 @@ function handle(frame) {
       toast(n);
       break;
     }
-    case "read":
+    case SERVER.READ:
       unread = frame.unread;
       renderBadge();
       for (const id of frame.ids) {
@@ -157,9 +158,9 @@ export function onNotificationFrame(listener) {
 }
 
 export function markRead(id) {
-  return live.send({type: "mark_read", id: id});
+  return live.send({type: CLIENT.MARK_READ, id: id});
 }
 
 export function markAllRead() {
-  return live.send({type: "mark_all_read"});
+  return live.send({type: CLIENT.MARK_ALL_READ});
 }

@@ -28,6 +28,7 @@
  */
 import {ResumeCursor} from "./cursor.js";
 import {Disconnected, PendingRequests, ServerError} from "./requests.js";
+import {CLIENT, CLOSE, SERVER} from "./protocol.js";
 
 export {Disconnected, ServerError};
 
@@ -41,7 +42,6 @@ const PROBE_MS = 8000;
 // Server close codes 4400-4499 mean "do not retry" (unknown room, forbidden, logged
 // out, too many sockets), like HTTP's 4xx; 4500 (a server error) is retried.
 const PERMANENT_CLOSE = (code) => code >= 4400 && code < 4500;
-const LOGGED_OUT = 4401;
 const LABELS = {
   connecting: "Connecting…",
   connected: "Live",
@@ -130,7 +130,7 @@ class LiveSocket {
   probe() {
     if (this.probeTimer !== null) return;
     const ws = this.ws;
-    ws.send(JSON.stringify({type: "ping"}));
+    ws.send(JSON.stringify({type: CLIENT.PING}));
     this.probeTimer = setTimeout(() => {
       this.probeTimer = null;
       if (this.ws === ws) this.drop(ws);
@@ -192,7 +192,7 @@ class LiveSocket {
       clearTimeout(this.probeTimer);
       this.probeTimer = null;
       this.lost();
-      if (event.code === LOGGED_OUT) {
+      if (event.code === CLOSE.LOGGED_OUT) {
         this.setState("loggedout");
         showLoggedOut(this.closingReason);
         this.onClosed(event.code, event.reason);
@@ -208,17 +208,17 @@ class LiveSocket {
   }
 
   receive(frame) {
-    if (frame.type === "closing") {
+    if (frame.type === SERVER.CLOSING) {
       this.closingReason = frame.reason;
       // A restart: the close (1012) follows once what was sent is answered.
       if (frame.reason === "restart") this.setState("reconnecting");
     }
     const request = this.requests.take(frame);
-    if (request && frame.type === "error") {
+    if (request && frame.type === SERVER.ERROR) {
       request.reject(new ServerError(frame));
       return;
     }
-    if (frame.type !== "pong") this.onFrame(frame);
+    if (frame.type !== SERVER.PONG) this.onFrame(frame);
     if (request) request.resolve(frame);
   }
 

@@ -8,6 +8,7 @@ import {Disconnected} from "../../realtime/live.js";
 import {mentionBox} from "./mentions.js";
 import {canSend, request, send as sendFrame} from "./socket.js";
 import {viewer} from "./viewer.js";
+import {CLIENT, LIMITS} from "../../realtime/protocol.js";
 
 const SEND_PATIENCE_MS = 8000;
 
@@ -23,7 +24,8 @@ let lastTypingSent = 0;
 
 function newNonce() {
   if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
-  return Date.now().toString(36) + Math.random().toString(36).slice(2);
+  const nonce = Date.now().toString(36) + Math.random().toString(36).slice(2);
+  return nonce.slice(0, LIMITS.NONCE_MAX_LENGTH);
 }
 
 function setStatus(text, kind) {
@@ -51,7 +53,7 @@ function transmit() {
     setStatus("Not connected. Your message will be sent when the connection is back.", "warn");
     return;
   }
-  const reply = request({type: "message.send", body: sending.body, nonce: sending.nonce});
+  const reply = request({type: CLIENT.MESSAGE_SEND, body: sending.body, nonce: sending.nonce});
   setStatus("Sending…");
   sending.timer = setTimeout(() => {
     if (pending === sending) {
@@ -142,7 +144,7 @@ export function startComposer(names) {
     const now = Date.now();
     if (!viewer.muted && input.value.trim() && now - lastTypingSent > viewer.limits.typing_timeout_ms / 2) {
       lastTypingSent = now;
-      sendFrame({type: "typing"});
+      sendFrame({type: CLIENT.TYPING});
     }
   });
   input.addEventListener("blur", () => setTimeout(mentions.close, 100));

@@ -8,6 +8,7 @@ import * as presence from "./presence.js";
 import * as read from "./read_state.js";
 import {refused, request, send, synced} from "./socket.js";
 import * as timeline from "./timeline.js";
+import {CLIENT} from "../../realtime/protocol.js";
 
 const OPEN_PAGES = 4; // older pages fetched on open to reach the first unread message
 const LATEST = Number.MAX_SAFE_INTEGER; // "history before this" is the latest page
@@ -37,7 +38,7 @@ export function onSync(frame) {
     const lastRead = read.lastRead();
     if (lastRead !== null && frame.has_more && lastRead < oldest - 1) {
       openPagesLeft = OPEN_PAGES;
-      send({type: "history", before_id: oldest});
+      send({type: CLIENT.HISTORY, before_id: oldest});
       return;
     }
     openAtUnread();
@@ -66,7 +67,7 @@ function continueOpening(hasMore) {
   openPagesLeft -= 1;
   const oldest = Math.min(...timeline.ids());
   if (hasMore && openPagesLeft > 0 && read.lastRead() < oldest - 1) {
-    send({type: "history", before_id: oldest});
+    send({type: CLIENT.HISTORY, before_id: oldest});
     return;
   }
   openPagesLeft = 0;
@@ -88,7 +89,7 @@ export function showLinked() {
     timeline.highlight(id);
     return true;
   }
-  send({type: "context", id: id});
+  send({type: CLIENT.CONTEXT, id: id});
   return true;
 }
 
@@ -128,15 +129,15 @@ export function jumpToLatest() {
   closeGap();
   history.replaceState(null, "", location.pathname + location.search);
   // The reply is shown (as any history page) before the page scrolls to its end.
-  request({type: "history", before_id: LATEST}).then(() => timeline.scrollToBottom(), refused);
+  request({type: CLIENT.HISTORY, before_id: LATEST}).then(() => timeline.scrollToBottom(), refused);
 }
 
 export function loadOlder() {
   const ids = timeline.ids();
-  if (ids.length) send({type: "history", before_id: Math.min(...ids)});
+  if (ids.length) send({type: CLIENT.HISTORY, before_id: Math.min(...ids)});
 }
 
 export function loadNewer() {
   const ids = timeline.ids();
-  if (ids.length) send({type: "newer", after_id: Math.max(...ids)});
+  if (ids.length) send({type: CLIENT.NEWER, after_id: Math.max(...ids)});
 }

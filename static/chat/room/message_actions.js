@@ -5,6 +5,7 @@
  */
 import {refused, request} from "./socket.js";
 import {isMine, mayEdit, viewer} from "./viewer.js";
+import {CLIENT} from "../../realtime/protocol.js";
 
 function actionButton(text, className = "action") {
   const button = document.createElement("button");
@@ -56,7 +57,7 @@ export function renderActions(message, li) {
 }
 
 function react(id, emoji) {
-  request({type: "reaction.toggle", id: id, emoji: emoji}).catch(refused);
+  request({type: CLIENT.REACTION_TOGGLE, id: id, emoji: emoji}).catch(refused);
 }
 
 function togglePicker(id, button) {
@@ -102,7 +103,7 @@ function confirmDelete(id, actions) {
   confirm.append("Delete this message? ");
   const yes = actionButton("Delete", "action danger");
   yes.addEventListener("click", () => {
-    request({type: "message.delete", id: id}).catch(refused);
+    request({type: CLIENT.MESSAGE_DELETE, id: id}).catch(refused);
     confirm.remove();
   });
   const no = actionButton("Keep");
@@ -149,7 +150,7 @@ function startEdit(message, li) {
       close();
       return;
     }
-    request({type: "message.edit", id: id, body: body}).then(close, refused);
+    request({type: CLIENT.MESSAGE_EDIT, id: id, body: body}).then(close, refused);
   });
   li.classList.add("editing");
   li.querySelector(".body").after(form);

@@ -6,6 +6,7 @@
 import {send} from "./socket.js";
 import * as timeline from "./timeline.js";
 import {isMine, viewer} from "./viewer.js";
+import {CLIENT} from "../../realtime/protocol.js";
 
 // A read is reported after a second without new messages, and at least every five
 // while they keep coming: a busy room of 1,000 readers sends 200 reads a second, not
@@ -59,7 +60,7 @@ function sendRead() {
   clearTimeout(readTimer);
   readTimer = null;
   // Not connected: report it again at the next chance.
-  if (!send({type: "read", id: readSent})) readSent = 0;
+  if (!send({type: CLIENT.READ, id: readSent})) readSent = 0;
 }
 
 function unreadCount() {

@@ -2,9 +2,12 @@
  * Who reads the room and what they may do, as the server last said (sync, muted).
  * Pure: no DOM.
  */
+import {LIMITS} from "../../realtime/protocol.js";
+
 export const viewer = {
   me: null, // {id, username}, or null for a visitor
-  limits: {max_length: 0, typing_timeout_ms: 5000, edit_window_s: 0, reactions: []},
+  // Until the first sync: the page's config says the room's real length limit.
+  limits: {max_length: LIMITS.MAX_MESSAGE_LENGTH, typing_timeout_ms: 5000, edit_window_s: 0, reactions: []},
   muted: false,
 };
 
