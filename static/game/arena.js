@@ -7,12 +7,15 @@
  * - Your own snake is drawn ahead, between its last tick and the cell it will enter next
  *   (client-side prediction): a key press bends it at once. Each turn carries a sequence
  *   number; the server says which it applied (acks), and the page drops those and
- *   predicts from what is left. When the server disagrees, its word wins.
+ *   predicts from what is left. When the server disagrees, its word wins. The world,
+ *   the turns and the prediction are arena_model.js (pure), by the movement rule of
+ *   snake_rules.js; this module draws and announces.
  * - Arrow keys or WASD steer; on a phone, a swipe or the buttons. What matters to you
  *   (your score, your crashes, a round's results) is announced through aria-live.
  */
 import {ServerError, connect} from "../realtime/live.js";
 import {CLIENT, CLOSE, SERVER} from "../realtime/protocol.js";
+import {ArenaModel} from "./arena_model.js";
 
 const config = JSON.parse(document.getElementById("arena-config").textContent);
 const canvas = document.getElementById("arena-canvas");
@@ -28,8 +31,6 @@ const resultsList = document.getElementById("arena-results-list");
 const joinButton = document.getElementById("arena-join");
 const leaveButton = document.getElementById("arena-leave");
 
-const STEP = {up: [0, -1], down: [0, 1], left: [-1, 0], right: [1, 0]};
-const OPPOSITE = {up: "down", down: "up", left: "right", right: "left"};
 const KEYS = {
   ArrowUp: "up", ArrowDown: "down", ArrowLeft: "left", ArrowRight: "right",
   w: "up", s: "down", a: "left", d: "right", W: "up", S: "down", A: "left", D: "right",
@@ -39,17 +40,10 @@ const PALETTE = ["#2f9e44", "#1c7ed6", "#e8590c", "#ae3ec9", "#f08c00", "#0c8599
 const PHASES = {waiting: "Waiting for players", play: "Round", results: "Results"};
 const SEEN_OFFSET = Math.floor(Math.random() * 10);
 
-let me = {id: null, username: null};
-let world = null; // the server's world as of the last tick
-let snakes = new Map(); // player -> {body, prev, direction, alive, score, kills, deaths, respawnIn}
-let food = new Map(); // "x,y" -> [x, y]
-let names = new Map(); // player -> username
+const arena = new ArenaModel();
 let colours = new Map();
-let lastTickAt = performance.now();
-let endsAt = 0; // performance.now() when the round or its results end
-let seq = 0;
-let pending = []; // turns sent, not yet applied: {seq, dir, at}
 let wantsToPlay = new URLSearchParams(location.search).get("play") === "1";
+let joinAsked = false;
 let closedReason = "";
 
 const path = "/ws/game/arena/" + config.id + "/" + (config.code ? "?code=" + encodeURIComponent(config.code) : "");
@@ -57,118 +51,42 @@ const live = connect(path, {onFrame: handle, onClosed: closed});
 
 // ---------------------------------------------------------------- the world
 
-const key = (cell) => cell[0] + "," + cell[1];
-
 function loadWorld(w) {
-  const wasPlaying = me.id !== null && names.has(me.id);
-  world = w;
-  snakes = new Map();
-  for (const s of w.snakes) snakes.set(s.player, snakeFrom(s));
-  food = new Map(w.food.map((cell) => [key(cell), cell]));
-  names = new Map(w.players.map((p) => [p.id, p.username]));
+  const becamePlayerNow = arena.load(w, performance.now());
   assignColours();
-  endsAt = performance.now() + w.ends_in * 1000;
-  lastTickAt = performance.now();
-  const mine = w.acks.find(([player]) => player === me.id);
-  pending = mine ? pending.filter((p) => p.seq > mine[1]) : [];
   showResults(w.results);
   renderScores();
   renderPhase();
   renderButtons();
-  if (!wasPlaying && me.id !== null && names.has(me.id) && joinAsked) becamePlayer();
-  if (wantsToPlay && me.id !== null && !names.has(me.id) && w.phase !== undefined) {
+  if (becamePlayerNow && joinAsked) becamePlayer();
+  if (wantsToPlay && arena.me.id !== null && !arena.playing && w.phase !== undefined) {
     wantsToPlay = false;
     join();
   }
 }
 
-function snakeFrom(s) {
-  return {
-    body: s.body,
-    prev: s.body,
-    direction: s.direction,
-    alive: s.alive,
-    score: s.score,
-    kills: s.kills,
-    deaths: s.deaths,
-    respawnIn: s.respawn_in,
-  };
-}
-
 function assignColours() {
-  const ids = [...new Set([...names.keys(), ...snakes.keys()])].sort((a, b) => a - b);
+  const ids = [...new Set([...arena.names.keys(), ...arena.snakes.keys()])].sort((a, b) => a - b);
   colours = new Map(ids.map((id, i) => [id, PALETTE[i % PALETTE.length]]));
 }
 
 function applyTick(t) {
-  if (!world || t.e !== world.epoch || t.t !== world.tick + 1) return; // the server resyncs us
-  world.tick = t.t;
-  lastTickAt = performance.now();
-  for (const s of snakes.values()) {
-    s.prev = s.body;
-    if (!s.alive && s.respawnIn > 0) s.respawnIn -= 1;
-  }
-  for (const [player, x, y, tailMoved] of t.moved || []) {
-    const s = snakes.get(player);
-    if (!s) continue;
-    const body = [[x, y], ...s.body];
-    if (tailMoved) body.pop();
-    s.body = body;
-    const [hx, hy] = s.prev[0] || [x, y];
-    s.direction = x > hx ? "right" : x < hx ? "left" : y > hy ? "down" : "up";
-  }
-  for (const [player, killer] of t.died || []) {
-    const s = snakes.get(player);
-    if (!s) continue;
-    s.alive = false;
-    s.body = [];
-    s.prev = [];
-    s.respawnIn = world.respawn_ticks;
-    if (player === me.id) {
-      const by = killer ? names.get(killer) || "another snake" : "the wall or yourself";
+  const events = arena.applyTick(t, performance.now());
+  if (events === null) return; // the server resyncs us
+  for (const event of events) {
+    if (event.kind === "crashed") {
+      const by = event.killer ? arena.names.get(event.killer) || "another snake" : "the wall or yourself";
       say(`You crashed into ${by}. Back in two seconds.`);
-    }
+    } else if (event.kind === "back") say("Your snake is back.");
+    else if (event.kind === "ate") say(`You ate. Score ${event.score}.`);
+    else if (event.kind === "joined") becamePlayer();
+    else if (event.kind === "left") say("You left the round; you are watching.");
+    else if (event.kind === "refused") showError("The arena is full; try another one.");
+    else if (event.kind === "players") {
+      assignColours();
+      renderButtons();
+    } else if (event.kind === "scores") renderScores();
   }
-  for (const spawned of t.spawned || []) {
-    snakes.set(spawned.player, snakeFrom(spawned));
-    if (spawned.player === me.id) say("Your snake is back.");
-  }
-  for (const cell of t.eaten || []) food.delete(key(cell));
-  for (const cell of t.food || []) food.set(key(cell), cell);
-  let scoresChanged = false;
-  for (const [player, score, kills, deaths] of t.scores || []) {
-    const s = snakes.get(player);
-    if (!s) continue;
-    if (player === me.id && score > s.score) say(`You ate. Score ${score}.`);
-    Object.assign(s, {score, kills, deaths});
-    scoresChanged = true;
-  }
-  for (const [player, acked] of t.acks || []) {
-    if (player === me.id) pending = pending.filter((p) => p.seq > acked);
-  }
-  // A round's first tick names everyone it started with: only a new name is news.
-  for (const p of t.joined || []) {
-    const isNew = !names.has(p.id);
-    names.set(p.id, p.username);
-    if (!snakes.has(p.id)) snakes.set(p.id, snakeFrom({body: [], direction: "right", alive: false, score: 0, kills: 0, deaths: 0, respawn_in: 1}));
-    if (isNew && p.id === me.id) becamePlayer();
-    scoresChanged = true;
-  }
-  for (const p of t.left || []) {
-    names.delete(p.id);
-    snakes.delete(p.id);
-    if (p.id === me.id) say("You left the round; you are watching.");
-    scoresChanged = true;
-  }
-  if ((t.refused || []).includes(me.id)) showError("The arena is full; try another one.");
-  if ((t.joined || []).length || (t.left || []).length) {
-    assignColours();
-    renderButtons();
-  }
-  if (scoresChanged) renderScores();
-  // Turns the server never applied (it keeps two a tick) are let go after a while.
-  const stale = performance.now() - 4 * world.tick_ms;
-  pending = pending.filter((p) => p.at > stale);
   // How far this page has read, once a second: each page on its own tick of the ten.
   if ((t.t + SEEN_OFFSET) % 10 === 0) live.send({type: CLIENT.SEEN, tick: t.t});
 }
@@ -178,10 +96,10 @@ function applyTick(t) {
 function handle(frame) {
   switch (frame.type) {
     case SERVER.SYNC:
-      me = frame.you;
+      arena.me = frame.you;
       if (frame.world) loadWorld(frame.world);
       else {
-        world = null;
+        arena.world = null;
         renderPhase();
       }
       live.send({type: CLIENT.SEEN, tick: frame.world ? frame.world.tick : 0});
@@ -194,11 +112,7 @@ function handle(frame) {
       applyTick(frame);
       break;
     case SERVER.ROUND_OVER:
-      if (world) {
-        world.phase = "results";
-        world.results = frame.results;
-        endsAt = performance.now() + frame.next_in * 1000;
-      }
+      arena.roundOver(frame, performance.now());
       showResults(frame.results);
       announceResults(frame);
       renderPhase();
@@ -219,28 +133,10 @@ function closed(code) {
 
 // ---------------------------------------------------------------- steering
 
-function mySnake() {
-  return me.id === null ? null : snakes.get(me.id);
-}
-
-function predictedDirection() {
-  const s = mySnake();
-  if (!s) return null;
-  const next = pending.length ? pending[0].dir : null;
-  return next && next !== OPPOSITE[s.direction] ? next : s.direction;
-}
-
 function steer(dir) {
-  const s = mySnake();
-  if (!s || !s.alive || !world || world.phase !== "play") return;
-  const last = pending.length ? pending[pending.length - 1].dir : s.direction;
-  if (dir === last || dir === OPPOSITE[last]) return; // nothing to change, or straight back
-  seq += 1;
-  pending.push({seq, dir, at: performance.now()});
-  live.send({type: CLIENT.TURN, dir, seq});
+  const turn = arena.steer(dir, performance.now());
+  if (turn) live.send({type: CLIENT.TURN, ...turn});
 }
-
-let joinAsked = false;
 
 // Joining and leaving: a refusal is shown; while not connected nothing is sent (the
 // overlay says so). Turns and "seen" carry no ref: the ticks' acks answer turns.
@@ -266,8 +162,7 @@ document.addEventListener("keydown", (event) => {
   if (!dir || event.altKey || event.ctrlKey || event.metaKey) return;
   const target = event.target;
   if (target.closest && target.closest("input, textarea, select, [contenteditable]")) return;
-  const s = mySnake();
-  if (!s) return; // watching: arrows scroll the page as usual
+  if (!arena.mySnake()) return; // watching: arrows scroll the page as usual
   event.preventDefault();
   steer(dir);
 });
@@ -278,7 +173,7 @@ canvas.addEventListener("touchstart", (event) => {
   touchStart = [touch.clientX, touch.clientY];
 }, {passive: true});
 canvas.addEventListener("touchmove", (event) => {
-  if (mySnake()) event.preventDefault(); // a swipe steers, it does not scroll
+  if (arena.mySnake()) event.preventDefault(); // a swipe steers, it does not scroll
 }, {passive: false});
 canvas.addEventListener("touchend", (event) => {
   if (!touchStart) return;
@@ -320,15 +215,16 @@ function showError(text) {
 
 function renderButtons() {
   if (!joinButton) return;
-  const playing = me.id !== null && names.has(me.id);
+  const playing = arena.playing;
   joinButton.hidden = playing;
   leaveButton.hidden = !playing;
   document.body.classList.toggle("arena-playing", playing);
 }
 
 function renderScores() {
-  const rows = [...names.entries()]
-    .map(([id, username]) => ({id, username, ...(snakes.get(id) || {score: 0, kills: 0, deaths: 0})}))
+  const me = arena.me;
+  const rows = [...arena.names.entries()]
+    .map(([id, username]) => ({id, username, ...(arena.snakes.get(id) || {score: 0, kills: 0, deaths: 0})}))
     .sort((a, b) => b.score - a.score || a.deaths - b.deaths || a.username.localeCompare(b.username));
   playersCount.textContent = rows.length;
   if (!rows.length) {
@@ -380,7 +276,7 @@ function announceResults(frame) {
   const [best] = frame.results;
   let text = `Round ${frame.round} over.`;
   if (best) text += ` ${best.username} won with ${best.score}.`;
-  const mine = frame.results.findIndex((r) => r.player === me.id);
+  const mine = frame.results.findIndex((r) => r.player === arena.me.id);
   if (mine >= 0) text += ` You placed ${mine + 1} of ${frame.results.length} with ${frame.results[mine].score}.`;
   say(text);
 }
@@ -391,9 +287,10 @@ function clock(seconds) {
 }
 
 function renderPhase() {
+  const world = arena.world;
   let text = "";
   if (world) {
-    const left = (endsAt - performance.now()) / 1000;
+    const left = (arena.endsAt - performance.now()) / 1000;
     if (world.phase === "play") text = `Round ${world.round} · ${clock(left)} left`;
     else if (world.phase === "results") text = `Round ${world.round} over · next in ${clock(left)}`;
     else text = PHASES.waiting;
@@ -403,10 +300,10 @@ function renderPhase() {
   if (closedReason) cover = closedReason;
   else if (live.state !== "connected") cover = live.state === "offline" ? "Offline: paused" : "Reconnecting… (paused)";
   else if (!world) cover = "Starting the arena…";
-  else if (world.phase === "waiting") cover = me.id ? "Waiting for players: join to start a round" : "Waiting for players";
+  else if (world.phase === "waiting") cover = arena.me.id ? "Waiting for players: join to start a round" : "Waiting for players";
   else if (world.phase === "results") cover = "Round over";
   else {
-    const s = mySnake();
+    const s = arena.mySnake();
     if (s && !s.alive) cover = `Crashed: back in ${Math.max(1, Math.ceil((s.respawnIn * world.tick_ms) / 1000))} s`;
   }
   if (overlay.textContent !== cover) overlay.textContent = cover;
@@ -421,6 +318,7 @@ function cssVar(name, fallback) {
 }
 
 function fitCanvas() {
+  const world = arena.world;
   if (!world) return;
   const ratio = window.devicePixelRatio || 1;
   const width = canvas.clientWidth;
@@ -438,6 +336,7 @@ function lerp(a, b, t) {
 
 function draw(now) {
   requestAnimationFrame(draw);
+  const world = arena.world;
   if (!world) return;
   fitCanvas();
   const cell = canvas.width / world.width;
@@ -457,25 +356,17 @@ function draw(now) {
   ctx.stroke();
 
   ctx.fillStyle = cssVar("--bad", "#c0392b");
-  for (const [x, y] of food.values()) {
+  for (const [x, y] of arena.food.values()) {
     ctx.beginPath();
     ctx.arc((x + 0.5) * cell, (y + 0.5) * cell, cell * 0.32, 0, Math.PI * 2);
     ctx.fill();
   }
 
-  const alpha = world.phase === "play" ? Math.min(1, (now - lastTickAt) / world.tick_ms) : 1;
-  for (const [player, s] of snakes) {
+  const alpha = world.phase === "play" ? Math.min(1, (now - arena.lastTickAt) / world.tick_ms) : 1;
+  for (const [player, s] of arena.snakes) {
     if (!s.alive || !s.body.length) continue;
-    let from = s.prev;
-    let to = s.body;
-    if (player === me.id && world.phase === "play") {
-      // Prediction: from where the server has it to the cell it will enter next.
-      const dir = predictedDirection();
-      const [hx, hy] = s.body[0];
-      const head = [hx + STEP[dir][0], hy + STEP[dir][1]];
-      from = s.body;
-      to = [head, ...s.body.slice(0, -1)];
-    }
+    // Others one tick behind; the viewer's own ahead, to the cell it will enter next.
+    const [from, to] = arena.path(player);
     ctx.fillStyle = colours.get(player) || "#888";
     const inset = cell * 0.08;
     to.forEach((target, i) => {
@@ -484,7 +375,7 @@ function draw(now) {
       const y = lerp(origin[1], target[1], alpha);
       ctx.fillRect(x * cell + inset, y * cell + inset, cell - 2 * inset, cell - 2 * inset);
     });
-    if (player === me.id) {
+    if (player === arena.me.id) {
       const target = to[0];
       const origin = from[0] || target;
       ctx.strokeStyle = cssVar("--fg", "#000");
@@ -493,7 +384,8 @@ function draw(now) {
                      cell - 2 * inset, cell - 2 * inset);
     }
   }
-  const label = `The arena: ${names.size} ${names.size === 1 ? "player" : "players"}, ${food.size} food`;
+  const players = arena.names.size;
+  const label = `The arena: ${players} ${players === 1 ? "player" : "players"}, ${arena.food.size} food`;
   if (canvas.getAttribute("aria-label") !== label) canvas.setAttribute("aria-label", label);
 }
 requestAnimationFrame(draw);
