@@ -75,9 +75,19 @@ restart:
 test: install
 	$(MAKE) test-suite
 
-# The suite alone, for an installed .venv (.ci/run calls it again with DATABASE_URL/REDIS_URL).
+# The suite alone, for an installed .venv (.ci/run calls it again with DATABASE_URL/REDIS_URL),
+# then the browser modules' unit tests (tests/js, node's own runner: no npm packages).
+# Without node they are skipped, except under CI, where they must run.
+JS_TESTS = $(shell find tests/js -name '*.test.js' | sort)
+
 test-suite:
 	$(TEST_ENV) $(BIN)/python -m pytest --durations=30 $(PYTEST_ARGS)
+	@if command -v node >/dev/null 2>&1; then \
+		echo "node --test tests/js/"; node --test $(JS_TESTS); \
+	else case "$${CI:-}" in \
+		""|false|0) echo "tests/js skipped: node not installed (apt-get install nodejs)";; \
+		*) echo "tests/js cannot run: node not installed, and CI must run them" >&2; exit 1;; \
+	esac; fi
 
 # docs/deploy.md followed as written, as root on a fresh Debian 12 (debootstrap's, kept in
 # /var/cache/rtsite-deploy-check) from a clone of HEAD: apt, pip, systemd's units, nginx,
@@ -85,13 +95,21 @@ test-suite:
 deploy-check: install
 	$(TEST_ENV) $(BIN)/python -m pytest -p no:cacheprovider -m deploy tests/deploy $(PYTEST_ARGS)
 
+# ESLint and its rules, as package-lock.json pins them (needs node and npm).
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm not found: apt-get install nodejs npm" >&2; exit 1; }
+	npm ci --no-audit --no-fund
+	touch $@
+
 # mypy reads the settings (django-stubs): they need a key with DEBUG off, and a Redis URL
 # (nothing connects to it) so that setting Django up starts no embedded Redis server.
-lint: install
+# ESLint checks the browser modules and their tests (eslint.config.js).
+lint: install node_modules/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	SECRET_KEY=mypy-only-key DEBUG=false REDIS_URL=redis://127.0.0.1:6379/15 $(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
+	npx --no-install eslint static tests/js
 
 format: install
 	$(BIN)/ruff check --fix .
@@ -139,4 +157,4 @@ stop-redis: install
 	DEBUG=true $(BIN)/python manage.py embedded_redis stop
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .ruff_cache node_modules

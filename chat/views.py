@@ -13,7 +13,11 @@ SEARCH_QUERY_MAX = 200
 
 
 def room_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "chat/room_list.html", {"rooms": selectors.room_list()})
+    return render(
+        request,
+        "chat/room_list.html",
+        {"rooms": selectors.room_list(), "unread_limit": settings.CHAT_UNREAD_COUNT_LIMIT},
+    )
 
 
 def room_detail(request: HttpRequest, slug: str) -> HttpResponse:

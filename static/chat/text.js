@@ -1,95 +1,113 @@
 /*
  * Chat text, built as DOM nodes (never innerHTML): links for http(s) URLs, highlighted
  * @mentions (the viewer's own more strongly), and dates in the viewer's zone and locale.
+ *
+ * tokens() is pure (the unit tests read it); render() turns its pieces into nodes, the
+ * user's text always as text nodes.
  */
-(function () {
-  "use strict";
 
-  // A URL runs to whitespace; trailing punctuation is the sentence's, not the link's.
-  const TOKEN = /(https?:\/\/[^\s<>"]+)|(?<![\p{L}\p{N}_@.+-])@([\p{L}\p{N}_.@+-]+)/giu;
-  const TRAILING = /[.,;:!?'"»”’]+$/u;
+// A URL runs to whitespace; trailing punctuation is the sentence's, not the link's.
+const TOKEN = /(https?:\/\/[^\s<>"]+)|(?<![\p{L}\p{N}_@.+-])@([\p{L}\p{N}_.@+-]+)/giu;
+const TRAILING = /[.,;:!?'"»”’]+$/u;
 
-  function trimUrl(url) {
-    let trimmed = url.replace(TRAILING, "");
-    // "(see https://x.org/a)" keeps its ")" outside; "wiki/Foo_(bar)" keeps its own.
-    while (trimmed.endsWith(")") && count(trimmed, "(") < count(trimmed, ")")) {
-      trimmed = trimmed.slice(0, -1).replace(TRAILING, "");
+function trimUrl(url) {
+  let trimmed = url.replace(TRAILING, "");
+  // "(see https://x.org/a)" keeps its ")" outside; "wiki/Foo_(bar)" keeps its own.
+  while (trimmed.endsWith(")") && count(trimmed, "(") < count(trimmed, ")")) {
+    trimmed = trimmed.slice(0, -1).replace(TRAILING, "");
+  }
+  return trimmed;
+}
+
+function count(text, char) {
+  return text.split(char).length - 1;
+}
+
+function safeHref(text) {
+  try {
+    const url = new URL(text);
+    return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A message body in pieces, in order: {kind: "text", text}, {kind: "link", text, href}
+ * or {kind: "mention", text, name, me} (``me``: it names the viewer, ``viewer`` being
+ * {username} or null). Joined, the pieces' texts are the body.
+ */
+export function tokens(body, viewer) {
+  const pieces = [];
+  let last = 0;
+  for (const match of body.matchAll(TOKEN)) {
+    let text = match[0];
+    let piece = null;
+    if (match[1]) {
+      text = trimUrl(text);
+      const href = safeHref(text);
+      if (href) piece = {kind: "link", text, href};
+    } else {
+      const name = match[2].replace(/\.+$/u, "");
+      text = "@" + name;
+      const me = Boolean(viewer) && name.toLowerCase() === viewer.username.toLowerCase();
+      piece = {kind: "mention", text, name, me};
     }
-    return trimmed;
+    if (!piece) continue;
+    if (match.index > last) pieces.push({kind: "text", text: body.slice(last, match.index)});
+    pieces.push(piece);
+    last = match.index + text.length;
   }
+  if (last < body.length) pieces.push({kind: "text", text: body.slice(last)});
+  return pieces;
+}
 
-  function count(text, char) {
-    return text.split(char).length - 1;
-  }
-
-  function safeHref(text) {
-    try {
-      const url = new URL(text);
-      return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
-    } catch (error) {
-      return null;
+export function render(body, viewer) {
+  const fragment = document.createDocumentFragment();
+  for (const piece of tokens(body, viewer)) {
+    if (piece.kind === "link") {
+      const link = document.createElement("a");
+      link.href = piece.href;
+      link.rel = "noopener nofollow ugc";
+      link.target = "_blank";
+      link.textContent = piece.text;
+      fragment.append(link);
+    } else if (piece.kind === "mention") {
+      const mention = document.createElement("span");
+      mention.className = "mention";
+      if (piece.me) mention.classList.add("me");
+      mention.textContent = piece.text;
+      fragment.append(mention);
+    } else {
+      fragment.append(piece.text); // a string: appended as a text node
     }
   }
+  return fragment;
+}
 
-  function render(body, me) {
-    const fragment = document.createDocumentFragment();
-    let last = 0;
-    for (const match of body.matchAll(TOKEN)) {
-      let text = match[0];
-      let node = null;
-      if (match[1]) {
-        text = trimUrl(text);
-        const href = safeHref(text);
-        if (href) {
-          node = document.createElement("a");
-          node.href = href;
-          node.rel = "noopener nofollow ugc";
-          node.target = "_blank";
-          node.textContent = text;
-        }
-      } else {
-        const name = match[2].replace(/\.+$/u, "");
-        text = "@" + name;
-        node = document.createElement("span");
-        node.className = "mention";
-        if (me && name.toLowerCase() === me.username.toLowerCase()) node.classList.add("me");
-        node.textContent = text;
-      }
-      if (!node) continue;
-      if (match.index > last) fragment.append(body.slice(last, match.index));
-      fragment.append(node);
-      last = match.index + text.length;
-    }
-    if (last < body.length) fragment.append(body.slice(last));
-    return fragment;
-  }
+export function dayKey(date) {
+  return date.getFullYear() + "-" + date.getMonth() + "-" + date.getDate();
+}
 
-  function dayKey(date) {
-    return date.getFullYear() + "-" + date.getMonth() + "-" + date.getDate();
-  }
+export function dayLabel(date, now) {
+  const today = new Date(now);
+  const yesterday = new Date(now);
+  yesterday.setDate(today.getDate() - 1);
+  if (dayKey(date) === dayKey(today)) return "Today";
+  if (dayKey(date) === dayKey(yesterday)) return "Yesterday";
+  const sameYear = date.getFullYear() === today.getFullYear();
+  return date.toLocaleDateString([], {
+    weekday: "long",
+    day: "numeric",
+    month: "long",
+    year: sameYear ? undefined : "numeric",
+  });
+}
 
-  function dayLabel(date, now) {
-    const today = new Date(now);
-    const yesterday = new Date(now);
-    yesterday.setDate(today.getDate() - 1);
-    if (dayKey(date) === dayKey(today)) return "Today";
-    if (dayKey(date) === dayKey(yesterday)) return "Yesterday";
-    const sameYear = date.getFullYear() === today.getFullYear();
-    return date.toLocaleDateString([], {
-      weekday: "long",
-      day: "numeric",
-      month: "long",
-      year: sameYear ? undefined : "numeric",
-    });
-  }
+export function timeLabel(date) {
+  return date.toLocaleTimeString([], {hour: "numeric", minute: "2-digit"});
+}
 
-  function timeLabel(date) {
-    return date.toLocaleTimeString([], {hour: "numeric", minute: "2-digit"});
-  }
-
-  function fullLabel(date) {
-    return date.toLocaleString([], {dateStyle: "full", timeStyle: "short"});
-  }
-
-  window.ChatText = {render, dayKey, dayLabel, timeLabel, fullLabel};
-})();
+export function fullLabel(date) {
+  return date.toLocaleString([], {dateStyle: "full", timeStyle: "short"});
+}

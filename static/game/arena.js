@@ -7,487 +7,386 @@
  * - Your own snake is drawn ahead, between its last tick and the cell it will enter next
  *   (client-side prediction): a key press bends it at once. Each turn carries a sequence
  *   number; the server says which it applied (acks), and the page drops those and
- *   predicts from what is left. When the server disagrees, its word wins.
+ *   predicts from what is left. When the server disagrees, its word wins. The world,
+ *   the turns and the prediction are arena_model.js (pure), by the movement rule of
+ *   snake_rules.js; this module draws and announces.
  * - Arrow keys or WASD steer; on a phone, a swipe or the buttons. What matters to you
  *   (your score, your crashes, a round's results) is announced through aria-live.
  */
-(function () {
-  "use strict";
+import {ServerError, connect} from "../realtime/live.js";
+import {CLIENT, CLOSE, SERVER} from "../realtime/protocol.js";
+import {ArenaModel} from "./arena_model.js";
 
-  const config = JSON.parse(document.getElementById("arena-config").textContent);
-  const canvas = document.getElementById("arena-canvas");
-  const ctx = canvas.getContext("2d");
-  const overlay = document.getElementById("arena-overlay");
-  const phaseLine = document.getElementById("arena-phase");
-  const scoresBody = document.getElementById("arena-scores");
-  const playersCount = document.getElementById("arena-players");
-  const announcer = document.getElementById("arena-announce");
-  const errorLine = document.getElementById("arena-error");
-  const resultsBox = document.getElementById("arena-results");
-  const resultsList = document.getElementById("arena-results-list");
-  const joinButton = document.getElementById("arena-join");
-  const leaveButton = document.getElementById("arena-leave");
+const config = JSON.parse(document.getElementById("arena-config").textContent);
+const canvas = document.getElementById("arena-canvas");
+const ctx = canvas.getContext("2d");
+const overlay = document.getElementById("arena-overlay");
+const phaseLine = document.getElementById("arena-phase");
+const scoresBody = document.getElementById("arena-scores");
+const playersCount = document.getElementById("arena-players");
+const announcer = document.getElementById("arena-announce");
+const errorLine = document.getElementById("arena-error");
+const resultsBox = document.getElementById("arena-results");
+const resultsList = document.getElementById("arena-results-list");
+const joinButton = document.getElementById("arena-join");
+const leaveButton = document.getElementById("arena-leave");
 
-  const STEP = {up: [0, -1], down: [0, 1], left: [-1, 0], right: [1, 0]};
-  const OPPOSITE = {up: "down", down: "up", left: "right", right: "left"};
-  const KEYS = {
-    ArrowUp: "up", ArrowDown: "down", ArrowLeft: "left", ArrowRight: "right",
-    w: "up", s: "down", a: "left", d: "right", W: "up", S: "down", A: "left", D: "right",
-  };
-  const PALETTE = ["#2f9e44", "#1c7ed6", "#e8590c", "#ae3ec9", "#f08c00", "#0c8599",
-                   "#d6336c", "#5c940d", "#4263eb", "#c92a2a", "#862e9c", "#364fc7"];
-  const PHASES = {waiting: "Waiting for players", play: "Round", results: "Results"};
-  const SEEN_OFFSET = Math.floor(Math.random() * 10);
+const KEYS = {
+  ArrowUp: "up", ArrowDown: "down", ArrowLeft: "left", ArrowRight: "right",
+  w: "up", s: "down", a: "left", d: "right", W: "up", S: "down", A: "left", D: "right",
+};
+const PALETTE = ["#2f9e44", "#1c7ed6", "#e8590c", "#ae3ec9", "#f08c00", "#0c8599",
+                 "#d6336c", "#5c940d", "#4263eb", "#c92a2a", "#862e9c", "#364fc7"];
+const PHASES = {waiting: "Waiting for players", play: "Round", results: "Results"};
+const SEEN_OFFSET = Math.floor(Math.random() * 10);
 
-  let me = {id: null, username: null};
-  let world = null; // the server's world as of the last tick
-  let snakes = new Map(); // player -> {body, prev, direction, alive, score, kills, deaths, respawnIn}
-  let food = new Map(); // "x,y" -> [x, y]
-  let names = new Map(); // player -> username
-  let colours = new Map();
-  let lastTickAt = performance.now();
-  let endsAt = 0; // performance.now() when the round or its results end
-  let seq = 0;
-  let pending = []; // turns sent, not yet applied: {seq, dir, at}
-  let wantsToPlay = new URLSearchParams(location.search).get("play") === "1";
-  let closedReason = "";
+const arena = new ArenaModel();
+let colours = new Map();
+let wantsToPlay = new URLSearchParams(location.search).get("play") === "1";
+let joinAsked = false;
+let closedReason = "";
 
-  const path = "/ws/game/arena/" + config.id + "/" + (config.code ? "?code=" + encodeURIComponent(config.code) : "");
-  const live = Live.connect(path, {onFrame: handle, onClosed: closed});
+const path = "/ws/game/arena/" + config.id + "/" + (config.code ? "?code=" + encodeURIComponent(config.code) : "");
+const live = connect(path, {onFrame: handle, onClosed: closed});
 
-  // ---------------------------------------------------------------- the world
+// ---------------------------------------------------------------- the world
 
-  const key = (cell) => cell[0] + "," + cell[1];
-
-  function loadWorld(w) {
-    const wasPlaying = me.id !== null && names.has(me.id);
-    world = w;
-    snakes = new Map();
-    for (const s of w.snakes) snakes.set(s.player, snakeFrom(s));
-    food = new Map(w.food.map((cell) => [key(cell), cell]));
-    names = new Map(w.players.map((p) => [p.id, p.username]));
-    assignColours();
-    endsAt = performance.now() + w.ends_in * 1000;
-    lastTickAt = performance.now();
-    const mine = w.acks.find(([player]) => player === me.id);
-    pending = mine ? pending.filter((p) => p.seq > mine[1]) : [];
-    showResults(w.results);
-    renderScores();
-    renderPhase();
-    renderButtons();
-    if (!wasPlaying && me.id !== null && names.has(me.id) && joinAsked) becamePlayer();
-    if (wantsToPlay && me.id !== null && !names.has(me.id) && w.phase !== undefined) {
-      wantsToPlay = false;
-      join();
-    }
+function loadWorld(w) {
+  const becamePlayerNow = arena.load(w, performance.now());
+  assignColours();
+  showResults(w.results);
+  renderScores();
+  renderPhase();
+  renderButtons();
+  if (becamePlayerNow && joinAsked) becamePlayer();
+  if (wantsToPlay && arena.me.id !== null && !arena.playing && w.phase !== undefined) {
+    wantsToPlay = false;
+    join();
   }
+}
 
-  function snakeFrom(s) {
-    return {
-      body: s.body,
-      prev: s.body,
-      direction: s.direction,
-      alive: s.alive,
-      score: s.score,
-      kills: s.kills,
-      deaths: s.deaths,
-      respawnIn: s.respawn_in,
-    };
-  }
+function assignColours() {
+  const ids = [...new Set([...arena.names.keys(), ...arena.snakes.keys()])].sort((a, b) => a - b);
+  colours = new Map(ids.map((id, i) => [id, PALETTE[i % PALETTE.length]]));
+}
 
-  function assignColours() {
-    const ids = [...new Set([...names.keys(), ...snakes.keys()])].sort((a, b) => a - b);
-    colours = new Map(ids.map((id, i) => [id, PALETTE[i % PALETTE.length]]));
-  }
-
-  function applyTick(t) {
-    if (!world || t.e !== world.epoch || t.t !== world.tick + 1) return; // the server resyncs us
-    world.tick = t.t;
-    lastTickAt = performance.now();
-    for (const s of snakes.values()) {
-      s.prev = s.body;
-      if (!s.alive && s.respawnIn > 0) s.respawnIn -= 1;
-    }
-    for (const [player, x, y, tailMoved] of t.moved || []) {
-      const s = snakes.get(player);
-      if (!s) continue;
-      const body = [[x, y], ...s.body];
-      if (tailMoved) body.pop();
-      s.body = body;
-      const [hx, hy] = s.prev[0] || [x, y];
-      s.direction = x > hx ? "right" : x < hx ? "left" : y > hy ? "down" : "up";
-    }
-    for (const [player, killer] of t.died || []) {
-      const s = snakes.get(player);
-      if (!s) continue;
-      s.alive = false;
-      s.body = [];
-      s.prev = [];
-      s.respawnIn = world.respawn_ticks;
-      if (player === me.id) {
-        const by = killer ? names.get(killer) || "another snake" : "the wall or yourself";
-        say(`You crashed into ${by}. Back in two seconds.`);
-      }
-    }
-    for (const spawned of t.spawned || []) {
-      snakes.set(spawned.player, snakeFrom(spawned));
-      if (spawned.player === me.id) say("Your snake is back.");
-    }
-    for (const cell of t.eaten || []) food.delete(key(cell));
-    for (const cell of t.food || []) food.set(key(cell), cell);
-    let scoresChanged = false;
-    for (const [player, score, kills, deaths] of t.scores || []) {
-      const s = snakes.get(player);
-      if (!s) continue;
-      if (player === me.id && score > s.score) say(`You ate. Score ${score}.`);
-      Object.assign(s, {score, kills, deaths});
-      scoresChanged = true;
-    }
-    for (const [player, acked] of t.acks || []) {
-      if (player === me.id) pending = pending.filter((p) => p.seq > acked);
-    }
-    // A round's first tick names everyone it started with: only a new name is news.
-    for (const p of t.joined || []) {
-      const isNew = !names.has(p.id);
-      names.set(p.id, p.username);
-      if (!snakes.has(p.id)) snakes.set(p.id, snakeFrom({body: [], direction: "right", alive: false, score: 0, kills: 0, deaths: 0, respawn_in: 1}));
-      if (isNew && p.id === me.id) becamePlayer();
-      scoresChanged = true;
-    }
-    for (const p of t.left || []) {
-      names.delete(p.id);
-      snakes.delete(p.id);
-      if (p.id === me.id) say("You left the round; you are watching.");
-      scoresChanged = true;
-    }
-    if ((t.refused || []).includes(me.id)) showError("The arena is full; try another one.");
-    if ((t.joined || []).length || (t.left || []).length) {
+function applyTick(t) {
+  const events = arena.applyTick(t, performance.now());
+  if (events === null) return; // the server resyncs us
+  for (const event of events) {
+    if (event.kind === "crashed") {
+      const by = event.killer ? arena.names.get(event.killer) || "another snake" : "the wall or yourself";
+      say(`You crashed into ${by}. Back in two seconds.`);
+    } else if (event.kind === "back") say("Your snake is back.");
+    else if (event.kind === "ate") say(`You ate. Score ${event.score}.`);
+    else if (event.kind === "joined") becamePlayer();
+    else if (event.kind === "left") say("You left the round; you are watching.");
+    else if (event.kind === "refused") showError("The arena is full; try another one.");
+    else if (event.kind === "players") {
       assignColours();
       renderButtons();
-    }
-    if (scoresChanged) renderScores();
-    // Turns the server never applied (it keeps two a tick) are let go after a while.
-    const stale = performance.now() - 4 * world.tick_ms;
-    pending = pending.filter((p) => p.at > stale);
-    // How far this page has read, once a second: each page on its own tick of the ten.
-    if ((t.t + SEEN_OFFSET) % 10 === 0) live.send({type: "seen", tick: t.t});
+    } else if (event.kind === "scores") renderScores();
   }
+  // How far this page has read, once a second: each page on its own tick of the ten.
+  if ((t.t + SEEN_OFFSET) % 10 === 0) live.send({type: CLIENT.SEEN, tick: t.t});
+}
 
-  // ---------------------------------------------------------------- frames
+// ---------------------------------------------------------------- frames
 
-  function handle(frame) {
-    switch (frame.type) {
-      case "sync":
-        me = frame.you;
-        if (frame.world) loadWorld(frame.world);
-        else {
-          world = null;
-          renderPhase();
-        }
-        live.send({type: "seen", tick: frame.world ? frame.world.tick : 0});
-        break;
-      case "world":
-        loadWorld(frame.world);
-        live.send({type: "seen", tick: frame.world.tick});
-        break;
-      case "tick":
-        applyTick(frame);
-        break;
-      case "round_over":
-        if (world) {
-          world.phase = "results";
-          world.results = frame.results;
-          endsAt = performance.now() + frame.next_in * 1000;
-        }
-        showResults(frame.results);
-        announceResults(frame);
+function handle(frame) {
+  switch (frame.type) {
+    case SERVER.SYNC:
+      arena.me = frame.you;
+      if (frame.world) loadWorld(frame.world);
+      else {
+        arena.world = null;
         renderPhase();
-        break;
-      case "closed":
-        closedReason = frame.reason;
-        break;
-      case "error":
-        showError(frame.message);
-        break;
-    }
+      }
+      live.send({type: CLIENT.SEEN, tick: frame.world ? frame.world.tick : 0});
+      break;
+    case SERVER.WORLD:
+      loadWorld(frame.world);
+      live.send({type: CLIENT.SEEN, tick: frame.world.tick});
+      break;
+    case SERVER.TICK:
+      applyTick(frame);
+      break;
+    case SERVER.ROUND_OVER:
+      arena.roundOver(frame, performance.now());
+      showResults(frame.results);
+      announceResults(frame);
+      renderPhase();
+      break;
+    case SERVER.CLOSED:
+      closedReason = frame.reason;
+      break;
+    case SERVER.ERROR:
+      showError(frame.message);
+      break;
   }
+}
 
-  function closed(code) {
-    closedReason = closedReason || (code === 4404 ? "This arena has closed." : "You cannot watch this arena.");
-    renderPhase();
-  }
+function closed(code) {
+  closedReason = closedReason || (code === CLOSE.NOT_FOUND ? "This arena has closed." : "You cannot watch this arena.");
+  renderPhase();
+}
 
-  // ---------------------------------------------------------------- steering
+// ---------------------------------------------------------------- steering
 
-  function mySnake() {
-    return me.id === null ? null : snakes.get(me.id);
-  }
+function steer(dir) {
+  const turn = arena.steer(dir, performance.now());
+  if (turn) live.send({type: CLIENT.TURN, ...turn});
+}
 
-  function predictedDirection() {
-    const s = mySnake();
-    if (!s) return null;
-    const next = pending.length ? pending[0].dir : null;
-    return next && next !== OPPOSITE[s.direction] ? next : s.direction;
-  }
+// Joining and leaving: a refusal is shown; while not connected nothing is sent (the
+// overlay says so). Turns and "seen" carry no ref: the ticks' acks answer turns.
+function act(frame) {
+  live.request(frame).catch((error) => {
+    if (error instanceof ServerError) showError(error.message);
+  });
+}
 
-  function steer(dir) {
-    const s = mySnake();
-    if (!s || !s.alive || !world || world.phase !== "play") return;
-    const last = pending.length ? pending[pending.length - 1].dir : s.direction;
-    if (dir === last || dir === OPPOSITE[last]) return; // nothing to change, or straight back
-    seq += 1;
-    pending.push({seq, dir, at: performance.now()});
-    live.send({type: "turn", dir, seq});
-  }
+function join() {
+  joinAsked = true;
+  act({type: CLIENT.JOIN});
+}
 
-  let joinAsked = false;
+function becamePlayer() {
+  joinAsked = false;
+  say("You joined. Steer with the arrow keys.");
+  canvas.focus();
+}
 
-  function join() {
-    joinAsked = true;
-    live.send({type: "join"});
-  }
+document.addEventListener("keydown", (event) => {
+  const dir = KEYS[event.key];
+  if (!dir || event.altKey || event.ctrlKey || event.metaKey) return;
+  const target = event.target;
+  if (target.closest && target.closest("input, textarea, select, [contenteditable]")) return;
+  if (!arena.mySnake()) return; // watching: arrows scroll the page as usual
+  event.preventDefault();
+  steer(dir);
+});
 
-  function becamePlayer() {
-    joinAsked = false;
-    say("You joined. Steer with the arrow keys.");
+let touchStart = null;
+canvas.addEventListener("touchstart", (event) => {
+  const touch = event.changedTouches[0];
+  touchStart = [touch.clientX, touch.clientY];
+}, {passive: true});
+canvas.addEventListener("touchmove", (event) => {
+  if (arena.mySnake()) event.preventDefault(); // a swipe steers, it does not scroll
+}, {passive: false});
+canvas.addEventListener("touchend", (event) => {
+  if (!touchStart) return;
+  const touch = event.changedTouches[0];
+  const dx = touch.clientX - touchStart[0];
+  const dy = touch.clientY - touchStart[1];
+  touchStart = null;
+  if (Math.max(Math.abs(dx), Math.abs(dy)) < 20) return;
+  steer(Math.abs(dx) > Math.abs(dy) ? (dx > 0 ? "right" : "left") : dy > 0 ? "down" : "up");
+});
+for (const button of document.querySelectorAll("#arena-pad [data-dir]")) {
+  button.addEventListener("click", () => steer(button.dataset.dir));
+}
+if (joinButton) {
+  joinButton.addEventListener("click", () => {
+    join();
     canvas.focus();
-  }
-
-  document.addEventListener("keydown", (event) => {
-    const dir = KEYS[event.key];
-    if (!dir || event.altKey || event.ctrlKey || event.metaKey) return;
-    const target = event.target;
-    if (target.closest && target.closest("input, textarea, select, [contenteditable]")) return;
-    const s = mySnake();
-    if (!s) return; // watching: arrows scroll the page as usual
-    event.preventDefault();
-    steer(dir);
   });
-
-  let touchStart = null;
-  canvas.addEventListener("touchstart", (event) => {
-    const touch = event.changedTouches[0];
-    touchStart = [touch.clientX, touch.clientY];
-  }, {passive: true});
-  canvas.addEventListener("touchmove", (event) => {
-    if (mySnake()) event.preventDefault(); // a swipe steers, it does not scroll
-  }, {passive: false});
-  canvas.addEventListener("touchend", (event) => {
-    if (!touchStart) return;
-    const touch = event.changedTouches[0];
-    const dx = touch.clientX - touchStart[0];
-    const dy = touch.clientY - touchStart[1];
-    touchStart = null;
-    if (Math.max(Math.abs(dx), Math.abs(dy)) < 20) return;
-    steer(Math.abs(dx) > Math.abs(dy) ? (dx > 0 ? "right" : "left") : dy > 0 ? "down" : "up");
+  leaveButton.addEventListener("click", () => {
+    act({type: CLIENT.LEAVE});
+    joinButton.focus();
   });
-  for (const button of document.querySelectorAll("#arena-pad [data-dir]")) {
-    button.addEventListener("click", () => steer(button.dataset.dir));
-  }
-  if (joinButton) {
-    joinButton.addEventListener("click", () => {
-      join();
-      canvas.focus();
-    });
-    leaveButton.addEventListener("click", () => {
-      live.send({type: "leave"});
-      joinButton.focus();
-    });
-  }
+}
 
-  // ---------------------------------------------------------------- the page around it
+// ---------------------------------------------------------------- the page around it
 
-  function say(text) {
-    announcer.textContent = "";
-    // A fresh node each time: screen readers announce a change, not a repeat.
-    setTimeout(() => (announcer.textContent = text), 30);
+function say(text) {
+  announcer.textContent = "";
+  // A fresh node each time: screen readers announce a change, not a repeat.
+  setTimeout(() => (announcer.textContent = text), 30);
+}
+
+function showError(text) {
+  errorLine.textContent = text;
+  errorLine.hidden = false;
+  clearTimeout(showError.timer);
+  showError.timer = setTimeout(() => (errorLine.hidden = true), 5000);
+}
+
+function renderButtons() {
+  if (!joinButton) return;
+  const playing = arena.playing;
+  joinButton.hidden = playing;
+  leaveButton.hidden = !playing;
+  document.body.classList.toggle("arena-playing", playing);
+}
+
+function renderScores() {
+  const me = arena.me;
+  const rows = [...arena.names.entries()]
+    .map(([id, username]) => ({id, username, ...(arena.snakes.get(id) || {score: 0, kills: 0, deaths: 0})}))
+    .sort((a, b) => b.score - a.score || a.deaths - b.deaths || a.username.localeCompare(b.username));
+  playersCount.textContent = rows.length;
+  if (!rows.length) {
+    const tr = document.createElement("tr");
+    const td = document.createElement("td");
+    td.colSpan = 4;
+    td.className = "empty";
+    td.textContent = "No players yet.";
+    tr.append(td);
+    scoresBody.replaceChildren(tr);
+    return;
   }
-
-  function showError(text) {
-    errorLine.textContent = text;
-    errorLine.hidden = false;
-    clearTimeout(showError.timer);
-    showError.timer = setTimeout(() => (errorLine.hidden = true), 5000);
-  }
-
-  function renderButtons() {
-    if (!joinButton) return;
-    const playing = me.id !== null && names.has(me.id);
-    joinButton.hidden = playing;
-    leaveButton.hidden = !playing;
-    document.body.classList.toggle("arena-playing", playing);
-  }
-
-  function renderScores() {
-    const rows = [...names.entries()]
-      .map(([id, username]) => ({id, username, ...(snakes.get(id) || {score: 0, kills: 0, deaths: 0})}))
-      .sort((a, b) => b.score - a.score || a.deaths - b.deaths || a.username.localeCompare(b.username));
-    playersCount.textContent = rows.length;
-    if (!rows.length) {
+  scoresBody.replaceChildren(
+    ...rows.map((row) => {
       const tr = document.createElement("tr");
-      const td = document.createElement("td");
-      td.colSpan = 4;
-      td.className = "empty";
-      td.textContent = "No players yet.";
-      tr.append(td);
-      scoresBody.replaceChildren(tr);
-      return;
-    }
-    scoresBody.replaceChildren(
-      ...rows.map((row) => {
-        const tr = document.createElement("tr");
-        if (row.id === me.id) tr.className = "me";
-        const name = document.createElement("td");
-        const swatch = document.createElement("span");
-        swatch.className = "swatch";
-        swatch.style.background = colours.get(row.id) || "#888";
-        name.append(swatch, row.username + (row.id === me.id ? " (you)" : ""));
-        tr.append(name);
-        for (const value of [row.score, row.kills, row.deaths]) {
-          const td = document.createElement("td");
-          td.textContent = value;
-          tr.append(td);
-        }
-        return tr;
-      }),
-    );
-  }
-
-  function showResults(results) {
-    if (!results || !results.length) {
-      resultsBox.hidden = true;
-      return;
-    }
-    resultsList.replaceChildren(
-      ...results.map((r) => {
-        const li = document.createElement("li");
-        li.textContent = `${r.username}: ${r.score} (length ${r.length}, ${r.kills} kills, ${r.deaths} deaths)`;
-        return li;
-      }),
-    );
-    resultsBox.hidden = false;
-  }
-
-  function announceResults(frame) {
-    const [best] = frame.results;
-    let text = `Round ${frame.round} over.`;
-    if (best) text += ` ${best.username} won with ${best.score}.`;
-    const mine = frame.results.findIndex((r) => r.player === me.id);
-    if (mine >= 0) text += ` You placed ${mine + 1} of ${frame.results.length} with ${frame.results[mine].score}.`;
-    say(text);
-  }
-
-  function clock(seconds) {
-    const s = Math.max(0, Math.ceil(seconds));
-    return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
-  }
-
-  function renderPhase() {
-    let text = "";
-    if (world) {
-      const left = (endsAt - performance.now()) / 1000;
-      if (world.phase === "play") text = `Round ${world.round} · ${clock(left)} left`;
-      else if (world.phase === "results") text = `Round ${world.round} over · next in ${clock(left)}`;
-      else text = PHASES.waiting;
-    }
-    if (phaseLine.textContent !== text) phaseLine.textContent = text;
-    let cover = "";
-    if (closedReason) cover = closedReason;
-    else if (live.state !== "connected") cover = live.state === "offline" ? "Offline: paused" : "Reconnecting… (paused)";
-    else if (!world) cover = "Starting the arena…";
-    else if (world.phase === "waiting") cover = me.id ? "Waiting for players: join to start a round" : "Waiting for players";
-    else if (world.phase === "results") cover = "Round over";
-    else {
-      const s = mySnake();
-      if (s && !s.alive) cover = `Crashed: back in ${Math.max(1, Math.ceil((s.respawnIn * world.tick_ms) / 1000))} s`;
-    }
-    if (overlay.textContent !== cover) overlay.textContent = cover;
-    overlay.hidden = !cover;
-  }
-  setInterval(renderPhase, 250);
-
-  // ---------------------------------------------------------------- drawing
-
-  function cssVar(name, fallback) {
-    return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
-  }
-
-  function fitCanvas() {
-    if (!world) return;
-    const ratio = window.devicePixelRatio || 1;
-    const width = canvas.clientWidth;
-    const height = Math.round((width * world.height) / world.width);
-    canvas.style.height = height + "px";
-    if (canvas.width !== Math.round(width * ratio) || canvas.height !== Math.round(height * ratio)) {
-      canvas.width = Math.round(width * ratio);
-      canvas.height = Math.round(height * ratio);
-    }
-  }
-
-  function lerp(a, b, t) {
-    return a + (b - a) * t;
-  }
-
-  function draw(now) {
-    requestAnimationFrame(draw);
-    if (!world) return;
-    fitCanvas();
-    const cell = canvas.width / world.width;
-    ctx.fillStyle = cssVar("--empty-cell", "#f6f7f9");
-    ctx.fillRect(0, 0, canvas.width, canvas.height);
-    ctx.strokeStyle = cssVar("--line-soft", "#eee");
-    ctx.lineWidth = 1;
-    ctx.beginPath();
-    for (let x = 1; x < world.width; x++) {
-      ctx.moveTo(x * cell, 0);
-      ctx.lineTo(x * cell, canvas.height);
-    }
-    for (let y = 1; y < world.height; y++) {
-      ctx.moveTo(0, y * cell);
-      ctx.lineTo(canvas.width, y * cell);
-    }
-    ctx.stroke();
-
-    ctx.fillStyle = cssVar("--bad", "#c0392b");
-    for (const [x, y] of food.values()) {
-      ctx.beginPath();
-      ctx.arc((x + 0.5) * cell, (y + 0.5) * cell, cell * 0.32, 0, Math.PI * 2);
-      ctx.fill();
-    }
-
-    const alpha = world.phase === "play" ? Math.min(1, (now - lastTickAt) / world.tick_ms) : 1;
-    for (const [player, s] of snakes) {
-      if (!s.alive || !s.body.length) continue;
-      let from = s.prev;
-      let to = s.body;
-      if (player === me.id && world.phase === "play") {
-        // Prediction: from where the server has it to the cell it will enter next.
-        const dir = predictedDirection();
-        const [hx, hy] = s.body[0];
-        const head = [hx + STEP[dir][0], hy + STEP[dir][1]];
-        from = s.body;
-        to = [head, ...s.body.slice(0, -1)];
+      if (row.id === me.id) tr.className = "me";
+      const name = document.createElement("td");
+      const swatch = document.createElement("span");
+      swatch.className = "swatch";
+      swatch.style.background = colours.get(row.id) || "#888";
+      name.append(swatch, row.username + (row.id === me.id ? " (you)" : ""));
+      tr.append(name);
+      for (const value of [row.score, row.kills, row.deaths]) {
+        const td = document.createElement("td");
+        td.textContent = value;
+        tr.append(td);
       }
-      ctx.fillStyle = colours.get(player) || "#888";
-      const inset = cell * 0.08;
-      to.forEach((target, i) => {
-        const origin = from[i] || target;
-        const x = lerp(origin[0], target[0], alpha);
-        const y = lerp(origin[1], target[1], alpha);
-        ctx.fillRect(x * cell + inset, y * cell + inset, cell - 2 * inset, cell - 2 * inset);
-      });
-      if (player === me.id) {
-        const target = to[0];
-        const origin = from[0] || target;
-        ctx.strokeStyle = cssVar("--fg", "#000");
-        ctx.lineWidth = Math.max(2, cell * 0.12);
-        ctx.strokeRect(lerp(origin[0], target[0], alpha) * cell + inset, lerp(origin[1], target[1], alpha) * cell + inset,
-                       cell - 2 * inset, cell - 2 * inset);
-      }
-    }
-    const label = `The arena: ${names.size} ${names.size === 1 ? "player" : "players"}, ${food.size} food`;
-    if (canvas.getAttribute("aria-label") !== label) canvas.setAttribute("aria-label", label);
+      return tr;
+    }),
+  );
+}
+
+function showResults(results) {
+  if (!results || !results.length) {
+    resultsBox.hidden = true;
+    return;
   }
+  resultsList.replaceChildren(
+    ...results.map((r) => {
+      const li = document.createElement("li");
+      li.textContent = `${r.username}: ${r.score} (length ${r.length}, ${r.kills} kills, ${r.deaths} deaths)`;
+      return li;
+    }),
+  );
+  resultsBox.hidden = false;
+}
+
+function announceResults(frame) {
+  const [best] = frame.results;
+  let text = `Round ${frame.round} over.`;
+  if (best) text += ` ${best.username} won with ${best.score}.`;
+  const mine = frame.results.findIndex((r) => r.player === arena.me.id);
+  if (mine >= 0) text += ` You placed ${mine + 1} of ${frame.results.length} with ${frame.results[mine].score}.`;
+  say(text);
+}
+
+function clock(seconds) {
+  const s = Math.max(0, Math.ceil(seconds));
+  return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
+}
+
+function renderPhase() {
+  const world = arena.world;
+  let text = "";
+  if (world) {
+    const left = (arena.endsAt - performance.now()) / 1000;
+    if (world.phase === "play") text = `Round ${world.round} · ${clock(left)} left`;
+    else if (world.phase === "results") text = `Round ${world.round} over · next in ${clock(left)}`;
+    else text = PHASES.waiting;
+  }
+  if (phaseLine.textContent !== text) phaseLine.textContent = text;
+  let cover = "";
+  if (closedReason) cover = closedReason;
+  else if (live.state !== "connected") cover = live.state === "offline" ? "Offline: paused" : "Reconnecting… (paused)";
+  else if (!world) cover = "Starting the arena…";
+  else if (world.phase === "waiting") cover = arena.me.id ? "Waiting for players: join to start a round" : "Waiting for players";
+  else if (world.phase === "results") cover = "Round over";
+  else {
+    const s = arena.mySnake();
+    if (s && !s.alive) cover = `Crashed: back in ${Math.max(1, Math.ceil((s.respawnIn * world.tick_ms) / 1000))} s`;
+  }
+  if (overlay.textContent !== cover) overlay.textContent = cover;
+  overlay.hidden = !cover;
+}
+setInterval(renderPhase, 250);
+
+// ---------------------------------------------------------------- drawing
+
+function cssVar(name, fallback) {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
+}
+
+function fitCanvas() {
+  const world = arena.world;
+  if (!world) return;
+  const ratio = window.devicePixelRatio || 1;
+  const width = canvas.clientWidth;
+  const height = Math.round((width * world.height) / world.width);
+  canvas.style.height = height + "px";
+  if (canvas.width !== Math.round(width * ratio) || canvas.height !== Math.round(height * ratio)) {
+    canvas.width = Math.round(width * ratio);
+    canvas.height = Math.round(height * ratio);
+  }
+}
+
+function lerp(a, b, t) {
+  return a + (b - a) * t;
+}
+
+function draw(now) {
   requestAnimationFrame(draw);
-  window.addEventListener("resize", fitCanvas);
-})();
+  const world = arena.world;
+  if (!world) return;
+  fitCanvas();
+  const cell = canvas.width / world.width;
+  ctx.fillStyle = cssVar("--empty-cell", "#f6f7f9");
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  ctx.strokeStyle = cssVar("--line-soft", "#eee");
+  ctx.lineWidth = 1;
+  ctx.beginPath();
+  for (let x = 1; x < world.width; x++) {
+    ctx.moveTo(x * cell, 0);
+    ctx.lineTo(x * cell, canvas.height);
+  }
+  for (let y = 1; y < world.height; y++) {
+    ctx.moveTo(0, y * cell);
+    ctx.lineTo(canvas.width, y * cell);
+  }
+  ctx.stroke();
+
+  ctx.fillStyle = cssVar("--bad", "#c0392b");
+  for (const [x, y] of arena.food.values()) {
+    ctx.beginPath();
+    ctx.arc((x + 0.5) * cell, (y + 0.5) * cell, cell * 0.32, 0, Math.PI * 2);
+    ctx.fill();
+  }
+
+  const alpha = world.phase === "play" ? Math.min(1, (now - arena.lastTickAt) / world.tick_ms) : 1;
+  for (const [player, s] of arena.snakes) {
+    if (!s.alive || !s.body.length) continue;
+    // Others one tick behind; the viewer's own ahead, to the cell it will enter next.
+    const [from, to] = arena.path(player);
+    ctx.fillStyle = colours.get(player) || "#888";
+    const inset = cell * 0.08;
+    to.forEach((target, i) => {
+      const origin = from[i] || target;
+      const x = lerp(origin[0], target[0], alpha);
+      const y = lerp(origin[1], target[1], alpha);
+      ctx.fillRect(x * cell + inset, y * cell + inset, cell - 2 * inset, cell - 2 * inset);
+    });
+    if (player === arena.me.id) {
+      const target = to[0];
+      const origin = from[0] || target;
+      ctx.strokeStyle = cssVar("--fg", "#000");
+      ctx.lineWidth = Math.max(2, cell * 0.12);
+      ctx.strokeRect(lerp(origin[0], target[0], alpha) * cell + inset, lerp(origin[1], target[1], alpha) * cell + inset,
+                     cell - 2 * inset, cell - 2 * inset);
+    }
+  }
+  const players = arena.names.size;
+  const label = `The arena: ${players} ${players === 1 ? "player" : "players"}, ${arena.food.size} food`;
+  if (canvas.getAttribute("aria-label") !== label) canvas.setAttribute("aria-label", label);
+}
+requestAnimationFrame(draw);
+window.addEventListener("resize", fitCanvas);

@@ -2,384 +2,396 @@
  * A Connect Four game page: the board from the server's state (by version), keyboard
  * and pointer controls, the actions a player has, and announcements for screen readers.
  */
-(function () {
-  "use strict";
+import {ServerError, connect} from "../realtime/live.js";
+import {CLIENT, CLOSE, SERVER} from "../realtime/protocol.js";
 
-  const COLUMNS = 7;
-  const ROWS = 6;
-  const REASONS = {
-    four: "four in a row",
-    full: "the board is full",
-    agreed: "draw agreed",
-    resigned: "resignation",
-    abandoned: "the opponent left",
-    staff: "ended by staff",
-    cancelled: "cancelled",
-  };
+const COLUMNS = 7;
+const ROWS = 6;
+const REASONS = {
+  four: "four in a row",
+  full: "the board is full",
+  agreed: "draw agreed",
+  resigned: "resignation",
+  abandoned: "the opponent left",
+  staff: "ended by staff",
+  cancelled: "cancelled",
+};
 
-  const config = JSON.parse(document.getElementById("game-config").textContent);
-  const boardEl = document.getElementById("board");
-  const statusEl = document.getElementById("status");
-  const playersEl = document.getElementById("players");
-  const playersLine = document.getElementById("players-line");
-  const spectatorsEl = document.getElementById("spectators");
-  const actionsEl = document.getElementById("actions");
-  const errorEl = document.getElementById("game-error");
-  const noteEl = document.getElementById("game-note");
-  const inviteBox = document.getElementById("invite");
+const config = JSON.parse(document.getElementById("game-config").textContent);
+const boardEl = document.getElementById("board");
+const statusEl = document.getElementById("status");
+const playersEl = document.getElementById("players");
+const playersLine = document.getElementById("players-line");
+const spectatorsEl = document.getElementById("spectators");
+const actionsEl = document.getElementById("actions");
+const errorEl = document.getElementById("game-error");
+const noteEl = document.getElementById("game-note");
+const inviteBox = document.getElementById("invite");
 
-  let game = null; // the newest state
-  let you = {number: null, username: null};
-  let cursor = 3;
-  let flashTimer = null;
-  let confirmingResign = false;
-  let resignTimer = null;
-  let wasMyTurn = false;
-  const baseTitle = document.title;
-  // Touch screens have no cursor to move: no "column 4 selected", and tap help.
-  const touch = window.matchMedia("(pointer: coarse)").matches;
-  const soundToggle = document.getElementById("turn-sound");
-  const soundLine = document.querySelector(".game-sound");
-  const helpEl = document.getElementById("board-help");
+let game = null; // the newest state
+let you = {number: null, username: null};
+let cursor = 3;
+let flashTimer = null;
+let confirmingResign = false;
+let resignTimer = null;
+let wasMyTurn = false;
+const baseTitle = document.title;
+// Touch screens have no cursor to move: no "column 4 selected", and tap help.
+const touch = window.matchMedia("(pointer: coarse)").matches;
+const soundToggle = document.getElementById("turn-sound");
+const soundLine = document.querySelector(".game-sound");
+const helpEl = document.getElementById("board-help");
 
-  const path = "/ws/game/" + config.id + "/" + (config.code ? "?code=" + encodeURIComponent(config.code) : "");
-  const live = Live.connect(path, {onFrame: handle, onClosed: closed});
+const path = "/ws/game/" + config.id + "/" + (config.code ? "?code=" + encodeURIComponent(config.code) : "");
+const live = connect(path, {onFrame: handle, onClosed: closed});
 
-  function name(number) {
-    const player = game && game.players[number - 1];
-    return player ? player.username : "…";
+function name(number) {
+  const player = game && game.players[number - 1];
+  return player ? player.username : "…";
+}
+
+function myTurn() {
+  return game && game.status === "active" && you.number !== null && game.turn === you.number;
+}
+
+function statusText() {
+  if (!game) return "Loading…";
+  if (game.status === "waiting") {
+    return you.number ? "Waiting for an opponent to join…" : name(1) + " is waiting for an opponent.";
   }
-
-  function myTurn() {
-    return game && game.status === "active" && you.number !== null && game.turn === you.number;
+  if (game.status === "aborted") return "This game was " + (game.reason === "cancelled" ? "cancelled." : "aborted by staff.");
+  if (game.status === "finished") {
+    const why = REASONS[game.reason] || game.reason;
+    if (!game.winner) return "Draw (" + why + ").";
+    if (you.number === game.winner) return "You win (" + why + ")!";
+    return name(game.winner) + " wins (" + why + ").";
   }
+  let text = myTurn() ? (touch ? "Your turn." : "Your turn: column " + (cursor + 1) + " selected.") : name(game.turn) + " to move.";
+  if (game.draw_offer) {
+    text += game.draw_offer === you.number ? " You offered a draw." : " " + name(game.draw_offer) + " offers a draw.";
+  }
+  return text;
+}
 
-  function statusText() {
-    if (!game) return "Loading…";
-    if (game.status === "waiting") {
-      return you.number ? "Waiting for an opponent to join…" : name(1) + " is waiting for an opponent.";
+function renderBoard() {
+  const winning = new Set((game ? game.line : []).map(([r, c]) => r + "," + c));
+  const last = game && game.last ? game.last.join(",") : null;
+  const columns = [];
+  for (let c = 0; c < COLUMNS; c++) {
+    const column = document.createElement("div");
+    column.className = "column" + (c === cursor && myTurn() ? " cursor" : "");
+    column.dataset.column = c;
+    // A list of seven columns to choose from: the arrow keys move the choice.
+    column.setAttribute("role", "option");
+    column.id = "column-" + c;
+    column.setAttribute("aria-selected", String(c === cursor));
+    const marker = document.createElement("div");
+    marker.className = "marker";
+    column.append(marker);
+    let pieces = 0;
+    for (let r = ROWS - 1; r >= 0; r--) {
+      const piece = game ? game.board[r * COLUMNS + c] : ".";
+      const cell = document.createElement("div");
+      cell.className = "cell" + (piece === "1" ? " p1" : piece === "2" ? " p2" : "");
+      if (winning.has(r + "," + c)) cell.classList.add("win");
+      if (last === r + "," + c) cell.classList.add("last");
+      if (piece !== ".") pieces++;
+      column.append(cell);
     }
-    if (game.status === "aborted") return "This game was " + (game.reason === "cancelled" ? "cancelled." : "aborted by staff.");
-    if (game.status === "finished") {
-      const why = REASONS[game.reason] || game.reason;
-      if (!game.winner) return "Draw (" + why + ").";
-      if (you.number === game.winner) return "You win (" + why + ")!";
-      return name(game.winner) + " wins (" + why + ").";
-    }
-    let text = myTurn() ? (touch ? "Your turn." : "Your turn: column " + (cursor + 1) + " selected.") : name(game.turn) + " to move.";
-    if (game.draw_offer) {
-      text += game.draw_offer === you.number ? " You offered a draw." : " " + name(game.draw_offer) + " offers a draw.";
-    }
-    return text;
-  }
-
-  function renderBoard() {
-    const winning = new Set((game ? game.line : []).map(([r, c]) => r + "," + c));
-    const last = game && game.last ? game.last.join(",") : null;
-    const columns = [];
-    for (let c = 0; c < COLUMNS; c++) {
-      const column = document.createElement("div");
-      column.className = "column" + (c === cursor && myTurn() ? " cursor" : "");
-      column.dataset.column = c;
-      // A list of seven columns to choose from: the arrow keys move the choice.
-      column.setAttribute("role", "option");
-      column.id = "column-" + c;
-      column.setAttribute("aria-selected", String(c === cursor));
-      const marker = document.createElement("div");
-      marker.className = "marker";
-      column.append(marker);
-      let pieces = 0;
-      for (let r = ROWS - 1; r >= 0; r--) {
-        const piece = game ? game.board[r * COLUMNS + c] : ".";
-        const cell = document.createElement("div");
-        cell.className = "cell" + (piece === "1" ? " p1" : piece === "2" ? " p2" : "");
-        if (winning.has(r + "," + c)) cell.classList.add("win");
-        if (last === r + "," + c) cell.classList.add("last");
-        if (piece !== ".") pieces++;
-        column.append(cell);
-      }
-      column.setAttribute("aria-label", "Column " + (c + 1) + ", " + pieces + " of " + ROWS + " filled");
-      column.addEventListener("click", () => {
-        cursor = c;
-        drop();
-      });
-      columns.push(column);
-    }
-    boardEl.replaceChildren(...columns);
-    boardEl.setAttribute("aria-activedescendant", "column-" + cursor);
-  }
-
-  function awaySeconds(player) {
-    return player && !player.online && player.left_at ? (Date.now() - Date.parse(player.left_at)) / 1000 : 0;
-  }
-
-  function renderPlayers() {
-    playersEl.replaceChildren(
-      ...[1, 2].map((number) => {
-        const player = game && game.players[number - 1];
-        const li = document.createElement("li");
-        const disc = document.createElement("span");
-        disc.className = "disc p" + number;
-        disc.setAttribute("aria-hidden", "true");
-        const label = document.createElement("span");
-        label.textContent = (player ? player.username : "waiting…") + (number === 1 ? " (red)" : " (yellow)");
-        li.append(disc, label);
-        if (player && !player.online && game.status === "active") {
-          const away = document.createElement("span");
-          away.className = "away";
-          away.textContent = "disconnected";
-          li.append(away);
-        }
-        return li;
-      }),
-    );
-    playersLine.textContent = name(1) + " vs " + name(2);
-  }
-
-  // A game button: after it, the focus goes back to the board (the buttons are redrawn,
-  // which would leave it on the page's body).
-  function button(label, onClick, className) {
-    const b = document.createElement("button");
-    b.type = "button";
-    b.textContent = label;
-    if (className) b.className = className;
-    b.addEventListener("click", onClick);
-    return b;
-  }
-
-  function action(label, frame, className) {
-    return button(label, () => {
-      live.send(frame);
-      boardEl.focus();
-    }, className);
-  }
-
-  function stopConfirming() {
-    confirmingResign = false;
-    clearTimeout(resignTimer);
-  }
-
-  function renderActions() {
-    const buttons = [];
-    if (game) {
-      const mine = you.number !== null;
-      const other = mine ? game.players[2 - you.number] : null;
-      if (game.status === "waiting" && mine) buttons.push(action("Cancel game", {type: "cancel"}, "secondary"));
-      if (game.status === "waiting" && !mine && you.username) {
-        buttons.push(action("Join this game", {type: "join", code: config.code || undefined}));
-      }
-      if (game.status === "active" && mine) {
-        if (game.draw_offer && game.draw_offer !== you.number) {
-          buttons.push(action("Accept draw", {type: "accept_draw"}), action("Decline draw", {type: "decline_draw"}, "secondary"));
-        } else if (game.draw_offer === you.number) {
-          buttons.push(document.createTextNode("Draw offered."));
-        } else {
-          buttons.push(action("Offer a draw", {type: "offer_draw"}, "secondary"));
-        }
-        if (confirmingResign) {
-          const ask = document.createElement("span");
-          ask.textContent = "Resign this game?";
-          const yes = action("Yes, resign", {type: "resign"}, "danger");
-          yes.addEventListener("click", stopConfirming);
-          const no = button("Keep playing", () => {
-            stopConfirming();
-            renderActions();
-            boardEl.focus();
-          }, "secondary");
-          buttons.push(ask, yes, no);
-        } else {
-          buttons.push(button("Resign…", () => {
-            confirmingResign = true;
-            // The question goes away by itself if left unanswered.
-            resignTimer = setTimeout(() => {
-              confirmingResign = false;
-              renderActions();
-            }, 8000);
-            renderActions();
-            actionsEl.querySelector("button.secondary:last-child").focus();
-          }, "secondary"));
-        }
-        if (other && awaySeconds(other) >= game.grace_seconds) {
-          buttons.push(action("Claim the win (opponent left)", {type: "claim_win"}));
-        }
-      }
-      if (game.status === "finished" && mine && game.players[1]) {
-        if (game.rematch_offer === you.number) buttons.push(document.createTextNode("Rematch requested…"));
-        else buttons.push(action(game.rematch_offer ? "Accept rematch" : "Rematch", {type: "rematch"}));
-      }
-    }
-    actionsEl.replaceChildren(...buttons);
-    const inviting = game && game.status === "waiting" && you.number === 1;
-    inviteBox.hidden = !inviting;
-    if (inviting) {
-      document.getElementById("invite-link").value = location.origin + game.url + (config.code ? "?code=" + config.code : "");
-    }
-  }
-
-  // The turn cue: the status line and the board stand out, the tab's title says it (for
-  // a player in another tab), and, if asked for, a short tone.
-  function cueTurn() {
-    const mine = Boolean(myTurn());
-    statusEl.classList.toggle("your-turn", mine);
-    boardEl.classList.toggle("your-turn", mine);
-    document.title = mine ? "● Your turn · " + baseTitle : baseTitle;
-    if (mine && !wasMyTurn && soundToggle && soundToggle.checked) beep();
-    wasMyTurn = mine;
-  }
-
-  function beep() {
-    const Audio = window.AudioContext || window.webkitAudioContext;
-    if (!Audio) return;
-    try {
-      const context = beep.context || (beep.context = new Audio());
-      const tone = context.createOscillator();
-      const gain = context.createGain();
-      tone.frequency.value = 660;
-      gain.gain.setValueAtTime(0.12, context.currentTime);
-      gain.gain.exponentialRampToValueAtTime(0.001, context.currentTime + 0.25);
-      tone.connect(gain).connect(context.destination);
-      tone.start();
-      tone.stop(context.currentTime + 0.25);
-    } catch (error) {
-      console.warn("no turn sound:", error);
-    }
-  }
-
-  if (soundToggle) {
-    soundToggle.checked = localStorage.getItem("rtsite.turnSound") === "on";
-    soundToggle.addEventListener("change", () => {
-      localStorage.setItem("rtsite.turnSound", soundToggle.checked ? "on" : "off");
-      if (soundToggle.checked) beep(); // a sample (and the browser's audio is unlocked by the click)
-    });
-  }
-
-  function render() {
-    renderBoard();
-    renderPlayers();
-    renderActions();
-    const text = statusText();
-    if (statusEl.textContent !== text) statusEl.textContent = text;
-    cueTurn();
-    renderHelp();
-  }
-
-  // A line that hides itself after a while: errors in red, confirmations ("Invitation
-  // sent") as a plain note.
-  function flash(el, text) {
-    for (const line of [errorEl, noteEl]) line.hidden = line !== el;
-    el.textContent = text;
-    el.hidden = false;
-    clearTimeout(flashTimer);
-    flashTimer = setTimeout(() => (el.hidden = true), 5000);
-  }
-
-  const showError = (text) => flash(errorEl, text);
-  const showNote = (text) => flash(noteEl, text);
-
-  function accept(next, last) {
-    if (game && next.version < game.version) return; // an older state, overtaken
-    if (!game || next.version > game.version) {
-      // What an error said ("Wait for your turn.") was about the game before this.
-      errorEl.hidden = true;
-      if (next.status !== "active") stopConfirming();
-    }
-    // A state without a move (a player's connection, a draw offer) keeps the ring on
-    // the last move.
-    const previous = game;
-    game = next;
-    game.last = last || (previous && previous.moves === next.moves ? previous.last : null);
-    if (game.rematch_id) {
-      location.href = "/game/" + game.rematch_id + "/";
-      return;
-    }
-    render();
-  }
-
-  function handle(frame) {
-    switch (frame.type) {
-      case "sync":
-        you = frame.you;
-        spectatorsEl.textContent = frame.spectators;
-        game = null; // a sync is the whole truth, whatever version came before
-        accept(frame.game, lastMove(frame.game.board, frame.moves));
-        break;
-      case "state":
-        accept(frame.game, frame.last);
-        break;
-      case "spectators":
-        spectatorsEl.textContent = frame.count;
-        break;
-      case "invited":
-        showNote("Invitation sent to " + frame.username + ".");
-        break;
-      case "error":
-        showError(frame.message);
-        break;
-    }
-  }
-
-  // The cell of the last move (for its ring), from the board and the moves' columns.
-  function lastMove(board, moves) {
-    if (!moves.length) return null;
-    const column = moves[moves.length - 1];
-    for (let row = ROWS - 1; row >= 0; row--) {
-      if (board[row * COLUMNS + column] !== ".") return [row, column];
-    }
-    return null;
-  }
-
-  function closed(code) {
-    if (code === 4401) return; // logged out: live.js says so for the whole page
-    showError(code === 4404 ? "This game does not exist." : "You cannot view this game.");
-  }
-
-  function drop() {
-    if (!myTurn()) {
-      showError(game && game.status === "active" && you.number ? "Wait for your turn." : "You are watching this game.");
-      return;
-    }
-    live.send({type: "move", column: cursor});
-  }
-
-  document.addEventListener("keydown", (event) => {
-    if (event.target.closest && event.target.closest("input, textarea, button, a")) return;
-    if (event.key === "ArrowLeft") cursor = (cursor + COLUMNS - 1) % COLUMNS;
-    else if (event.key === "ArrowRight") cursor = (cursor + 1) % COLUMNS;
-    else if (event.key === "Enter" || event.key === " " || event.key === "ArrowDown") {
-      event.preventDefault();
+    column.setAttribute("aria-label", "Column " + (c + 1) + ", " + pieces + " of " + ROWS + " filled");
+    column.addEventListener("click", () => {
+      cursor = c;
       drop();
-      return;
-    } else return;
-    event.preventDefault();
-    render();
-  });
-
-  document.getElementById("invite-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    const input = document.getElementById("invite-name");
-    const username = input.value.trim();
-    if (username && live.send({type: "invite", username: username})) input.value = "";
-  });
-
-  // The claim button appears once the grace period has passed, without a new frame.
-  setInterval(() => {
-    if (game && game.status === "active") renderActions();
-  }, 1000);
-
-  // Help for what this person can do here: keys or taps for a player, nothing to learn
-  // for a spectator.
-  function renderHelp() {
-    const player = you.number !== null;
-    let text = "You are watching: moves appear as they are played.";
-    if (player) {
-      text = touch
-        ? "Tap a column to drop your piece there."
-        : "Arrow keys move the cursor between columns; Enter or Space drops your piece. Click a column to drop there.";
-    }
-    if (helpEl.textContent !== text) helpEl.textContent = text;
-    if (soundLine) soundLine.hidden = !player;
+    });
+    columns.push(column);
   }
+  boardEl.replaceChildren(...columns);
+  boardEl.setAttribute("aria-activedescendant", "column-" + cursor);
+}
 
+function awaySeconds(player) {
+  return player && !player.online && player.left_at ? (Date.now() - Date.parse(player.left_at)) / 1000 : 0;
+}
+
+function renderPlayers() {
+  playersEl.replaceChildren(
+    ...[1, 2].map((number) => {
+      const player = game && game.players[number - 1];
+      const li = document.createElement("li");
+      const disc = document.createElement("span");
+      disc.className = "disc p" + number;
+      disc.setAttribute("aria-hidden", "true");
+      const label = document.createElement("span");
+      label.textContent = (player ? player.username : "waiting…") + (number === 1 ? " (red)" : " (yellow)");
+      li.append(disc, label);
+      if (player && !player.online && game.status === "active") {
+        const away = document.createElement("span");
+        away.className = "away";
+        away.textContent = "disconnected";
+        li.append(away);
+      }
+      return li;
+    }),
+  );
+  playersLine.textContent = name(1) + " vs " + name(2);
+}
+
+// A game button: after it, the focus goes back to the board (the buttons are redrawn,
+// which would leave it on the page's body).
+function button(label, onClick, className) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = label;
+  if (className) b.className = className;
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+function action(label, frame, className) {
+  return button(label, () => {
+    act(frame);
+    boardEl.focus();
+  }, className);
+}
+
+// A player's action: the server's reply, or null. A refusal ("Wait for your turn.") is
+// shown; while not connected nothing is sent, and the live badge says why.
+function act(frame) {
+  return live.request(frame).catch((error) => {
+    if (error instanceof ServerError) showError(error.message);
+    return null;
+  });
+}
+
+function stopConfirming() {
+  confirmingResign = false;
+  clearTimeout(resignTimer);
+}
+
+function renderActions() {
+  const buttons = [];
+  if (game) {
+    const mine = you.number !== null;
+    const other = mine ? game.players[2 - you.number] : null;
+    if (game.status === "waiting" && mine) buttons.push(action("Cancel game", {type: CLIENT.CANCEL}, "secondary"));
+    if (game.status === "waiting" && !mine && you.username) {
+      buttons.push(action("Join this game", {type: CLIENT.JOIN, code: config.code || undefined}));
+    }
+    if (game.status === "active" && mine) {
+      if (game.draw_offer && game.draw_offer !== you.number) {
+        buttons.push(action("Accept draw", {type: CLIENT.ACCEPT_DRAW}), action("Decline draw", {type: CLIENT.DECLINE_DRAW}, "secondary"));
+      } else if (game.draw_offer === you.number) {
+        buttons.push(document.createTextNode("Draw offered."));
+      } else {
+        buttons.push(action("Offer a draw", {type: CLIENT.OFFER_DRAW}, "secondary"));
+      }
+      if (confirmingResign) {
+        const ask = document.createElement("span");
+        ask.textContent = "Resign this game?";
+        const yes = action("Yes, resign", {type: CLIENT.RESIGN}, "danger");
+        yes.addEventListener("click", stopConfirming);
+        const no = button("Keep playing", () => {
+          stopConfirming();
+          renderActions();
+          boardEl.focus();
+        }, "secondary");
+        buttons.push(ask, yes, no);
+      } else {
+        buttons.push(button("Resign…", () => {
+          confirmingResign = true;
+          // The question goes away by itself if left unanswered.
+          resignTimer = setTimeout(() => {
+            confirmingResign = false;
+            renderActions();
+          }, 8000);
+          renderActions();
+          actionsEl.querySelector("button.secondary:last-child").focus();
+        }, "secondary"));
+      }
+      if (other && awaySeconds(other) >= game.grace_seconds) {
+        buttons.push(action("Claim the win (opponent left)", {type: CLIENT.CLAIM_WIN}));
+      }
+    }
+    if (game.status === "finished" && mine && game.players[1]) {
+      if (game.rematch_offer === you.number) buttons.push(document.createTextNode("Rematch requested…"));
+      else buttons.push(action(game.rematch_offer ? "Accept rematch" : "Rematch", {type: CLIENT.REMATCH}));
+    }
+  }
+  actionsEl.replaceChildren(...buttons);
+  const inviting = game && game.status === "waiting" && you.number === 1;
+  inviteBox.hidden = !inviting;
+  if (inviting) {
+    document.getElementById("invite-link").value = location.origin + game.url + (config.code ? "?code=" + config.code : "");
+  }
+}
+
+// The turn cue: the status line and the board stand out, the tab's title says it (for
+// a player in another tab), and, if asked for, a short tone.
+function cueTurn() {
+  const mine = Boolean(myTurn());
+  statusEl.classList.toggle("your-turn", mine);
+  boardEl.classList.toggle("your-turn", mine);
+  document.title = mine ? "● Your turn · " + baseTitle : baseTitle;
+  if (mine && !wasMyTurn && soundToggle && soundToggle.checked) beep();
+  wasMyTurn = mine;
+}
+
+function beep() {
+  const Audio = window.AudioContext || window.webkitAudioContext;
+  if (!Audio) return;
+  try {
+    const context = beep.context || (beep.context = new Audio());
+    const tone = context.createOscillator();
+    const gain = context.createGain();
+    tone.frequency.value = 660;
+    gain.gain.setValueAtTime(0.12, context.currentTime);
+    gain.gain.exponentialRampToValueAtTime(0.001, context.currentTime + 0.25);
+    tone.connect(gain).connect(context.destination);
+    tone.start();
+    tone.stop(context.currentTime + 0.25);
+  } catch (error) {
+    console.warn("no turn sound:", error);
+  }
+}
+
+if (soundToggle) {
+  soundToggle.checked = localStorage.getItem("rtsite.turnSound") === "on";
+  soundToggle.addEventListener("change", () => {
+    localStorage.setItem("rtsite.turnSound", soundToggle.checked ? "on" : "off");
+    if (soundToggle.checked) beep(); // a sample (and the browser's audio is unlocked by the click)
+  });
+}
+
+function render() {
+  renderBoard();
+  renderPlayers();
+  renderActions();
+  const text = statusText();
+  if (statusEl.textContent !== text) statusEl.textContent = text;
+  cueTurn();
+  renderHelp();
+}
+
+// A line that hides itself after a while: errors in red, confirmations ("Invitation
+// sent") as a plain note.
+function flash(el, text) {
+  for (const line of [errorEl, noteEl]) line.hidden = line !== el;
+  el.textContent = text;
+  el.hidden = false;
+  clearTimeout(flashTimer);
+  flashTimer = setTimeout(() => (el.hidden = true), 5000);
+}
+
+const showError = (text) => flash(errorEl, text);
+const showNote = (text) => flash(noteEl, text);
+
+function accept(next, last) {
+  if (game && next.version < game.version) return; // an older state, overtaken
+  if (!game || next.version > game.version) {
+    // What an error said ("Wait for your turn.") was about the game before this.
+    errorEl.hidden = true;
+    if (next.status !== "active") stopConfirming();
+  }
+  // A state without a move (a player's connection, a draw offer) keeps the ring on
+  // the last move.
+  const previous = game;
+  game = next;
+  game.last = last || (previous && previous.moves === next.moves ? previous.last : null);
+  if (game.rematch_id) {
+    location.href = "/game/" + game.rematch_id + "/";
+    return;
+  }
   render();
-  boardEl.focus();
-})();
+}
+
+function handle(frame) {
+  switch (frame.type) {
+    case SERVER.SYNC:
+      you = frame.you;
+      spectatorsEl.textContent = frame.spectators;
+      game = null; // a sync is the whole truth, whatever version came before
+      accept(frame.game, lastMove(frame.game.board, frame.moves));
+      break;
+    case SERVER.STATE:
+      accept(frame.game, frame.last);
+      break;
+    case SERVER.SPECTATORS:
+      spectatorsEl.textContent = frame.count;
+      break;
+    case SERVER.INVITED:
+      showNote("Invitation sent to " + frame.username + ".");
+      break;
+    case SERVER.ERROR:
+      showError(frame.message);
+      break;
+  }
+}
+
+// The cell of the last move (for its ring), from the board and the moves' columns.
+function lastMove(board, moves) {
+  if (!moves.length) return null;
+  const column = moves[moves.length - 1];
+  for (let row = ROWS - 1; row >= 0; row--) {
+    if (board[row * COLUMNS + column] !== ".") return [row, column];
+  }
+  return null;
+}
+
+function closed(code) {
+  if (code === CLOSE.LOGGED_OUT) return; // logged out: live.js says so for the whole page
+  showError(code === CLOSE.NOT_FOUND ? "This game does not exist." : "You cannot view this game.");
+}
+
+function drop() {
+  if (!myTurn()) {
+    showError(game && game.status === "active" && you.number ? "Wait for your turn." : "You are watching this game.");
+    return;
+  }
+  act({type: CLIENT.MOVE, column: cursor});
+}
+
+document.addEventListener("keydown", (event) => {
+  if (event.target.closest && event.target.closest("input, textarea, button, a")) return;
+  if (event.key === "ArrowLeft") cursor = (cursor + COLUMNS - 1) % COLUMNS;
+  else if (event.key === "ArrowRight") cursor = (cursor + 1) % COLUMNS;
+  else if (event.key === "Enter" || event.key === " " || event.key === "ArrowDown") {
+    event.preventDefault();
+    drop();
+    return;
+  } else return;
+  event.preventDefault();
+  render();
+});
+
+document.getElementById("invite-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const input = document.getElementById("invite-name");
+  const username = input.value.trim();
+  if (!username) return;
+  // The name stays in the box until the server has sent the invitation.
+  act({type: CLIENT.INVITE, username: username}).then((reply) => {
+    if (reply && input.value.trim() === username) input.value = "";
+  });
+});
+
+// The claim button appears once the grace period has passed, without a new frame.
+setInterval(() => {
+  if (game && game.status === "active") renderActions();
+}, 1000);
+
+// Help for what this person can do here: keys or taps for a player, nothing to learn
+// for a spectator.
+function renderHelp() {
+  const player = you.number !== null;
+  let text = "You are watching: moves appear as they are played.";
+  if (player) {
+    text = touch
+      ? "Tap a column to drop your piece there."
+      : "Arrow keys move the cursor between columns; Enter or Space drops your piece. Click a column to drop there.";
+  }
+  if (helpEl.textContent !== text) helpEl.textContent = text;
+  if (soundLine) soundLine.hidden = !player;
+}
+
+render();
+boardEl.focus();

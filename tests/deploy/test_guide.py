@@ -420,9 +420,9 @@ def log_in(site: Site) -> str:
 def test_the_deploy_guide_works_as_written(deployed: Deployed) -> None:
     site = deployed.site
     # Static files from nginx, where collectstatic put them.
-    status, reply, body = https(site, "GET", "/static/rtsite/live.js")
+    status, reply, body = https(site, "GET", "/static/realtime/live.js")
     assert status == 200
-    assert body == (site.var / "static" / "rtsite" / "live.js").read_bytes()
+    assert body == (site.var / "static" / "realtime" / "live.js").read_bytes()
     assert reply.getheader("Server", "").startswith("nginx")
     # Plain http: a redirect to https.
     connection = http.client.HTTPConnection("127.0.0.1", site.http_port, timeout=10)

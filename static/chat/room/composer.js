@@ -1,0 +1,151 @@
+/*
+ * The composer keeps the text until the server has stored it: a refused message stays
+ * in the box with the reason, and one that got no answer is sent again (same nonce:
+ * stored once) when the connection comes back. It counts characters near the limit,
+ * says when the viewer is muted, signals typing, and offers names after "@".
+ */
+import {Disconnected} from "../../realtime/live.js";
+import {mentionBox} from "./mentions.js";
+import {canSend, request, send as sendFrame} from "./socket.js";
+import {viewer} from "./viewer.js";
+import {CLIENT, LIMITS} from "../../realtime/protocol.js";
+
+const SEND_PATIENCE_MS = 8000;
+
+const $ = (id) => document.getElementById(id);
+const composer = $("composer"); // none for a visitor
+const input = $("composer-body");
+const sendButton = $("composer-send");
+const status = $("composer-status");
+const counter = $("composer-count");
+
+let pending = null; // {nonce, body, timer}: the message being sent
+let lastTypingSent = 0;
+
+function newNonce() {
+  if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+  const nonce = Date.now().toString(36) + Math.random().toString(36).slice(2);
+  return nonce.slice(0, LIMITS.NONCE_MAX_LENGTH);
+}
+
+function setStatus(text, kind) {
+  if (!status) return;
+  status.textContent = text;
+  status.dataset.kind = kind || "";
+}
+
+function send() {
+  const body = input.value.trim();
+  if (!body || pending) return;
+  if (body.length > viewer.limits.max_length) {
+    renderCounter();
+    input.focus();
+    return;
+  }
+  pending = {nonce: newNonce(), body: body, timer: null};
+  transmit();
+}
+
+function transmit() {
+  const sending = pending;
+  clearTimeout(sending.timer);
+  if (!canSend()) {
+    setStatus("Not connected. Your message will be sent when the connection is back.", "warn");
+    return;
+  }
+  const reply = request({type: CLIENT.MESSAGE_SEND, body: sending.body, nonce: sending.nonce});
+  setStatus("Sending…");
+  sending.timer = setTimeout(() => {
+    if (pending === sending) {
+      setStatus("Not sent yet: waiting for the server. It will be sent when the connection is back.", "warn");
+    }
+  }, SEND_PATIENCE_MS);
+  reply.then(
+    () => {
+      if (pending !== sending) return;
+      clearTimeout(sending.timer);
+      pending = null;
+      if (input.value.trim() === sending.body) input.value = "";
+      setStatus("");
+      renderCounter();
+      lastTypingSent = 0;
+    },
+    (error) => {
+      // The socket closed first: it stays pending, and is sent again on the next one.
+      if (pending !== sending || error instanceof Disconnected) return;
+      clearTimeout(sending.timer);
+      pending = null;
+      setStatus("Not sent: " + error.message + ". Your text is still here.", "error");
+    },
+  );
+}
+
+// A new socket is open: the message that got no answer goes again.
+export function resendPending() {
+  if (pending) transmit();
+}
+
+function renderCounter() {
+  if (!counter) return;
+  const length = input.value.trim().length;
+  const max = viewer.limits.max_length;
+  const over = length - max;
+  if (over > 0) {
+    counter.textContent =
+      over.toLocaleString() + (over === 1 ? " character" : " characters") + " over the limit of " + max.toLocaleString();
+    counter.dataset.kind = "error";
+  } else if (length >= max * 0.9) {
+    counter.textContent = length.toLocaleString() + " / " + max.toLocaleString();
+    counter.dataset.kind = "warn";
+  } else {
+    counter.textContent = "";
+    counter.dataset.kind = "";
+  }
+  input.setAttribute("aria-invalid", String(over > 0));
+  sendButton.disabled = viewer.muted || over > 0;
+}
+
+// The viewer was muted or unmuted (viewer.muted says which).
+export function renderMuted() {
+  if (!composer) return;
+  const muted = viewer.muted;
+  input.disabled = muted;
+  sendButton.disabled = muted;
+  input.placeholder = muted ? "You are muted in this room: you can read, but not post." : "Write a message…";
+  composer.classList.toggle("is-muted", muted);
+  if (muted) setStatus("You are muted in this room: you can read, but not post or react.", "warn");
+  else if (status && status.dataset.kind === "warn" && !pending) setStatus("");
+}
+
+// The socket closed for good (the room is gone, or the viewer may not see it).
+export function disable() {
+  if (composer) sendButton.disabled = true;
+}
+
+/** Wires the composer (when the viewer may post); ``names()`` are the names "@" offers. */
+export function startComposer(names) {
+  if (!composer) return;
+  const mentions = mentionBox(input, $("mention-list"), names, () => viewer.me && viewer.me.username);
+  composer.addEventListener("submit", (event) => {
+    event.preventDefault();
+    send();
+  });
+  input.addEventListener("keydown", (event) => {
+    if (mentions.key(event)) return;
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      composer.requestSubmit();
+    }
+  });
+  input.addEventListener("input", () => {
+    renderCounter();
+    mentions.update();
+    if (pending === null && status.dataset.kind === "error") setStatus("");
+    const now = Date.now();
+    if (!viewer.muted && input.value.trim() && now - lastTypingSent > viewer.limits.typing_timeout_ms / 2) {
+      lastTypingSent = now;
+      sendFrame({type: CLIENT.TYPING});
+    }
+  });
+  input.addEventListener("blur", () => setTimeout(mentions.close, 100));
+}

@@ -1,0 +1,49 @@
+// A stand-in for the browser globals live.js uses, with a WebSocket the test drives:
+// accept() opens it, receive(frame) delivers a frame, drop(code) closes it.
+export class FakeWebSocket {
+  static CONNECTING = 0;
+  static OPEN = 1;
+  static CLOSED = 3;
+  static made = [];
+
+  constructor(url) {
+    this.url = url;
+    this.readyState = FakeWebSocket.CONNECTING;
+    this.sent = [];
+    FakeWebSocket.made.push(this);
+  }
+
+  send(text) {
+    this.sent.push(JSON.parse(text));
+  }
+
+  close() {
+    this.readyState = FakeWebSocket.CLOSED;
+  }
+
+  accept() {
+    this.readyState = FakeWebSocket.OPEN;
+    this.onopen();
+  }
+
+  receive(frame) {
+    this.onmessage({data: JSON.stringify(frame)});
+  }
+
+  drop(code = 1006) {
+    this.readyState = FakeWebSocket.CLOSED;
+    this.onclose({code, reason: ""});
+  }
+}
+
+export function installBrowser() {
+  FakeWebSocket.made = [];
+  Object.assign(globalThis, {
+    WebSocket: FakeWebSocket,
+    window: {addEventListener() {}},
+    location: {protocol: "http:", host: "site.test"},
+    document: {querySelectorAll: () => [], getElementById: () => null},
+  });
+  // Node 21+ has a navigator of its own, without a setter.
+  Object.defineProperty(globalThis, "navigator", {value: {onLine: true}, configurable: true, writable: true});
+}
