@@ -119,6 +119,7 @@ format: install
 # e.g. BENCH_ARGS="--scenario fanout --stacks ours,tornado".
 bench: install
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+	$(MAKE) bench-frames
 
 # What is generated from the frame declarations (realtime/protocol_docs.py):
 # static/realtime/protocol.js and docs/protocol.md's frame tables. A Redis URL nothing
@@ -128,8 +129,10 @@ protocol: install
 		$(BIN)/python manage.py protocol
 
 # What a frame costs to encode and to decode and validate, json + the old rules vs msgspec.
+# A Redis URL nothing connects to: setting Django up starts no embedded Redis.
 bench-frames: install
-	$(BIN)/python -m bench.frames
+	DEBUG=false SECRET_KEY=bench-only-key REDIS_URL=redis://127.0.0.1:6379/15 \
+		$(BIN)/python -m bench.frames
 
 # Where a chat message's time goes in a normal room, hop by hop (bench/hops.py), and what
 # an idle socket holds, by owner (bench/memory.py, tracemalloc).

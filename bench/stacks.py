@@ -410,7 +410,44 @@ class Tornado(Stack):
         return raw if raw.startswith(prefix) else None
 
 
-STACKS: dict[str, type[Stack]] = {"ours": Ours, "tornado": Tornado, "tutorial": Tutorial}
+class OursOnUvicorn(Ours):
+    """Our site on uvicorn (uvloop, httptools, websockets-sansio) instead of daphne: the
+    other servers compared (``--stacks ours,ours-uvicorn,ours-granian``; the servers are
+    not in requirements-dev.txt: ``pip install -r bench/requirements-servers.txt``)."""
+
+    def __init__(self) -> None:
+        Stack.__init__(self, name="ours-uvicorn")
+
+    def command(self, port: int) -> list[str]:
+        return [
+            *(sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port)),
+            *("--backlog", "2048", "--loop", "uvloop", "--http", "httptools"),
+            *("--ws", "websockets-sansio", "--ws-max-size", "32768"),
+            *("--log-level", "warning", "--no-access-log", "rtsite.asgi:application"),
+        ]
+
+
+class OursOnGranian(Ours):
+    """Our site on granian (Rust, ASGI interface), one worker."""
+
+    def __init__(self) -> None:
+        Stack.__init__(self, name="ours-granian")
+
+    def command(self, port: int) -> list[str]:
+        return [
+            *(sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1"),
+            *("--port", str(port), "--backlog", "2048", "--workers", "1"),
+            *("--log-level", "warning", "rtsite.asgi:application"),
+        ]
+
+
+STACKS: dict[str, type[Stack]] = {
+    "ours": Ours,
+    "tornado": Tornado,
+    "tutorial": Tutorial,
+    "ours-uvicorn": OursOnUvicorn,
+    "ours-granian": OursOnGranian,
+}
 
 
 def make(name: str) -> Any:
