@@ -4,6 +4,7 @@
  */
 import {ServerError, connect} from "../realtime/live.js";
 import {CLIENT, CLOSE, SERVER} from "../realtime/protocol.js";
+import {button} from "./buttons.js";
 
 const COLUMNS = 7;
 const ROWS = 6;
@@ -138,15 +139,6 @@ function renderPlayers() {
 
 // A game button: after it, the focus goes back to the board (the buttons are redrawn,
 // which would leave it on the page's body).
-function button(label, onClick, className) {
-  const b = document.createElement("button");
-  b.type = "button";
-  b.textContent = label;
-  if (className) b.className = className;
-  b.addEventListener("click", onClick);
-  return b;
-}
-
 function action(label, frame, className) {
   return button(label, () => {
     act(frame);

@@ -2,6 +2,7 @@
  * quick play, create, join. */
 import {ServerError, connect} from "../realtime/live.js";
 import {CLIENT, SERVER} from "../realtime/protocol.js";
+import {button} from "./buttons.js";
 
 const waitingList = document.getElementById("waiting");
 const playingList = document.getElementById("playing");
@@ -22,14 +23,6 @@ function act(frame) {
   });
 }
 
-function button(label, onClick, className) {
-  const b = document.createElement("button");
-  b.type = "button";
-  b.textContent = label;
-  if (className) b.className = className;
-  b.addEventListener("click", onClick);
-  return b;
-}
 
 function item(game) {
   const li = document.createElement("li");
