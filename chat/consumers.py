@@ -114,6 +114,13 @@ class RoomListConsumer(JsonConsumer):
     async def chat_muted(self, event: dict[str, Any]) -> None:
         pass  # for room pages (it shares the user's group with them)
 
+    async def on_room_join(self, *, slug: str) -> None:
+        user = self.require_user("Log in to join rooms.")
+        room = await database_sync_to_async(selectors.room_get_cached)(slug=slug)
+        if room is None:
+            raise ActionError(ErrorCode.NOT_FOUND, "This room no longer exists.")
+        await database_sync_to_async(services.room_join)(user=user, room=room)
+
 
 class ChatRoomConsumer(LiveConsumer):
     counts_every_change = True  # the cursor is the room's seq
@@ -221,11 +228,11 @@ class ChatRoomConsumer(LiveConsumer):
 
     def _joined_room(self) -> Room:
         if self.room is None:  # frames racing a refused connect
-            raise ActionError(ErrorCode.NOT_FOUND, "no such room")
+            raise ActionError(ErrorCode.NOT_FOUND, "This room no longer exists.")
         return self.room
 
     async def on_message_send(self, *, body: str, nonce: str) -> Ack:
-        author = self.require_user("log in to take part in this room")
+        author = self.require_user("Log in to take part in this room.")
         room = self._joined_room()
         await services.write_allowed(user=author, action="post")
         message = await write_to_async(services.message_post)(
@@ -234,28 +241,28 @@ class ChatRoomConsumer(LiveConsumer):
         return Ack(id=message.pk)
 
     async def on_message_edit(self, *, id: int, body: str) -> None:
-        user = self.require_user("log in to edit your messages")
+        user = self.require_user("Log in to edit your messages.")
         await services.write_allowed(user=user, action="edit")
         await database_sync_to_async(services.message_edit)(
             room=self._joined_room(), user=user, message_id=id, body=body
         )
 
     async def on_message_delete(self, *, id: int) -> None:
-        user = self.require_user("log in to delete your messages")
+        user = self.require_user("Log in to delete your messages.")
         await services.write_allowed(user=user, action="delete")
         await database_sync_to_async(services.message_delete_own)(
             room=self._joined_room(), user=user, message_id=id
         )
 
     async def on_reaction_toggle(self, *, id: int, emoji: str) -> None:
-        user = self.require_user("log in to react to messages")
+        user = self.require_user("Log in to react to messages.")
         await services.write_allowed(user=user, action="reaction")
         await database_sync_to_async(services.reaction_toggle)(
             room=self._joined_room(), user=user, message_id=id, emoji=emoji
         )
 
     async def on_read(self, *, id: int) -> None:
-        user = self.require_user("log in to keep your place")
+        user = self.require_user("Log in to keep your place.")
         await services.read_mark_soon(user=user, room=self._joined_room(), message_id=id)
 
     async def on_history(self, *, before_id: int) -> protocol.History:
@@ -291,7 +298,7 @@ class ChatRoomConsumer(LiveConsumer):
         return await database_sync_to_async(read)()
 
     async def on_typing(self) -> None:
-        user = self.require_user("log in to take part in this room")
+        user = self.require_user("Log in to take part in this room.")
         room = self._joined_room()
         now = time.monotonic()
         if now - self.last_typing < TYPING_MIN_INTERVAL:

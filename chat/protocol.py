@@ -132,7 +132,16 @@ ROOM_CLIENT_FRAMES = client_frames(
     ContextOf,
     Typing,
 )
-LOBBY_CLIENT_FRAMES = client_frames(Ping)
+
+
+class RoomJoin(ClientFrame, tag="room.join"):
+    """Who: logged in (on the room list)
+    Reply: `ack`; `read` (the room's counts, from now on) to the user's pages"""
+
+    slug: Annotated[str, Meta(max_length=64, description="the room's slug")]
+
+
+LOBBY_CLIENT_FRAMES = client_frames(Ping, RoomJoin)
 
 # Hub groups (where broadcasts go) and presence rooms (who is online), named here only.
 LOBBY_GROUP = "chat.lobby"

@@ -149,7 +149,7 @@ class GameConsumer(LiveConsumer):
         def read() -> tuple[Game, list[int]]:
             game = selectors.game_get(game_id=self.game_id)
             if game is None:  # deleted by staff since
-                raise ActionError(ErrorCode.NOT_FOUND, "this game no longer exists")
+                raise ActionError(ErrorCode.NOT_FOUND, "This game no longer exists.")
             return game, selectors.game_moves(game=game)
 
         game, moves = await database_sync_to_async(read)()
@@ -171,7 +171,7 @@ class GameConsumer(LiveConsumer):
         )
 
     async def on_join(self, *, code: str | None = None) -> None:
-        self.require_user("log in to play")
+        self.require_user("Log in to play.")
         game = await self._call(services.game_join, code=code)
         was_spectator = self.number is None
         self.number = game.number_of(self.user)
@@ -232,7 +232,7 @@ class SentTurn:
         return phase != arena_world.PLAY or tick >= self.tick + settings.ARENA_TURN_WINDOW_TICKS
 
 
-def not_applied(why: str = "the turn was not applied") -> ActionError:
+def not_applied(why: str = "That turn did not count. Try again.") -> ActionError:
     return ActionError(ErrorCode.NOT_APPLIED, why)
 
 
@@ -359,7 +359,7 @@ class ArenaConsumer(JsonConsumer):
     # ---- from the client
 
     async def on_join(self) -> None:
-        self.require_user("log in to play")
+        self.require_user("Log in to play.")
         self.wants_to_play = True
         await self._ask_to_join()
 
@@ -376,13 +376,13 @@ class ArenaConsumer(JsonConsumer):
 
     async def on_turn(self, *, dir: str, seq: int, snake: int | None = None) -> Any:
         if dir not in protocol.ARENA_DIRECTIONS:
-            raise ActionError(ErrorCode.INVALID, "'dir' must be up, down, left or right")
+            raise ActionError(ErrorCode.INVALID, "The direction must be up, down, left or right.")
         if snake is not None and snake != self.user.pk:
-            raise ActionError(ErrorCode.FORBIDDEN, "that is not your snake")
+            raise ActionError(ErrorCode.FORBIDDEN, "That is not your snake.")
         if not self.playing:
-            raise ActionError(ErrorCode.FORBIDDEN, "spectators cannot steer; join to play")
+            raise ActionError(ErrorCode.FORBIDDEN, "You are watching this arena. Join it to play.")
         if self.phase != arena_world.PLAY:
-            raise not_applied("no round is being played")
+            raise not_applied("No round is being played right now.")
         # The world it was made for: the owner applies it in that one, soon, or never.
         turn = {
             "kind": "turn",
@@ -403,7 +403,7 @@ class ArenaConsumer(JsonConsumer):
         sent = await get_host().send(self.arena_id, {**turn, "tag": tag})
         # (Unless a new owner's world came meanwhile: then it is being answered already.)
         if not sent and self.turns.pop(tag, None) is not None:
-            raise not_applied("no server runs the arena at this moment; steer again")
+            raise not_applied("The arena is moving to another server. Steer again.")
         return LATER
 
     async def on_seen(self, *, tick: int) -> None:

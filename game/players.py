@@ -14,7 +14,7 @@ from realtime.selectors import user_is_active
 def player_check(user: Any) -> None:
     # In the database, every time: a deactivated account is refused at its next action.
     if not getattr(user, "is_authenticated", False) or not user_is_active(user=user):
-        raise ActionError(ErrorCode.AUTH_REQUIRED, "log in to play")
+        raise ActionError(ErrorCode.AUTH_REQUIRED, "Log in to play.")
 
 
 def pairing_lock() -> None:

@@ -71,14 +71,14 @@ def _line_through(board: str, row: int, column: int) -> tuple[tuple[int, int], .
 def play(position: Position, column: int, player: int | None = None) -> Position:
     """The position after ``player`` (default: whoever's turn it is) drops in ``column``."""
     if position.over:
-        raise IllegalMoveError("the game is over")
+        raise IllegalMoveError("This game is over.")
     if player is not None and player != position.turn:
-        raise IllegalMoveError("it is not your turn")
+        raise IllegalMoveError("It is not your turn.")
     if not isinstance(column, int) or isinstance(column, bool) or not 0 <= column < COLUMNS:
-        raise IllegalMoveError(f"column must be 0 to {COLUMNS - 1}")
+        raise IllegalMoveError(f"There is no such column. Choose one of the {COLUMNS} columns.")
     row = landing_row(position.board, column)
     if row is None:
-        raise IllegalMoveError("that column is full")
+        raise IllegalMoveError("That column is full. Choose another one.")
     index = row * COLUMNS + column
     board = position.board[:index] + PLAYERS[position.turn - 1] + position.board[index + 1 :]
     line = _line_through(board, row, column)

@@ -51,11 +51,11 @@ class NotificationConsumer(LiveConsumer):
         return frame, max((n.id for n in frame.notifications), default=0)
 
     async def on_mark_read(self, *, id: int) -> None:
-        user = self.require_user("log in to manage notifications")
+        user = self.require_user("Log in to manage notifications.")
         await database_sync_to_async(services.notification_mark_read)(user=user, notification_id=id)
 
     async def on_mark_all_read(self) -> None:
-        user = self.require_user("log in to manage notifications")
+        user = self.require_user("Log in to manage notifications.")
         await database_sync_to_async(services.notification_mark_all_read)(user=user)
 
     async def notify_membership(self, event: dict[str, Any]) -> None:

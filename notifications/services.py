@@ -50,22 +50,24 @@ def _checked_link(link: str) -> str:
     if not link:
         return ""
     if len(link) > LINK_MAX:
-        raise ActionError(ErrorCode.TOO_LARGE, f"a link can be at most {LINK_MAX} characters")
+        raise ActionError(ErrorCode.TOO_LARGE, f"A link can be at most {LINK_MAX} characters long.")
     try:
         parts = urlsplit(link)
         host = parts.hostname or ""
     except ValueError:
-        raise ActionError(ErrorCode.INVALID, "link is not a valid URL") from None
+        raise ActionError(ErrorCode.INVALID, "The link is not a valid web address.") from None
     if parts.scheme or parts.netloc:
         if (
             parts.scheme not in ("http", "https")
             or parts.username is not None
             or not validate_host(host, settings.ALLOWED_HOSTS)
         ):
-            raise ActionError(ErrorCode.INVALID, "link must be a path on this site, like /chat/")
+            raise ActionError(
+                ErrorCode.INVALID, "The link must be a page on this site, like /chat/."
+            )
         link = urlunsplit(("", "", parts.path or "/", parts.query, parts.fragment))
     if not is_site_path(link):
-        raise ActionError(ErrorCode.INVALID, "link must be a path on this site, like /chat/")
+        raise ActionError(ErrorCode.INVALID, "The link must be a page on this site, like /chat/.")
     return link
 
 
@@ -74,13 +76,15 @@ def notification_clean(*, title: str, body: str, level: str, link: str) -> dict[
     title = clean_required(title, multiline=False)
     body = clean_text(body).strip()
     if not title:
-        raise ActionError(ErrorCode.INVALID, "a notification needs a title")
+        raise ActionError(ErrorCode.INVALID, "A notification needs a title.")
     if len(title) > TITLE_MAX or len(body) > BODY_MAX:
         raise ActionError(
-            ErrorCode.TOO_LARGE, f"title at most {TITLE_MAX}, body at most {BODY_MAX} characters"
+            ErrorCode.TOO_LARGE,
+            f"The title can be at most {TITLE_MAX} characters long and the text at most"
+            f" {BODY_MAX}.",
         )
     if level not in Level.values:
-        raise ActionError(ErrorCode.INVALID, f"level must be one of {', '.join(Level.values)}")
+        raise ActionError(ErrorCode.INVALID, f"The level must be one of {', '.join(Level.values)}.")
     return {"title": title, "body": body, "level": level, "link": _checked_link(link)}
 
 
@@ -102,11 +106,11 @@ def notification_send(
     ``subject`` names what it shows, if that can change (``notification_follow``)."""
     users = list(users)
     if any(not user.is_active for user in users):
-        raise ActionError(ErrorCode.INVALID, "deactivated users cannot be notified")
+        raise ActionError(ErrorCode.INVALID, "Deactivated users cannot be notified.")
     audiences = [bool(users), group is not None, to_all_users, to_everyone]
     if sum(audiences) != 1:
         raise ActionError(
-            ErrorCode.INVALID, "choose exactly one audience: users, a group, all users or everyone"
+            ErrorCode.INVALID, "Choose exactly one audience: users, a group, all users or everyone."
         )
     fields = notification_clean(title=title, body=body, level=level, link=link)
     audience = [Audience.USERS, Audience.GROUP, Audience.ALL_USERS, Audience.EVERYONE][
@@ -283,7 +287,7 @@ def notification_mark_read(*, user: Any, notification_id: int) -> list[int]:
     """Mark one of the user's notifications read; every tab of theirs is told."""
     found = selectors.inbox(user=user).filter(pk=notification_id).first()
     if found is None:
-        raise ActionError(ErrorCode.NOT_FOUND, "no such notification")
+        raise ActionError(ErrorCode.NOT_FOUND, "That notification no longer exists.")
     return [] if found.is_read else _mark(user, [found.pk])
 
 

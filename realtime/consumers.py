@@ -53,7 +53,7 @@ from realtime.close_codes import (
     CLOSE_TOO_MANY,
     CLOSE_TRY_AGAIN,
 )
-from realtime.errors import ActionError, ErrorCode
+from realtime.errors import ActionError, ErrorCode, try_again_in
 from realtime.hub import get_hub
 from realtime.ratelimit import TokenBucket
 from realtime.registry import new_socket_id
@@ -95,6 +95,10 @@ def _slots() -> asyncio.Semaphore:
 
 
 _connect_slots = PerLoop(_slots)
+
+
+# What a person reads when a handler failed (the log has the rest).
+SERVER_FAILED = "Something went wrong on the server. Try again."
 
 
 class JsonConsumer(AsyncWebsocketConsumer):
@@ -267,12 +271,12 @@ class JsonConsumer(AsyncWebsocketConsumer):
             if message.get("type") == "websocket.connect":
                 await self.close(code=CLOSE_SERVER_ERROR)
             else:
-                await self.send_error(ErrorCode.INTERNAL, "the server could not handle that")
+                await self.send_error(ErrorCode.INTERNAL, SERVER_FAILED)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         self.last_frame_at = time.monotonic()
         if text_data is None:
-            await self.send_error(ErrorCode.BAD_FRAME, "binary frames are not accepted")
+            await self.send_error(ErrorCode.BAD_FRAME, "Binary frames are not accepted.")
             return
         # Cheap bound first: a str of n characters encodes to at most 4n bytes. Such a
         # frame is not read at all, so its ref is not known (daphne closes it with 1009
@@ -281,7 +285,8 @@ class JsonConsumer(AsyncWebsocketConsumer):
             len(text_data.encode("utf-8", "surrogatepass")) > self.max_frame_bytes
         ):
             await self.send_error(
-                ErrorCode.TOO_LARGE, f"frame is larger than {self.max_frame_bytes} bytes"
+                ErrorCode.TOO_LARGE,
+                f"That is too large to send: the limit is {self.max_frame_bytes:,} bytes.",
             )
             return
         metrics.FRAMES_IN.labels(self.app).inc()
@@ -289,7 +294,7 @@ class JsonConsumer(AsyncWebsocketConsumer):
         if not self.rate_limit.take():
             await self.send_error(
                 ErrorCode.RATE_LIMITED,
-                "too many frames; slow down",
+                f"You're doing that too fast. {try_again_in(self.rate_limit.wait())}",
                 ref=protocol.frame_ref(text_data),
             )
             return
@@ -312,7 +317,7 @@ class JsonConsumer(AsyncWebsocketConsumer):
             return
         except Exception:
             logger.exception("consumer %s failed on a frame", type(self).__name__)
-            await self.send_error(ErrorCode.INTERNAL, "the server could not handle that", ref=ref)
+            await self.send_error(ErrorCode.INTERNAL, SERVER_FAILED, ref=ref)
             return
         if reply is LATER:
             self.in_flight += 1  # until ``answer``
@@ -539,7 +544,7 @@ class JsonConsumer(AsyncWebsocketConsumer):
             pass  # the socket closed under us; the disconnect handler cleans up
         except Exception:
             logger.exception("consumer %s failed on %s", type(self).__name__, event["type"])
-            await self.send_error(ErrorCode.INTERNAL, "the server could not handle that")
+            await self.send_error(ErrorCode.INTERNAL, SERVER_FAILED)
 
     async def rt_close(self, event: dict[str, Any]) -> None:
         """The user logged out (this session), changed their password (another session:

@@ -6,6 +6,7 @@ for malformed frames. Consumers turn it into an ``error`` frame.
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 
 
@@ -27,7 +28,17 @@ class ErrorCode(StrEnum):
     INTERNAL = "internal_error"
 
 
+def try_again_in(seconds: float) -> str:
+    """The end of a refusal that passes with time, in whole seconds, rounded up."""
+    whole = max(1, math.ceil(seconds))
+    return f"Try again in {whole} second{'s' if whole != 1 else ''}."
+
+
 class ActionError(Exception):
+    """A refused action. ``message`` is what a person reads: a plain sentence (or two),
+    starting with a capital and ending with a full stop, with no protocol words: pages
+    show it as it is (tests/realtime/test_wording.py lists and checks every one)."""
+
     def __init__(self, code: ErrorCode, message: str, *, ref: str | None = None) -> None:
         super().__init__(message)
         self.code = code

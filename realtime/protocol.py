@@ -77,7 +77,7 @@ def frame_type(frame: type[ClientFrame] | type[ServerFrame]) -> str:
 @dataclass(frozen=True)
 class Field:
     """A client frame's field rule, read from its declaration: it words the refusals
-    the way the site always has ("'id' must be an integer")."""
+    as sentences that name the field ("'id' must be an integer.")."""
 
     kind: type[str] | type[int] | type[bool]
     required: bool = True
@@ -88,15 +88,15 @@ class Field:
     def check(self, name: str, value: Any) -> Any:
         # bool is an int subclass in Python; JSON true is not an id.
         if not isinstance(value, self.kind) or (self.kind is int and isinstance(value, bool)):
-            raise ActionError(ErrorCode.INVALID, f"'{name}' must be {_KIND_NAMES[self.kind]}")
+            raise ActionError(ErrorCode.INVALID, f"'{name}' must be {_KIND_NAMES[self.kind]}.")
         if self.kind is int and isinstance(value, int):
             if self.min_value is not None and value < self.min_value:
-                raise ActionError(ErrorCode.INVALID, f"'{name}' must be at least {self.min_value}")
+                raise ActionError(ErrorCode.INVALID, f"'{name}' must be at least {self.min_value}.")
             if self.max_value is not None and value > self.max_value:
-                raise ActionError(ErrorCode.INVALID, f"'{name}' must be at most {self.max_value}")
+                raise ActionError(ErrorCode.INVALID, f"'{name}' must be at most {self.max_value}.")
         if isinstance(value, str) and self.max_length is not None and len(value) > self.max_length:
             raise ActionError(
-                ErrorCode.TOO_LARGE, f"'{name}' must be at most {self.max_length} characters"
+                ErrorCode.TOO_LARGE, f"'{name}' must be at most {self.max_length} characters."
             )
         return value
 
@@ -221,37 +221,39 @@ def _load(text: str) -> Any:
         data = json.loads(text)
         text.encode("utf-8")  # a lone surrogate (only an in-process client can send one)
     except (ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
-        raise ActionError(ErrorCode.BAD_JSON, "frame is not valid JSON") from None
+        raise ActionError(ErrorCode.BAD_JSON, "The frame is not valid JSON.") from None
     # JSON may spell a lone surrogate ("\ud800"), which no UTF-8 text can carry: storing
     # or echoing it would fail later, in the database or on the way out.
     if "\\u" in text and _has_lone_surrogate(data):
-        raise ActionError(ErrorCode.BAD_JSON, "frame contains invalid Unicode")
+        raise ActionError(ErrorCode.BAD_JSON, "The frame contains invalid Unicode.")
     return data
 
 
 def _validate(data: Any, frames: ClientFrames, ref: str | None) -> ClientFrame:
     if not isinstance(data, dict):
-        raise ActionError(ErrorCode.BAD_FRAME, "frame must be a JSON object")
+        raise ActionError(ErrorCode.BAD_FRAME, "The frame must be a JSON object.")
     if data.get("ref") is not None and ref is None:
-        raise ActionError(ErrorCode.INVALID, f"'ref' must be a string of at most {REF_MAX_LENGTH}")
+        raise ActionError(
+            ErrorCode.INVALID, f"'ref' must be a string of at most {REF_MAX_LENGTH} characters."
+        )
     kind = data.get("type")
     if not isinstance(kind, str):
-        raise ActionError(ErrorCode.BAD_FRAME, "frame must have a string 'type'")
+        raise ActionError(ErrorCode.BAD_FRAME, "The frame must have a string 'type'.")
     spec = frames.get(kind)
     if spec is None:
-        raise ActionError(ErrorCode.UNKNOWN_TYPE, f"unknown frame type '{kind[:40]}'")
+        raise ActionError(ErrorCode.UNKNOWN_TYPE, f"Unknown frame type '{kind[:40]}'.")
     values: dict[str, Any] = {"type": kind, "ref": ref}
     for name, rule in spec.fields.items():
         if name not in data or data[name] is None:
             if rule.required:
-                raise ActionError(ErrorCode.INVALID, f"'{name}' is required")
+                raise ActionError(ErrorCode.INVALID, f"'{name}' is required.")
             continue
         values[name] = rule.check(name, data[name])
     try:
         return msgspec.convert(values, spec.frame, strict=True)
     except msgspec.ValidationError as error:  # beyond the rules (an int over 64 bits)
         where = str(error).rpartition("$.")[2].rstrip("`")
-        raise ActionError(ErrorCode.INVALID, f"'{where}' is not valid") from None
+        raise ActionError(ErrorCode.INVALID, f"'{where}' is not valid.") from None
 
 
 def _has_lone_surrogate(data: Any) -> bool:

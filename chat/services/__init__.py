@@ -18,7 +18,7 @@ from chat.services.messages import (
     message_post,
     reaction_toggle,
 )
-from chat.services.reads import read_mark, read_mark_soon, read_marks, read_open
+from chat.services.reads import read_mark, read_mark_soon, read_marks, read_open, room_join
 from chat.services.rooms import room_create, room_prune, room_set_retention, user_mute, user_unmute
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "read_marks",
     "read_open",
     "room_create",
+    "room_join",
     "room_prune",
     "room_set_retention",
     "typing_start",

@@ -15,8 +15,8 @@ from common.batching import Batcher
 from common.loops import PerLoop
 from realtime import presence
 from realtime.broadcast import publish_now
-from realtime.errors import ActionError, ErrorCode
-from realtime.ratelimit import account_take
+from realtime.errors import ActionError, ErrorCode, try_again_in
+from realtime.ratelimit import account_wait
 
 
 async def presence_announce(*, room: Room, user: Any, change: presence.Change) -> None:
@@ -82,10 +82,10 @@ _arrivals: PerLoop[Batcher[int, _Arrivals]] = PerLoop(
 
 # What a refusal says, by the kind of write.
 _TOO_FAST = {
-    "post": "posting",
+    "post": "sending messages",
     "edit": "editing messages",
     "delete": "deleting messages",
-    "reaction": "reacting",
+    "reaction": "adding reactions",
     "typing": "typing",
 }
 
@@ -98,23 +98,23 @@ async def write_allowed(*, user: Any, action: str) -> None:
     cost = settings.CHAT_WRITE_COSTS[action]
     if cost <= 0:
         return
-    allowed = await account_take(
+    wait = await account_wait(
         action="chat.write",
         key=user.pk,
         rate=settings.CHAT_POST_RATE_PER_SECOND,
         burst=settings.CHAT_POST_BURST,
         cost=cost,
     )
-    if not allowed:
+    if wait:
         raise ActionError(
-            ErrorCode.RATE_LIMITED, f"you are {_TOO_FAST[action]} too fast; slow down"
+            ErrorCode.RATE_LIMITED, f"You're {_TOO_FAST[action]} too fast. {try_again_in(wait)}"
         )
 
 
 async def typing_start(*, room: Room, user: Any) -> None:
     # A muted user may not post, so may not look as if about to.
     if await database_sync_to_async(user_is_muted)(room=room, user=user):
-        raise ActionError(ErrorCode.MUTED, "you are muted in this room")
+        raise ActionError(ErrorCode.MUTED, "You are muted in this room.")
     timeout = settings.CHAT_TYPING_TIMEOUT_SECONDS
     await publish_now(
         protocol.room_group(room.pk),

@@ -62,9 +62,9 @@ def _locked_room(room: Room, author: Any) -> tuple[Room, bool]:
     socket opened) and the mute: one query, not three, per post."""
     row = _ROOM_FOR_AUTHOR.first(room=room.pk, author=author.pk)
     if row is None:  # deleted since the socket opened
-        raise ActionError(ErrorCode.NOT_FOUND, "this room no longer exists")
+        raise ActionError(ErrorCode.NOT_FOUND, "This room no longer exists.")
     if not row[-2]:
-        raise ActionError(ErrorCode.AUTH_REQUIRED, "log in to post messages")
+        raise ActionError(ErrorCode.AUTH_REQUIRED, "Log in to post messages.")
     return Room.from_db(DEFAULT_DB_ALIAS, _ROOM_FIELDS, row[:-2]), bool(row[-1])
 
 
@@ -79,18 +79,18 @@ def _check_author(author: Any) -> None:
     # ``_locked_room``: an account deactivated since the socket opened is refused at its
     # next message.
     if not getattr(author, "is_authenticated", False):
-        raise ActionError(ErrorCode.AUTH_REQUIRED, "log in to post messages")
+        raise ActionError(ErrorCode.AUTH_REQUIRED, "Log in to post messages.")
 
 
 def _clean_body(body: str) -> str:
     body = clean_required(body)
     if not body:
-        raise ActionError(ErrorCode.INVALID, "a message cannot be empty")
+        raise ActionError(ErrorCode.INVALID, "A message cannot be empty.")
     max_length = settings.CHAT_MAX_MESSAGE_LENGTH
     if len(body) > max_length:
         raise ActionError(
             ErrorCode.TOO_LARGE,
-            f"a message can be at most {max_length:,} characters long; this one has {len(body):,}",
+            f"A message can be at most {max_length:,} characters long; this one has {len(body):,}.",
         )
     return body
 
@@ -108,7 +108,7 @@ def message_post(*, room: Room, author: Any, body: str, nonce: str = "") -> Mess
             if sent is not None:
                 return Message.objects.get(pk=sent[0])
         if muted:
-            raise ActionError(ErrorCode.MUTED, "you are muted in this room")
+            raise ActionError(ErrorCode.MUTED, "You are muted in this room.")
         message = Message.objects.create(
             room=room, author=author, body=body, nonce=nonce, seq=_next_seq(room)
         )
@@ -142,14 +142,14 @@ def _shown_message(room: Room, message_id: int) -> Message:
         .first()
     )
     if message is None:
-        raise ActionError(ErrorCode.NOT_FOUND, "that message no longer exists")
+        raise ActionError(ErrorCode.NOT_FOUND, "That message no longer exists.")
     return message
 
 
 def _own_message(room: Room, user: Any, message_id: int, *, what: str) -> Message:
     message = _shown_message(room, message_id)
     if message.author_id != user.pk:
-        raise ActionError(ErrorCode.FORBIDDEN, f"you can only {what} your own messages")
+        raise ActionError(ErrorCode.FORBIDDEN, f"You can only {what} your own messages.")
     return message
 
 
@@ -175,11 +175,11 @@ def message_edit(*, room: Room, user: Any, message_id: int, body: str) -> Messag
             minutes = max(1, window // 60)
             raise ActionError(
                 ErrorCode.FORBIDDEN,
-                f"a message can be edited for {minutes} minute{'s' if minutes != 1 else ''}"
-                " after it was sent",
+                f"A message can be edited for {minutes} minute{'s' if minutes != 1 else ''}"
+                " after it was sent.",
             )
         if muted:
-            raise ActionError(ErrorCode.MUTED, "you are muted in this room")
+            raise ActionError(ErrorCode.MUTED, "You are muted in this room.")
         if body == message.body:
             return message
         MessageEdit.objects.create(message=message, body=message.body)
@@ -246,12 +246,12 @@ def reaction_toggle(*, room: Room, user: Any, message_id: int, emoji: str) -> Me
     """Add the user's reaction, or take it back if it is there; live for everyone."""
     _check_author(user)
     if emoji not in settings.CHAT_REACTIONS:
-        raise ActionError(ErrorCode.INVALID, "that reaction is not offered here")
+        raise ActionError(ErrorCode.INVALID, "That reaction is not offered here.")
     with transaction.atomic():
         room, muted = _locked_room(room, user)
         message = _shown_message(room, message_id)
         if muted:
-            raise ActionError(ErrorCode.MUTED, "you are muted in this room")
+            raise ActionError(ErrorCode.MUTED, "You are muted in this room.")
         removed, _ = Reaction.objects.filter(message=message, user=user, emoji=emoji).delete()
         who = list(message.reactions.get(emoji, []))
         if removed:

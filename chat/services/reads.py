@@ -40,6 +40,18 @@ def read_open(*, user: Any, room: Room) -> int:
     return state.last_read_id
 
 
+def room_join(*, user: Any, room: Room) -> Unread:
+    """Join a room without opening it (the room list's "Join"): a read cursor at its
+    newest message, as a first visit starts one. From then on the room list counts what
+    is posted there; every page of the user hears it. (Joining is having a cursor:
+    opening a room joins it too.)"""
+    with transaction.atomic():
+        last_read_id = read_open(user=user, room=room)
+        counts = unread_count(user=user.pk, room_id=room.pk, last_read_id=last_read_id)
+        publish_on_commit(protocol.user_group(user.pk), protocol.Read.of(room.slug, counts))
+    return counts
+
+
 def read_mark(*, user: Any, room: Room, message_id: int) -> Unread | None:
     """Move the user's read cursor forward to ``message_id`` (never back). Every page of
     the user, in this room and on the room list, hears the new cursor and counts.

@@ -74,9 +74,9 @@ def arena_create(*, user: Any, private: bool = False) -> Arena:
             minutes = max(1, round(settings.ARENA_EMPTY_CLOSE_SECONDS / 60))
             raise ActionError(
                 ErrorCode.FORBIDDEN,
-                f"you have {cap} arena{'s' if cap != 1 else ''} open already; play in one"
-                f" of them (an arena closes once it has stood empty for {minutes} minute"
-                f"{'s' if minutes != 1 else ''})",
+                f"You have {cap} arena{'s' if cap != 1 else ''} open already. Play in one"
+                f" of them: an arena closes once it has stood empty for {minutes} minute"
+                f"{'s' if minutes != 1 else ''}.",
             )
         arena = Arena.objects.create(name="Arena", private=private, created_by=user)
         arena.name = f"Arena {arena.pk}"

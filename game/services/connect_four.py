@@ -38,7 +38,7 @@ def _locked(game_id: int) -> Game:
         .first()
     )
     if game is None:
-        raise ActionError(ErrorCode.NOT_FOUND, "no such game")
+        raise ActionError(ErrorCode.NOT_FOUND, "This game does not exist.")
     return game
 
 
@@ -71,13 +71,13 @@ def _locked_for(game_id: int, user: Any) -> Game:
     """``_locked`` and ``_require_user`` in one query: the game and its players, refused
     if the user's account was deactivated since the socket opened."""
     if not getattr(user, "is_authenticated", False):
-        raise ActionError(ErrorCode.AUTH_REQUIRED, "log in to play")
+        raise ActionError(ErrorCode.AUTH_REQUIRED, "Log in to play.")
     game_fields, user_fields, query = _locked_for_query()
     row = query.first(game=game_id, user=user.pk)
     if row is None:
-        raise ActionError(ErrorCode.NOT_FOUND, "no such game")
+        raise ActionError(ErrorCode.NOT_FOUND, "This game does not exist.")
     if not row[-1]:
-        raise ActionError(ErrorCode.AUTH_REQUIRED, "log in to play")
+        raise ActionError(ErrorCode.AUTH_REQUIRED, "Log in to play.")
     game = Game.from_db(DEFAULT_DB_ALIAS, game_fields, row[: len(game_fields)])
     user_model = get_user_model()
     start = len(game_fields)
@@ -118,13 +118,13 @@ def _number_in(game: Game, user: Any) -> int:
     """The user's player number in the game (its account already checked)."""
     number = game.number_of(user)
     if number is None:
-        raise ActionError(ErrorCode.FORBIDDEN, "only the game's players can do that")
+        raise ActionError(ErrorCode.FORBIDDEN, "Only the game's players can do that.")
     return number
 
 
 def _require_active(game: Game) -> None:
     if game.status != Status.ACTIVE:
-        raise ActionError(ErrorCode.GAME_OVER, f"the game is {game.get_status_display()}")
+        raise ActionError(ErrorCode.GAME_OVER, "This game is over.")
 
 
 def _finish(game: Game, *, winner: int | None, reason: Reason) -> None:
@@ -166,9 +166,11 @@ def game_join(*, game_id: int, user: Any, code: str | None = None) -> Game:
         if game.number_of(user) is not None:
             return game  # already in it (a second tab, a double click)
         if game.status != Status.WAITING or not game.player1.is_active:
-            raise ActionError(ErrorCode.GAME_OVER, "this game is no longer open")
+            raise ActionError(ErrorCode.GAME_OVER, "This game is no longer open to join.")
         if game.private and code != game.invite_code:
-            raise ActionError(ErrorCode.FORBIDDEN, "this game is joined by invite link only")
+            raise ActionError(
+                ErrorCode.FORBIDDEN, "This game can only be joined with its invitation link."
+            )
         _start(game, user)
         _publish(game)
     return game
@@ -179,9 +181,13 @@ def game_cancel(*, game_id: int, user: Any) -> Game:
     with transaction.atomic():
         game = _locked(game_id)
         if game.player1_id != getattr(user, "pk", None):
-            raise ActionError(ErrorCode.FORBIDDEN, "only its creator can cancel a game")
+            raise ActionError(
+                ErrorCode.FORBIDDEN, "Only the player who opened this game can cancel it."
+            )
         if game.status != Status.WAITING:
-            raise ActionError(ErrorCode.GAME_OVER, "only a game still waiting can be cancelled")
+            raise ActionError(
+                ErrorCode.GAME_OVER, "This game has started, so it can no longer be cancelled."
+            )
         game.status = Status.ABORTED
         game.reason = Reason.CANCELLED
         game.finished_at = timezone.now()
@@ -215,13 +221,13 @@ def game_move(*, game_id: int, user: Any, column: int) -> Game:
         number = _number_in(game, user)  # _locked_for checked the account
         _require_active(game)
         if game.turn != number:
-            raise ActionError(ErrorCode.NOT_YOUR_TURN, "it is not your turn")
+            raise ActionError(ErrorCode.NOT_YOUR_TURN, "It is not your turn.")
         try:
             after = rules.play(rules.from_board(game.board, game.turn), column, number)
         except rules.IllegalMoveError as error:
             raise ActionError(ErrorCode.ILLEGAL_MOVE, str(error)) from None
         if after.last is None:  # never: play() notes the piece it dropped
-            raise ActionError(ErrorCode.ILLEGAL_MOVE, "that move could not be played")
+            raise ActionError(ErrorCode.ILLEGAL_MOVE, "That move could not be played.")
         row, col = after.last
         moves = game.board.count("1") + game.board.count("2")
         Move.objects.create(game=game, number=moves + 1, player=number, column=col, row=row)
@@ -281,7 +287,7 @@ def game_answer_draw(*, game_id: int, user: Any, accept: bool) -> Game:
         number = _player_number(game, user)
         _require_active(game)
         if game.draw_offer != 3 - number:
-            raise ActionError(ErrorCode.INVALID, "there is no draw offer to answer")
+            raise ActionError(ErrorCode.INVALID, "There is no draw offer to answer.")
         if accept:
             _finish(game, winner=None, reason=Reason.AGREED)
         else:
@@ -311,14 +317,15 @@ def game_claim_win(*, game_id: int, user: Any) -> Game:
             if _online(game, other) or left_at is None or timezone.now() - left_at < grace:
                 raise ActionError(
                     ErrorCode.INVALID,
-                    f"you can claim the win once your opponent has been away {grace.seconds} s",
+                    "You can claim the win once your opponent has been away for"
+                    f" {grace.seconds} seconds.",
                 )
             _finish(game, winner=number, reason=Reason.ABANDONED)
             _publish(game)
     if ghost:
         raise ActionError(
             ErrorCode.INVALID,
-            f"your opponent has gone; you can claim the win in {grace.seconds} s",
+            f"Your opponent has left. You can claim the win in {grace.seconds} seconds.",
         )
     return game
 
@@ -360,7 +367,7 @@ def game_rematch(*, game_id: int, user: Any) -> Game:
         game = _locked(game_id)
         number = _player_number(game, user)
         if game.status != Status.FINISHED:
-            raise ActionError(ErrorCode.INVALID, "a rematch follows a finished game")
+            raise ActionError(ErrorCode.INVALID, "A rematch can be offered once the game is over.")
         if game.rematch is not None:  # no query when there is none (rematch_id is None)
             return game.rematch
         if game.rematch_offer != 3 - number:
@@ -369,7 +376,7 @@ def game_rematch(*, game_id: int, user: Any) -> Game:
             return game
         first = game.player2
         if first is None:  # never: player 2 is one of the two who asked
-            raise ActionError(ErrorCode.INVALID, "a rematch needs two players")
+            raise ActionError(ErrorCode.INVALID, "A rematch needs two players.")
         rematch = Game.objects.create(
             player1=first,
             player2=game.player1,
@@ -391,10 +398,20 @@ def game_invite(*, game_id: int, user: Any, username: str) -> Any:
     with transaction.atomic():
         game = _locked(game_id)
         if game.player1_id != getattr(user, "pk", None) or game.status != Status.WAITING:
-            raise ActionError(ErrorCode.FORBIDDEN, "invite to your own game while it waits")
+            raise ActionError(
+                ErrorCode.FORBIDDEN,
+                "You can invite someone only to your own game, while it waits for a second player.",
+            )
         invitee = get_user_model().objects.filter(username=username, is_active=True).first()
-        if invitee is None or invitee.pk == user.pk:
-            raise ActionError(ErrorCode.NOT_FOUND, f"no such player: {username}")
+        if invitee is not None and invitee.pk == user.pk:
+            raise ActionError(
+                ErrorCode.INVALID, "You are already in this game. Invite someone else."
+            )
+        if invitee is None:
+            raise ActionError(
+                ErrorCode.NOT_FOUND,
+                f"There is no player called {username}. Check the spelling of the name.",
+            )
         link = game.get_absolute_url() + (f"?code={game.invite_code}" if game.private else "")
         name = user.get_username()
         # Repeated invitations from one player fold into one notification.

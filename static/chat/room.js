@@ -7,12 +7,13 @@
  */
 import * as composer from "./room/composer.js";
 import * as roomHistory from "./room/history.js";
+import {startEdit} from "./room/message_actions.js";
 import {showError} from "./room/notice.js";
 import * as presence from "./room/presence.js";
 import * as read from "./room/read_state.js";
 import * as socket from "./room/socket.js";
 import * as timeline from "./room/timeline.js";
-import {viewer} from "./room/viewer.js";
+import {mayEdit, viewer} from "./room/viewer.js";
 import {CLOSE, SERVER} from "../realtime/protocol.js";
 
 const config = JSON.parse(document.getElementById("chat-config").textContent);
@@ -68,7 +69,7 @@ const handlers = {
 function closed(code) {
   composer.disable();
   if (code === CLOSE.LOGGED_OUT) return; // logged out: live.js says so for the whole page
-  showError(code === CLOSE.NOT_FOUND ? "this room no longer exists" : "you cannot view this room");
+  showError(code === CLOSE.NOT_FOUND ? "This room no longer exists." : "You cannot view this room.");
 }
 
 document.getElementById("load-older").addEventListener("click", roomHistory.loadOlder);
@@ -85,6 +86,7 @@ timeline.list.addEventListener("scroll", () => {
   scrollTimer = setTimeout(() => {
     scrollTimer = null;
     timeline.scrolled();
+    roomHistory.scrolledNearTop();
     read.noteRead();
   }, 150);
 });
@@ -99,7 +101,18 @@ window.addEventListener("hashchange", () => {
 });
 window.addEventListener("focus", read.noteRead);
 
-composer.startComposer(() => [...presence.onlineNames(), ...timeline.authorNames()]);
+// Up in the empty composer: the viewer's newest message still in its edit window.
+function editLast() {
+  let last = null;
+  for (const [id, entry] of timeline.entries()) {
+    if ((last === null || id > last.id) && mayEdit(entry.message, Date.now())) last = {id, ...entry};
+  }
+  if (last === null) return false;
+  startEdit(last.message, last.li, document.getElementById("composer-body"));
+  return true;
+}
+
+composer.startComposer(() => [...presence.onlineNames(), ...timeline.authorNames()], editLast);
 
 socket.open("/ws/chat/" + config.slug + "/", {
   onFrame(frame) {
@@ -108,4 +121,6 @@ socket.open("/ws/chat/" + config.slug + "/", {
   },
   onClosed: closed,
   onOpen: composer.resendPending,
+  // Disconnected, the online list is only what was last known: shown greyed.
+  onState: (state) => presence.setStale(state !== "connected"),
 });

@@ -1,9 +1,14 @@
-/* The room list: live online counts, and the viewer's unread and mention counts. */
-import {connect} from "../realtime/live.js";
-import {SERVER} from "../realtime/protocol.js";
+/*
+ * The room list: live online counts, and the viewer's unread and mention counts in the
+ * rooms they joined. Joining is having a read cursor: opening a room joins it, and so
+ * does its "Join" button here (docs/decisions.md).
+ */
+import {ServerError, connect} from "../realtime/live.js";
+import {CLIENT, SERVER} from "../realtime/protocol.js";
 
-const rooms = new Map(); // slug -> {unread, mentions, countedTo} for rooms the user opened
+const rooms = new Map(); // slug -> {unread, mentions, countedTo} for rooms the user joined
 let me = null;
+const errorLine = document.getElementById("rooms-error");
 
 function card(slug) {
   return document.querySelector('[data-room="' + CSS.escape(slug) + '"]');
@@ -11,8 +16,28 @@ function card(slug) {
 
 function setOnline(slug, online) {
   for (const el of document.querySelectorAll("[data-room-online]")) {
-    if (el.dataset.roomOnline === slug) el.textContent = String(online);
+    if (el.dataset.roomOnline !== slug) continue;
+    el.textContent = String(online);
+    // The green dot says someone is there: none for an empty room.
+    el.closest("[data-room-presence]")?.classList.toggle("nobody", online === 0);
   }
+}
+
+function renderJoin(slug) {
+  const join = card(slug)?.querySelector("[data-room-join]");
+  if (join) join.hidden = me === null || rooms.has(slug);
+}
+
+function join(slug) {
+  errorLine.hidden = true;
+  live.request({type: CLIENT.ROOM_JOIN, slug: slug}).catch((error) => {
+    errorLine.textContent = error instanceof ServerError ? error.message : "Not connected. Try again when the connection is back.";
+    errorLine.hidden = false;
+  });
+}
+
+for (const el of document.querySelectorAll("[data-room]")) {
+  el.querySelector("[data-room-join] button")?.addEventListener("click", () => join(el.dataset.room));
 }
 
 // The server counts up to CHAT_UNREAD_COUNT_LIMIT (the list says it): "99+" from there.
@@ -37,16 +62,18 @@ function renderCounts(slug) {
   el.classList.toggle("has-unread", state.unread > 0);
 }
 
-connect("/ws/chat/", {
+const live = connect("/ws/chat/", {
   onFrame(frame) {
     switch (frame.type) {
       case SERVER.ROOMS:
         me = frame.me;
         for (const room of frame.rooms) {
           setOnline(room.slug, room.online);
-          if (room.unread === null) continue;
-          rooms.set(room.slug, {unread: room.unread, mentions: room.mentions, countedTo: room.counted_to});
-          renderCounts(room.slug);
+          if (room.unread !== null) {
+            rooms.set(room.slug, {unread: room.unread, mentions: room.mentions, countedTo: room.counted_to});
+            renderCounts(room.slug);
+          }
+          renderJoin(room.slug);
         }
         break;
       case SERVER.ROOM_ONLINE:
@@ -54,7 +81,7 @@ connect("/ws/chat/", {
         break;
       case SERVER.ROOM_ACTIVITY: {
         const state = rooms.get(frame.slug);
-        // Counted already, one's own, or a room never opened: nothing to add.
+        // Counted already, one's own, or a room not joined: nothing to add.
         if (!state || !me || frame.id <= state.countedTo || frame.author_id === me.id) break;
         state.countedTo = frame.id;
         state.unread += 1;
@@ -63,11 +90,13 @@ connect("/ws/chat/", {
         break;
       }
       case SERVER.READ: {
-        const state = rooms.get(frame.room) || {countedTo: 0};
+        // A room just joined (here or in another tab) counts from its cursor on.
+        const state = rooms.get(frame.room) || {countedTo: frame.last_read_id};
         state.unread = frame.unread;
         state.mentions = frame.mentions;
         rooms.set(frame.room, state);
         renderCounts(frame.room);
+        renderJoin(frame.room);
         break;
       }
     }

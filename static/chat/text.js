@@ -1,5 +1,6 @@
 /*
- * Chat text, built as DOM nodes (never innerHTML): links for http(s) URLs, highlighted
+ * Chat text, built as DOM nodes (never innerHTML): links for http(s) URLs and for
+ * addresses starting "www." (as https, the way people type them), highlighted
  * @mentions (the viewer's own more strongly), and dates in the viewer's zone and locale.
  *
  * tokens() is pure (the unit tests read it); render() turns its pieces into nodes, the
@@ -7,7 +8,9 @@
  */
 
 // A URL runs to whitespace; trailing punctuation is the sentence's, not the link's.
-const TOKEN = /(https?:\/\/[^\s<>"]+)|(?<![\p{L}\p{N}_@.+-])@([\p{L}\p{N}_.@+-]+)/giu;
+// "www." starts one only at a word's start, and only with a dot after its next label.
+const TOKEN =
+  /(https?:\/\/[^\s<>"]+|(?<![\p{L}\p{N}_@./:+-])www\.[\p{L}\p{N}-]+\.[^\s<>"]+)|(?<![\p{L}\p{N}_@.+-])@([\p{L}\p{N}_.@+-]+)/giu;
 const TRAILING = /[.,;:!?'"»”’]+$/u;
 
 function trimUrl(url) {
@@ -45,7 +48,7 @@ export function tokens(body, viewer) {
     let piece = null;
     if (match[1]) {
       text = trimUrl(text);
-      const href = safeHref(text);
+      const href = safeHref(/^www\./i.test(text) ? "https://" + text : text);
       if (href) piece = {kind: "link", text, href};
     } else {
       const name = match[2].replace(/\.+$/u, "");

@@ -25,6 +25,10 @@
  * "Live" again as soon as a frame arrives (a short drop often leaves the socket open).
  * When the network changes, an open socket is probed with a ping; one that does not
  * answer within PROBE_MS is dropped and reopened, so a dead socket is not shown live.
+ *
+ * While it waits to reconnect, a [data-live-retry] button ("Retry now") tries at once,
+ * and so does the page coming back into view. onState(state) tells the page each change
+ * of its socket's state (a room greys its online list while it is not "connected").
  */
 import {ResumeCursor} from "./cursor.js";
 import {Disconnected, PendingRequests, ServerError} from "./requests.js";
@@ -62,7 +66,20 @@ function renderState() {
     el.dataset.liveState = worst;
     el.textContent = LABELS[worst];
   }
+  const waiting = [...sockets].some((socket) => socket.waiting);
+  for (const button of document.querySelectorAll("[data-live-retry]")) button.hidden = !waiting;
 }
+
+function retryNow() {
+  for (const socket of sockets) {
+    if (socket.waiting) socket.reconnectNow();
+  }
+}
+
+for (const button of document.querySelectorAll("[data-live-retry]")) button.addEventListener("click", retryNow);
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible") retryNow();
+});
 
 // The session ended elsewhere (logout, a password change, a deactivation): say so, with
 // a way back, instead of a bare "Disconnected". The closing frame gives the reason.
@@ -80,6 +97,7 @@ class LiveSocket {
     this.onFrame = options.onFrame || (() => {});
     this.onOpen = options.onOpen || (() => {});
     this.onClosed = options.onClosed || (() => {});
+    this.onState = options.onState || (() => {});
     this.cursor = new ResumeCursor({
       onStuck: () => {
         if (!this.isOpen) return false;
@@ -112,6 +130,12 @@ class LiveSocket {
     if (this.state === state) return;
     this.state = state;
     renderState();
+    this.onState(state);
+  }
+
+  // Lost, and trying again by itself (not for good: not after a refusal).
+  get waiting() {
+    return this.state === "reconnecting" || this.state === "offline";
   }
 
   get isOpen() {

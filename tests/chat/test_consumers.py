@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -12,7 +13,7 @@ from django.conf import settings
 from django.test import override_settings
 
 from chat import services
-from chat.models import Message, Room
+from chat.models import Message, ReadState, Room
 from common.redis import get_redis
 from tests.conftest import open_socket, session_cookie
 
@@ -477,6 +478,43 @@ async def test_read_state_syncs_to_the_users_other_pages_and_the_room_list(
             )
 
 
+async def test_joining_from_the_room_list_counts_the_room_from_then_on_in_every_tab(
+    room: Room, alice: Any, bob: Any, cookies: dict[str, str]
+) -> None:
+    """``room.join``: a read cursor at the room's newest message (what came before is not
+    unread), heard by every room list of the user; a visitor and an unknown room are
+    refused in words."""
+    await posted(room, bob, 2)
+    async with (
+        open_socket("/ws/chat/", cookie=cookies["alice"]) as tab1,
+        open_socket("/ws/chat/", cookie=cookies["alice"]) as tab2,
+        open_socket("/ws/chat/") as visitor,
+    ):
+        for ws in (tab1, tab2, visitor):
+            listed = {r["slug"]: r for r in (await ws.next("rooms"))["rooms"]}[room.slug]
+            assert listed["unread"] is None  # not joined
+        await tab1.send({"type": "room.join", "slug": room.slug, "ref": "j"})
+        assert (await tab1.next("ack"))["ref"] == "j"
+        for ws in (tab1, tab2):
+            read = await ws.next("read")
+            assert (read["room"], read["unread"], read["mentions"]) == (room.slug, 0, 0)
+        await tab1.send({"type": "room.join", "slug": "no-such-room", "ref": "n"})
+        error = await tab1.next("error")
+        assert (error["code"], error["message"]) == ("not_found", "This room no longer exists.")
+        await visitor.send({"type": "room.join", "slug": room.slug, "ref": "v"})
+        error = await visitor.next("error")
+        assert (error["code"], error["message"]) == ("auth_required", "Log in to join rooms.")
+    state = await database_sync_to_async(ReadState.objects.get)(user=alice, room=room)
+    assert (
+        state.last_read_id
+        == await database_sync_to_async(lambda: Message.objects.filter(room=room).latest("id").pk)()
+    )
+    await database_sync_to_async(services.message_post)(room=room, author=bob, body="@alice hi")
+    async with open_socket("/ws/chat/", cookie=cookies["alice"]) as lobby:
+        mine = {r["slug"]: r for r in (await lobby.next("rooms"))["rooms"]}[room.slug]
+        assert (mine["unread"], mine["mentions"]) == (1, 1)
+
+
 async def test_a_read_cursor_goes_no_further_than_the_rooms_newest_message(
     room: Room, make_room: Callable[..., Room], bob: Any, cookies: dict[str, str]
 ) -> None:
@@ -598,7 +636,9 @@ async def test_every_write_that_reaches_others_is_limited_per_account(
         await over.send({**frame_for(ids, allowed), "ref": "over"})
         error = await over.next("error")
         assert (error["code"], error["ref"]) == ("rate_limited", "over")
-        assert "too fast" in error["message"]
+        assert re.fullmatch(
+            r"You're \w+( \w+)? too fast\. Try again in \d+ seconds?\.", error["message"]
+        )
         await over.usable()
         await reader.nothing(broadcast)
         # Posts come out of the same budget: it is spent.

@@ -205,7 +205,8 @@ def test_the_composer_keeps_text_it_could_not_send(
     # Refused by the server (a mute the page has not heard of): the text stays.
     Mute.objects.create(room=room, user=alice)
     page.press("#composer-body", "Enter")
-    page.locator("#composer-status", has_text="Not sent: you are muted").wait_for()
+    muted = "You are muted in this room. Your text is still here."
+    page.locator("#composer-status", has_text=muted).wait_for()
     assert page.input_value("#composer-body") == "my careful reply"
     Mute.objects.filter(room=room, user=alice).delete()
     page.fill("#composer-body", "")

@@ -157,7 +157,7 @@ async def test_inputs_from_a_spectator_or_for_another_snake_are_refused(
         assert (await visitor.next("error"))["code"] == "auth_required"
         await r.send({"type": "turn", "dir": "up", "seq": 2, "snake": yellow.pk, "ref": "x"})
         error = await r.next("error")
-        assert (error["code"], error["message"]) == ("forbidden", "that is not your snake")
+        assert (error["code"], error["message"]) == ("forbidden", "That is not your snake.")
         await r.send({"type": "turn", "dir": "north", "seq": 3, "ref": "n"})
         assert (await r.next("error"))["code"] == "invalid"
         await r.send({"type": "turn", "dir": "up", "ref": "s"})
@@ -279,7 +279,10 @@ async def test_a_turn_between_rounds_is_refused(
         await r.next("round_over", timeout=5)
         await r.send({"type": "turn", "dir": "up", "seq": 1, "ref": "late"})
         reply = await reply_to(r, "late")
-        assert (reply["code"], reply["message"]) == ("not_applied", "no round is being played")
+        assert (reply["code"], reply["message"]) == (
+            "not_applied",
+            "No round is being played right now.",
+        )
 
 
 async def test_steering_at_a_fast_human_rate_is_allowed_and_a_flood_is_limited(

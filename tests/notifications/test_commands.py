@@ -50,8 +50,8 @@ def test_dry_run_sends_nothing(make_user: Callable[..., Any]) -> None:
         (["--user", "ghost", "--title", "t"], "no such user: ghost"),
         (["--group", "nobody", "--title", "t"], "no such group: nobody"),
         (["--all", "--title", "  "], "needs a title"),
-        (["--all", "--title", "t", "--link", "javascript:alert(1)"], "link must be"),
-        (["--all", "--title", "t", "--link", "general"], "link must be"),
+        (["--all", "--title", "t", "--link", "javascript:alert(1)"], "link must be a page"),
+        (["--all", "--title", "t", "--link", "general"], "link must be a page"),
         (["--all", "--title", "t", "--link", "/" + "x" * 600], "at most 500"),
         (["--user", "gone", "--title", "t"], "gone is deactivated"),
     ],
@@ -78,7 +78,7 @@ def test_with_json_every_error_is_json() -> None:
     assert json.loads(refused.stdout) == {"sent": False, "error": "no such user: ghost"}
     invalid = manage("send_notification", "--all", "--title", " ", "--json", check=False)
     assert invalid.returncode == 1
-    assert json.loads(invalid.stdout) == {"sent": False, "error": "a notification needs a title"}
+    assert json.loads(invalid.stdout) == {"sent": False, "error": "A notification needs a title."}
     usage = manage("send_notification", "--title", "t", "--json", check=False)
     assert usage.returncode == 2
     assert json.loads(usage.stdout)["sent"] is False

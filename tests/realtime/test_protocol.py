@@ -111,18 +111,18 @@ def test_bad_frames(raw: object, code: ErrorCode) -> None:
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        ({"type": "say"}, "'text' is required"),
-        ({"type": "say", "text": None}, "'text' is required"),
-        ({"type": "say", "text": 5}, "'text' must be a string"),
-        ({"type": "say", "text": "hi", "to": True}, "'to' must be an integer"),
-        ({"type": "say", "text": "hi", "to": -1}, "'to' must be at least 0"),
-        ({"type": "say", "text": "hi", "to": MAX_ID + 1}, f"'to' must be at most {MAX_ID}"),
-        ({"type": "say", "text": "toolong"}, "'text' must be at most 5 characters"),
-        ({"type": "wave", "loud": "yes"}, "'loud' must be true or false"),
-        ({"type": "shout"}, "unknown frame type 'shout'"),
+        ({"type": "say"}, "'text' is required."),
+        ({"type": "say", "text": None}, "'text' is required."),
+        ({"type": "say", "text": 5}, "'text' must be a string."),
+        ({"type": "say", "text": "hi", "to": True}, "'to' must be an integer."),
+        ({"type": "say", "text": "hi", "to": -1}, "'to' must be at least 0."),
+        ({"type": "say", "text": "hi", "to": MAX_ID + 1}, f"'to' must be at most {MAX_ID}."),
+        ({"type": "say", "text": "toolong"}, "'text' must be at most 5 characters."),
+        ({"type": "wave", "loud": "yes"}, "'loud' must be true or false."),
+        ({"type": "shout"}, "Unknown frame type 'shout'."),
     ],
 )
-def test_refusals_are_worded_as_before(raw: object, message: str) -> None:
+def test_refusals_name_the_field_in_a_sentence(raw: object, message: str) -> None:
     assert refusal(raw).message == message
 
 

@@ -84,9 +84,9 @@ def test_the_decoder_accepts_the_frame_and_validates_its_fields() -> None:
         "p1",
     )
     for bad, message in [
-        ('{"type": "message.pin", "ref": "p2"}', "'id' is required"),
-        ('{"type": "message.pin", "id": "42"}', "'id' must be an integer"),
-        ('{"type": "message.pin", "id": -1}', "'id' must be at least 0"),
+        ('{"type": "message.pin", "ref": "p2"}', "'id' is required."),
+        ('{"type": "message.pin", "id": "42"}', "'id' must be an integer."),
+        ('{"type": "message.pin", "id": -1}', "'id' must be at least 0."),
     ]:
         with pytest.raises(ActionError) as refused:
             parse_frame(bad, PinConsumer.client_frames)

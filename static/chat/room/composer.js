@@ -3,6 +3,10 @@
  * in the box with the reason, and one that got no answer is sent again (same nonce:
  * stored once) when the connection comes back. It counts characters near the limit,
  * says when the viewer is muted, signals typing, and offers names after "@".
+ *
+ * Enter sends on a computer; on a touch screen's keyboard it adds a line and the Send
+ * button sends (as in Slack's and Discord's phone apps). Up in an empty box edits the
+ * viewer's last message.
  */
 import {Disconnected} from "../../realtime/live.js";
 import {mentionBox} from "./mentions.js";
@@ -75,7 +79,7 @@ function transmit() {
       if (pending !== sending || error instanceof Disconnected) return;
       clearTimeout(sending.timer);
       pending = null;
-      setStatus("Not sent: " + error.message + ". Your text is still here.", "error");
+      setStatus(error.message + " Your text is still here.", "error");
     },
   );
 }
@@ -122,9 +126,16 @@ export function disable() {
   if (composer) sendButton.disabled = true;
 }
 
-/** Wires the composer (when the viewer may post); ``names()`` are the names "@" offers. */
-export function startComposer(names) {
+// A touch screen with no mouse: its keyboard's Enter key is the only way to a new line.
+const touchOnly = () => window.matchMedia("(hover: none) and (pointer: coarse)").matches;
+
+/**
+ * Wires the composer (when the viewer may post); ``names()`` are the names "@" offers,
+ * and ``editLast()`` opens the viewer's last message for editing (false if there is none).
+ */
+export function startComposer(names, editLast) {
   if (!composer) return;
+  if (touchOnly()) $("composer-hint").textContent = "Enter adds a line · Send sends · @ mentions";
   const mentions = mentionBox(input, $("mention-list"), names, () => viewer.me && viewer.me.username);
   composer.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -132,10 +143,12 @@ export function startComposer(names) {
   });
   input.addEventListener("keydown", (event) => {
     if (mentions.key(event)) return;
-    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing && !touchOnly()) {
       event.preventDefault();
       composer.requestSubmit();
     }
+    const plain = !event.shiftKey && !event.altKey && !event.ctrlKey && !event.metaKey;
+    if (event.key === "ArrowUp" && plain && input.value === "" && editLast()) event.preventDefault();
   });
   input.addEventListener("input", () => {
     renderCounter();

@@ -16,6 +16,7 @@ const LATEST = Number.MAX_SAFE_INTEGER; // "history before this" is the latest p
 const contextNote = document.getElementById("context-note");
 let firstSync = true;
 let openPagesLeft = 0;
+let olderLoading = false; // one older page at a time, however fast the reader scrolls
 
 export const opened = () => !firstSync;
 
@@ -134,7 +135,19 @@ export function jumpToLatest() {
 
 export function loadOlder() {
   const ids = timeline.ids();
-  if (ids.length) send({type: CLIENT.HISTORY, before_id: Math.min(...ids)});
+  if (!ids.length || olderLoading) return;
+  olderLoading = true;
+  const done = () => (olderLoading = false);
+  request({type: CLIENT.HISTORY, before_id: Math.min(...ids)}).then(done, (error) => {
+    done();
+    refused(error);
+  });
+}
+
+// The reader scrolled near the top: the older page comes without a click (the button
+// stays, for keyboards). Not while the page is still opening at the first unread.
+export function scrolledNearTop() {
+  if (!firstSync && openPagesLeft === 0 && timeline.nearTop() && timeline.hasOlder()) loadOlder();
 }
 
 export function loadNewer() {

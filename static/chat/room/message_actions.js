@@ -3,6 +3,7 @@
  * room's emoji), and for its author edit (within the window) and delete (after a
  * confirmation). Each is a request; a refusal shows on the error line.
  */
+import {nextIndex} from "./roving.js";
 import {refused, request} from "./socket.js";
 import {isMine, mayEdit, viewer} from "./viewer.js";
 import {CLIENT} from "../../realtime/protocol.js";
@@ -70,7 +71,8 @@ function togglePicker(id, button) {
   }
   const picker = document.createElement("div");
   picker.className = "picker";
-  picker.setAttribute("role", "group");
+  // A toolbar: Tab reaches it once, the arrow keys move between the emoji.
+  picker.setAttribute("role", "toolbar");
   picker.setAttribute("aria-label", "Reactions");
   const close = () => {
     picker.remove();
@@ -82,6 +84,7 @@ function togglePicker(id, button) {
     choice.type = "button";
     choice.textContent = emoji;
     choice.setAttribute("aria-label", "React with " + emoji);
+    choice.tabIndex = picker.childElementCount === 0 ? 0 : -1;
     choice.addEventListener("click", () => {
       react(id, emoji);
       close();
@@ -90,6 +93,12 @@ function togglePicker(id, button) {
   }
   picker.addEventListener("keydown", (event) => {
     if (event.key === "Escape") close();
+    const choices = [...picker.querySelectorAll("button")];
+    const to = nextIndex(event.key, choices.indexOf(document.activeElement), choices.length);
+    if (to === null) return;
+    event.preventDefault();
+    for (const [index, choice] of choices.entries()) choice.tabIndex = index === to ? 0 : -1;
+    choices[to].focus();
   });
   actions.append(picker);
   button.setAttribute("aria-expanded", "true");
@@ -113,7 +122,8 @@ function confirmDelete(id, actions) {
   no.focus();
 }
 
-function startEdit(message, li) {
+// ``returnTo``: where focus goes back when the edit closes (the composer, after Up).
+export function startEdit(message, li, returnTo = null) {
   if (li.querySelector(".edit-form")) return;
   const id = message.id;
   const form = document.createElement("form");
@@ -134,6 +144,7 @@ function startEdit(message, li) {
   const close = () => {
     form.remove();
     li.classList.remove("editing");
+    if (returnTo) returnTo.focus();
   };
   cancel.addEventListener("click", close);
   area.addEventListener("keydown", (event) => {
@@ -155,4 +166,6 @@ function startEdit(message, li) {
   li.classList.add("editing");
   li.querySelector(".body").after(form);
   area.focus();
+  area.setSelectionRange(area.value.length, area.value.length);
+  form.scrollIntoView({block: "nearest"});
 }

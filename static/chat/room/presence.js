@@ -1,5 +1,7 @@
 /* Who is online in the room (a large room lists only some, and counts them all) and
  * who is typing. */
+const people = document.getElementById("people");
+const staleNote = document.getElementById("online-stale");
 const onlineList = document.getElementById("online");
 const onlineCount = document.getElementById("online-count");
 const onlineToggleCount = document.getElementById("online-toggle-count");
@@ -44,6 +46,12 @@ function renderOnline() {
   const count = String(Math.max(onlineTotal, names.length));
   onlineCount.textContent = count;
   onlineToggleCount.textContent = count;
+}
+
+// While the page is not connected the list may be out of date: greyed, and said so.
+export function setStale(stale) {
+  people.classList.toggle("stale", stale);
+  staleNote.hidden = !stale;
 }
 
 // Someone is typing: the indicator expires by itself unless they keep typing.

@@ -10,6 +10,7 @@ import {isMine, viewer} from "./viewer.js";
 
 const GROUP_MS = 5 * 60 * 1000; // one author's messages this close are shown as a group
 const NEAR_BOTTOM_PX = 80;
+const NEAR_TOP_PX = 300; // older messages load as the reader comes this close to the top
 
 const $ = (id) => document.getElementById(id);
 export const list = $("messages");
@@ -115,6 +116,12 @@ function separatorRow(className, text) {
   row.append(label);
   return row;
 }
+
+export function nearTop() {
+  return list.scrollTop < NEAR_TOP_PX;
+}
+
+export const hasOlder = () => !olderRow.hidden;
 
 export function nearBottom() {
   return list.scrollHeight - list.scrollTop - list.clientHeight < NEAR_BOTTOM_PX;

@@ -36,6 +36,25 @@ describe("tokens", () => {
     assert.equal(wiki[2].text, ")");
   });
 
+  test("an address starting www. is a link to its https page", () => {
+    assert.deepEqual(tokens("see www.example.org.", null), [
+      {kind: "text", text: "see "},
+      {kind: "link", text: "www.example.org", href: "https://www.example.org/"},
+      {kind: "text", text: "."},
+    ]);
+    assert.equal(tokens("WWW.Example.org/a?b=1", null)[0].href, "https://www.example.org/a?b=1");
+  });
+
+  test("www. inside a word, alone, or in another link is not a second link", () => {
+    for (const body of ["awww.example.org", "www.", "www.localhost", "x@www.example.org"]) {
+      assert.ok(tokens(body, null).every((piece) => piece.kind !== "link"), body);
+    }
+    const pieces = tokens("https://www.example.org/www.x.org", null);
+    assert.deepEqual(pieces, [
+      {kind: "link", text: "https://www.example.org/www.x.org", href: "https://www.example.org/www.x.org"},
+    ]);
+  });
+
   test("a URL stops at a quote or an angle bracket", () => {
     const pieces = tokens('https://x.org/"><script>alert(1)</script>', null);
     assert.deepEqual(pieces[0], {kind: "link", text: "https://x.org/", href: "https://x.org/"});
