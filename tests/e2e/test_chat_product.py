@@ -56,13 +56,12 @@ def test_load_older_keeps_the_place_and_the_pill_counts_new_messages(
     page = open_room(browser, daphne_server, "alice", room)
     page.locator("#m" + str(Message.objects.filter(room=room).last().pk)).wait_for()
     assert page.locator("#messages .message").count() == 50
-    # Scroll to the top and load older: the first message shown before stays in view,
-    # at the same place.
+    # Scroll to the top: older messages load, and the first message shown before stays
+    # in view, at the same place. (The button: tests/e2e/test_chat_first_minutes.py.)
     page.evaluate("document.getElementById('messages').scrollTop = 0")
     first = page.locator("#messages .message").first
     first_id = first.get_attribute("data-id")
     before = first.locator(".body").bounding_box()["y"]
-    page.click("#load-older")
     page.wait_for_function("document.querySelectorAll('#messages .message').length === 100")
     after = page.locator(f"#m{first_id} .body").bounding_box()["y"]
     assert abs(after - before) < 2
@@ -76,7 +75,6 @@ def test_load_older_keeps_the_place_and_the_pill_counts_new_messages(
     assert scroll_gap(page) < 5
     # Every message of the room: at the top, the beginning of the room is marked.
     page.evaluate("document.getElementById('messages').scrollTop = 0")
-    page.click("#load-older")
     page.locator("#room-start").wait_for()
     assert "beginning of" in page.locator("#room-start").inner_text()
     assert not alice.is_staff
