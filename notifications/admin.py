@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -61,8 +61,7 @@ class NotificationForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         # A model field without a default gets a blank choice, which as a radio button
         # read "---------" and was picked at first: every notification has an audience.
-        audience = self.fields["audience"]
-        assert isinstance(audience, forms.ChoiceField)
+        audience = cast("forms.ChoiceField", self.fields["audience"])
         audience.choices = Audience.choices
 
     def clean(self) -> dict[str, Any]:
