@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.http import urlencode
 
 from accounts import logins, selectors
 from realtime import services
@@ -61,14 +62,14 @@ _LOCK_REASONS = {
 
 
 def _too_many(request: HttpRequest, reason: str, seconds: int, back: str) -> HttpResponse:
-    """The 429 page: why, when to try again, and the way back to the page it came from
-    (the form, as a GET: the address of the POST, ``next`` kept)."""
-    context = {
-        "reason": reason,
-        "minutes": logins.minutes(seconds),
-        "back": request.get_full_path(),
-        "back_to": back,
-    }
+    """The 429 page: why, when to try again, and the way back to the form (the address
+    of the POST, with the page the form was to lead to: the login form posts ``next``
+    as a field). ``back`` names the form, for the link's words."""
+    path = request.get_full_path()
+    next_page = request.POST.get("next", "")
+    if next_page and "?" not in path:
+        path += "?" + urlencode({"next": next_page})
+    context = {"reason": reason, "minutes": logins.minutes(seconds), "back": path, "back_to": back}
     response = render(request, "429.html", context, status=429)
     response["Retry-After"] = str(seconds)
     return response
