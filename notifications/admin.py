@@ -61,8 +61,9 @@ class NotificationForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         # A model field without a default gets a blank choice, which as a radio button
         # read "---------" and was picked at first: every notification has an audience.
-        audience = cast("forms.ChoiceField", self.fields["audience"])
-        audience.choices = Audience.choices
+        if "audience" in self.fields:  # not on a sent one's page: read-only there
+            audience = cast("forms.ChoiceField", self.fields["audience"])
+            audience.choices = Audience.choices
 
     def clean(self) -> dict[str, Any]:
         super().clean()
