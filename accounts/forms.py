@@ -43,7 +43,7 @@ class AllPasswordProblemsMixin:
     (Django checks the confirmation's, which a mismatch has already removed.)"""
 
     def validate_password_for_user(self, user: Any, **kwargs: Any) -> None:
-        kwargs["password_field_name"] = "password1"
+        kwargs["password_field_name"] = "password1"  # noqa: S105 - a field's name
         super().validate_password_for_user(user, **kwargs)  # type: ignore[misc]
 
 
