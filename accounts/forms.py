@@ -1,4 +1,5 @@
-"""User forms that refuse a name looking the same as another account's."""
+"""User forms that refuse a name looking the same as another account's, and report every
+password problem at once."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import forms as auth_forms
+from django.contrib.auth import password_validation
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 
 from accounts.selectors import username_taken
 
@@ -33,11 +37,82 @@ class LookalikeUsernameMixin:
         return username
 
 
-class SignupForm(LookalikeUsernameMixin, auth_forms.UserCreationForm):
-    pass
+class AllPasswordProblemsMixin:
+    """For user creation forms: the password's strength is checked on the password
+    itself, so a short password with a mismatched confirmation reports both at once.
+    (Django checks the confirmation's, which a mismatch has already removed.)"""
+
+    def validate_password_for_user(self, user: Any, **kwargs: Any) -> None:
+        kwargs["password_field_name"] = "password1"  # noqa: S105 - a field's name
+        super().validate_password_for_user(user, **kwargs)  # type: ignore[misc]
 
 
-class AdminUserCreationForm(LookalikeUsernameMixin, auth_forms.AdminUserCreationForm):
+# The rules the sign-up page checks as you type (static/accounts/password_rules.js), by
+# Django's validator, in plain words; other validators are listed with their own help
+# text and checked by the server only.
+_LIVE_RULES: dict[type, tuple[str, Callable[[Any], str], Callable[[Any], dict[str, Any]]]] = {
+    password_validation.MinimumLengthValidator: (
+        "length",
+        lambda v: f"At least {v.min_length} characters.",
+        lambda v: {"min": v.min_length},
+    ),
+    password_validation.NumericPasswordValidator: (
+        "numeric",
+        lambda v: "Not only digits.",
+        lambda v: {},
+    ),
+    password_validation.UserAttributeSimilarityValidator: (
+        "similar",
+        lambda v: "Not too like your username.",
+        lambda v: {"max-similarity": v.max_similarity},
+    ),
+    password_validation.CommonPasswordValidator: (
+        "common",
+        lambda v: "Not a commonly used password (checked when you create the account).",
+        lambda v: {},
+    ),
+}
+
+
+def password_rules_html() -> SafeString:
+    """The password's rules as a list, from the validators in settings: the help text of
+    the sign-up's password field, which the page's script marks as met or not."""
+    items = []
+    for validator in password_validation.get_default_password_validators():
+        rule, text, data = _LIVE_RULES.get(
+            type(validator), ("", lambda v: v.get_help_text(), lambda v: {})
+        )
+        attrs = format_html_join(
+            "", ' data-{}="{}"', ((name, value) for name, value in data(validator).items())
+        )
+        items.append(
+            format_html(
+                '<li data-rule="{}"{}><span class="rule-sign" aria-hidden="true"></span>'
+                '<span class="rule-state visually-hidden"></span>{}</li>',
+                rule,
+                attrs,
+                text(validator),
+            )
+        )
+    return format_html(
+        '<span class="visually-hidden">Your password needs: </span>'
+        '<ul class="password-rules" data-password-rules>{}</ul>',
+        SafeString("".join(items)),
+    )
+
+
+class SignupForm(AllPasswordProblemsMixin, LookalikeUsernameMixin, auth_forms.UserCreationForm):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["password1"].help_text = password_rules_html()
+        self.fields["password2"].help_text = mark_safe(  # a constant
+            'Type the same password again.<span class="match-state" data-match></span>'
+        )
+
+
+class AdminUserCreationForm(
+    AllPasswordProblemsMixin, LookalikeUsernameMixin, auth_forms.AdminUserCreationForm
+):
     pass
 
 

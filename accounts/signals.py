@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpRequest
@@ -23,6 +24,20 @@ def on_logged_in(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) ->
     session = getattr(request, "session", None)
     if session is not None:
         services.session_name(session)
+    account_services.login_failures_clear(username=user.get_username())
+
+
+def on_login_failed(
+    sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
+) -> None:
+    """A wrong name or password on a login form (site or admin): counted against the
+    account tried and the client's address (``AuthThrottleMiddleware`` refuses more)."""
+    if request is None:  # authenticate() called outside a request: nothing to count by
+        return
+    account_services.login_failure_record(
+        username=str(credentials.get(get_user_model().USERNAME_FIELD, "")),
+        address=request.META.get("REMOTE_ADDR", ""),
+    )
 
 
 def on_logged_out(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:

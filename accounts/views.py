@@ -28,7 +28,17 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 
 class LogoutView(auth_views.LogoutView):
-    """Django's logout, saying that it happened on the page it lands on."""
+    """Django's logout, saying that it happened on the page it lands on. Logging out is
+    a POST (a link or an image elsewhere must not log anyone out); a GET, from a typed or
+    bookmarked address, gets a page with the button instead of a blank 405, or the login
+    page for someone already logged out."""
+
+    http_method_names = ["get", "post", "options"]
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect("login")
+        return render(request, "registration/logout_confirm.html")
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response = super().post(request, *args, **kwargs)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html
 
 from common.admin import ReadOnlyTabularInline
 from notifications import services
@@ -28,11 +29,23 @@ if TYPE_CHECKING:
         read_total: int
 
 
+class WrappedFilteredSelectMultiple(FilteredSelectMultiple):
+    """The two-box picker in a box of its own. Its script puts the picker first in the
+    select's parent: for a model's many-to-many field the admin's wrapper is that parent;
+    for a form's own field it was the row, and the row's "Users:" label ended up after
+    the picker."""
+
+    def render(self, *args: Any, **kwargs: Any) -> Any:
+        return format_html(
+            '<div class="related-widget-wrapper">{}</div>', super().render(*args, **kwargs)
+        )
+
+
 class NotificationForm(forms.ModelForm):
     users = forms.ModelMultipleChoiceField(
         queryset=get_user_model().objects.filter(is_active=True).order_by("username"),
         required=False,
-        widget=FilteredSelectMultiple("users", is_stacked=False),
+        widget=WrappedFilteredSelectMultiple("users", is_stacked=False),
         help_text="For “chosen users”.",
     )
     group = forms.ModelChoiceField(
@@ -43,6 +56,14 @@ class NotificationForm(forms.ModelForm):
         model = Notification
         fields = ["title", "body", "level", "link", "audience", "users", "group"]
         widgets = {"audience": forms.RadioSelect}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A model field without a default gets a blank choice, which as a radio button
+        # read "---------" and was picked at first: every notification has an audience.
+        if "audience" in self.fields:  # not on a sent one's page: read-only there
+            audience = cast("forms.ChoiceField", self.fields["audience"])
+            audience.choices = Audience.choices
 
     def clean(self) -> dict[str, Any]:
         super().clean()

@@ -255,7 +255,7 @@ if CHANNEL_LAYERS["default"]["BACKEND"].endswith("RedisPubSubChannelLayer"):
     for _option in ("capacity", "channel_capacity", "expiry", "group_expiry"):
         CHANNEL_LAYERS["default"]["CONFIG"].pop(_option)
 
-# The project's cache (login sessions, users as sockets read them, the login and signup
+# The project's cache (login sessions, users as sockets read them, the signup
 # throttle): Django's own Redis backend with async methods of its own (common/cache.py),
 # on the same server as presence.
 CACHES = {
@@ -272,13 +272,19 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# Login (site and admin) and signup attempts per client address: (attempts, window in
-# seconds). Over it, 429 with Retry-After (accounts/middleware.py).
+# Failed logins (site and admin), counted in Redis per account (the name tried, whether
+# or not it exists) and per client address: (failures, window in seconds from the first).
+# At the limit, logins to that account, or from that address, get 429 with Retry-After
+# until the window ends; a successful login clears its account's count. Successes are
+# not counted (accounts/middleware.py, accounts/services.py).
+LOGIN_FAILURE_SECONDS = env_int("LOGIN_FAILURE_SECONDS", 900, minimum=1)
+LOGIN_FAILURE_LIMITS = {
+    "account": (env_int("LOGIN_FAILURES_PER_ACCOUNT", 10, minimum=1), LOGIN_FAILURE_SECONDS),
+    "address": (env_int("LOGIN_FAILURES_PER_ADDRESS", 50, minimum=1), LOGIN_FAILURE_SECONDS),
+}
+# Sign-ups per client address: (attempts, window in seconds). Over it, 429 with
+# Retry-After (accounts/middleware.py).
 AUTH_THROTTLE = {
-    "login": (
-        env_int("LOGIN_ATTEMPTS_PER_ADDRESS", 30, minimum=1),
-        env_int("LOGIN_THROTTLE_SECONDS", 300, minimum=1),
-    ),
     "signup": (
         env_int("SIGNUPS_PER_ADDRESS", 10, minimum=1),
         env_int("SIGNUP_THROTTLE_SECONDS", 3600, minimum=1),

@@ -82,9 +82,10 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = prefix
     settings.REDIS_KEY_PREFIX = prefix
     settings.CACHES["default"]["KEY_PREFIX"] = prefix
-    # Every test logs in from 127.0.0.1: the login and signup throttle is tested on its
-    # own (tests/accounts/test_middleware.py), with its own limits.
-    settings.AUTH_THROTTLE = {"login": (100_000, 300), "signup": (100_000, 3600)}
+    # Every test logs in from 127.0.0.1: the login and signup limits are tested on their
+    # own (tests/accounts/), with limits of their own.
+    settings.AUTH_THROTTLE = {"signup": (100_000, 3600)}
+    settings.LOGIN_FAILURE_LIMITS = {"account": (100_000, 900), "address": (100_000, 900)}
     # A persistent connection left in a database_sync_to_async thread would keep
     # PostgreSQL from dropping the test database at the end.
     settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
@@ -325,7 +326,8 @@ def child_env(**extra: str) -> dict[str, str]:
         SECRET_KEY=settings.SECRET_KEY,
         DEBUG="false",
         ALLOWED_HOSTS="127.0.0.1,localhost",
-        LOGIN_ATTEMPTS_PER_ADDRESS="100000",
+        LOGIN_FAILURES_PER_ACCOUNT="100000",
+        LOGIN_FAILURES_PER_ADDRESS="100000",
         SIGNUPS_PER_ADDRESS="100000",
         # Load and fault tests drive one account hard from one address; the limits on
         # accounts and addresses are tested on servers of their own (test_limits.py).

@@ -42,7 +42,7 @@ from tests.deploy.test_guide import (
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-LOGINS = 5  # LOGIN_ATTEMPTS_PER_ADDRESS
+LOGINS = 5  # LOGIN_FAILURES_PER_ADDRESS
 SIGNUPS = 3  # SIGNUPS_PER_ADDRESS
 VISITOR_SOCKETS = 4  # RT_MAX_SOCKETS_PER_ADDRESS
 PASSWORD = "pw-for-tests-only"  # make_user's
@@ -95,7 +95,7 @@ def proxied(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> 
         **guide_settings(),
         RTSITE_VAR_DIR=str(var),
         LOG_FORMAT="json",
-        LOGIN_ATTEMPTS_PER_ADDRESS=str(LOGINS),
+        LOGIN_FAILURES_PER_ADDRESS=str(LOGINS),
         SIGNUPS_PER_ADDRESS=str(SIGNUPS),
         RT_MAX_SOCKETS_PER_ADDRESS=str(VISITOR_SOCKETS),
         RT_WATCHDOG_SECONDS="0",
