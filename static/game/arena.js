@@ -32,6 +32,7 @@ const overlay = document.getElementById("arena-overlay");
 const phaseLine = document.getElementById("arena-phase");
 const scoresBody = document.getElementById("arena-scores");
 const playersCount = document.getElementById("arena-players");
+const mineLine = document.getElementById("arena-mine");
 const announcer = document.getElementById("arena-announce");
 const errorLine = document.getElementById("arena-error");
 const resultsBox = document.getElementById("arena-results");
@@ -250,6 +251,9 @@ function renderScores() {
     .map(([id, username]) => ({id, username, ...(arena.snakes.get(id) || {score: 0, kills: 0, deaths: 0})}))
     .sort((a, b) => b.score - a.score || a.deaths - b.deaths || a.username.localeCompare(b.username));
   playersCount.textContent = rows.length;
+  // Your line of the scores, for the phone's full screen (no sidebar there).
+  const place = rows.findIndex((row) => row.id === me.id);
+  mineLine.textContent = place < 0 ? "" : `You: ${plural(rows[place].score, "point")}, ${place + 1} of ${rows.length}`;
   if (!rows.length) {
     const tr = document.createElement("tr");
     const td = document.createElement("td");
@@ -427,7 +431,9 @@ function fitCanvas() {
   const cell = Math.max(1, Math.min(width / world.width, height / world.height));
   const cssWidth = cell * world.width;
   const cssHeight = cell * world.height;
-  canvas.style.width = cssWidth + border + "px";
+  // Fitted to the width only, the canvas keeps CSS's 100% (a width in px here would hold
+  // its column open when the page narrows).
+  canvas.style.width = fitBoth ? cssWidth + border + "px" : "";
   canvas.style.height = cssHeight + border + "px";
   const ratio = window.devicePixelRatio || 1;
   if (canvas.width !== Math.round(cssWidth * ratio) || canvas.height !== Math.round(cssHeight * ratio)) {
