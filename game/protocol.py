@@ -543,10 +543,11 @@ class Tick(ServerFrame, tag="tick"):
     t: int
     e: int
     moved: list[list[int]] | UnsetType = UNSET  # [player, x, y, 1 if the tail moved else 0]
-    died: list[list[int]] | UnsetType = UNSET  # [player, killer (0: nobody)]
+    # [player, what it hit: another player, itself (its own id), or 0 for the wall]
+    died: list[list[int]] | UnsetType = UNSET
     spawned: list[ArenaSnake] | UnsetType = UNSET
     eaten: list[Cell] | UnsetType = UNSET
-    food: list[Cell] | UnsetType = UNSET  # placed
+    food: list[Cell] | UnsetType = UNSET  # placed (topped up, or left by a crashed snake)
     scores: list[list[int]] | UnsetType = UNSET  # [player, score, kills, deaths]
     acks: list[list[int]] | UnsetType = UNSET  # [player, sequence number]
     joined: list[User] | UnsetType = UNSET  # as the world's "players"

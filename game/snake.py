@@ -14,7 +14,9 @@ A tick, in order:
 3. a head off the grid, on any body (its own included, as the bodies are after the
    move: a tail that moves away frees its cell), or on another head dies; the owner of
    the body it hit is credited with a kill (both, in a head-on crash);
-4. a dead snake leaves the grid and comes back ``respawn_ticks`` later, on free cells;
+4. a dead snake leaves the grid, and food on every ``leftovers``-th cell it had (free
+   ones): something to race for where a snake crashed; it comes back ``respawn_ticks``
+   later, on free cells;
 5. food is topped up on free cells.
 """
 
@@ -38,9 +40,13 @@ _MASK = (1 << 64) - 1
 class Config:
     width: int = 40
     height: int = 28
-    food: int = 3  # food on the grid: this many, plus one per two players
+    # Food on the grid: this many, plus ``food_per_player`` for each player. (12 + 1 a
+    # player keeps about one item per 60 cells with two players: always something near.)
+    food: int = 12
     respawn_ticks: int = 20
     start_length: int = 3
+    food_per_player: int = 1
+    leftovers: int = 2  # a crashed snake leaves food on every this-many-th cell (0: none)
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,12 @@ class Snake:
     score: int = 0  # food eaten this round
     kills: int = 0
     deaths: int = 0
+    last_length: int = 0  # its length when it last crashed (a dead snake's in results)
+
+    @property
+    def length(self) -> int:
+        """Its length now, or, while it is out, the length it had when it crashed."""
+        return len(self.body) if self.alive else self.last_length
 
 
 @dataclass(frozen=True)
@@ -86,7 +98,9 @@ class Events:
     new one (the arena's per-tick delta)."""
 
     moved: tuple[tuple[int, Cell, bool], ...] = ()  # player, new head, tail dropped
-    died: tuple[tuple[int, int], ...] = ()  # player, killer (0: nobody else)
+    # player, what it hit: another player (credited with a kill), itself (its own id),
+    # or 0 for the wall.
+    died: tuple[tuple[int, int], ...] = ()
     spawned: tuple[Snake, ...] = ()
     eaten: tuple[Cell, ...] = ()
     placed: tuple[Cell, ...] = ()
@@ -173,24 +187,26 @@ def advance(state: State, turns: Mapping[int, str]) -> tuple[State, Events]:
         if not (0 <= x < config.width and 0 <= y < config.height):
             died[player] = 0
         elif head in owner:
-            hit = owner[head]
-            died[player] = 0 if hit == player else hit
+            died[player] = owner[head]
         elif len(head_count[head]) > 1:
             others = [p for p in head_count[head] if p != player]
             died[player] = others[0]
 
     kills: dict[int, int] = {}
-    for killer in died.values():
-        if killer:
+    for player, killer in died.items():
+        if killer and killer != player:
             kills[killer] = kills.get(killer, 0) + 1
 
     moved: list[tuple[int, Cell, bool]] = []
     eaten: list[Cell] = []
+    wrecks: list[Cell] = []  # cells crashed snakes had, in order
     snakes: list[Snake] = []
     for snake in state.snakes:
         player = snake.player
         extra_kills = kills.get(player, 0)
         if player in died:
+            if config.leftovers > 0:
+                wrecks.extend(snake.body[:: config.leftovers])
             snakes.append(
                 replace(
                     snake,
@@ -200,6 +216,7 @@ def advance(state: State, turns: Mapping[int, str]) -> tuple[State, Events]:
                     respawn_at=tick + config.respawn_ticks,
                     deaths=snake.deaths + 1,
                     kills=snake.kills + extra_kills,
+                    last_length=len(snake.body),
                 )
             )
         elif player in heads:
@@ -224,8 +241,15 @@ def advance(state: State, turns: Mapping[int, str]) -> tuple[State, Events]:
         else:
             snakes.append(replace(snake, kills=snake.kills + extra_kills))
 
-    # 4: the dead whose time has come are back, on free cells.
+    # 4: the crashed leave food where they were (on cells no body took), and the dead
+    # whose time has come are back, on free cells.
     occupied = {cell for snake in snakes for cell in snake.body} | food
+    placed_food: list[Cell] = []
+    for cell in wrecks:
+        if cell not in occupied:
+            occupied.add(cell)
+            food.add(cell)
+            placed_food.append(cell)
     rng = state.rng
     spawned: list[Snake] = []
     for index, snake in enumerate(snakes):
@@ -243,8 +267,7 @@ def advance(state: State, turns: Mapping[int, str]) -> tuple[State, Events]:
         spawned.append(snake)
 
     # 5: food, topped up.
-    food_wanted = config.food + len(snakes) // 2
-    placed_food: list[Cell] = []
+    food_wanted = config.food + len(snakes) * config.food_per_player
     while len(food) < food_wanted:
         rng, free = _free_cell(rng, config, occupied)
         if free is None:
@@ -336,6 +359,8 @@ def state_to_dict(state: State) -> dict[str, Any]:
             "food": state.config.food,
             "respawn_ticks": state.config.respawn_ticks,
             "start_length": state.config.start_length,
+            "food_per_player": state.config.food_per_player,
+            "leftovers": state.config.leftovers,
         },
         "tick": state.tick,
         "rng": str(state.rng),  # 64 bits: too wide for a JavaScript number
@@ -350,6 +375,7 @@ def state_to_dict(state: State) -> dict[str, Any]:
                 "score": s.score,
                 "kills": s.kills,
                 "deaths": s.deaths,
+                "last_length": s.last_length,
             }
             for s in state.snakes
         ],
@@ -359,6 +385,7 @@ def state_to_dict(state: State) -> dict[str, Any]:
 
 def state_from_dict(data: Mapping[str, Any]) -> State:
     return State(
+        # (A snapshot of an older version lacks the newer fields: their defaults.)
         config=Config(**data["config"]),
         tick=int(data["tick"]),
         rng=int(data["rng"]),
@@ -373,6 +400,7 @@ def state_from_dict(data: Mapping[str, Any]) -> State:
                 score=s["score"],
                 kills=s["kills"],
                 deaths=s["deaths"],
+                last_length=s.get("last_length", 0),
             )
             for s in data["snakes"]
         ),

@@ -136,7 +136,8 @@ def tally(s: snake.Snake, username: str) -> dict[str, Any]:
         "player": s.player,
         "username": username,
         "score": s.score,
-        "length": len(s.body),
+        # (A snake that is out counts the length it had when it crashed.)
+        "length": s.length,
         "kills": s.kills,
         "deaths": s.deaths,
     }

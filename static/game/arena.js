@@ -12,24 +12,38 @@
  *   snake_rules.js; this module draws and announces.
  * - Arrow keys or WASD steer; on a phone, a swipe or the buttons. What matters to you
  *   (your score, your crashes, a round's results) is announced through aria-live.
+ * - Every snake carries its player's name (yours inverted, with "(you)", and a thick
+ *   outline); where your snake comes on the board rings for a moment; a crashed snake
+ *   fades out where it crashed, and the board says what you hit and counts down to your
+ *   return. A round's end shows its podium on the board.
+ * - On a phone, while you play, the arena is the whole screen (site.css sets
+ *   --arena-full): the board as large as fits, the arrows beside or below it.
  */
 import {ServerError, connect} from "../realtime/live.js";
 import {CLIENT, CLOSE, SERVER} from "../realtime/protocol.js";
 import {ArenaModel} from "./arena_model.js";
 
 const config = JSON.parse(document.getElementById("arena-config").textContent);
+const section = document.querySelector("section.arena");
+const stage = document.querySelector(".arena-stage");
 const canvas = document.getElementById("arena-canvas");
 const ctx = canvas.getContext("2d");
 const overlay = document.getElementById("arena-overlay");
 const phaseLine = document.getElementById("arena-phase");
 const scoresBody = document.getElementById("arena-scores");
 const playersCount = document.getElementById("arena-players");
+const mineLine = document.getElementById("arena-mine");
 const announcer = document.getElementById("arena-announce");
 const errorLine = document.getElementById("arena-error");
 const resultsBox = document.getElementById("arena-results");
 const resultsList = document.getElementById("arena-results-list");
 const joinButton = document.getElementById("arena-join");
 const leaveButton = document.getElementById("arena-leave");
+const podium = document.getElementById("arena-podium");
+const podiumTitle = document.getElementById("podium-title");
+const podiumPlaces = document.getElementById("arena-podium-places");
+const podiumYou = document.getElementById("arena-podium-you");
+const podiumNext = document.getElementById("arena-podium-next");
 
 const KEYS = {
   ArrowUp: "up", ArrowDown: "down", ArrowLeft: "left", ArrowRight: "right",
@@ -39,6 +53,9 @@ const PALETTE = ["#2f9e44", "#1c7ed6", "#e8590c", "#ae3ec9", "#f08c00", "#0c8599
                  "#d6336c", "#5c940d", "#4263eb", "#c92a2a", "#862e9c", "#364fc7"];
 const PHASES = {waiting: "Waiting for players", play: "Round", results: "Results"};
 const SEEN_OFFSET = Math.floor(Math.random() * 10);
+const SPAWN_RING_MS = 1500; // how long the ring shows where your snake came on
+const NAME_MAX = 14; // longer names are cut short on the board (the sidebar has them whole)
+const PLACES = ["1st", "2nd", "3rd"];
 
 const arena = new ArenaModel();
 let colours = new Map();
@@ -54,6 +71,7 @@ const live = connect(path, {onFrame: handle, onClosed: closed});
 function loadWorld(w) {
   const becamePlayerNow = arena.load(w, performance.now());
   assignColours();
+  fitCanvas();
   showResults(w.results);
   renderScores();
   renderPhase();
@@ -75,8 +93,9 @@ function applyTick(t) {
   if (events === null) return; // the server resyncs us
   for (const event of events) {
     if (event.kind === "crashed") {
-      const by = event.killer ? arena.names.get(event.killer) || "another snake" : "the wall or yourself";
-      say(`You crashed into ${by}. Back in two seconds.`);
+      const seconds = Math.round((arena.world.respawn_ticks * arena.world.tick_ms) / 1000);
+      say(`You crashed into ${arena.crashedInto()}. Back in ${seconds} ${seconds === 1 ? "second" : "seconds"}.`);
+      renderPhase();
     } else if (event.kind === "back") say("Your snake is back.");
     else if (event.kind === "ate") say(`You ate. Score ${event.score}.`);
     else if (event.kind === "joined") becamePlayer();
@@ -113,7 +132,7 @@ function handle(frame) {
       break;
     case SERVER.ROUND_OVER:
       arena.roundOver(frame, performance.now());
-      showResults(frame.results);
+      showResults(frame.results, frame.round);
       announceResults(frame);
       renderPhase();
       break;
@@ -192,10 +211,12 @@ if (joinButton) {
     join();
     canvas.focus();
   });
-  leaveButton.addEventListener("click", () => {
-    act({type: CLIENT.LEAVE});
-    joinButton.focus();
-  });
+  for (const button of document.querySelectorAll("[data-arena-leave]")) {
+    button.addEventListener("click", () => {
+      act({type: CLIENT.LEAVE});
+      joinButton.focus();
+    });
+  }
 }
 
 // ---------------------------------------------------------------- the page around it
@@ -218,7 +239,10 @@ function renderButtons() {
   const playing = arena.playing;
   joinButton.hidden = playing;
   leaveButton.hidden = !playing;
-  document.body.classList.toggle("arena-playing", playing);
+  if (document.body.classList.contains("arena-playing") !== playing) {
+    document.body.classList.toggle("arena-playing", playing);
+    measure();
+  }
 }
 
 function renderScores() {
@@ -227,6 +251,9 @@ function renderScores() {
     .map(([id, username]) => ({id, username, ...(arena.snakes.get(id) || {score: 0, kills: 0, deaths: 0})}))
     .sort((a, b) => b.score - a.score || a.deaths - b.deaths || a.username.localeCompare(b.username));
   playersCount.textContent = rows.length;
+  // Your line of the scores, for the phone's full screen (no sidebar there).
+  const place = rows.findIndex((row) => row.id === me.id);
+  mineLine.textContent = place < 0 ? "" : `You: ${plural(rows[place].score, "point")}, ${place + 1} of ${rows.length}`;
   if (!rows.length) {
     const tr = document.createElement("tr");
     const td = document.createElement("td");
@@ -257,19 +284,54 @@ function renderScores() {
   );
 }
 
-function showResults(results) {
+function plural(n, word, words = word + "s") {
+  return `${n} ${n === 1 ? word : words}`;
+}
+
+function showResults(results, round = arena.world && arena.world.round) {
   if (!results || !results.length) {
     resultsBox.hidden = true;
+    podium.hidden = true;
     return;
   }
   resultsList.replaceChildren(
     ...results.map((r) => {
       const li = document.createElement("li");
-      li.textContent = `${r.username}: ${r.score} (length ${r.length}, ${r.kills} kills, ${r.deaths} deaths)`;
+      li.textContent = `${r.username}: ${plural(r.score, "point")} (length ${r.length}, ${plural(r.kills, "kill")}, ${plural(r.deaths, "crash", "crashes")}).`;
       return li;
     }),
   );
   resultsBox.hidden = false;
+  renderPodium(results, round);
+}
+
+// The round's end on the board: its best three on a podium, and where you placed.
+function renderPodium(results, round) {
+  podiumTitle.textContent = `Round ${round} over`;
+  podiumPlaces.replaceChildren(
+    ...results.slice(0, 3).map((r, i) => {
+      const li = document.createElement("li");
+      li.className = "place-" + (i + 1);
+      const name = document.createElement("span");
+      name.className = "podium-name";
+      const swatch = document.createElement("span");
+      swatch.className = "swatch";
+      swatch.style.background = colours.get(r.player) || "#888";
+      name.append(swatch, r.username + (r.player === arena.me.id ? " (you)" : ""));
+      const stat = document.createElement("span");
+      stat.className = "podium-stat";
+      stat.textContent = `length ${r.length} · ${plural(r.score, "point")}`;
+      const block = document.createElement("span");
+      block.className = "podium-block";
+      block.textContent = PLACES[i];
+      li.append(name, stat, block);
+      return li;
+    }),
+  );
+  const mine = results.findIndex((r) => r.player === arena.me.id);
+  podiumYou.textContent = mine >= 3 ? `You placed ${mine + 1} of ${results.length}, length ${results[mine].length}.` : "";
+  podiumYou.hidden = mine < 3;
+  podium.hidden = false;
 }
 
 function announceResults(frame) {
@@ -286,6 +348,7 @@ function clock(seconds) {
   return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
 }
 
+let shownCover = null;
 function renderPhase() {
   const world = arena.world;
   let text = "";
@@ -301,48 +364,134 @@ function renderPhase() {
   else if (live.state !== "connected") cover = live.state === "offline" ? "Offline: paused" : "Reconnecting… (paused)";
   else if (!world) cover = "Starting the arena…";
   else if (world.phase === "waiting") cover = arena.me.id ? "Waiting for players: join to start a round" : "Waiting for players";
-  else if (world.phase === "results") cover = "Round over";
+  else if (world.phase === "results") cover = podium.hidden ? "Round over" : "";
   else {
     const s = arena.mySnake();
-    if (s && !s.alive) cover = `Crashed: back in ${Math.max(1, Math.ceil((s.respawnIn * world.tick_ms) / 1000))} s`;
+    const into = arena.crashedInto();
+    if (s && !s.alive && into) {
+      const back = Math.max(1, Math.ceil((s.respawnIn * world.tick_ms) / 1000));
+      cover = [`You crashed into ${into}.`, `Back in ${back}`];
+    }
   }
-  if (overlay.textContent !== cover) overlay.textContent = cover;
-  overlay.hidden = !cover;
+  const next = world && world.phase === "results" ? `Next round in ${clock((arena.endsAt - performance.now()) / 1000)}` : "";
+  if (podiumNext.textContent !== next) podiumNext.textContent = next;
+  // A crash: what you hit, and a countdown, large.
+  const lines = Array.isArray(cover) ? cover : [cover];
+  const coverText = lines.join(" ");
+  if (shownCover !== coverText) {
+    shownCover = coverText;
+    overlay.classList.toggle("crashed", lines.length > 1);
+    overlay.replaceChildren(
+      ...lines.map((line, i) => {
+        const span = document.createElement("span");
+        span.className = i ? "arena-countdown" : "arena-cause";
+        span.textContent = line;
+        return span;
+      }),
+    );
+  }
+  overlay.hidden = !coverText;
 }
 setInterval(renderPhase, 250);
 
 // ---------------------------------------------------------------- drawing
 
-function cssVar(name, fallback) {
-  return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
+// Colours from the page's scheme, read once (and again when the scheme changes), not
+// every frame.
+let theme = {};
+function readTheme() {
+  const style = getComputedStyle(document.documentElement);
+  const get = (name, fallback) => style.getPropertyValue(name).trim() || fallback;
+  theme = {
+    empty: get("--empty-cell", "#f6f7f9"), line: get("--line-soft", "#eee"), food: get("--bad", "#c0392b"),
+    fg: get("--fg", "#000"), card: get("--card", "#fff"),
+  };
+}
+readTheme();
+matchMedia("(prefers-color-scheme: dark)").addEventListener("change", readTheme);
+
+// Names on the board: each label's width is measured once per text and font.
+const labelWidths = new Map();
+
+// Whether the board is fitted in both directions (the whole screen, while playing on a
+// phone: site.css says so with --arena-full) or to the width only; set on a resize
+// or when you join or leave, not every frame.
+let fitBoth = false;
+function measure() {
+  fitBoth = getComputedStyle(section).getPropertyValue("--arena-full").trim() === "1";
+  fitCanvas();
 }
 
 function fitCanvas() {
   const world = arena.world;
   if (!world) return;
+  const border = 2; // the canvas's border, inside its CSS size
+  const width = stage.clientWidth - border;
+  const height = fitBoth ? stage.clientHeight - border : Infinity;
+  const cell = Math.max(1, Math.min(width / world.width, height / world.height));
+  const cssWidth = cell * world.width;
+  const cssHeight = cell * world.height;
+  // Fitted to the width only, the canvas keeps CSS's 100% (a width in px here would hold
+  // its column open when the page narrows).
+  canvas.style.width = fitBoth ? cssWidth + border + "px" : "";
+  canvas.style.height = cssHeight + border + "px";
   const ratio = window.devicePixelRatio || 1;
-  const width = canvas.clientWidth;
-  const height = Math.round((width * world.height) / world.width);
-  canvas.style.height = height + "px";
-  if (canvas.width !== Math.round(width * ratio) || canvas.height !== Math.round(height * ratio)) {
-    canvas.width = Math.round(width * ratio);
-    canvas.height = Math.round(height * ratio);
+  if (canvas.width !== Math.round(cssWidth * ratio) || canvas.height !== Math.round(cssHeight * ratio)) {
+    canvas.width = Math.round(cssWidth * ratio);
+    canvas.height = Math.round(cssHeight * ratio);
+    labelWidths.clear(); // the label font follows the cell size
   }
 }
+new ResizeObserver(fitCanvas).observe(stage);
+window.addEventListener("resize", measure);
+measure();
 
 function lerp(a, b, t) {
   return a + (b - a) * t;
+}
+
+function labelWidth(text) {
+  let width = labelWidths.get(text);
+  if (width === undefined) {
+    width = ctx.measureText(text).width;
+    labelWidths.set(text, width);
+  }
+  return width;
+}
+const shortNames = new Map();
+function shortName(name) {
+  let short = shortNames.get(name);
+  if (short === undefined) {
+    short = name.length > NAME_MAX ? name.slice(0, NAME_MAX - 1) + "…" : name;
+    shortNames.set(name, short);
+  }
+  return short;
+}
+
+function drawLabel(text, size, cx, top, bottom, cell, mine) {
+  const width = labelWidth(text);
+  const pad = size * 0.3;
+  const height = size * 1.35;
+  // Above the head, or below it at the top edge; never off the board.
+  let y = top - height - cell * 0.15;
+  if (y < 0) y = bottom + cell * 0.15;
+  const x = Math.min(Math.max(0, cx - width / 2 - pad), canvas.width - width - 2 * pad);
+  ctx.globalAlpha = mine ? 1 : 0.85;
+  ctx.fillStyle = mine ? theme.fg : theme.card;
+  ctx.fillRect(x, y, width + 2 * pad, height);
+  ctx.globalAlpha = 1;
+  ctx.fillStyle = mine ? theme.card : theme.fg;
+  ctx.fillText(text, x + pad, y + height / 2);
 }
 
 function draw(now) {
   requestAnimationFrame(draw);
   const world = arena.world;
   if (!world) return;
-  fitCanvas();
   const cell = canvas.width / world.width;
-  ctx.fillStyle = cssVar("--empty-cell", "#f6f7f9");
+  ctx.fillStyle = theme.empty;
   ctx.fillRect(0, 0, canvas.width, canvas.height);
-  ctx.strokeStyle = cssVar("--line-soft", "#eee");
+  ctx.strokeStyle = theme.line;
   ctx.lineWidth = 1;
   ctx.beginPath();
   for (let x = 1; x < world.width; x++) {
@@ -355,38 +504,80 @@ function draw(now) {
   }
   ctx.stroke();
 
-  ctx.fillStyle = cssVar("--bad", "#c0392b");
+  ctx.fillStyle = theme.food;
   for (const [x, y] of arena.food.values()) {
     ctx.beginPath();
     ctx.arc((x + 0.5) * cell, (y + 0.5) * cell, cell * 0.32, 0, Math.PI * 2);
     ctx.fill();
   }
 
+  // Crashed snakes fade and shrink where they crashed.
+  for (const wreck of arena.fading(now)) {
+    ctx.globalAlpha = 0.8 * (1 - wreck.faded);
+    ctx.fillStyle = colours.get(wreck.player) || "#888";
+    const inset = cell * (0.08 + 0.3 * wreck.faded);
+    for (const [x, y] of wreck.body) ctx.fillRect(x * cell + inset, y * cell + inset, cell - 2 * inset, cell - 2 * inset);
+  }
+  ctx.globalAlpha = 1;
+
   const alpha = world.phase === "play" ? Math.min(1, (now - arena.lastTickAt) / world.tick_ms) : 1;
+  const heads = [];
   for (const [player, s] of arena.snakes) {
     if (!s.alive || !s.body.length) continue;
     // Others one tick behind; the viewer's own ahead, to the cell it will enter next.
     const [from, to] = arena.path(player);
-    ctx.fillStyle = colours.get(player) || "#888";
-    const inset = cell * 0.08;
-    to.forEach((target, i) => {
+    const mine = player === arena.me.id;
+    const cells = to.map((target, i) => {
       const origin = from[i] || target;
-      const x = lerp(origin[0], target[0], alpha);
-      const y = lerp(origin[1], target[1], alpha);
-      ctx.fillRect(x * cell + inset, y * cell + inset, cell - 2 * inset, cell - 2 * inset);
+      return [lerp(origin[0], target[0], alpha), lerp(origin[1], target[1], alpha)];
     });
-    if (player === arena.me.id) {
-      const target = to[0];
-      const origin = from[0] || target;
-      ctx.strokeStyle = cssVar("--fg", "#000");
-      ctx.lineWidth = Math.max(2, cell * 0.12);
-      ctx.strokeRect(lerp(origin[0], target[0], alpha) * cell + inset, lerp(origin[1], target[1], alpha) * cell + inset,
-                     cell - 2 * inset, cell - 2 * inset);
+    if (mine) {
+      // Yours: a thick outline in the text colour around every cell.
+      ctx.fillStyle = theme.fg;
+      for (const [x, y] of cells) ctx.fillRect(x * cell, y * cell, cell, cell);
     }
+    ctx.fillStyle = colours.get(player) || "#888";
+    const inset = cell * (mine ? 0.2 : 0.08);
+    for (const [x, y] of cells) ctx.fillRect(x * cell + inset, y * cell + inset, cell - 2 * inset, cell - 2 * inset);
+    heads.push([player, cells[0], mine]);
   }
+
+  // Where your snake came on: rings spreading from its head for a moment.
+  const sinceSpawn = arena.spawnedAt === null ? Infinity : now - arena.spawnedAt;
+  const myHead = heads.find(([, , mine]) => mine);
+  if (myHead && sinceSpawn < SPAWN_RING_MS) {
+    const [x, y] = myHead[1];
+    ctx.strokeStyle = theme.fg;
+    ctx.lineWidth = Math.max(2, cell * 0.12);
+    for (const offset of [0, 0.35]) {
+      const t = (sinceSpawn / SPAWN_RING_MS + offset) % 1;
+      ctx.globalAlpha = 1 - t;
+      ctx.beginPath();
+      ctx.arc((x + 0.5) * cell, (y + 0.5) * cell, cell * (0.8 + 3 * t), 0, Math.PI * 2);
+      ctx.stroke();
+    }
+    ctx.globalAlpha = 1;
+  }
+
+  // Names over the heads, yours last (on top).
+  const ratio = window.devicePixelRatio || 1;
+  const size = Math.round(Math.max(10, Math.min(14, (cell / ratio) * 0.9)) * ratio);
+  ctx.font = `600 ${size}px system-ui, sans-serif`;
+  ctx.textBaseline = "middle";
+  heads.sort((a, b) => a[2] - b[2]);
+  const labels = [];
+  for (const [player, [x, y], mine] of heads) {
+    const name = shortName(arena.names.get(player) || "?");
+    const text = mine ? name + " (you)" : name;
+    drawLabel(text, size, (x + 0.5) * cell, y * cell, (y + 1) * cell, cell, mine);
+    labels.push(text);
+  }
+  // What the board shows, for tests and tools (the canvas itself is one image).
+  const drawn = labels.join("|");
+  if (canvas.dataset.labels !== drawn) canvas.dataset.labels = drawn;
+
   const players = arena.names.size;
   const label = `The arena: ${players} ${players === 1 ? "player" : "players"}, ${arena.food.size} food`;
   if (canvas.getAttribute("aria-label") !== label) canvas.setAttribute("aria-label", label);
 }
 requestAnimationFrame(draw);
-window.addEventListener("resize", fitCanvas);

@@ -12,6 +12,7 @@
 import {OPPOSITE, directionOf, moved, turned} from "./snake_rules.js";
 
 const STALE_TICKS = 4; // a turn not applied within this many ticks never will be
+const WRECK_MS = 700; // how long a crashed snake's body stays on the board, fading
 
 function snakeFrom(s) {
   return {
@@ -39,6 +40,9 @@ export class ArenaModel {
     this.endsAt = 0; // when the round or its results end
     this.seq = 0;
     this.pending = []; // turns sent, not yet applied: {seq, dir, at}
+    this.wrecks = []; // snakes that crashed lately: {player, body, at}, to fade out
+    this.crash = null; // the viewer's snake is out: {killer, at} (see crashedInto)
+    this.spawnedAt = null; // when the viewer's snake last came on the board
   }
 
   get playing() {
@@ -60,6 +64,9 @@ export class ArenaModel {
     this.lastTickAt = now;
     const mine = w.acks.find(([player]) => player === this.me.id);
     this.pending = mine ? this.pending.filter((p) => p.seq > mine[1]) : [];
+    this.wrecks = [];
+    const snake = this.mySnake();
+    if (!snake || snake.alive || w.phase !== "play") this.crash = null;
     return !wasPlaying && this.playing;
   }
 
@@ -93,6 +100,8 @@ export class ArenaModel {
     for (const [player, killer] of t.died || []) {
       const s = this.snakes.get(player);
       if (!s) continue;
+      if (s.body.length) this.wrecks.push({player, body: s.body, at: now});
+      if (player === me) this.crash = {killer, at: now};
       s.alive = false;
       s.body = [];
       s.prev = [];
@@ -101,7 +110,11 @@ export class ArenaModel {
     }
     for (const spawned of t.spawned || []) {
       this.snakes.set(spawned.player, snakeFrom(spawned));
-      if (spawned.player === me) mine.push({kind: "back"});
+      if (spawned.player === me) {
+        this.crash = null;
+        this.spawnedAt = now;
+        mine.push({kind: "back"});
+      }
     }
     for (const cell of t.eaten || []) this.food.delete(key(cell));
     for (const cell of t.food || []) this.food.set(key(cell), cell);
@@ -139,11 +152,29 @@ export class ArenaModel {
     return events;
   }
 
+  /** What the viewer's snake crashed into, in words: a player's name, "yourself" or
+   * "the wall" (null while it is not out). */
+  crashedInto() {
+    if (!this.crash) return null;
+    const {killer} = this.crash;
+    if (!killer) return "the wall";
+    if (killer === this.me.id) return "yourself";
+    return this.names.get(killer) || "another snake";
+  }
+
+  /** The crashed snakes still to draw at ``now``, each with how far it has faded (0
+   * to 1); older ones are let go. */
+  fading(now) {
+    this.wrecks = this.wrecks.filter((w) => now - w.at < WRECK_MS);
+    return this.wrecks.map((w) => ({...w, faded: (now - w.at) / WRECK_MS}));
+  }
+
   /** The round ended: its results show until ``nextIn`` seconds from ``now``. */
   roundOver(frame, now) {
     if (!this.world) return;
     this.world.phase = "results";
     this.world.results = frame.results;
+    this.crash = null;
     this.endsAt = now + frame.next_in * 1000;
   }
 

@@ -15,6 +15,7 @@ from game.arena import world as arena_world
 from game.models import Arena
 from tests.conftest import Daphne
 from tests.e2e.conftest import log_in, off_loop, shot
+from tests.e2e.test_site import axe_problems
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -204,3 +205,138 @@ def test_a_player_who_leaves_goes_from_every_page(
         )
         assert page.locator("#arena-players").text_content() == "1"
     watcher.locator("#arena-scores", has_text="ruby").wait_for()
+
+
+def labels(page: Any) -> str:
+    """The names the page's board draws over the snakes ("|" between them)."""
+    return page.evaluate("document.getElementById('arena-canvas').dataset.labels || ''")
+
+
+def test_every_snake_is_named_and_a_crash_says_what_it_hit_and_counts_down(
+    browser: Any, daphne_server: Daphne, make_user: Callable[..., Any]
+) -> None:
+    make_user("ruby")
+    make_user("sunny")
+    red = log_in(browser, daphne_server.url, "ruby", "/game/")
+    red.click("#arena-create")
+    red.wait_for_url("**/game/arena/*/?play=1")
+    url = f"/game/arena/{Arena.objects.get().pk}/"
+    yellow = log_in(browser, daphne_server.url, "sunny", url)
+    yellow.click("#arena-join")
+    # Each page names both snakes on the board, its own as "(you)".
+    red.wait_for_function(
+        "(() => { const l = document.getElementById('arena-canvas').dataset.labels || '';"
+        " return l.split('|').includes('ruby (you)') && l.split('|').includes('sunny'); })()"
+    )
+    yellow.wait_for_function(
+        "(document.getElementById('arena-canvas').dataset.labels || '').split('|')"
+        ".includes('sunny (you)')"
+    )
+    assert "ruby (you)" not in labels(yellow)
+    # Left alone, sunny's snake runs into a wall: the board says so and counts down, and
+    # a screen reader hears it.
+    cover = yellow.locator("#arena-overlay.crashed")
+    cover.wait_for(timeout=30_000)
+    assert cover.locator(".arena-cause").text_content() in (
+        "You crashed into the wall.",
+        "You crashed into ruby.",
+        "You crashed into yourself.",
+    )
+    assert cover.locator(".arena-countdown").text_content() in ("Back in 1", "Back in 2")
+    yellow.locator("#arena-announce", has_text="Back in 2 seconds.").wait_for()
+    announced = yellow.locator("#arena-announce").text_content() or ""
+    assert announced.startswith("You crashed into ")
+    cover.wait_for(state="hidden")  # back on the board
+
+
+def test_a_round_ends_with_a_podium_on_the_board_and_every_final_length(
+    browser: Any, daphne_server: Daphne, make_user: Callable[..., Any]
+) -> None:
+    make_user("ruby")
+    sunny = make_user("sunny")
+    red = log_in(browser, daphne_server.url, "ruby", "/game/")
+    red.click("#arena-create")
+    red.wait_for_url("**/game/arena/*/?play=1")
+    arena = Arena.objects.get()
+    yellow = log_in(browser, daphne_server.url, "sunny", f"/game/arena/{arena.pk}/")
+    yellow.click("#arena-join")
+    # The round ends while sunny's snake is out (it ran into a wall and is not back).
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        _meta, state = world_of(arena.pk)
+        out = state.snake(sunny.pk)
+        if out is not None and not out.alive and out.deaths:
+            break
+        time.sleep(0.02)
+    off_loop(lambda: arena_store.send_command_sync(arena.pk, {"kind": "end_round", "player": 0}))
+    for page in (red, yellow):
+        podium = page.locator("#arena-podium")
+        podium.wait_for()
+        assert podium.locator("h2").text_content() == "Round 1 over"
+        names = podium.locator(".podium-name").all_text_contents()
+        assert sorted(n.removesuffix(" (you)") for n in names) == ["ruby", "sunny"]
+        assert podium.locator(".place-1 .podium-block").text_content() == "1st"
+        for stat in podium.locator(".podium-stat").all_text_contents():
+            assert not stat.startswith("length 0"), stat
+        page.locator("#arena-podium-next", has_text="Next round in").wait_for()
+        assert page.locator("#arena-overlay").is_hidden()  # the podium says it
+    rows = red.locator("#arena-results-list li").all_text_contents()
+    assert len(rows) == 2
+    assert all("(length 0" not in row for row in rows), rows
+    meta, _state = world_of(arena.pk)
+    assert all(row["length"] > 0 for row in meta.results or []), meta.results
+    # The podium passes axe in both schemes, on a desktop and (full screen) on a phone.
+    assert axe_problems(red, "the podium") == []
+
+
+@pytest.mark.parametrize(
+    ("width", "height"), [(390, 844), (844, 390)], ids=["portrait", "landscape"]
+)
+def test_on_a_phone_the_board_fills_the_screen_with_the_arrows_beside_it(
+    browser: Any,
+    daphne_server: Daphne,
+    make_user: Callable[..., Any],
+    width: int,
+    height: int,
+) -> None:
+    make_user("ruby")
+    red = log_in(
+        browser,
+        daphne_server.url,
+        "ruby",
+        "/game/",
+        viewport={"width": width, "height": height},
+        has_touch=True,
+    )
+    red.click("#arena-create")
+    red.wait_for_url("**/game/arena/*/?play=1")
+    red.locator("#arena-pad").wait_for()
+    red.locator("#arena-phase", has_text="Round 1").wait_for()
+    box = red.evaluate(
+        """() => {
+        const rect = (el) => { const r = el.getBoundingClientRect();
+          return {left: r.left, top: r.top, right: r.right, bottom: r.bottom}; };
+        const root = document.documentElement;
+        return {board: rect(document.getElementById('arena-canvas')),
+                pad: [...document.querySelectorAll('#arena-pad button')].map(rect),
+                scrollWidth: root.scrollWidth, scrollHeight: root.scrollHeight,
+                width: innerWidth, height: innerHeight};
+    }"""
+    )
+    board = box["board"]
+    # The board fills the screen's width (portrait) or height (landscape), a few pixels
+    # of margin aside, and nothing scrolls.
+    if width < height:
+        assert board["right"] - board["left"] >= width - 16, box
+    else:
+        assert board["bottom"] - board["top"] >= height - 16, box
+    assert box["scrollWidth"] <= width, box
+    assert box["scrollHeight"] <= height, box
+    # Every arrow is on the screen, clear of the board: below it or beside it.
+    for button in box["pad"]:
+        assert button["left"] >= 0, box
+        assert button["top"] >= 0, box
+        assert button["right"] <= width, box
+        assert button["bottom"] <= height, box
+        assert button["top"] >= board["bottom"] or button["left"] >= board["right"], box
+    shot(red, f"arena-phone-{width}x{height}")

@@ -15,9 +15,10 @@ from autobahn.exception import Disconnected
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
-from game import protocol, selectors, services
+from game import protocol, selectors, services, snake
 from game.arena import host as arena_host
 from game.arena import store as arena_store
+from game.arena.world import Meta, results_of
 from game.models import Arena, ArenaResult
 from realtime.errors import ActionError
 from realtime.hub import get_hub
@@ -328,6 +329,21 @@ async def test_a_round_ends_with_results_stored_and_a_new_round_begins(
     assert (result.user_id, result.round.number) == (red.pk, 1)
     assert result.round.ended_at is not None
     assert result.length == over["results"][0]["length"]
+
+
+def test_results_give_a_crashed_snake_the_length_it_had() -> None:
+    # A round that ends while a snake is out (it crashed, and is not back yet) records
+    # the length it had, not 0.
+    state = snake.State(
+        config=snake.Config(),
+        snakes=(
+            snake.Snake(player=1, body=((5, 5), (4, 5), (3, 5)), alive=True, score=2),
+            snake.Snake(player=2, body=(), alive=False, deaths=1, last_length=7, score=4),
+        ),
+    )
+    meta = Meta(names={1: "red", 2: "yellow"})
+    rows = results_of(meta, state)
+    assert [(row["username"], row["length"]) for row in rows] == [("yellow", 7), ("red", 3)]
 
 
 async def test_a_round_its_last_player_left_stores_everyone_who_played_in_it(

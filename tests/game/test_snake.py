@@ -32,7 +32,9 @@ from game.snake import (
     step,
 )
 
-QUIET = Config(width=12, height=8, food=0, respawn_ticks=3, start_length=3)
+QUIET = Config(
+    width=12, height=8, food=0, respawn_ticks=3, start_length=3, food_per_player=0, leftovers=0
+)
 
 
 def world(*snakes: Snake, food: tuple[tuple[int, int], ...] = (), config: Config = QUIET) -> State:
@@ -100,6 +102,32 @@ def test_a_head_on_crash_kills_both_and_credits_both() -> None:
     assert [s.kills for s in state.snakes] == [1, 1]
 
 
+def test_running_into_yourself_names_yourself_and_credits_nobody() -> None:
+    # Coiled: turning right puts the head on its own body.
+    state = world(alive(1, (2, 2), (2, 3), (3, 3), (3, 2), (3, 1), direction=UP))
+    state, events = advance(state, {1: RIGHT})
+    assert events.died == ((1, 1),)
+    assert state.snake(1).kills == 0  # type: ignore[union-attr]
+
+
+def test_a_crashed_snake_keeps_its_length_and_leaves_food() -> None:
+    config = replace(QUIET, leftovers=2)
+    state = world(alive(1, (11, 4), (10, 4), (9, 4), (8, 4), (7, 4)), config=config)
+    state, events = advance(state, {})
+    snake = state.snake(1)
+    assert snake is not None
+    assert snake.body == ()
+    assert snake.length == 5  # what the round's results show for a snake that is out
+    assert set(state.food) == {(11, 4), (9, 4), (7, 4)}
+    assert set(events.placed) == set(state.food)
+
+
+def test_the_grid_has_food_to_chase() -> None:
+    # The default grid with two players: about one item per 60 cells.
+    state = replay(new_state(seed=7, players=[1, 2]), [TickInputs()])
+    assert len(state.food) == 14
+
+
 def test_a_head_may_follow_a_tail_that_moves_away() -> None:
     # A square loop: the head enters the cell the tail leaves in the same tick.
     state = world(alive(1, (2, 2), (2, 3), (3, 3), (3, 2), direction=UP))
@@ -134,6 +162,8 @@ configs = st.builds(
     food=st.integers(0, 6),
     respawn_ticks=st.integers(0, 6),
     start_length=st.integers(1, 5),
+    food_per_player=st.integers(0, 2),
+    leftovers=st.integers(0, 3),
 )
 players = st.integers(1, 12)
 tick_inputs = st.builds(

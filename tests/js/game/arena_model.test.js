@@ -151,6 +151,24 @@ describe("what a tick reports", () => {
     assert.deepEqual([...arena.food.values()], [[2, 2]]);
   });
 
+  test("a crash says what it hit, and the crashed body fades out", () => {
+    const arena = playing();
+    arena.applyTick(tick(11, {died: [[ME, OTHER]]}), 100);
+    assert.equal(arena.crashedInto(), "sunny");
+    assert.deepEqual(arena.fading(450).map((w) => [w.player, w.body.length, w.faded]), [[ME, 3, 0.5]]);
+    assert.deepEqual(arena.fading(900), []); // gone after a while
+    const back = {player: ME, body: [[1, 1]], direction: "down", alive: true, respawn_in: 0, score: 0, kills: 0, deaths: 1};
+    arena.applyTick(tick(12, {spawned: [back]}), 200);
+    assert.equal(arena.crashedInto(), null);
+    assert.equal(arena.spawnedAt, 200); // where it came back is shown for a moment
+    const wall = playing();
+    wall.applyTick(tick(11, {died: [[ME, 0]]}), 100);
+    assert.equal(wall.crashedInto(), "the wall");
+    const itself = playing();
+    itself.applyTick(tick(11, {died: [[ME, ME]]}), 100);
+    assert.equal(itself.crashedInto(), "yourself");
+  });
+
   test("joining and leaving; only a new name is news", () => {
     const arena = new ArenaModel();
     arena.me = {id: 8, username: "bo"};
