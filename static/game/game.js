@@ -488,13 +488,14 @@ setInterval(() => {
 function renderHelp() {
   const player = you.number !== null;
   let text = "You are watching: moves appear as they are played.";
-  if (player) {
+  if (replayable()) text = "This game is over: replay it move by move with the buttons below.";
+  else if (player) {
     text = touch
       ? "Tap a column to drop your piece there."
       : "Arrow keys move the cursor between columns; Enter or Space drops your piece. Click a column to drop there.";
   }
   if (helpEl.textContent !== text) helpEl.textContent = text;
-  if (soundLine) soundLine.hidden = !player;
+  if (soundLine) soundLine.hidden = !player || replayable();
 }
 
 render();

@@ -44,10 +44,14 @@ export function describeLine(cells) {
   return "from column " + (c0 + 1) + ", row " + (r0 + 1) + " to column " + (c1 + 1) + ", row " + (r1 + 1);
 }
 
-// "four in a row, columns 2 to 5 on row 1" (and each further line the last move made).
+const HOW_MANY = {4: "four", 5: "five", 6: "six", 7: "seven"};
+
+// "four in a row, columns 2 to 5 on row 1" (and each further line the last move made;
+// "five in a row" when the longest is five).
 export function winningWords(lines) {
   if (!lines || !lines.length) return "four in a row";
-  return "four in a row, " + lines.map(describeLine).join(" and ");
+  const longest = Math.max(...lines.map((line) => line.length));
+  return (HOW_MANY[longest] || "four") + " in a row, " + lines.map(describeLine).join(" and ");
 }
 
 // The replay's position after a key (or a button naming the same step), or null for a

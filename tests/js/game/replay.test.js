@@ -34,6 +34,7 @@ test("a winning line is told in plain words, counted from 1", () => {
     winningWords([[[0, 0], [0, 1], [0, 2], [0, 3]], [[0, 3], [1, 3], [2, 3], [3, 3]]]),
     "four in a row, columns 1 to 4 on row 1 and rows 1 to 4 in column 4",
   );
+  assert.equal(winningWords([[[0, 1], [0, 2], [0, 3], [0, 4], [0, 5]]]), "five in a row, columns 2 to 6 on row 1");
   assert.equal(winningWords([]), "four in a row");
 });
 
