@@ -107,7 +107,7 @@ class AcceptDraw(ClientFrame, tag="accept_draw"):
 
 class DeclineDraw(ClientFrame, tag="decline_draw"):
     """Who: the other player
-    Effect: offer cleared"""
+    Effect: offer cleared; the `state` names whose offer was declined (`declined`)"""
 
 
 class ClaimWin(ClientFrame, tag="claim_win"):

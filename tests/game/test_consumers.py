@@ -231,7 +231,7 @@ async def test_repeated_invitations_fold_into_one_notification(
 async def test_a_declined_draw_offer_and_the_winning_lines_reach_every_page(
     make_user: Callable[..., Any],
 ) -> None:
-    (red, red_cookie), (yellow, yellow_cookie), game = await game_between(make_user)
+    (_red, red_cookie), (_yellow, yellow_cookie), game = await game_between(make_user)
     path = f"/ws/game/{game.pk}/"
     async with (
         open_socket(path, cookie=red_cookie) as r,
@@ -250,7 +250,9 @@ async def test_a_declined_draw_offer_and_the_winning_lines_reach_every_page(
             assert declined["declined"] == 1
         for column in [0, 1, 0, 1, 0, 1, 0]:
             await (r if column == 0 else y).send({"type": "move", "column": column})
-            moved = await state_where(r, lambda f: f["last"] is not None and f["last"][1] == column)
+            moved = await state_where(
+                r, lambda f, c=column: f["last"] is not None and f["last"][1] == c
+            )
             assert moved["declined"] is None
         final = moved["game"]
         assert (final["status"], final["winner"]) == ("finished", 1)
