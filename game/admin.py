@@ -42,13 +42,24 @@ class GameAdmin(admin.ModelAdmin):
 
     @admin.action(description="End the selected games as a draw")
     def end_as_draw(self, request: HttpRequest, queryset: QuerySet[Game]) -> None:
-        done = services.game_end_drawn(games=queryset)
-        self.message_user(request, f"Ended {done} game(s) as a draw.", messages.SUCCESS)
+        outcome = services.game_end_drawn(games=queryset)
+        if outcome.done:
+            self.message_user(request, f"Ended {outcome.done} game(s) as a draw.", messages.SUCCESS)
+        if outcome.not_started:
+            games = ", ".join(f"#{pk}" for pk in outcome.not_started)
+            self.message_user(
+                request,
+                f"Not ended as a draw: {games} had not started (nobody has joined yet). "
+                "Abort a game that is still waiting instead.",
+                messages.ERROR,
+            )
+        elif not outcome.done:
+            self.message_user(request, "No game in progress was selected.", messages.WARNING)
 
     @admin.action(description="Abort the selected games (no result)")
     def abort(self, request: HttpRequest, queryset: QuerySet[Game]) -> None:
-        done = services.game_abort(games=queryset)
-        self.message_user(request, f"Aborted {done} game(s).", messages.SUCCESS)
+        outcome = services.game_abort(games=queryset)
+        self.message_user(request, f"Aborted {outcome.done} game(s).", messages.SUCCESS)
 
 
 class ArenaRoundInline(ReadOnlyTabularInline):

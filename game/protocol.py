@@ -7,7 +7,7 @@ from typing import Annotated, ClassVar
 from django.conf import settings
 
 from game.models import Game, Status
-from game.rules import from_board
+from game.rules import winning_lines
 from realtime.protocol import (
     COMMON_SERVER_FRAMES,
     MAX_ID,
@@ -107,7 +107,7 @@ class AcceptDraw(ClientFrame, tag="accept_draw"):
 
 class DeclineDraw(ClientFrame, tag="decline_draw"):
     """Who: the other player
-    Effect: offer cleared"""
+    Effect: offer cleared; the `state` names whose offer was declined (`declined`)"""
 
 
 class ClaimWin(ClientFrame, tag="claim_win"):
@@ -202,6 +202,7 @@ class GameData(Payload):
     winner: int | None
     reason: str
     line: list[list[int]]
+    lines: list[list[list[int]]]
     players: list[Player | None]
     draw_offer: int | None
     rematch_offer: int | None
@@ -211,8 +212,10 @@ class GameData(Payload):
 
     @classmethod
     def of(cls, game: Game) -> GameData:
-        # The winning line is worked out only once there is a winner (not on every move).
-        line = from_board(game.board, game.turn).line if game.winner else ()
+        # The winning lines are worked out only once there is a winner (not on every
+        # move); ``line`` is every cell of them, ``lines`` each run from end to end.
+        lines = winning_lines(game.board) if game.winner else ()
+        line = sorted({cell for run in lines for cell in run})
         return cls(
             id=game.pk,
             version=game.version,
@@ -224,6 +227,7 @@ class GameData(Payload):
             winner=game.winner,
             reason=game.reason,
             line=[list(cell) for cell in line],
+            lines=[[list(cell) for cell in run] for run in lines],
             players=[Player.of(game, 1), Player.of(game, 2)],
             draw_offer=game.draw_offer,
             rematch_offer=game.rematch_offer,
@@ -356,6 +360,9 @@ class State(ServerFrame, tag="state"):
     event: ClassVar[str] = "game.state"
     game: GameData
     last: list[int] | None = None
+    # The player whose draw offer this change declined (the other's `decline_draw`), so
+    # that their page can say so; it rides with the state that clears the offer.
+    declined: int | None = None
 
 
 class Invited(ServerFrame, tag="invited"):

@@ -68,6 +68,29 @@ def _line_through(board: str, row: int, column: int) -> tuple[tuple[int, int], .
     return ()
 
 
+def winning_lines(board: str) -> tuple[tuple[tuple[int, int], ...], ...]:
+    """Every run of four or more of one player's pieces on the board, each run whole and
+    its cells (row, column) in order along it. The winning move can make more than one
+    (a row and a diagonal at once); all of them are marked and described."""
+    lines = []
+    for index, piece in enumerate(board):
+        if piece == EMPTY:
+            continue
+        row, column = divmod(index, COLUMNS)
+        for dr, dc in _DIRECTIONS:
+            r, c = row - dr, column - dc
+            if 0 <= r < ROWS and 0 <= c < COLUMNS and board[r * COLUMNS + c] == piece:
+                continue  # not where this run starts: counted from its start
+            cells = []
+            r, c = row, column
+            while 0 <= r < ROWS and 0 <= c < COLUMNS and board[r * COLUMNS + c] == piece:
+                cells.append((r, c))
+                r, c = r + dr, c + dc
+            if len(cells) >= IN_A_ROW:
+                lines.append(tuple(cells))
+    return tuple(lines)
+
+
 def play(position: Position, column: int, player: int | None = None) -> Position:
     """The position after ``player`` (default: whoever's turn it is) drops in ``column``."""
     if position.over:

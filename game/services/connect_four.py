@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -91,14 +92,16 @@ def _locked_for(game_id: int, user: Any) -> Game:
     return game
 
 
-def _publish(game: Game, *, last: list[int] | None = None, lobby: bool = True) -> None:
+def _publish(
+    game: Game, *, last: list[int] | None = None, declined: int | None = None, lobby: bool = True
+) -> None:
     """The new state to the game's sockets, and (unless ``lobby`` is off: a move or a
     presence change, which the lobby's list does not show) the game's line to the lobby."""
     game.version += 1
     game.save()
     publish_on_commit(
         protocol.game_group(game.pk),
-        protocol.State(game=protocol.GameData.of(game), last=last),
+        protocol.State(game=protocol.GameData.of(game), last=last, declined=declined),
         cursor=game.version,
     )
     if game.private or not (lobby or game.status != Status.ACTIVE):
@@ -290,9 +293,10 @@ def game_answer_draw(*, game_id: int, user: Any, accept: bool) -> Game:
             raise ActionError(ErrorCode.INVALID, "There is no draw offer to answer.")
         if accept:
             _finish(game, winner=None, reason=Reason.AGREED)
+            _publish(game)
         else:
             game.draw_offer = None
-        _publish(game)
+            _publish(game, declined=3 - number)
     return game
 
 
@@ -440,29 +444,47 @@ def game_player_presence(*, game_id: int, user: Any, online: bool) -> None:
         _publish(game, lobby=False)
 
 
-def _staff_action(games: Any, change: Callable[[Game], None]) -> int:
-    done = 0
+@dataclass(frozen=True)
+class StaffOutcome:
+    """What a staff action did: how many games it changed, and the games it refused
+    because they had not started (their ids)."""
+
+    done: int
+    not_started: list[int]
+
+
+def _staff_action(
+    games: Any, change: Callable[[Game], None], *, statuses: tuple[Status, ...]
+) -> StaffOutcome:
+    done, not_started = 0, []
     with transaction.atomic():
         for game_id in [g.pk for g in games]:
             game = _locked(game_id)
-            if game.status in (Status.WAITING, Status.ACTIVE):
+            if game.status in statuses:
                 change(game)
                 _publish(game)
                 done += 1
-    return done
+            elif game.status == Status.WAITING:
+                not_started.append(game.pk)
+    return StaffOutcome(done=done, not_started=not_started)
 
 
-def game_abort(*, games: Any) -> int:
-    """Staff: stop games with no result. Players see it at once."""
+def game_abort(*, games: Any) -> StaffOutcome:
+    """Staff: stop games with no result, waiting or in progress. Players see it at once."""
 
     def abort(game: Game) -> None:
         game.status = Status.ABORTED
         game.reason = Reason.STAFF
         game.finished_at = timezone.now()
 
-    return _staff_action(games, abort)
+    return _staff_action(games, abort, statuses=(Status.WAITING, Status.ACTIVE))
 
 
-def game_end_drawn(*, games: Any) -> int:
-    """Staff: end games as a draw."""
-    return _staff_action(games, lambda game: _finish(game, winner=None, reason=Reason.STAFF))
+def game_end_drawn(*, games: Any) -> StaffOutcome:
+    """Staff: end games in progress as a draw. A game still waiting for its second player
+    has nobody to draw with: it is refused (``not_started``), and can be aborted instead."""
+    return _staff_action(
+        games,
+        lambda game: _finish(game, winner=None, reason=Reason.STAFF),
+        statuses=(Status.ACTIVE,),
+    )

@@ -5,9 +5,8 @@
 import {ServerError, connect} from "../realtime/live.js";
 import {CLIENT, CLOSE, SERVER} from "../realtime/protocol.js";
 import {button} from "./buttons.js";
+import {COLUMNS, ROWS, boardAt, nextMoves, replayWords, stepFor, winningWords} from "./replay.js";
 
-const COLUMNS = 7;
-const ROWS = 6;
 const REASONS = {
   four: "four in a row",
   full: "the board is full",
@@ -28,6 +27,10 @@ const actionsEl = document.getElementById("actions");
 const errorEl = document.getElementById("game-error");
 const noteEl = document.getElementById("game-note");
 const inviteBox = document.getElementById("invite");
+const moveListEl = document.getElementById("move-list");
+const noMovesEl = document.getElementById("no-moves");
+const replayEl = document.getElementById("replay");
+const replayStatusEl = document.getElementById("replay-status");
 
 let game = null; // the newest state
 let you = {number: null, username: null};
@@ -36,6 +39,8 @@ let flashTimer = null;
 let confirmingResign = false;
 let resignTimer = null;
 let wasMyTurn = false;
+let moves = []; // the columns played, in order
+let replayAt = null; // the move a finished game's replay shows (null: the final position)
 const baseTitle = document.title;
 // Touch screens have no cursor to move: no "column 4 selected", and tap help.
 const touch = window.matchMedia("(pointer: coarse)").matches;
@@ -64,6 +69,10 @@ function statusText() {
   if (game.status === "finished") {
     const why = REASONS[game.reason] || game.reason;
     if (!game.winner) return "Draw (" + why + ").";
+    if (game.reason === "four") {
+      const where = winningWords(game.lines);
+      return (you.number === game.winner ? "You win: " : name(game.winner) + " wins: ") + where + ".";
+    }
     if (you.number === game.winner) return "You win (" + why + ")!";
     return name(game.winner) + " wins (" + why + ").";
   }
@@ -74,9 +83,26 @@ function statusText() {
   return text;
 }
 
+// A finished game (or one stopped by staff) with moves can be replayed move by move.
+function replayable() {
+  return Boolean(game && (game.status === "finished" || game.status === "aborted") && moves.length);
+}
+
+function shownMove() {
+  return replayAt === null ? moves.length : replayAt;
+}
+
 function renderBoard() {
-  const winning = new Set((game ? game.line : []).map(([r, c]) => r + "," + c));
-  const last = game && game.last ? game.last.join(",") : null;
+  // In a replay, the board at that move; the winning four is marked on the final one.
+  const replaying = replayable() && shownMove() < moves.length;
+  const view = replaying ? boardAt(moves, shownMove()) : {board: game ? game.board : null, last: game && game.last};
+  const winning = new Set((game && !replaying ? game.line : []).map(([r, c]) => r + "," + c));
+  const last = view.last ? view.last.join(",") : null;
+  boardEl.classList.toggle("won", winning.size > 0);
+  boardEl.setAttribute(
+    "aria-label",
+    myTurn() || (game && game.status === "active" && you.number) ? "Connect Four board: choose a column" : "Connect Four board",
+  );
   const columns = [];
   for (let c = 0; c < COLUMNS; c++) {
     const column = document.createElement("div");
@@ -90,16 +116,23 @@ function renderBoard() {
     marker.className = "marker";
     column.append(marker);
     let pieces = 0;
+    let wins = 0;
     for (let r = ROWS - 1; r >= 0; r--) {
-      const piece = game ? game.board[r * COLUMNS + c] : ".";
+      const piece = view.board ? view.board[r * COLUMNS + c] : ".";
       const cell = document.createElement("div");
       cell.className = "cell" + (piece === "1" ? " p1" : piece === "2" ? " p2" : "");
-      if (winning.has(r + "," + c)) cell.classList.add("win");
+      if (winning.has(r + "," + c)) {
+        cell.classList.add("win");
+        wins++;
+      }
       if (last === r + "," + c) cell.classList.add("last");
       if (piece !== ".") pieces++;
       column.append(cell);
     }
-    column.setAttribute("aria-label", "Column " + (c + 1) + ", " + pieces + " of " + ROWS + " filled");
+    column.setAttribute(
+      "aria-label",
+      "Column " + (c + 1) + ", " + pieces + " of " + ROWS + " filled" + (wins ? ", " + wins + " of them in the winning four" : ""),
+    );
     column.addEventListener("click", () => {
       cursor = c;
       drop();
@@ -254,10 +287,64 @@ if (soundToggle) {
   });
 }
 
+// The move list: who played where, in order; in a replay, the move shown is marked.
+function renderMoves() {
+  const shown = replayable() && shownMove() < moves.length ? shownMove() : null;
+  const items = moves.map((column, i) => {
+    const number = (i % 2) + 1;
+    const li = document.createElement("li");
+    const count = document.createElement("span");
+    count.className = "move-number";
+    count.textContent = i + 1 + ".";
+    const disc = document.createElement("span");
+    disc.className = "disc p" + number;
+    disc.setAttribute("aria-hidden", "true");
+    const words = document.createElement("span");
+    words.textContent = name(number) + ", column " + (column + 1);
+    li.append(count, disc, words);
+    if (shown === i + 1) {
+      li.className = "current";
+      li.setAttribute("aria-current", "step");
+    }
+    return li;
+  });
+  const grew = items.length > moveListEl.children.length;
+  moveListEl.replaceChildren(...items);
+  noMovesEl.hidden = items.length > 0;
+  const scroller = moveListEl.parentElement;
+  const current = moveListEl.querySelector(".current");
+  if (current) current.scrollIntoView({block: "nearest"});
+  else if (grew) scroller.scrollTop = scroller.scrollHeight; // the newest move in view
+}
+
+function renderReplay() {
+  const on = replayable();
+  replayEl.hidden = !on;
+  if (!on) return;
+  const at = shownMove();
+  for (const b of replayEl.querySelectorAll("button[data-key]")) {
+    // aria-disabled, not disabled: the focus stays on a button that reaches an end.
+    const stays = stepFor(b.dataset.key, at, moves.length) === at;
+    b.setAttribute("aria-disabled", String(stays));
+  }
+  const text = replayWords(moves, at, name);
+  if (replayStatusEl.textContent !== text) replayStatusEl.textContent = text;
+}
+
+function stepReplay(key) {
+  const at = stepFor(key, shownMove(), moves.length);
+  if (at === null) return false;
+  replayAt = at === moves.length ? null : at;
+  render();
+  return true;
+}
+
 function render() {
   renderBoard();
   renderPlayers();
   renderActions();
+  renderMoves();
+  renderReplay();
   const text = statusText();
   if (statusEl.textContent !== text) statusEl.textContent = text;
   cueTurn();
@@ -277,13 +364,16 @@ function flash(el, text) {
 const showError = (text) => flash(errorEl, text);
 const showNote = (text) => flash(noteEl, text);
 
-function accept(next, last) {
+function accept(next, last, declined) {
   if (game && next.version < game.version) return; // an older state, overtaken
-  if (!game || next.version > game.version) {
+  const newer = !game || next.version > game.version;
+  if (newer) {
     // What an error said ("Wait for your turn.") was about the game before this.
     errorEl.hidden = true;
     if (next.status !== "active") stopConfirming();
   }
+  // Missed moves (null) are not guessed: the resync that follows sends them all.
+  moves = nextMoves(moves, next.moves, last) || moves;
   // A state without a move (a player's connection, a draw offer) keeps the ring on
   // the last move.
   const previous = game;
@@ -294,6 +384,15 @@ function accept(next, last) {
     return;
   }
   render();
+  if (newer && declined) tellDeclined(declined);
+}
+
+// A declined draw offer: the offerer is told (the status line no longer says it is
+// offered); a spectator reads who declined whose.
+function tellDeclined(offerer) {
+  const by = name(3 - offerer);
+  if (offerer === you.number) showNote(by + " declined your draw offer.");
+  else if (you.number === null) showNote(by + " declined " + name(offerer) + "'s draw offer.");
 }
 
 function handle(frame) {
@@ -302,10 +401,11 @@ function handle(frame) {
       you = frame.you;
       spectatorsEl.textContent = frame.spectators;
       game = null; // a sync is the whole truth, whatever version came before
+      moves = frame.moves;
       accept(frame.game, lastMove(frame.game.board, frame.moves));
       break;
     case SERVER.STATE:
-      accept(frame.game, frame.last);
+      accept(frame.game, frame.last, frame.declined);
       break;
     case SERVER.SPECTATORS:
       spectatorsEl.textContent = frame.count;
@@ -336,13 +436,21 @@ function closed(code) {
 
 function drop() {
   if (!myTurn()) {
-    showError(game && game.status === "active" && you.number ? "Wait for your turn." : "You are watching this game.");
+    const over = game && (game.status === "finished" || game.status === "aborted");
+    showError(over ? "This game is over." : game && game.status === "active" && you.number ? "Wait for your turn." : "You are watching this game.");
     return;
   }
   act({type: CLIENT.MOVE, column: cursor});
 }
 
 document.addEventListener("keydown", (event) => {
+  // A finished game: the arrow keys, Home and End step through its replay (from the
+  // board or the replay's buttons).
+  const inField = event.target.closest && event.target.closest("input, textarea, a");
+  if (replayable() && !inField && !event.altKey && !event.ctrlKey && !event.metaKey && stepReplay(event.key)) {
+    event.preventDefault();
+    return;
+  }
   if (event.target.closest && event.target.closest("input, textarea, button, a")) return;
   if (event.key === "ArrowLeft") cursor = (cursor + COLUMNS - 1) % COLUMNS;
   else if (event.key === "ArrowRight") cursor = (cursor + 1) % COLUMNS;
@@ -366,6 +474,10 @@ document.getElementById("invite-form").addEventListener("submit", (event) => {
   });
 });
 
+for (const b of replayEl.querySelectorAll("button[data-key]")) {
+  b.addEventListener("click", () => stepReplay(b.dataset.key));
+}
+
 // The claim button appears once the grace period has passed, without a new frame.
 setInterval(() => {
   if (game && game.status === "active") renderActions();
@@ -376,13 +488,14 @@ setInterval(() => {
 function renderHelp() {
   const player = you.number !== null;
   let text = "You are watching: moves appear as they are played.";
-  if (player) {
+  if (replayable()) text = "This game is over: replay it move by move with the buttons below.";
+  else if (player) {
     text = touch
       ? "Tap a column to drop your piece there."
       : "Arrow keys move the cursor between columns; Enter or Space drops your piece. Click a column to drop there.";
   }
   if (helpEl.textContent !== text) helpEl.textContent = text;
-  if (soundLine) soundLine.hidden = !player;
+  if (soundLine) soundLine.hidden = !player || replayable();
 }
 
 render();

@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
+from game import services as game_services
 from tests.conftest import Daphne
-from tests.e2e.conftest import log_in, shot
+from tests.e2e.conftest import log_in, off_loop, shot
+from tests.e2e.test_site import axe_problems
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -62,8 +64,10 @@ def test_two_players_play_to_a_win_with_the_keyboard_while_a_third_watches(
     assert watcher.locator("#board .cell.p1").count() == 4
     assert watcher.locator("#board .cell.p2").count() == 3
     assert watcher.locator("#board .cell.win").count() == 4
-    red.locator("#status", has_text="You win (four in a row)!").wait_for()
-    yellow.locator("#status", has_text="ruby wins (four in a row).").wait_for()
+    red.locator("#status", has_text="You win: four in a row, rows 1 to 4 in column 4.").wait_for()
+    yellow.locator(
+        "#status", has_text="ruby wins: four in a row, rows 1 to 4 in column 4."
+    ).wait_for()
     watcher.locator("#status", has_text="ruby wins").wait_for()
     assert red.locator("#status").get_attribute("aria-live") == "assertive"
     if shots := os.environ.get("E2E_SCREENSHOTS"):
@@ -171,3 +175,142 @@ def test_phone_players_and_spectators_get_help_that_fits_them(
     watcher.locator("#board-help", has_text="You are watching").wait_for()
     assert watcher.locator(".game-sound").is_hidden()
     shot(red, "game-phone-player")
+
+
+def two_players(browser: Any, url: str, **options: Any) -> tuple[Any, Any, str]:
+    """alice's and bob's pages on a game between them (alice red, to move)."""
+    alice = log_in(browser, url, "alice", "/game/", **options)
+    alice.click("#quick-play")
+    alice.wait_for_url("**/game/*/")
+    bob = log_in(browser, url, "bob", "/game/", **options)
+    bob.click("#quick-play")
+    bob.wait_for_url(alice.url)
+    alice.locator("#status", has_text="Your turn").wait_for()
+    return alice, bob, alice.url
+
+
+def test_a_declined_draw_offer_is_told_to_the_offerer(
+    browser: Any, daphne_server: Daphne, make_user: Callable[..., Any]
+) -> None:
+    make_user("alice")
+    make_user("bob")
+    alice, bob, _url = two_players(browser, daphne_server.url)
+    alice.get_by_role("button", name="Offer a draw").click()
+    bob.locator("#status", has_text="alice offers a draw.").wait_for()
+    bob.get_by_role("button", name="Decline draw").click()
+    alice.locator("#game-note", has_text="bob declined your draw offer.").wait_for()
+    assert alice.get_attribute("#game-note", "role") == "status"
+    assert "offered a draw" not in alice.inner_text("#status")
+    alice.get_by_role("button", name="Offer a draw").wait_for()
+    # The one who declined is not told what they did.
+    assert bob.locator("#game-note").is_hidden()
+
+
+def test_the_winning_four_is_marked_and_announced_and_the_move_list_grows_on_both_pages(
+    browser: Any, daphne_server: Daphne, make_user: Callable[..., Any]
+) -> None:
+    make_user("alice")
+    make_user("bob")
+    alice, bob, _url = two_players(browser, daphne_server.url)
+    for page in (alice, bob):
+        page.locator("#no-moves", has_text="No moves yet.").wait_for()
+    # alice along the bottom row in columns 2 to 5, bob on top of her.
+    columns = [1, 1, 2, 2, 3, 3, 4]
+    for number, column in enumerate(columns, start=1):
+        mover = alice if number % 2 else bob
+        mover.locator("#status", has_text="Your turn").wait_for()
+        mover.click(f"#column-{column}")
+        who = "alice" if number % 2 else "bob"
+        for page in (alice, bob):
+            page.wait_for_function(
+                f"document.querySelectorAll('#move-list li').length === {number}"
+            )
+            assert page.inner_text("#move-list li:last-child").split() == [
+                f"{number}.",
+                f"{who},",
+                "column",
+                str(column + 1),
+            ]
+        if number == 3:
+            shot(alice, "game-move-list")
+    assert alice.locator("#no-moves").is_hidden()
+    words = "four in a row, columns 2 to 5 on row 1."
+    alice.locator("#status", has_text=f"You win: {words}").wait_for()
+    bob.locator("#status", has_text=f"alice wins: {words}").wait_for()
+    for page in (alice, bob):
+        # The four are marked (a shape on each, the other pieces dimmed), and each
+        # column says it holds part of them.
+        assert page.locator("#board.won .cell.win").count() == 4
+        for column in range(1, 5):
+            bottom = page.locator(f"#column-{column} .cell").last
+            assert "win" in (bottom.get_attribute("class") or "")
+            label = page.get_attribute(f"#column-{column}", "aria-label") or ""
+            assert label.endswith("1 of them in the winning four"), label
+        assert "winning" not in (page.get_attribute("#column-0", "aria-label") or "")
+        after = page.evaluate(
+            "getComputedStyle(document.querySelector('#board .cell.win'), '::after').content"
+        )
+        assert after == '""'
+    assert axe_problems(bob, "a won game") == []
+
+
+def test_a_finished_game_replays_move_by_move_with_buttons_and_keys(
+    browser: Any, daphne_server: Daphne, make_user: Callable[..., Any]
+) -> None:
+    alice, bob = make_user("alice"), make_user("bob")
+    game = off_loop(lambda: game_services.game_create(user=alice))
+    off_loop(lambda: game_services.game_join(game_id=game.pk, user=bob))
+    columns = [1, 1, 2, 2, 3, 3, 4]
+    for number, column in enumerate(columns):
+        player = alice if number % 2 == 0 else bob
+        off_loop(
+            lambda p=player, c=column: game_services.game_move(game_id=game.pk, user=p, column=c)
+        )
+    # Anyone, logged out too, replays it from what is stored.
+    page = browser.new_context().new_page()
+    page.set_default_timeout(15_000)
+    page.goto(f"{daphne_server.url}/game/{game.pk}/")
+    page.wait_for_selector("[data-live-state=connected]")
+    page.locator("#replay-status", has_text="Move 7 of 7: alice, column 5.").wait_for()
+    assert page.locator("#move-list li").count() == 7
+    assert pieces(page) == 7
+
+    def shows(count: int, words: str) -> None:
+        page.locator("#replay-status", has_text=words).wait_for()
+        assert pieces(page) == count
+        if 0 < count < 7:
+            current = page.locator("#move-list li[aria-current=step]")
+            assert current.count() == 1
+            assert current.inner_text().startswith(f"{count}.")
+            assert page.locator("#board .cell.win").count() == 0
+        else:
+            assert page.locator("#move-list li[aria-current=step]").count() == 0
+
+    page.locator("#board").focus()
+    page.keyboard.press("Home")
+    shows(0, "Start: the empty board (7 moves in all).")
+    page.keyboard.press("ArrowLeft")  # already at the start
+    shows(0, "Start")
+    page.keyboard.press("ArrowRight")
+    shows(1, "Move 1 of 7: alice, column 2.")
+    assert "p1" in (page.locator("#column-1 .cell").last.get_attribute("class") or "")
+    page.keyboard.press("ArrowRight")
+    shows(2, "Move 2 of 7: bob, column 2.")
+    assert "last" in (page.locator("#column-1 .cell").nth(4).get_attribute("class") or "")
+    page.get_by_role("button", name="Forward").click()
+    shows(3, "Move 3 of 7: alice, column 3.")
+    # The focus stays on the button; the keys go on working from it.
+    page.keyboard.press("ArrowRight")
+    shows(4, "Move 4 of 7: bob, column 3.")
+    page.get_by_role("button", name="Back").click()
+    shows(3, "Move 3 of 7")
+    shot(page, "game-replay")
+    assert axe_problems(page, "a replay") == []
+    page.get_by_role("button", name="End").click()
+    shows(7, "Move 7 of 7")
+    assert page.locator("#board .cell.win").count() == 4
+    assert page.get_attribute("#replay button[data-key=End]", "aria-disabled") == "true"
+    page.get_by_role("button", name="Start").click()
+    shows(0, "Start")
+    page.keyboard.press("End")
+    shows(7, "Move 7 of 7")

@@ -103,3 +103,35 @@ async def test_staff_see_arenas_live_and_end_rounds_and_remove_players(
         assert (await r.next("closed"))["reason"] == "closed by staff"
     await arena.arefresh_from_db()
     assert arena.status == arena.State.CLOSED
+
+
+def test_end_as_draw_refuses_games_not_started_and_says_so(make_user: Callable[..., Any]) -> None:
+    red, yellow = make_user(), make_user()
+    staff = Client()
+    staff.force_login(make_user(is_staff=True, is_superuser=True))
+    waiting = services.game_create(user=red)
+    playing = services.game_create(user=yellow, private=True)
+    services.game_join(game_id=playing.pk, user=red, code=playing.invite_code)
+    changelist = reverse("admin:game_game_changelist")
+
+    reply = staff.post(
+        changelist, {"action": "end_as_draw", "_selected_action": [waiting.pk]}, follow=True
+    )
+    text = reply.content.decode()
+    assert f"Not ended as a draw: #{waiting.pk} had not started" in text
+    assert "Ended 1 game" not in text
+    waiting.refresh_from_db()
+    assert (waiting.status, waiting.reason) == ("waiting", "")
+
+    reply = staff.post(
+        changelist,
+        {"action": "end_as_draw", "_selected_action": [waiting.pk, playing.pk]},
+        follow=True,
+    )
+    text = reply.content.decode()
+    assert "Ended 1 game(s) as a draw." in text
+    assert f"#{waiting.pk} had not started" in text
+    waiting.refresh_from_db()
+    playing.refresh_from_db()
+    assert waiting.status == "waiting"
+    assert (playing.status, playing.reason, playing.winner) == ("finished", "staff", None)

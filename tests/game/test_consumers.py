@@ -226,3 +226,35 @@ async def test_repeated_invitations_fold_into_one_notification(
     sent = await database_sync_to_async(invitations)()
     assert len(sent) == 1
     assert (sent[0].fold_count, sent[0].title) == (15, "red invited you 15 times to Connect Four")
+
+
+async def test_a_declined_draw_offer_and_the_winning_lines_reach_every_page(
+    make_user: Callable[..., Any],
+) -> None:
+    (_red, red_cookie), (_yellow, yellow_cookie), game = await game_between(make_user)
+    path = f"/ws/game/{game.pk}/"
+    async with (
+        open_socket(path, cookie=red_cookie) as r,
+        open_socket(path, cookie=yellow_cookie) as y,
+    ):
+        await r.next("sync")
+        await y.next("sync")
+        await r.send({"type": "offer_draw"})
+        for socket in (r, y):
+            await state_where(socket, lambda f: f["game"]["draw_offer"] == 1)
+        await y.send({"type": "decline_draw"})
+        # The offerer (and everyone) learns whose offer was declined, with the state
+        # that clears it; other changes carry no such word.
+        for socket in (r, y):
+            declined = await state_where(socket, lambda f: f["game"]["draw_offer"] is None)
+            assert declined["declined"] == 1
+        for column in [0, 1, 0, 1, 0, 1, 0]:
+            await (r if column == 0 else y).send({"type": "move", "column": column})
+            moved = await state_where(
+                r, lambda f, c=column: f["last"] is not None and f["last"][1] == c
+            )
+            assert moved["declined"] is None
+        final = moved["game"]
+        assert (final["status"], final["winner"]) == ("finished", 1)
+        assert final["lines"] == [[[0, 0], [1, 0], [2, 0], [3, 0]]]
+        assert final["line"] == [[0, 0], [1, 0], [2, 0], [3, 0]]

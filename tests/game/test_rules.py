@@ -16,6 +16,7 @@ from game.rules import (
     legal_columns,
     play,
     replay,
+    winning_lines,
 )
 
 
@@ -130,6 +131,7 @@ def test_random_games_never_reach_an_illegal_state(choices: list[int]) -> None:
             assert not _has_four(position.board, "1")
             assert not _has_four(position.board, "2")
         assert position.draw == (not position.winner and EMPTY not in position.board)
+        _check_winning_lines(position)
         assert from_board(position.board, position.turn).winner == position.winner
     assert played <= COLUMNS * ROWS
 
@@ -147,3 +149,36 @@ def test_any_column_sequence_is_applied_or_refused_never_corrupted(columns: list
         assert column in legal_columns(position)
         position = after
     assert _no_floating_pieces(position.board)
+
+
+def _check_winning_lines(position: Position) -> None:
+    """The winning lines are runs of the winner's pieces through the last move, each
+    whole (no same piece just before or after it); none before anyone has won."""
+    lines = winning_lines(position.board)
+    assert bool(lines) == bool(position.winner)
+    for line in lines:
+        assert len(line) >= 4
+        assert position.last in line
+        assert {position.cell(r, c) for r, c in line} == {str(position.winner)}
+        (r0, c0), (r1, c1) = line[0], line[1]
+        dr, dc = r1 - r0, c1 - c0
+        assert (dr, dc) in ((0, 1), (1, 0), (1, 1), (1, -1))
+        assert all(line[i] == (r0 + i * dr, c0 + i * dc) for i in range(len(line)))
+        for r, c in ((r0 - dr, c0 - dc), (r0 + len(line) * dr, c0 + len(line) * dc)):
+            assert not (0 <= r < ROWS and 0 <= c < COLUMNS) or position.cell(r, c) != str(
+                position.winner
+            )
+    assert set(position.line) <= {cell for line in lines for cell in line}
+
+
+def test_winning_lines_lists_each_line_the_winning_move_made() -> None:
+    # A piece at column 4 of the bottom row ending a row (columns 1 to 4) and a column
+    # (rows 1 to 4) at once: both are the win.
+    rows = ["1111222", "2221...", "...1...", "...1...", ".......", "......."]
+    assert set(winning_lines("".join(rows))) == {
+        ((0, 0), (0, 1), (0, 2), (0, 3)),
+        ((0, 3), (1, 3), (2, 3), (3, 3)),
+    }
+    # Five in a row is one line of five, not two of four.
+    assert winning_lines("2111112" + "." * 35) == (((0, 1), (0, 2), (0, 3), (0, 4), (0, 5)),)
+    assert winning_lines(replay([0, 1, 0, 1, 0, 1]).board) == ()

@@ -230,8 +230,8 @@ def test_two_quick_plays_at_once_make_one_game(make_user: Callable[..., Any]) ->
 
 def test_staff_abort_and_end(active_game: Game, players: tuple[Any, Any]) -> None:
     waiting = services.game_create(user=players[0])
-    assert services.game_abort(games=[waiting]) == 1
-    assert services.game_end_drawn(games=Game.objects.filter(pk=active_game.pk)) == 1
+    assert services.game_abort(games=[waiting]).done == 1
+    assert services.game_end_drawn(games=Game.objects.filter(pk=active_game.pk)).done == 1
     waiting.refresh_from_db()
     active_game.refresh_from_db()
     assert (waiting.status, waiting.reason) == (Status.ABORTED, Reason.STAFF)
@@ -240,7 +240,21 @@ def test_staff_abort_and_end(active_game: Game, players: tuple[Any, Any]) -> Non
         None,
         Reason.STAFF,
     )
-    assert services.game_abort(games=[active_game]) == 0  # already over
+    assert services.game_abort(games=[active_game]).done == 0  # already over
+
+
+def test_staff_cannot_end_a_game_that_has_not_started_as_a_draw(
+    active_game: Game, players: tuple[Any, Any]
+) -> None:
+    waiting = services.game_create(user=players[0])
+    outcome = services.game_end_drawn(
+        games=Game.objects.filter(pk__in=[waiting.pk, active_game.pk])
+    )
+    assert (outcome.done, outcome.not_started) == (1, [waiting.pk])
+    waiting.refresh_from_db()
+    assert (waiting.status, waiting.reason, waiting.version) == (Status.WAITING, "", 1)
+    active_game.refresh_from_db()
+    assert (active_game.status, active_game.reason) == (Status.FINISHED, Reason.STAFF)
 
 
 def test_a_deactivated_players_waiting_game_is_never_offered(make_user: Callable[..., Any]) -> None:
