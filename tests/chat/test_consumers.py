@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 from unittest.mock import ANY
 
@@ -11,6 +13,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.test import override_settings
+from django.utils import timezone
 
 from chat import services
 from chat.models import Message, Room
@@ -558,6 +561,39 @@ async def test_a_mute_disables_the_users_open_pages_live(
         assert (await ws.next("muted"))["muted"] is True
         await database_sync_to_async(services.user_unmute)(room=room, user=alice)
         assert (await ws.next("muted"))["muted"] is False
+
+
+async def test_a_mute_with_an_expiry_lapses_by_itself_on_the_page_and_the_server(
+    room: Room, alice: Any, cookies: dict[str, str]
+) -> None:
+    """The page is told how long the mute lasts (live and in a sync) and enables the
+    composer then; the server takes posts again from that moment, unasked."""
+    until = timezone.now() + timedelta(seconds=2)
+    async with open_socket(path(room), cookie=cookies["alice"]) as ws:
+        await ws.next("sync")
+        await database_sync_to_async(services.user_mute)(room=room, user=alice, expires_at=until)
+        frame = await ws.next("muted")
+        assert frame["muted"] is True
+        assert 1000 < frame["expires_in"] <= 2000
+        async with open_socket(path(room), cookie=cookies["alice"]) as later:
+            sync = await later.next("sync")
+            assert sync["muted"] is True
+            assert 0 < sync["mute_expires_in"] <= frame["expires_in"]
+        await ws.send({"type": "message.send", "body": "too soon", "ref": "m"})
+        assert (await ws.next("error"))["code"] == "muted"
+        await asyncio.sleep((until - timezone.now()).total_seconds() + 0.1)
+        await ws.send({"type": "message.send", "body": "free again", "ref": "m2"})
+        assert (await ws.next("message"))["message"]["body"] == "free again"
+        await ws.send({"type": "typing", "ref": "t"})
+        await ws.next("ack")
+    async with open_socket(path(room), cookie=cookies["alice"]) as again:
+        sync = await again.next("sync")
+        assert (sync["muted"], sync["mute_expires_in"]) == (False, None)
+    # Until lifted: no expiry to wait for.
+    async with open_socket(path(room), cookie=cookies["alice"]) as ws:
+        await ws.next("sync")
+        await database_sync_to_async(services.user_mute)(room=room, user=alice)
+        assert (await ws.next("muted"))["expires_in"] is None
 
 
 async def test_sockets_connecting_together_share_one_history_read(
