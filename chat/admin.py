@@ -63,9 +63,10 @@ class RoomAdmin(admin.ModelAdmin):
                 user=mute.user,
                 created_by=mute.created_by or request.user,
                 reason=mute.reason,
+                expires_at=mute.expires_at,
+                mute_id=mute.pk,
             )
-        for mute in formset.deleted_objects:
-            services.user_unmute(room=mute.room, user=mute.user)
+        services.mute_delete(mutes=formset.deleted_objects)
 
 
 class MessageEditInline(admin.TabularInline):
@@ -155,11 +156,29 @@ class MessageAdmin(admin.ModelAdmin):
 
 @admin.register(Mute)
 class MuteAdmin(admin.ModelAdmin):
-    list_display = ["user", "room", "reason", "created_by", "created_at"]
+    """Every way of changing or lifting a mute here (the change form, delete, the bulk
+    delete action) goes through the services, so the user's open pages follow at once."""
+
+    list_display = ["user", "room", "reason", "expires_at", "created_by", "created_at"]
     list_filter = ["room"]
     search_fields = ["user__username", "room__title", "reason"]
     autocomplete_fields = ["room", "user"]
     readonly_fields = ["created_by", "created_at"]
 
     def save_model(self, request: HttpRequest, obj: Mute, form: Any, change: bool) -> None:
-        services.user_mute(room=obj.room, user=obj.user, created_by=request.user, reason=obj.reason)
+        mute = services.user_mute(
+            room=obj.room,
+            user=obj.user,
+            created_by=request.user,
+            reason=obj.reason,
+            expires_at=obj.expires_at,
+            mute_id=obj.pk if change else None,
+        )
+        obj.pk = mute.pk  # the admin's message and "continue editing" name the saved one
+
+    def delete_model(self, request: HttpRequest, obj: Mute) -> None:
+        services.mute_delete(mutes=[obj])
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Mute]) -> None:
+        # A queryset's delete() sends no signals and would tell no one.
+        services.mute_delete(mutes=queryset)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.utils import timezone
 
 from chat import protocol, selectors, services
 from chat.models import Room
@@ -57,13 +59,14 @@ def _history(room: Room, after: int | None) -> _SyncHistory:
     return _SyncHistory(History(history.mode, payloads, history.has_more), deleted, cursor)
 
 
-def _viewer(room: Room, user: Any) -> tuple[int, bool]:
-    """For a socket's first sync: the user's read cursor, and whether they are muted (one
-    query, and a write on the user's first visit)."""
-    last_read, muted = selectors.viewer_state(room=room, user=user)
+def _viewer(room: Room, user: Any) -> tuple[int, bool, datetime | None]:
+    """For a socket's first sync: the user's read cursor, and whether they are muted and
+    until when (one query, and a write on the user's first visit)."""
+    viewer = selectors.viewer_state(room=room, user=user)
+    last_read = viewer.last_read
     if last_read is None:
         last_read = services.read_open(user=user, room=room)
-    return last_read, muted
+    return last_read, viewer.muted, viewer.muted_until
 
 
 # Room id -> (when, up to CHAT_ONLINE_LIST_LIMIT users online): the names a socket's first
@@ -130,6 +133,7 @@ class ChatRoomConsumer(LiveConsumer):
     room: Room | None = None
     last_typing: float = 0.0
     muted = False
+    muted_until: datetime | None = None  # when the mute lapses by itself
     # Who is online as counting this socket in told it: the first sync needs no more.
     online: tuple[list[dict[str, Any]], int] | None = None
 
@@ -197,7 +201,11 @@ class ChatRoomConsumer(LiveConsumer):
             )
         last_read = None
         if self.user.is_authenticated and not self.synced:
-            last_read, self.muted = await database_sync_to_async(_viewer)(room, self.user)
+            last_read, self.muted, self.muted_until = await database_sync_to_async(_viewer)(
+                room, self.user
+            )
+        if self.muted and self.muted_until is not None and self.muted_until <= timezone.now():
+            self.muted, self.muted_until = False, None  # lapsed since (a resync)
         online, self.online = self.online, None
         if online is None:
             online = await presence.online_users(
@@ -214,6 +222,7 @@ class ChatRoomConsumer(LiveConsumer):
             online_count=online[1],
             me=protocol.user_of(self.user) if self.user.is_authenticated else None,
             muted=self.muted,
+            mute_expires_in=protocol.expires_in(self.muted_until),
             last_read_id=last_read,
             limits=protocol.Limits(
                 max_length=settings.CHAT_MAX_MESSAGE_LENGTH,
@@ -310,4 +319,6 @@ class ChatRoomConsumer(LiveConsumer):
     async def chat_muted(self, event: dict[str, Any]) -> None:
         if self.room is not None and event["room_id"] == self.room.pk:
             self.muted = event["muted"]
+            until = event.get("until")
+            self.muted_until = datetime.fromisoformat(until) if until else None
             await self.send(text_data=event["frame"])

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator, MaxValueValidator
 from django.db import models
-from django.db.models.functions import Length, Lower
+from django.db.models.functions import Length, Lower, Now
 from django.db.models.lookups import LessThanOrEqual
 from django.urls import reverse
 
@@ -141,12 +141,21 @@ class Mute(models.Model):
         related_name="+",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # A mute lapses by itself at this time (the row stays, lapsed, until staff delete it
+    # or mute again); empty: until staff lift it.
+    expires_at = models.DateTimeField(
+        "until", null=True, blank=True, help_text="Empty: until staff lift the mute."
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["room", "user"], name="chat_mute_unique")]
 
     def __str__(self) -> str:
         return f"{self.user} muted in {self.room}"
+
+
+# The mutes in force (not lapsed), by the database's clock: every check of a mute uses it.
+MUTE_IN_FORCE = models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=Now())
 
 
 class MessageEdit(models.Model):

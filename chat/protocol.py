@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, ClassVar
+
+from django.utils import timezone
 
 from chat.models import Message, Room
 from realtime.protocol import (
@@ -231,6 +234,9 @@ class Sync(ServerFrame, tag="sync"):
     online_count: int
     me: User | None
     muted: bool
+    # ms until the viewer's mute lapses by itself (the page re-enables posting then);
+    # None: not muted, or until staff lift it.
+    mute_expires_in: int | None
     last_read_id: int | None
     limits: Limits
     has_more: bool | UnsetType = UNSET  # absent on a resume
@@ -321,9 +327,20 @@ class Read(ServerFrame, tag="read"):
 
 
 class Muted(ServerFrame, tag="muted"):
+    """The user was muted in a room, or the mute was lifted or changed (to their room
+    pages and room list). ``expires_in``: ms until the mute lapses by itself, or None."""
+
     event: ClassVar[str] = "chat.muted"
     room: str
     muted: bool
+    expires_in: int | None = None
+
+
+def expires_in(until: datetime | None) -> int | None:
+    """ms from now until ``until`` (at least 0), or None."""
+    if until is None:
+        return None
+    return max(0, int((until - timezone.now()).total_seconds() * 1000))
 
 
 class RoomListed(Payload):

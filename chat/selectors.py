@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -13,7 +14,7 @@ from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 
-from chat.models import Mention, Message, Mute, ReadState, Room
+from chat.models import MUTE_IN_FORCE, Mention, Message, Mute, ReadState, Room
 from common.sql import Compiled
 
 # "@name" where name uses Django's username characters; not inside an e-mail address.
@@ -239,7 +240,8 @@ def message_search(
     return rows[:limit], len(rows) > limit
 
 
-# The user's read cursor in a room and whether they are muted there (common.sql).
+# The user's read cursor in a room, whether they are muted there and until when
+# (common.sql).
 _VIEWER = Compiled(
     lambda p: (
         Room.objects.filter(pk=p.room)
@@ -249,21 +251,34 @@ _VIEWER = Compiled(
                     :1
                 ]
             ),
-            muted=Exists(Mute.objects.filter(user=p.user, room=OuterRef("pk"))),
+            muted=Exists(Mute.objects.filter(MUTE_IN_FORCE, user=p.user, room=OuterRef("pk"))),
+            muted_until=Subquery(
+                Mute.objects.filter(user=p.user, room=OuterRef("pk")).values("expires_at")[:1]
+            ),
         )
-        .values_list("last_read", "muted")
+        .values_list("last_read", "muted", "muted_until")
     ),
     room=int,
     user=int,
 )
 
 
-def viewer_state(*, room: Room, user: Any) -> tuple[int | None, bool]:
-    """In one query: the user's read cursor in the room (None before their first visit)
-    and whether they are muted there."""
+@dataclass(frozen=True)
+class Viewer:
+    last_read: int | None  # None before their first visit
+    muted: bool
+    muted_until: datetime | None  # when a mute in force lapses (None: when lifted)
+
+
+def viewer_state(*, room: Room, user: Any) -> Viewer:
+    """In one query: the user's read cursor in the room, and whether (and until when)
+    they are muted there."""
     row = _VIEWER.first(room=room.pk, user=user.pk)
-    return (None, False) if row is None else (row[0], bool(row[1]))
+    if row is None:
+        return Viewer(None, False, None)
+    muted = bool(row[1])
+    return Viewer(row[0], muted, row[2] if muted else None)
 
 
 def user_is_muted(*, room: Room, user: Any) -> bool:
-    return Mute.objects.filter(room=room, user=user).exists()
+    return Mute.objects.filter(MUTE_IN_FORCE, room=room, user=user).exists()

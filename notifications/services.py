@@ -6,7 +6,8 @@ The admin, ``manage.py send_notification`` and chat mentions all send through
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -270,17 +271,60 @@ def notification_resend(*, notification: Notification) -> None:
     _publish(notification, notification.recipients.values_list("user_id", flat=True), again=True)
 
 
+def _publish_read(user: Any, ids: list[int]) -> None:
+    """Every tab of the user drops these from its badge, toasts and inbox."""
+    publish_on_commit(
+        protocol.user_group(user.pk),
+        protocol.Read(ids=ids, unread=selectors.unread_count(user=user)),
+    )
+
+
 def _mark(user: Any, ids: list[int]) -> list[int]:
     with transaction.atomic():
         Read.objects.bulk_create(
             [Read(notification_id=pk, user=user) for pk in ids], ignore_conflicts=True
         )
         if ids:
-            publish_on_commit(
-                protocol.user_group(user.pk),
-                protocol.Read(ids=ids, unread=selectors.unread_count(user=user)),
-            )
+            _publish_read(user, ids)
     return ids
+
+
+def notification_read_subjects(*, seen: Mapping[int, Iterable[str]]) -> dict[int, list[int]]:
+    """Users saw these subjects where they are ({user id: subjects}: a reader scrolled past
+    the chat messages that mentioned them): their unread notifications showing them are
+    read now, in every tab. One query finds them and one insert marks them, however many
+    readers a batch holds. Returns {user id: notification ids marked}."""
+    wanted = {(user_id, subject) for user_id, subjects in seen.items() for subject in subjects}
+    if not wanted:
+        return {}
+    marked: dict[int, list[int]] = defaultdict(list)
+    with transaction.atomic():
+        unread = (
+            Recipient.objects.filter(
+                user_id__in={user_id for user_id, _ in wanted},
+                notification__subject__in={subject for _, subject in wanted},
+            )
+            .filter(
+                ~Exists(
+                    Read.objects.filter(
+                        notification=OuterRef("notification"), user=OuterRef("user")
+                    )
+                )
+            )
+            .values_list("user_id", "notification_id", "notification__subject")
+        )
+        for user_id, notification_id, subject in unread:
+            if (user_id, subject) in wanted:
+                marked[user_id].append(notification_id)
+        if not marked:
+            return {}
+        Read.objects.bulk_create(
+            [Read(notification_id=pk, user_id=uid) for uid, ids in marked.items() for pk in ids],
+            ignore_conflicts=True,
+        )
+        for user in get_user_model().objects.filter(pk__in=marked):
+            _publish_read(user, sorted(marked[user.pk]))
+    return dict(marked)
 
 
 def notification_mark_read(*, user: Any, notification_id: int) -> list[int]:

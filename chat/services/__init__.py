@@ -19,7 +19,14 @@ from chat.services.messages import (
     reaction_toggle,
 )
 from chat.services.reads import read_mark, read_mark_soon, read_marks, read_open, room_join
-from chat.services.rooms import room_create, room_prune, room_set_retention, user_mute, user_unmute
+from chat.services.rooms import (
+    mute_delete,
+    room_create,
+    room_prune,
+    room_set_retention,
+    user_mute,
+    user_unmute,
+)
 
 __all__ = [
     "MENTION_DELETED",
@@ -27,6 +34,7 @@ __all__ = [
     "message_delete_own",
     "message_edit",
     "message_post",
+    "mute_delete",
     "presence_announce",
     "reaction_toggle",
     "read_mark",

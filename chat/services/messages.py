@@ -14,7 +14,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from chat import protocol
-from chat.models import Mention, Message, MessageEdit, Mute, Reaction, Room
+from chat.models import MUTE_IN_FORCE, Mention, Message, MessageEdit, Mute, Reaction, Room
 from chat.services.mentions import (
     MENTION_BODY_MAX,
     MENTION_DELETED,
@@ -37,7 +37,9 @@ _ROOM_FOR_AUTHOR = Compiled(
         .filter(pk=p.room)
         .annotate(
             author_active=Exists(get_user_model().objects.filter(pk=p.author, is_active=True)),
-            author_muted=Exists(Mute.objects.filter(room=OuterRef("pk"), user=p.author)),
+            author_muted=Exists(
+                Mute.objects.filter(MUTE_IN_FORCE, room=OuterRef("pk"), user=p.author)
+            ),
         )
         .values_list(*_ROOM_FIELDS, "author_active", "author_muted")
     ),

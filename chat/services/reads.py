@@ -14,15 +14,17 @@ from django.db import transaction
 from django.utils import timezone
 
 from chat import protocol
-from chat.models import ReadState, Room
+from chat.models import Mention, ReadState, Room
 from chat.selectors import (
     Unread,
     top_message_id,
     unread_count,
 )
+from chat.services.mentions import mention_subject
 from common.batching import Batcher
 from common.loops import PerLoop
 from common.tasks import spawn
+from notifications.services import notification_read_subjects
 from realtime.broadcast import publish_now, publish_on_commit
 
 logger = logging.getLogger(__name__)
@@ -84,6 +86,7 @@ def read_marks(
     for (user_id, room_id), message_id in marks.items():
         if room_id in tops:
             by_target[(room_id, min(message_id, tops[room_id]))].append(user_id)
+    seen: dict[int, list[str]] = defaultdict(list)
     with transaction.atomic():
         for (room_id, message_id), user_ids in sorted(by_target.items()):
             states = ReadState.objects.filter(room_id=room_id, user_id__in=user_ids)
@@ -103,6 +106,11 @@ def read_marks(
                     last_read_id=message_id, updated_at=timezone.now()
                 )
             movers.update(missing)
+            passed = _mentions_passed(
+                room_id, message_id, {uid: cursors.get(uid, 0) for uid in movers}
+            )
+            for user_id, subjects in passed.items():
+                seen[user_id].extend(subjects)
             for user_id in sorted(movers):
                 counts = unread_count(
                     user=user_id, room_id=room_id, last_read_id=message_id, top_id=tops[room_id]
@@ -113,7 +121,27 @@ def read_marks(
                         protocol.user_group(user_id),
                         protocol.Read.of(slugs[room_id], counts),
                     )
+        # Read where it was made, a mention needs no notification still asking for it.
+        notification_read_subjects(seen=seen)
     return moved
+
+
+def _mentions_passed(room_id: int, upto: int, since: dict[int, int]) -> dict[int, list[str]]:
+    """The mentions of these readers that their cursors just moved past (from ``since``,
+    each reader's old cursor, to ``upto``), as notification subjects: one query."""
+    if not since:
+        return {}
+    passed: dict[int, list[str]] = defaultdict(list)
+    rows = Mention.objects.filter(
+        room_id=room_id,
+        user_id__in=since,
+        message_id__gt=min(since.values()),
+        message_id__lte=upto,
+    ).values_list("user_id", "message_id")
+    for user_id, message_id in rows:
+        if message_id > since[user_id]:
+            passed[user_id].append(mention_subject(message_id))
+    return passed
 
 
 async def _publish_reads(moved: dict[tuple[int, int], Unread], slugs: dict[int, str]) -> None:

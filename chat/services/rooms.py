@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -73,27 +74,65 @@ def room_prune(*, room: Room) -> int:
         return room_prune_locked(room)
 
 
-def user_mute(*, room: Room, user: Any, created_by: Any = None, reason: str = "") -> Mute:
-    """Mute a user in a room; their open pages of it disable the composer at once."""
+def user_mute(
+    *,
+    room: Room,
+    user: Any,
+    created_by: Any = None,
+    reason: str = "",
+    expires_at: datetime | None = None,
+    mute_id: int | None = None,
+) -> Mute:
+    """Mute a user in a room, until ``expires_at`` (None: until lifted); their open pages
+    of it disable the composer at once, and enable it again when the mute lapses. Muting
+    again changes the mute: an expiry moved into the past lifts it at once.
+
+    ``mute_id``: the mute being edited (the admin's change form and the room's inline),
+    which may have named another user or room: that one is lifted, live too."""
     with transaction.atomic():
+        if mute_id is not None:
+            earlier = Mute.objects.select_related("room").filter(pk=mute_id).first()
+            if earlier is not None and (earlier.room_id, earlier.user_id) != (room.pk, user.pk):
+                mute_delete(mutes=[earlier])
         mute, _created = Mute.objects.update_or_create(
-            room=room, user=user, defaults={"created_by": created_by, "reason": reason}
+            room=room,
+            user=user,
+            defaults={"created_by": created_by, "reason": reason, "expires_at": expires_at},
         )
-        _publish_muted(room, user, muted=True)
+        _publish_muted(mute)
     return mute
 
 
 def user_unmute(*, room: Room, user: Any) -> bool:
+    return mute_delete(mutes=Mute.objects.filter(room=room, user=user)) > 0
+
+
+def mute_delete(*, mutes: Iterable[Mute]) -> int:
+    """Delete mutes (the admin's delete and bulk delete, ``user_unmute``): their users'
+    open pages may post again at once. Returns how many went."""
     with transaction.atomic():
-        removed = Mute.objects.filter(room=room, user=user).delete()[0] > 0
-        if removed:
-            _publish_muted(room, user, muted=False)
-    return removed
+        ids = [mute.pk for mute in mutes]
+        gone = list(Mute.objects.select_related("room").filter(pk__in=ids))
+        Mute.objects.filter(pk__in=[mute.pk for mute in gone]).delete()
+        for mute in gone:
+            _publish_muted(mute, lifted=True)
+    return len(gone)
 
 
-def _publish_muted(room: Room, user: Any, *, muted: bool) -> None:
+def _publish_muted(mute: Mute, *, lifted: bool = False) -> None:
+    """Whether the mute is in force now, and for how long, to the user's chat pages."""
+    until = mute.expires_at
+    muted = not lifted and (until is None or until > timezone.now())
     publish_on_commit(
-        protocol.user_group(user.pk),
-        protocol.Muted(room=room.slug, muted=muted),
-        extra={"room_id": room.pk, "muted": muted},
+        protocol.user_group(mute.user_id),
+        protocol.Muted(
+            room=mute.room.slug,
+            muted=muted,
+            expires_in=protocol.expires_in(until) if muted else None,
+        ),
+        extra={
+            "room_id": mute.room_id,
+            "muted": muted,
+            "until": until.isoformat() if muted and until is not None else None,
+        },
     )

@@ -8,6 +8,7 @@
 import * as composer from "./room/composer.js";
 import * as roomHistory from "./room/history.js";
 import {startEdit} from "./room/message_actions.js";
+import {lapseTimer} from "./room/mute_lapse.js";
 import {showError} from "./room/notice.js";
 import * as presence from "./room/presence.js";
 import * as read from "./room/read_state.js";
@@ -19,17 +20,21 @@ import {CLOSE, SERVER} from "../realtime/protocol.js";
 const config = JSON.parse(document.getElementById("chat-config").textContent);
 viewer.limits.max_length = config.maxLength;
 
-function setMuted(muted) {
+const untilLapsed = lapseTimer();
+
+// ``expiresIn``: ms until the mute lapses by itself (null: until staff lift it).
+function setMuted(muted, expiresIn = null) {
   viewer.muted = muted;
   composer.renderMuted();
   timeline.renderReactionsAllowed();
+  untilLapsed(muted ? expiresIn : null, () => setMuted(false));
 }
 
 const handlers = {
   [SERVER.SYNC](frame) {
     viewer.me = frame.me;
     viewer.limits = frame.limits;
-    setMuted(frame.muted);
+    setMuted(frame.muted, frame.mute_expires_in);
     roomHistory.onSync(frame);
   },
   [SERVER.MESSAGE](frame) {
@@ -55,7 +60,7 @@ const handlers = {
     if (frame.room === config.slug) read.heardRead(frame.last_read_id);
   },
   [SERVER.MUTED](frame) {
-    if (frame.room === config.slug) setMuted(frame.muted);
+    if (frame.room === config.slug) setMuted(frame.muted, frame.expires_in);
   },
   [SERVER.PRESENCE]: presence.onPresence,
   [SERVER.TYPING](frame) {

@@ -5,7 +5,11 @@
  * its frames with onNotificationFrame(listener) (called with (frame, unread) after this
  * module has handled each) and mark read with markRead(id) / markAllRead(); both return
  * false when the socket is not open.
+ *
+ * A mention of a message in the room the page shows, while visible, toasts nothing: the
+ * message is already there, highlighted (here.js). It still counts until read.
  */
+import {shownHere} from "./here.js";
 import {connect} from "../realtime/live.js";
 import {CLIENT, SERVER} from "../realtime/protocol.js";
 
@@ -92,6 +96,8 @@ function toast(notification) {
   dismissLater(box, TOAST_MS[notification.level] || TOAST_MS.info);
 }
 
+const isShownHere = (n) => shownHere(n.link, window.location, document.visibilityState);
+
 function summaryToast(count) {
   toast({id: 0, level: "info", title: count + " more notifications while you were away", body: "", link: ""});
 }
@@ -107,7 +113,7 @@ function handle(frame) {
       live.seen(0); // an empty inbox still resumes (?after_id=0) after a disconnect
       // On a resume, show what arrived while the page was disconnected.
       if (synced && frame.mode === "resume") {
-        const missed = fresh.filter((n) => !n.read);
+        const missed = fresh.filter((n) => !n.read && !isShownHere(n));
         missed.slice(-MAX_TOASTS_ON_RESUME).forEach(toast);
         if (missed.length > MAX_TOASTS_ON_RESUME) summaryToast(missed.length - MAX_TOASTS_ON_RESUME);
       }
@@ -138,7 +144,7 @@ function handle(frame) {
       // toast already showing it instead of stacking another.
       const shown = toasts && toasts.querySelector('.toast[data-id="' + n.id + '"]');
       if (shown && frame.update) shown.remove();
-      toast(n);
+      if (!isShownHere(n)) toast(n);
       break;
     }
     case SERVER.READ:

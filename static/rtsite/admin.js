@@ -4,7 +4,9 @@
  *  - the changelist's search box is labelled only by an icon's alt text, so with a help
  *    text it reads as described but unnamed (label-title-only): it gets the name;
  *  - a date-and-time field's two boxes sit after bare "Date:" / "Time:" text, and the
- *    field's label names neither (label): each gets "Last login: Date" and so on. */
+ *    field's label names neither (label): each gets "Last login: Date" and so on;
+ *  - a tabular inline's fields (a room's mutes) sit under column headings, not labels
+ *    (label): each is named by its column and its row ("Reason, bob muted in Lobby"). */
 window.addEventListener("load", () => {
   for (const icon of document.querySelectorAll("span.help-tooltip[aria-label]:not([role])")) {
     icon.setAttribute("role", "img");
@@ -17,5 +19,14 @@ window.addEventListener("load", () => {
     const row = input.closest("p.datetime").parentElement.querySelector("label");
     const part = input.previousSibling && input.previousSibling.textContent.trim();
     input.setAttribute("aria-label", [row && row.textContent.trim(), part].filter(Boolean).join(" "));
+  }
+  for (const field of document.querySelectorAll(".tabular td input, .tabular td select, .tabular td textarea")) {
+    if (field.type === "hidden" || field.labels.length || field.hasAttribute("aria-label")) continue;
+    const cell = field.closest("td");
+    const heading = cell.closest("table").tHead.rows[0].cells[cell.cellIndex];
+    const column = heading && heading.firstChild ? heading.firstChild.textContent.trim() : "";
+    const original = cell.parentElement.querySelector("td.original p");
+    const row = original ? original.firstChild.textContent.trim() : "";
+    field.setAttribute("aria-label", [column, row].filter(Boolean).join(", "));
   }
 });

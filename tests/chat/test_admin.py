@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
-from chat import services
+from chat import selectors, services
 from chat.models import Message, Mute, Room
-from tests.conftest import open_socket
+from tests.conftest import open_socket, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -85,6 +87,70 @@ def test_mute_action_and_mute_admin(
     )
     assert reply.status_code == 302
     assert Mute.objects.get(room=room_with_messages, user=other).reason == "flooding"
+
+
+async def test_every_way_staff_lift_a_mute_reaches_the_users_open_page(
+    staff_client: Client, make_room: Callable[..., Room], make_user: Callable[..., Any]
+) -> None:
+    """The change form (an expiry moved into the past, or the mute moved to another
+    user), delete, bulk delete and the room's inline: each tells the page at once."""
+    room = await database_sync_to_async(make_room)()
+    bob, carol = (
+        await database_sync_to_async(make_user)(),
+        await database_sync_to_async(make_user)(),
+    )
+    cookie = await database_sync_to_async(session_cookie)(bob)
+
+    async def mute() -> Mute:
+        return await database_sync_to_async(services.user_mute)(room=room, user=bob)
+
+    async def post(url: str, data: dict[str, Any]) -> None:
+        reply = await database_sync_to_async(staff_client.post)(url, data)
+        assert reply.status_code == 302, reply.content.decode()[:2000]
+
+    def change_form(mute: Mute, **fields: Any) -> dict[str, Any]:
+        past = timezone.localtime() - timedelta(minutes=1)
+        data = {
+            "room": room.pk,
+            "user": bob.pk,
+            "reason": "",
+            "expires_at_0": "",
+            "expires_at_1": "",
+        }
+        if fields.pop("lapsed", False):
+            data |= {
+                "expires_at_0": past.date().isoformat(),
+                "expires_at_1": past.strftime("%H:%M:%S"),
+            }
+        return data | fields
+
+    async with open_socket(f"/ws/chat/{room.slug}/", cookie=cookie) as ws:
+        assert (await ws.next("sync"))["muted"] is False
+        lifts = {
+            "expiry": lambda m: post(
+                reverse("admin:chat_mute_change", args=[m.pk]), change_form(m, lapsed=True)
+            ),
+            "another user": lambda m: post(
+                reverse("admin:chat_mute_change", args=[m.pk]), change_form(m, user=carol.pk)
+            ),
+            "delete": lambda m: post(
+                reverse("admin:chat_mute_delete", args=[m.pk]), {"post": "yes"}
+            ),
+            "bulk delete": lambda m: post(
+                reverse("admin:chat_mute_changelist"),
+                {"action": "delete_selected", "_selected_action": [m.pk], "post": "yes"},
+            ),
+        }
+        for way, lift in lifts.items():
+            await database_sync_to_async(Mute.objects.all().delete)()
+            muted = await mute()
+            assert (await ws.next("muted"))["muted"] is True, way
+            await lift(muted)
+            frame = await ws.next("muted")
+            assert (frame["muted"], frame["expires_in"]) == (False, None), way
+            assert not await database_sync_to_async(
+                lambda: selectors.user_is_muted(room=room, user=bob)
+            )(), way
 
 
 def test_changelists_search_and_filter(staff_client: Client, room_with_messages: Room) -> None:

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.test import override_settings
+from django.utils import timezone
 
 from chat import services
 from chat.models import Message, ReadState, Room
+from chat.services.mentions import mention_subject
 from common.redis import get_redis
+from notifications.models import Notification
 from tests.conftest import open_socket, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -536,6 +542,54 @@ async def test_a_read_cursor_goes_no_further_than_the_rooms_newest_message(
         assert (mine["unread"], mine["mentions"]) == (1, 1)
 
 
+async def test_reading_past_a_mention_marks_its_notification_read_in_every_tab(
+    room: Room, bob: Any, alice: Any, cookies: dict[str, str]
+) -> None:
+    """Read where it was made, a mention stops counting on the notifications badge of
+    every page of the reader; a notification showing a mention not reached yet stays."""
+    async with open_socket(path(room), cookie=cookies["bob"]) as ws:
+        await ws.next("sync")  # a first visit: the cursor starts at the newest
+
+    def mention(body: str) -> Message:
+        return services.message_post(room=room, author=alice, body=body)
+
+    first = await database_sync_to_async(mention)("@bob look")
+    # Not folded into by the next ones (as if sent long ago).
+    await database_sync_to_async(
+        lambda: Notification.objects.filter(subject=mention_subject(first.pk)).update(
+            fold_key="long ago"
+        )
+    )()
+    second = await database_sync_to_async(mention)("@bob again")
+    async with (
+        open_socket("/ws/notifications/", cookie=cookies["bob"]) as tab1,
+        open_socket("/ws/notifications/", cookie=cookies["bob"]) as tab2,
+        open_socket(path(room), cookie=cookies["bob"]) as room_page,
+    ):
+        for tab in (tab1, tab2):
+            assert (await tab.next("sync"))["unread"] == 2
+        await room_page.next("sync")
+        third = await database_sync_to_async(mention)("@bob third")  # folds into the second's
+        for tab in (tab1, tab2):
+            folded = (await tab.next("notification"))["notification"]
+        ids = await database_sync_to_async(
+            lambda: dict(Notification.objects.values_list("subject", "pk"))
+        )()
+        assert ids == {mention_subject(first.pk): ANY, mention_subject(third.pk): folded["id"]}
+        await room_page.send({"type": "read", "id": first.pk})
+        for tab in (tab1, tab2):
+            read = await tab.next("read")
+            assert (read["ids"], read["unread"]) == ([ids[mention_subject(first.pk)]], 1)
+        # Past the second: its notification shows the third now, not read yet.
+        await room_page.send({"type": "read", "id": second.pk})
+        await room_page.next("read")
+        await tab1.nothing("read", within=0.5)
+        await room_page.send({"type": "read", "id": third.pk})
+        for tab in (tab1, tab2):
+            read = await tab.next("read")
+            assert (read["ids"], read["unread"]) == ([folded["id"]], 0)
+
+
 async def test_a_mute_disables_the_users_open_pages_live(
     room: Room, alice: Any, cookies: dict[str, str]
 ) -> None:
@@ -545,6 +599,39 @@ async def test_a_mute_disables_the_users_open_pages_live(
         assert (await ws.next("muted"))["muted"] is True
         await database_sync_to_async(services.user_unmute)(room=room, user=alice)
         assert (await ws.next("muted"))["muted"] is False
+
+
+async def test_a_mute_with_an_expiry_lapses_by_itself_on_the_page_and_the_server(
+    room: Room, alice: Any, cookies: dict[str, str]
+) -> None:
+    """The page is told how long the mute lasts (live and in a sync) and enables the
+    composer then; the server takes posts again from that moment, unasked."""
+    until = timezone.now() + timedelta(seconds=2)
+    async with open_socket(path(room), cookie=cookies["alice"]) as ws:
+        await ws.next("sync")
+        await database_sync_to_async(services.user_mute)(room=room, user=alice, expires_at=until)
+        frame = await ws.next("muted")
+        assert frame["muted"] is True
+        assert 1000 < frame["expires_in"] <= 2000
+        async with open_socket(path(room), cookie=cookies["alice"]) as later:
+            sync = await later.next("sync")
+            assert sync["muted"] is True
+            assert 0 < sync["mute_expires_in"] <= frame["expires_in"]
+        await ws.send({"type": "message.send", "body": "too soon", "ref": "m"})
+        assert (await ws.next("error"))["code"] == "muted"
+        await asyncio.sleep((until - timezone.now()).total_seconds() + 0.1)
+        await ws.send({"type": "message.send", "body": "free again", "ref": "m2"})
+        assert (await ws.next("message"))["message"]["body"] == "free again"
+        await ws.send({"type": "typing", "ref": "t"})
+        await ws.next("ack")
+    async with open_socket(path(room), cookie=cookies["alice"]) as again:
+        sync = await again.next("sync")
+        assert (sync["muted"], sync["mute_expires_in"]) == (False, None)
+    # Until lifted: no expiry to wait for.
+    async with open_socket(path(room), cookie=cookies["alice"]) as ws:
+        await ws.next("sync")
+        await database_sync_to_async(services.user_mute)(room=room, user=alice)
+        assert (await ws.next("muted"))["expires_in"] is None
 
 
 async def test_sockets_connecting_together_share_one_history_read(

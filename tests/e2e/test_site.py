@@ -6,11 +6,13 @@ page in both schemes and at both widths."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group
+from django.utils import timezone
 
 from chat import services as chat_services
 from chat.models import Room
@@ -368,6 +370,12 @@ def test_axe_finds_nothing_serious_on_any_page_in_either_scheme_or_width(
             for who, body in ((bob, "hello @alice, see https://example.com"), (alice, "hi bob"))
         ]
     )
+    # Muted for a day: the room page's muted composer, and the mute's admin pages.
+    mute = off_loop(
+        lambda: chat_services.user_mute(
+            room=room, user=alice, reason="flooding", expires_at=timezone.now() + timedelta(days=1)
+        )
+    )
     notify(title="Welcome", body="Glad you are here.", users=[alice], level="success")
     notify(title="Maintenance tonight", users=[alice], level="warning")
     game = off_loop(lambda: game_services.game_create(user=alice))
@@ -405,6 +413,8 @@ def test_axe_finds_nothing_serious_on_any_page_in_either_scheme_or_width(
         "/admin/chat/room/",
         f"/admin/chat/room/{room.pk}/change/",
         "/admin/chat/message/",
+        "/admin/chat/mute/",
+        f"/admin/chat/mute/{mute.pk}/change/",
         "/admin/notifications/notification/",
         "/admin/notifications/notification/add/",
         "/admin/game/game/",

@@ -5,6 +5,8 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import AnonymousUser, Group
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from notifications import selectors, services
 from notifications.models import Audience, Notification, Recipient
@@ -118,3 +120,39 @@ def test_read_state(make_user: Callable[..., Any]) -> None:
     with pytest.raises(ActionError) as caught:  # not hers
         services.notification_mark_read(user=bob, notification_id=first.pk)
     assert caught.value.code == ErrorCode.NOT_FOUND
+
+
+def test_subjects_seen_mark_their_unread_notifications_read_together(
+    make_user: Callable[..., Any],
+) -> None:
+    """A batch of readers who saw what their notifications show: one query finds them
+    and one insert marks them, however many readers; only each reader's own, only the
+    subjects they saw, and never one read already."""
+    alice, bob, carol = make_user(), make_user(), make_user()
+
+    def mention(user: Any, subject: str) -> Notification:
+        return services.notification_send(title="you", users=[user], subject=subject)
+
+    a1, a2 = mention(alice, "chat.message:1"), mention(alice, "chat.message:2")
+    b1, b2 = mention(bob, "chat.message:1"), mention(bob, "chat.message:3")
+    c1 = mention(carol, "chat.message:1")
+    services.notification_mark_read(user=carol, notification_id=c1.pk)
+    seen = {alice.pk: ["chat.message:1"], bob.pk: ["chat.message:1", "chat.message:3"]}
+    # Find, insert, the readers (for their counts), and one count per reader told.
+    with CaptureQueriesContext(connection) as captured:
+        marked = services.notification_read_subjects(seen={**seen, carol.pk: ["chat.message:1"]})
+    sql = [q["sql"].split()[0] for q in captured.captured_queries]
+    assert [word for word in sql if word not in ("BEGIN", "COMMIT")] == [
+        "SELECT",
+        "INSERT",
+        "SELECT",
+        *["SELECT"] * 2,
+    ]
+    assert {user: sorted(ids) for user, ids in marked.items()} == {
+        alice.pk: [a1.pk],
+        bob.pk: sorted([b1.pk, b2.pk]),
+    }
+    assert [n.pk for n in selectors.inbox(user=alice).filter(is_read=False)] == [a2.pk]
+    assert selectors.unread_count(user=bob) == 0
+    assert services.notification_read_subjects(seen=seen) == {}
+    assert services.notification_read_subjects(seen={}) == {}
