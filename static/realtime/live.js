@@ -76,10 +76,16 @@ function retryNow() {
   }
 }
 
-for (const button of document.querySelectorAll("[data-live-retry]")) button.addEventListener("click", retryNow);
-document.addEventListener("visibilitychange", () => {
-  if (document.visibilityState === "visible") retryNow();
-});
+// Once, with the page's first socket.
+let pageWired = false;
+function wirePage() {
+  if (pageWired) return;
+  pageWired = true;
+  for (const button of document.querySelectorAll("[data-live-retry]")) button.addEventListener("click", retryNow);
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") retryNow();
+  });
+}
 
 // The session ended elsewhere (logout, a password change, a deactivation): say so, with
 // a way back, instead of a bare "Disconnected". The closing frame gives the reason.
@@ -113,6 +119,7 @@ class LiveSocket {
     this.closingReason = "";
     this.state = "connecting";
     sockets.add(this);
+    wirePage();
     window.addEventListener("online", () => this.networkChanged());
     window.addEventListener("offline", () => this.networkChanged());
     this.open();

@@ -3,7 +3,7 @@ import {beforeEach, describe, test} from "node:test";
 
 import {Disconnected, ServerError, connect} from "../../../static/realtime/live.js";
 import {CLOSE} from "../../../static/realtime/protocol.js";
-import {FakeWebSocket, installBrowser} from "../support/browser.js";
+import {FakeWebSocket, installBrowser, retryButton} from "../support/browser.js";
 
 function openSocket() {
   const frames = [];
@@ -99,5 +99,27 @@ describe("the resume cursor", () => {
     ws.drop(CLOSE.SERVER_ERROR); // retried
     live.open(); // what the reconnect's timer does
     assert.equal(FakeWebSocket.made.at(-1).url, "ws://site.test/ws/chat/general/?after_id=2");
+  });
+});
+
+describe("reconnecting", () => {
+  beforeEach(installBrowser);
+
+  test("the page hears each state, and Retry now opens a new socket at once", () => {
+    const states = [];
+    const live = connect("/ws/chat/retry/", {onState: (state) => states.push(state)});
+    const first = FakeWebSocket.made.at(-1);
+    first.accept();
+    first.drop(1006);
+    assert.deepEqual(states, ["connected", "reconnecting"]);
+    assert.equal(live.waiting, true);
+    assert.equal(retryButton.hidden, false);
+    retryButton.listeners.click();
+    const again = FakeWebSocket.made.at(-1);
+    assert.notEqual(again, first);
+    assert.equal(again.url, "ws://site.test/ws/chat/retry/");
+    again.accept();
+    assert.equal(states.at(-1), "connected");
+    assert.equal(live.waiting, false);
   });
 });

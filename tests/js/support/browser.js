@@ -36,13 +36,26 @@ export class FakeWebSocket {
   }
 }
 
+// The page's "Retry now" button: one for the whole run, as live.js wires the page once.
+export const retryButton = {
+  hidden: true,
+  listeners: {},
+  addEventListener(type, listener) {
+    this.listeners[type] = listener;
+  },
+};
+
 export function installBrowser() {
   FakeWebSocket.made = [];
   Object.assign(globalThis, {
     WebSocket: FakeWebSocket,
     window: {addEventListener() {}},
     location: {protocol: "http:", host: "site.test"},
-    document: {querySelectorAll: () => [], getElementById: () => null},
+    document: {
+      querySelectorAll: (selector) => (selector === "[data-live-retry]" ? [retryButton] : []),
+      getElementById: () => null,
+      addEventListener() {},
+    },
   });
   // Node 21+ has a navigator of its own, without a setter.
   Object.defineProperty(globalThis, "navigator", {value: {onLine: true}, configurable: true, writable: true});
