@@ -124,7 +124,7 @@ def test_a_player_whose_server_died_is_marked_away_at_the_first_claim(
     gid = active_game.pk
     # Marked online, but no socket of theirs is alive anywhere (their process was killed).
     services.game_player_presence(game_id=gid, user=yellow, online=True)
-    with pytest.raises(ActionError, match="your opponent has gone"):
+    with pytest.raises(ActionError, match="Your opponent has left"):
         services.game_claim_win(game_id=gid, user=red)
     active_game.refresh_from_db()
     assert active_game.player2_online is False
