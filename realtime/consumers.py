@@ -53,7 +53,7 @@ from realtime.close_codes import (
     CLOSE_TOO_MANY,
     CLOSE_TRY_AGAIN,
 )
-from realtime.errors import ActionError, ErrorCode, try_again_in
+from realtime.errors import SERVER_FAILED, ActionError, ErrorCode, try_again_in
 from realtime.hub import get_hub
 from realtime.ratelimit import TokenBucket
 from realtime.registry import new_socket_id
@@ -95,10 +95,6 @@ def _slots() -> asyncio.Semaphore:
 
 
 _connect_slots = PerLoop(_slots)
-
-
-# What a person reads when a handler failed (the log has the rest).
-SERVER_FAILED = "Something went wrong on the server. Try again."
 
 
 class JsonConsumer(AsyncWebsocketConsumer):

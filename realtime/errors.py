@@ -28,6 +28,10 @@ class ErrorCode(StrEnum):
     INTERNAL = "internal_error"
 
 
+# What a person reads when a handler failed (the log has the rest).
+SERVER_FAILED = "Something went wrong on the server. Try again."
+
+
 def try_again_in(seconds: float) -> str:
     """The end of a refusal that passes with time, in whole seconds, rounded up."""
     whole = max(1, math.ceil(seconds))

@@ -86,21 +86,30 @@ def _name(func: ast.expr) -> str:
     return ""
 
 
+def _constants(tree: ast.Module) -> dict[str, str]:
+    """A module's string constants (a message may be kept in one, as SERVER_FAILED)."""
+    return {
+        target.id: node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+
+
+# The runtime's shared messages, imported by name where they are used.
+SHARED = _constants(ast.parse((ROOT / "realtime" / "errors.py").read_text()))
+
+
 def server_messages() -> list[Shown]:
     found = []
     for app in APPS:
         for path in sorted((ROOT / app).rglob("*.py")):
             relative = path.relative_to(ROOT).as_posix()
             tree = ast.parse(path.read_text(), relative)
-            constants = {
-                target.id: node.value.value
-                for node in tree.body
-                if isinstance(node, ast.Assign)
-                and isinstance(node.value, ast.Constant)
-                and isinstance(node.value.value, str)
-                for target in node.targets
-                if isinstance(target, ast.Name)
-            }
+            constants = {**SHARED, **_constants(tree)}
             for node in ast.walk(tree):
                 if isinstance(node, ast.FunctionDef) and node.name == "not_applied":
                     default = node.args.defaults[0]
