@@ -4,7 +4,8 @@ scores, one crashes, a visitor watches it all; a reload resumes mid-round."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,11 +14,22 @@ from game import snake
 from game.arena import store as arena_store
 from game.arena import world as arena_world
 from game.models import Arena
-from tests.conftest import Daphne
+from tests.conftest import Daphne, start_daphne
 from tests.e2e.conftest import log_in, off_loop, shot
 from tests.e2e.test_site import axe_problems
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def arena_server(tmp_path: Path) -> Iterator[Daphne]:
+    """A daphne of the test's own, stopped before the database is flushed: the arena it
+    runs goes on writing rounds after the test, and on PostgreSQL such a write racing
+    the flush's TRUNCATE can deadlock it."""
+    daphne = start_daphne(tmp_path)
+    yield daphne
+    daphne.stop()
+
 
 KEYS = {"up": "ArrowUp", "down": "ArrowDown", "left": "ArrowLeft", "right": "ArrowRight"}
 
@@ -213,15 +225,15 @@ def labels(page: Any) -> str:
 
 
 def test_every_snake_is_named_and_a_crash_says_what_it_hit_and_counts_down(
-    browser: Any, daphne_server: Daphne, make_user: Callable[..., Any]
+    browser: Any, arena_server: Daphne, make_user: Callable[..., Any]
 ) -> None:
     make_user("ruby")
     make_user("sunny")
-    red = log_in(browser, daphne_server.url, "ruby", "/game/")
+    red = log_in(browser, arena_server.url, "ruby", "/game/")
     red.click("#arena-create")
     red.wait_for_url("**/game/arena/*/?play=1")
     url = f"/game/arena/{Arena.objects.get().pk}/"
-    yellow = log_in(browser, daphne_server.url, "sunny", url)
+    yellow = log_in(browser, arena_server.url, "sunny", url)
     yellow.click("#arena-join")
     # Each page names both snakes on the board, its own as "(you)".
     red.wait_for_function(
@@ -250,15 +262,15 @@ def test_every_snake_is_named_and_a_crash_says_what_it_hit_and_counts_down(
 
 
 def test_a_round_ends_with_a_podium_on_the_board_and_every_final_length(
-    browser: Any, daphne_server: Daphne, make_user: Callable[..., Any]
+    browser: Any, arena_server: Daphne, make_user: Callable[..., Any]
 ) -> None:
     make_user("ruby")
     sunny = make_user("sunny")
-    red = log_in(browser, daphne_server.url, "ruby", "/game/")
+    red = log_in(browser, arena_server.url, "ruby", "/game/")
     red.click("#arena-create")
     red.wait_for_url("**/game/arena/*/?play=1")
     arena = Arena.objects.get()
-    yellow = log_in(browser, daphne_server.url, "sunny", f"/game/arena/{arena.pk}/")
+    yellow = log_in(browser, arena_server.url, "sunny", f"/game/arena/{arena.pk}/")
     yellow.click("#arena-join")
     # The round ends while sunny's snake is out (it ran into a wall and is not back).
     deadline = time.monotonic() + 30
@@ -294,7 +306,7 @@ def test_a_round_ends_with_a_podium_on_the_board_and_every_final_length(
 )
 def test_on_a_phone_the_board_fills_the_screen_with_the_arrows_beside_it(
     browser: Any,
-    daphne_server: Daphne,
+    arena_server: Daphne,
     make_user: Callable[..., Any],
     width: int,
     height: int,
@@ -302,7 +314,7 @@ def test_on_a_phone_the_board_fills_the_screen_with_the_arrows_beside_it(
     make_user("ruby")
     red = log_in(
         browser,
-        daphne_server.url,
+        arena_server.url,
         "ruby",
         "/game/",
         viewport={"width": width, "height": height},
