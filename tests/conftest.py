@@ -444,6 +444,18 @@ def start_daphne(
     return Daphne(port=port, process=process, log=log, env=env, args=args)
 
 
+def own_daphne(tmp_dir: Path, env: dict[str, str] | None = None) -> Iterator[Daphne]:
+    """A daphne of a test's own, for a fixture to ``yield from``: a test may stop and
+    restart it, or give it settings, and it stops when the fixture ends, before the
+    database is flushed (a process still writing then, as an arena's rounds, can
+    deadlock PostgreSQL's TRUNCATE)."""
+    daphne = start_daphne(tmp_dir, env=env)
+    try:
+        yield daphne
+    finally:
+        daphne.stop()
+
+
 @pytest.fixture(scope="session")
 def daphne_server(
     django_db_setup: None, tmp_path_factory: pytest.TempPathFactory

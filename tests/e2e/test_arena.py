@@ -14,7 +14,7 @@ from game import snake
 from game.arena import store as arena_store
 from game.arena import world as arena_world
 from game.models import Arena
-from tests.conftest import Daphne, start_daphne
+from tests.conftest import Daphne, own_daphne
 from tests.e2e.conftest import log_in, off_loop, shot
 from tests.e2e.test_site import axe_problems
 
@@ -26,9 +26,7 @@ def arena_server(tmp_path: Path) -> Iterator[Daphne]:
     """A daphne of the test's own, stopped before the database is flushed: the arena it
     runs goes on writing rounds after the test, and on PostgreSQL such a write racing
     the flush's TRUNCATE can deadlock it."""
-    daphne = start_daphne(tmp_path)
-    yield daphne
-    daphne.stop()
+    yield from own_daphne(tmp_path)
 
 
 KEYS = {"up": "ArrowUp", "down": "ArrowDown", "left": "ArrowLeft", "right": "ArrowRight"}

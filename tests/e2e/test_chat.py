@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from chat.models import Message, Room
-from tests.conftest import Daphne, manage, start_daphne
+from tests.conftest import Daphne, manage, own_daphne
 from tests.e2e.conftest import log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -21,9 +21,7 @@ XSS = "<img src=x onerror=alert(1)>"
 @pytest.fixture
 def server(django_db_setup: None, tmp_path: Path) -> Iterator[Daphne]:
     # Its own process: the reconnect test stops and restarts it.
-    daphne = start_daphne(tmp_path, env={"CHAT_TYPING_TIMEOUT_SECONDS": "1"})
-    yield daphne
-    daphne.stop()
+    yield from own_daphne(tmp_path, env={"CHAT_TYPING_TIMEOUT_SECONDS": "1"})
 
 
 def open_room(browser: Any, server: Daphne, username: str, room: Room) -> Any:

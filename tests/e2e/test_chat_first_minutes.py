@@ -15,7 +15,7 @@ import pytest
 from chat import services
 from chat.models import Message, ReadState, Room
 from game.services import game_create
-from tests.conftest import Daphne, start_daphne
+from tests.conftest import Daphne, own_daphne
 from tests.e2e.conftest import log_in, off_loop
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -24,13 +24,11 @@ PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture
-def own_daphne(tmp_path: Path) -> Iterator[Daphne]:
-    """A daphne of this test's own: a test stops and restarts it, or limits it."""
+def limited_daphne(tmp_path: Path) -> Iterator[Daphne]:
+    """A daphne of this test's own, with a small write limit; a test stops and restarts it."""
     # Two posts (and the typing signals before them, 0.2 each) and no more.
     limits = {"CHAT_POST_BURST": "3", "CHAT_POST_RATE_PER_SECOND": "0.01"}
-    daphne = start_daphne(tmp_path, env=limits)
-    yield daphne
-    daphne.stop()
+    yield from own_daphne(tmp_path, env=limits)
 
 
 def post(room: Room, author: Any, body: str) -> Message:
@@ -81,13 +79,13 @@ def test_scrolling_near_the_top_loads_older_messages_in_place(
 
 def test_refusals_read_as_plain_sentences(
     browser: Any,
-    own_daphne: Daphne,
+    limited_daphne: Daphne,
     make_user: Callable[..., Any],
     make_room: Callable[..., Room],
 ) -> None:
     alice = make_user("alice")
     room = make_room()
-    page = log_in(browser, own_daphne.url, "alice", f"/chat/{room.slug}/")
+    page = log_in(browser, limited_daphne.url, "alice", f"/chat/{room.slug}/")
     # Over the per-account limit: the words say what happened and when to try again, and
     # the text stays in the box.
     for text in ("one", "two"):
@@ -106,7 +104,7 @@ def test_refusals_read_as_plain_sentences(
     # A game invitation to a name nobody has: what to do about it.
     game = off_loop(lambda: game_create(user=alice))
     game_page = page.context.new_page()
-    game_page.goto(f"{own_daphne.url}/game/{game.pk}/")
+    game_page.goto(f"{limited_daphne.url}/game/{game.pk}/")
     game_page.wait_for_selector("[data-live-state=connected]")
     game_page.fill("#invite-name", "nosuchuser")
     game_page.press("#invite-name", "Enter")
@@ -116,7 +114,7 @@ def test_refusals_read_as_plain_sentences(
     game_page.close()
     # Disconnected, a reaction cannot go: one sentence, one full stop.
     page.locator("#messages .message").first.hover()
-    own_daphne.stop()
+    limited_daphne.stop()
     page.wait_for_selector("[data-live-state=reconnecting]")
     page.locator("#messages .message .actions button", has_text="React").first.click()
     page.locator(".picker button").first.click()
@@ -188,7 +186,7 @@ def test_enter_on_a_touch_keyboard_adds_a_line_and_send_sends(
 
 def test_while_disconnected_the_online_list_is_greyed_and_retry_now_reconnects(
     browser: Any,
-    own_daphne: Daphne,
+    limited_daphne: Daphne,
     make_user: Callable[..., Any],
     make_room: Callable[..., Room],
 ) -> None:
@@ -199,13 +197,13 @@ def test_while_disconnected_the_online_list_is_greyed_and_retry_now_reconnects(
     # Every wait for the next attempt as long as the back-off allows: only "Retry now"
     # brings the page back soon.
     slow = "Math.random = () => 0.999;"
-    page = log_in(browser, own_daphne.url, "alice", path, init_script=slow)
-    other = log_in(browser, own_daphne.url, "bob", path)
+    page = log_in(browser, limited_daphne.url, "alice", path, init_script=slow)
+    other = log_in(browser, limited_daphne.url, "bob", path)
     page.locator("#online li", has_text="bob").wait_for()
     retry = page.get_by_role("button", name="Retry now")
     assert not retry.is_visible()
     assert not page.locator("#people.stale").count()
-    own_daphne.stop()
+    limited_daphne.stop()
     page.wait_for_selector("[data-live-state=reconnecting]")
     page.locator("#people.stale").wait_for(state="attached")
     assert page.locator("#online-stale").inner_text() == (
@@ -213,7 +211,7 @@ def test_while_disconnected_the_online_list_is_greyed_and_retry_now_reconnects(
     )
     retry.wait_for()
     other.close()
-    own_daphne.start()
+    limited_daphne.start()
     retry.click()
     page.wait_for_selector("[data-live-state=connected]")
     page.wait_for_function("!document.getElementById('people').classList.contains('stale')")

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from chat import services
 from chat.models import Message, Mute, Room
-from tests.conftest import Daphne, start_daphne
+from tests.conftest import Daphne, own_daphne
 from tests.e2e.conftest import log_in, off_loop
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -24,9 +24,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 def admin_server(django_db_setup: None, tmp_path: Path) -> Iterator[Daphne]:
     """A server of the test's own: the admin's log names content types by id, which a
     process keeps from the first test database it saw (they are made anew for each)."""
-    daphne = start_daphne(tmp_path)
-    yield daphne
-    daphne.stop()
+    yield from own_daphne(tmp_path)
 
 
 def muted(page: Any, room: Room, user: Any, **options: Any) -> Mute:

@@ -13,7 +13,7 @@ from django.db import connection
 
 from chat import services
 from chat.models import Message
-from tests.conftest import Daphne, manage, start_daphne
+from tests.conftest import Daphne, manage, own_daphne
 from tests.e2e.conftest import log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -23,9 +23,7 @@ XSS = "<img src=x onerror=alert(1)>"
 
 @pytest.fixture
 def server(django_db_setup: None, tmp_path: Path) -> Iterator[Daphne]:
-    daphne = start_daphne(tmp_path)  # its own: one test stops and restarts it
-    yield daphne
-    daphne.stop()
+    yield from own_daphne(tmp_path)  # its own: one test stops and restarts it
 
 
 def notify(*args: str) -> None:

@@ -18,7 +18,7 @@ from chat import services as chat_services
 from chat.models import Room
 from game import services as game_services
 from notifications import services as notification_services
-from tests.conftest import Daphne, start_daphne
+from tests.conftest import Daphne, own_daphne
 from tests.e2e.conftest import PASSWORD, log_in, off_loop, shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -29,9 +29,7 @@ DESKTOP = {"width": 1280, "height": 800}
 
 @pytest.fixture
 def own_server(django_db_setup: None, tmp_path: Path) -> Iterator[Daphne]:
-    daphne = start_daphne(tmp_path)  # its own: a test stops and restarts it
-    yield daphne
-    daphne.stop()
+    yield from own_daphne(tmp_path)  # its own: a test stops and restarts it
 
 
 def notify(**kwargs: Any) -> Any:
