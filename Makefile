@@ -12,7 +12,7 @@ MAX_FRAME ?= $(or $(RT_MAX_FRAME_BYTES),32768)
 # names a server) an embedded Redis of their own, which the suite stops at its end.
 TEST_ENV := SECRET_KEY=test-only-secret-key DEBUG=false RTSITE_REDIS_DIR=$(CURDIR)/var/test-redis
 
-.PHONY: install run serve restart deploy-check capacity hops memory migrate demo test test-suite lint format clean stop-redis bench bench-frames protocol chaos
+.PHONY: install run serve restart deploy-check capacity hops memory migrate demo test test-suite lint format clean stop-redis bench bench-targets bench-frames protocol chaos
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,11 +28,22 @@ migrate: install
 demo: migrate
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py seed_demo
 
+# Emails (digests of what people missed) go to files in var/mail/ (one file per sending
+# pass), written by `send_digests --loop` running beside daphne; EMAIL_BACKEND and the
+# other EMAIL_* settings send them to a real server instead.
+MAIL_DIR := $(or $(RTSITE_VAR_DIR),$(CURDIR)/var)/mail
+RUN_ENV = DEBUG=$${DEBUG:-true} SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)} \
+	EMAIL_BACKEND=$${EMAIL_BACKEND:-django.core.mail.backends.filebased.EmailBackend} \
+	EMAIL_FILE_PATH=$${EMAIL_FILE_PATH:-$(MAIL_DIR)}
+
 run: demo
 	@echo
 	@echo "  rtsite is running at http://$(HOST):$(PORT)/   (Ctrl+C stops it)"
+	@echo "  Emails it sends are written to files in $(MAIL_DIR)/"
 	@echo
-	DEBUG=$${DEBUG:-true} $(BIN)/python -m realtime.server.rundaphne -v 0 \
+	@$(RUN_ENV) $(BIN)/python manage.py send_digests --loop & digests=$$!; \
+	trap 'kill $$digests 2>/dev/null' EXIT INT TERM; \
+	$(RUN_ENV) $(BIN)/python -m realtime.server.rundaphne -v 0 \
 		-e tcp:port=$(PORT):interface=$(HOST):backlog=2048 --max-frame $(MAX_FRAME) \
 		rtsite.asgi:application
 
@@ -120,6 +131,10 @@ format: install
 bench: install
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 	$(MAKE) bench-frames
+
+# Only the rows of docs/performance.md's table, ours beside Tornado (a few minutes).
+bench-targets: install
+	$(BIN)/python -m bench.run --targets --stacks ours,tornado $(BENCH_ARGS)
 
 # What is generated from the frame declarations (realtime/protocol_docs.py):
 # static/realtime/protocol.js and docs/protocol.md's frame tables. A Redis URL nothing

@@ -12,7 +12,7 @@ from django.http import HttpRequest
 
 from accounts import middleware
 from accounts import services as account_services
-from realtime import selectors, services
+from realtime import logins, services
 
 logger = logging.getLogger(__name__)
 
@@ -52,9 +52,9 @@ def on_user_loaded(sender: Any, instance: Any, **kwargs: Any) -> None:
 
 
 def _forget_cached(user_id: Any) -> None:
-    """Drop the user row sockets read from the cache (``selectors.user_cached``): now, and
+    """Drop the user row sockets read from the cache (``realtime.logins``): now, and
     again at commit, in case a socket read the row meanwhile and cached the old one."""
-    key = selectors.user_cache_key(user_id)
+    key = logins.user_cache_key(user_id)
 
     def forget() -> None:
         try:

@@ -48,6 +48,7 @@ def old_message_frame(message: Any) -> dict[str, Any]:
                 {"emoji": emoji, "users": [{"id": uid, "username": name} for uid, name in users]}
                 for emoji, users in message.reactions.items()
             ],
+            "reply": None,
         },
     }
 
@@ -99,6 +100,7 @@ def a_message() -> Any:
         created_at=datetime(2026, 12, 7, 10, 30, tzinfo=UTC),
         edited_at=None,
         reactions={"👍": [(7, "ben"), (9, "cy")]},
+        reply_to_id=None,
     )
 
 

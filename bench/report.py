@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 # The columns shown per scenario, and for each, whether lower is better.
@@ -14,10 +15,22 @@ COLUMNS: dict[str, list[tuple[str, bool]]] = {
         ("deliveries_per_s", False),
         ("connect_s", True),
         ("server_cpu_pct", True),
+        ("cpu_ms_per_message", True),
         ("server_peak_rss_mb", True),
         ("client_cpu_pct", True),
     ],
     "sustain": [("max_rate_per_s", False), ("max_deliveries_per_s", False)],
+    "private": [
+        ("delivered_pct", False),
+        ("p50_ms", True),
+        ("p99_ms", True),
+        ("connect_s", True),
+        ("connect_failures", True),
+        ("server_cpu_pct", True),
+        ("listed", False),
+        ("socket_rooms_frame_ms", True),
+        ("page_ms", True),
+    ],
     "roundtrip": [
         ("delivered_pct", False),
         ("p50_ms", True),
@@ -33,7 +46,24 @@ COLUMNS: dict[str, list[tuple[str, bool]]] = {
         ("client_cpu_pct", True),
     ],
     "idle": [("sockets", False), ("kb_per_socket", True), ("idle_cpu_pct", True)],
-    "storm": [("joined", False), ("failures", True), ("all_joined_s", True)],
+    "storm": [
+        ("joined", False),
+        ("failures", True),
+        ("all_joined_s", True),
+        ("rounds_s", True),
+        ("cpu_ms_per_connect", True),
+        ("speedup_vs_1_proc", False),
+    ],
+    "serve": [
+        ("delivered_pct", False),
+        ("p50_ms", True),
+        ("p99_ms", True),
+        ("deliveries_per_s", False),
+        ("max_rate_per_s", False),
+        ("server_cpu_pct", True),
+        ("cpu_ms_per_message", True),
+        ("client_cpu_pct", True),
+    ],
     "reconnect": [
         ("all_back_s", True),
         ("back_p50_s", True),
@@ -178,4 +208,182 @@ def table(data: dict[str, Any]) -> str:
             for i in range(len(header))
         ]
         lines.extend(_line(row, widths) for row in [header, *table_rows])
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One row of the table in docs/performance.md: our figure against Tornado's in the
+    same run (a ratio at most ``ratio``), or against a bound of its own."""
+
+    figure: str
+    scenario: str
+    ours: str  # how our row's variant ends (its size may be a tiny run's)
+    peer: str | None  # how Tornado's row's variant ends (None: no peer figure)
+    column: str
+    ratio: float | None = None  # ours / Tornado's at most this
+    at_most: float | None = None  # ours at most this
+    at_least: float | None = None  # ours at least this
+
+
+TARGETS = [
+    Target(
+        "20 subscribers at 10/s, p50 ms",
+        "fanout",
+        "20 subs @ 10/s",
+        "20 subs @ 10/s",
+        "p50_ms",
+        ratio=2.0,
+    ),
+    Target(
+        "20 subscribers at 10/s, p99 ms",
+        "fanout",
+        "20 subs @ 10/s",
+        "20 subs @ 10/s",
+        "p99_ms",
+        ratio=2.5,
+    ),
+    Target(
+        "200 subscribers at 50/s, p99 ms",
+        "fanout",
+        "200 subs @ 50/s",
+        "200 subs @ 50/s",
+        "p99_ms",
+        ratio=1.5,
+    ),
+    Target(
+        "1,000 logged-in sockets at once, cached, s",
+        "storm",
+        "logged in at once, cached",
+        "visitors at once",
+        "all_joined_s",
+        ratio=3.0,
+    ),
+    Target(
+        "the same, cache cold, s",
+        "storm",
+        "logged in at once, cache cold",
+        "visitors at once",
+        "all_joined_s",
+        ratio=6.0,
+    ),
+    Target(
+        "1,000 visitors' sockets at once, s",
+        "storm",
+        "visitors at once",
+        "visitors at once",
+        "all_joined_s",
+        ratio=2.0,
+    ),
+    Target(
+        "idle memory per socket (2,000 sockets), KB",
+        "idle",
+        "idle sockets",
+        "idle sockets",
+        "kb_per_socket",
+        ratio=1.4,
+        at_most=20.0,
+    ),
+    Target(
+        "server CPU per stored message, 50 rooms x 20 at 100/s, ms",
+        "roundtrip",
+        "50 rooms x 20 users @ 100/s",
+        "50 rooms x 20 users @ 100/s",
+        "cpu_ms_per_message",
+        ratio=3.0,
+    ),
+    Target(
+        "5,000 sockets of a killed process back on the survivor, s",
+        "reconnect",
+        "sockets, their process killed",
+        "sockets, their process killed",
+        "all_back_s",
+        at_most=10.0,
+    ),
+    Target(
+        "  messages lost meanwhile",
+        "reconnect",
+        "sockets, their process killed",
+        None,
+        "messages_missing",
+        at_most=0,
+    ),
+    Target(
+        "make serve, 2 processes / 1: connect storm",
+        "storm",
+        "logged in at once, cached, 2 proc",
+        None,
+        "speedup_vs_1_proc",
+        at_least=1.8,
+    ),
+    Target(
+        "make serve, 2 processes / 1: stored round trips held",
+        "serve",
+        "2 proc / 1 proc",
+        None,
+        "max_rate_per_s",
+        at_least=1.8,
+    ),
+]
+
+
+def targets(data: dict[str, Any]) -> str:
+    """The performance targets (docs/performance.md's table): each figure, Tornado's in
+    the same run, the ratio, the target and whether it is met."""
+    rows = data["results"]
+
+    def find(scenario: str, variant: str | None, stack: str) -> Any:
+        if variant is None:
+            return None
+        return next(
+            (
+                r
+                for r in rows
+                if r["scenario"] == scenario
+                and r["variant"].endswith(variant)
+                and r["stack"] == stack
+            ),
+            None,
+        )
+
+    header = ["figure", "tornado", "ours", "ratio", "target", "met"]
+    table_rows = []
+    for target in TARGETS:
+        ours_row = find(target.scenario, target.ours, "ours")
+        if ours_row is None:
+            continue
+        peer_row = find(target.scenario, target.peer, "tornado")
+        ours = ours_row.get(target.column)
+        peer = peer_row.get(target.column) if peer_row else None
+        wanted, met = [], []
+        if target.ratio is not None:
+            wanted.append(f"<= {target.ratio:g}x")
+            if isinstance(ours, int | float) and isinstance(peer, int | float) and peer:
+                met.append(ours / peer <= target.ratio)
+        if target.at_most is not None:
+            wanted.append(f"<= {target.at_most:g}")
+            if isinstance(ours, int | float):
+                met.append(ours <= target.at_most)
+        if target.at_least is not None:
+            wanted.append(f">= {target.at_least:g}")
+            if isinstance(ours, int | float):
+                met.append(ours >= target.at_least)
+        verdict = "-" if not met else ("yes" if all(met) else "no")
+        if target.ratio is not None and target.at_most is not None and len(met) == 2:
+            verdict = "yes" if any(met) else "no"  # either bound will do
+        table_rows.append(
+            [
+                target.figure,
+                _fmt(peer),
+                _fmt(ours),
+                _ratio(ours, peer),
+                " or ".join(wanted),
+                verdict,
+            ]
+        )
+    if not table_rows:
+        return ""
+    widths = [max(len(str(r[i])) for r in [header, *table_rows]) for i in range(len(header))]
+    lines = ["", "## targets (docs/performance.md)"]
+    lines.extend(_line(row, widths) for row in [header, *table_rows])
     return "\n".join(lines)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import platform
@@ -23,7 +24,7 @@ from typing import Any
 
 import psutil
 
-from bench import arena_load, game_load, load, reconnect, report
+from bench import arena_load, game_load, load, private, reconnect, report
 from bench.stacks import (
     Ours,
     OursNotifications,
@@ -82,6 +83,13 @@ class Sizes:
     reconnect_sockets: int = 5000
     reconnect_per_room: int = 100
     reconnect_rate: float = 10
+    # Private rooms: members of one (posting at this rate), and one user's direct
+    # conversations listed.
+    private_rate: float = 5
+    direct_conversations: int = 200
+    # Two processes against one (make serve): stored round trips at these rates.
+    serve_rates: tuple[int, ...] = (100, 150, 200, 300)
+    serve_seconds: float = 6
 
 
 FULL = Sizes(
@@ -94,7 +102,7 @@ FULL = Sizes(
     rt_users=20,
     rt_rates=[100, 200, 300, 500],
     rt_seconds=10,
-    idle_sockets=5000,
+    idle_sockets=2000,
     idle_seconds=10,
     storm_sockets=1000,
     scale_subscribers=1000,
@@ -146,6 +154,9 @@ TINY = Sizes(
     reconnect_sockets=10,
     reconnect_per_room=5,
     reconnect_rate=5,
+    direct_conversations=5,
+    serve_rates=(5, 10),
+    serve_seconds=1,
 )
 
 Row = dict[str, Any]
@@ -205,6 +216,9 @@ async def scenario_fanout(stack: Stack, sizes: Sizes) -> list[Row]:
     rows = []
     for subscribers, rate in sizes.fanout:
         row = await fanout_once(stack, subscribers, rate, sizes.fanout_seconds)
+        # Server CPU per message sent (ours: stored, then delivered to every subscriber).
+        sent = max(1, int(rate * sizes.fanout_seconds))
+        row["cpu_ms_per_message"] = round(1000 * row.get("server_cpu_s", 0) / sent, 2)
         rows.append({"scenario": "fanout", "variant": f"{subscribers} subs @ {rate}/s", **row})
     return rows
 
@@ -232,14 +246,26 @@ async def scenario_sustain(stack: Stack, sizes: Sizes) -> list[Row]:
 
 
 async def scenario_roundtrip(stack: Stack, sizes: Sizes) -> list[Row]:
+    return await roundtrip_rows(stack, sizes, sizes.rt_rates, 1)
+
+
+async def roundtrip_rows(
+    stack: Stack, sizes: Sizes, rates: list[int], processes: int, seconds: float | None = None
+) -> list[Row]:
+    """Every member of many small rooms posts; each message stored (ours) and delivered to
+    its room, sockets spread over ``processes`` processes; one row per rate, then the
+    highest rate held."""
     rooms = [f"bench-rt-{i}" for i in range(sizes.rt_rooms)]
     users = sizes.rt_rooms * sizes.rt_users
     headers = await asyncio.to_thread(stack.prepare, users, rooms)
+    seconds = seconds or sizes.rt_seconds
+    suffix = f", {processes} proc" if processes > 1 else ""
     rows = []
-    for rate in sizes.rt_rates:
+    for rate in rates:
 
         async def body(rate: int = rate) -> Row:
-            plan = [(rooms[i // sizes.rt_users], stack.ports[0]) for i in range(users)]
+            ports = stack.ports
+            plan = [(rooms[i // sizes.rt_users], ports[i % len(ports)]) for i in range(users)]
             clients, _connect_s, failures = await load.connect_all(stack, plan, headers)
             members: dict[str, int] = {}
             for client in clients:
@@ -250,7 +276,7 @@ async def scenario_roundtrip(stack: Stack, sizes: Sizes) -> list[Row]:
                 clients,
                 clients,
                 rate=rate,
-                messages=int(rate * sizes.rt_seconds),
+                messages=int(rate * seconds),
                 members=members,
             )
             await load.close_all(clients)
@@ -266,20 +292,43 @@ async def scenario_roundtrip(stack: Stack, sizes: Sizes) -> list[Row]:
                 row["sent"] = len(measure.sent_at)
             return row
 
-        row = await _with_server(stack, 1, body)
-        label = f"{sizes.rt_rooms} rooms x {sizes.rt_users} users @ {rate}/s"
+        row = await _with_server(stack, processes, body)
+        label = f"{sizes.rt_rooms} rooms x {sizes.rt_users} users @ {rate}/s{suffix}"
         rows.append({"scenario": "roundtrip", "variant": label, **row})
     # The highest rate tried at which every message was delivered live, p99 < 100 ms.
     held = [
         rate
-        for rate, row in zip(sizes.rt_rates, rows, strict=True)
+        for rate, row in zip(rates, rows, strict=True)
         if row["delivered"] == row["expected"] and (row["p99_ms"] or 1e9) < 100
     ]
     rows.append(
         {
             "scenario": "roundtrip",
-            "variant": "highest rate live with p99 < 100 ms",
+            "variant": f"highest rate live with p99 < 100 ms{suffix}",
             "max_rate_per_s": max(held, default=0),
+        }
+    )
+    return rows
+
+
+async def scenario_serve(stack: Stack, sizes: Sizes) -> list[Row]:
+    """What a second process adds (``make serve`` on two cores): the stored round trip's
+    highest rate held and its deliveries per second at the top rate, on one process and
+    on two. (The storm's two-process row: scenario_storm.) The load client shares the
+    cores."""
+    if not isinstance(stack, Ours):
+        return []  # the seed's Tornado broadcaster is one process only
+    one = await roundtrip_rows(stack, sizes, list(sizes.serve_rates), 1, sizes.serve_seconds)
+    two = await roundtrip_rows(stack, sizes, list(sizes.serve_rates), 2, sizes.serve_seconds)
+    rows = [{**row, "scenario": "serve"} for row in one + two]
+    held_one, held_two = one[-1]["max_rate_per_s"], two[-1]["max_rate_per_s"]
+    top_one, top_two = one[-2]["deliveries_per_s"], two[-2]["deliveries_per_s"]
+    rows.append(
+        {
+            "scenario": "serve",
+            "variant": "2 proc / 1 proc",
+            "max_rate_per_s": round(held_two / held_one, 2) if held_one else None,
+            "deliveries_per_s": round(top_two / top_one, 2) if top_one else None,
         }
     )
     return rows
@@ -314,18 +363,78 @@ async def scenario_idle(stack: Stack, sizes: Sizes) -> list[Row]:
     return [{"scenario": "idle", "variant": f"{sizes.idle_sockets} idle sockets", **row}]
 
 
-async def scenario_storm(stack: Stack, sizes: Sizes) -> list[Row]:
+STORM_ROUNDS = 3  # each storm variant: the median of this many, on one server
+
+
+async def storm_once(
+    stack: Stack,
+    sockets: int,
+    headers: list[dict[str, str]],
+    processes: int = 1,
+    *,
+    forget: Callable[[], object] | None = None,
+) -> Row:
+    """``sockets`` sockets opened at once (no client-side limit), spread over the
+    server's processes, STORM_ROUNDS times on one server (warmed by one socket first);
+    ``forget`` runs before each round (ours: the cached sessions and users dropped)."""
     room = "bench-storm"
-    headers = await asyncio.to_thread(stack.prepare, sizes.storm_sockets, [room])
 
     async def body() -> Row:
-        plan = [(room, stack.ports[0])] * sizes.storm_sockets
-        clients, seconds, failures = await load.connect_all(stack, plan, headers, concurrency=None)
-        await load.close_all(clients)
-        return {"joined": len(clients), "failures": failures, "all_joined_s": round(seconds, 2)}
+        warm, _, _ = await load.connect_all(stack, [(room, stack.ports[0])], headers[:1])
+        await load.close_all(warm)
+        resources = load.Resources(stack.pids())
+        times, joined, failures, cpu = [], [], 0, []
+        for _ in range(STORM_ROUNDS):
+            if forget is not None:
+                await asyncio.to_thread(forget)
+            await asyncio.sleep(1)
+            plan = [(room, stack.ports[i % len(stack.ports)]) for i in range(sockets)]
+            resources.start()
+            clients, seconds, failed = await load.connect_all(
+                stack, plan, headers, concurrency=None
+            )
+            cpu.append(resources.stop()["server_cpu_s"])
+            await load.close_all(clients)
+            times.append(seconds)
+            joined.append(len(clients))
+            failures += failed
+        return {
+            "joined": min(joined),
+            "failures": failures,
+            "all_joined_s": round(sorted(times)[len(times) // 2], 2),
+            "rounds_s": [round(t, 2) for t in times],
+            # Server CPU (every process) until the last joined, per socket: steadier than
+            # the wall clock when the machine's speed wanders.
+            "cpu_ms_per_connect": round(1000 * sorted(cpu)[len(cpu) // 2] / max(1, sockets), 2),
+        }
 
-    row = await _with_server(stack, 1, body)
-    return [{"scenario": "storm", "variant": f"{sizes.storm_sockets} at once", **row}]
+    return await _with_server(stack, processes, body)
+
+
+async def scenario_storm(stack: Stack, sizes: Sizes) -> list[Row]:
+    """A connect storm: logged in with the sessions and users cached, the same with the
+    cache cold (a Redis restart, a new deploy), and visitors; ours also on two processes
+    (as ``make serve`` runs on two cores). The peers have no login: visitors only."""
+    count = sizes.storm_sockets
+    anonymous = [{} for _ in range(count)]
+    if not isinstance(stack, Ours):
+        row = await storm_once(stack, count, anonymous)
+        return [{"scenario": "storm", "variant": f"{count} visitors at once", **row}]
+    headers = await asyncio.to_thread(stack.prepare, count, ["bench-storm"])
+    await asyncio.to_thread(stack.cache_logins, headers)
+    rows = [
+        ("logged in at once, cached", await storm_once(stack, count, headers)),
+        (
+            "logged in at once, cache cold",
+            await storm_once(stack, count, headers, forget=lambda: stack.forget_logins(headers)),
+        ),
+        ("visitors at once", await storm_once(stack, count, anonymous)),
+        ("logged in at once, cached, 2 proc", await storm_once(stack, count, headers, 2)),
+    ]
+    one, two = rows[0][1], rows[3][1]
+    if two["all_joined_s"]:
+        two["speedup_vs_1_proc"] = round(one["all_joined_s"] / two["all_joined_s"], 2)
+    return [{"scenario": "storm", "variant": f"{count} {label}", **row} for label, row in rows]
 
 
 async def scenario_scaleout(stack: Stack, sizes: Sizes) -> list[Row]:
@@ -752,6 +861,27 @@ async def scenario_arena(stack: Stack, sizes: Sizes) -> list[Row]:
     return rows
 
 
+async def scenario_private(stack: Stack, sizes: Sizes) -> list[Row]:
+    """Posts and connects in a private room of N members (membership checked on every
+    connect, posts to members only) beside the same room public, and the peers' plain
+    broadcast; then a user with M direct conversations opening the room list."""
+    members, rate, seconds = sizes.chat_members, sizes.private_rate, sizes.fanout_seconds
+    variant = f"{members} members @ {rate:g}/s"
+    if not isinstance(stack, Ours):
+        row = await fanout_once(stack, members, rate, seconds)
+        return [{"scenario": "private", "variant": variant + " (plain broadcast)", **row}]
+    public = await fanout_once(stack, members, rate, seconds, room="bench-public")
+    secret = await fanout_once(private.OursPrivate(), members, rate, seconds, room="bench-private")
+    listing = await private.direct_list_row(
+        private.OursPrivate(), sizes.direct_conversations, repeats=5
+    )
+    return [
+        {"scenario": "private", "variant": variant + " (public room)", **public},
+        {"scenario": "private", "variant": variant + " (private room)", **secret},
+        listing,
+    ]
+
+
 async def scenario_reconnect(stack: Stack, sizes: Sizes) -> list[Row]:
     """A process holding N sockets is killed: every one back on the survivor (ours: from
     its cursor, nothing lost), as live.js reconnects (bench.reconnect)."""
@@ -782,7 +912,12 @@ SCENARIOS = {
     "game": scenario_game,
     "arena": scenario_arena,
     "reconnect": scenario_reconnect,
+    "private": scenario_private,
+    "serve": scenario_serve,
 }
+
+# What docs/performance.md's table is made of (bench.report.TARGETS).
+TARGET_SCENARIOS = ("fanout", "storm", "idle", "roundtrip", "reconnect", "serve")
 
 
 def machine() -> dict[str, Any]:
@@ -835,12 +970,21 @@ def main() -> None:
     parser.add_argument("--scenario", action="append", choices=sorted(SCENARIOS))
     parser.add_argument("--stacks", default="ours,tornado,tutorial")
     parser.add_argument("--tiny", action="store_true", help="5 sockets, 5 messages")
+    parser.add_argument(
+        "--targets",
+        action="store_true",
+        help="only the rows of docs/performance.md's table (make bench-targets)",
+    )
     parser.add_argument("--out", type=Path, help="JSON file (default bench/results/<time>.json)")
     parser.add_argument("--no-uvloop", action="store_true", help="plain asyncio in the client")
     args = parser.parse_args()
     scenarios = args.scenario or list(SCENARIOS)
     stacks = [s.strip() for s in args.stacks.split(",") if s.strip()]
     sizes = TINY if args.tiny else FULL
+    if args.targets:
+        scenarios = args.scenario or list(TARGET_SCENARIOS)
+        if not args.tiny:
+            sizes = dataclasses.replace(sizes, fanout=[(20, 10), (200, 50)], rt_rates=[100])
     runner: Callable[[Coroutine[Any, Any, dict[str, Any]]], dict[str, Any]] = asyncio.run
     if not args.no_uvloop:
         import uvloop
@@ -856,6 +1000,7 @@ def main() -> None:
     if args.out is None:
         (RESULTS / "latest.json").write_text(json.dumps(data, indent=2))
     print(report.table(data))
+    print(report.targets(data))
     print(f"\nwritten: {out}")
 
 

@@ -243,6 +243,41 @@ class Ours(Stack):
                 headers.append({"Cookie": f"{settings.SESSION_COOKIE_NAME}={session.session_key}"})
         return headers
 
+    def _logins(self, headers: list[dict[str, str]]) -> tuple[list[str], list[str]]:
+        """The cache keys of these cookies' sessions, and of their users' rows."""
+        from django.conf import settings
+        from django.contrib.auth import SESSION_KEY
+
+        from realtime.logins import user_cache_key
+
+        store = import_module(settings.SESSION_ENGINE).SessionStore
+        sessions = [store(h["Cookie"].split("=", 1)[1]) for h in headers if "Cookie" in h]
+        user_keys = [user_cache_key(session[SESSION_KEY]) for session in sessions]
+        return [session.cache_key for session in sessions], user_keys
+
+    def cache_logins(self, headers: list[dict[str, str]]) -> None:
+        """Sessions and users in the cache, as after their first socket (warm)."""
+        from django.contrib.auth import get_user_model
+        from django.core.cache import cache
+
+        from realtime.logins import user_cache_key
+
+        _sessions, user_keys = self._logins(headers)  # reading them caches the sessions
+        users = get_user_model().objects.filter(username__startswith="bench")
+        wanted = set(user_keys)
+        cache.set_many(
+            {key: user for user in users if (key := user_cache_key(user.pk)) in wanted},
+            timeout=3600,
+        )
+
+    def forget_logins(self, headers: list[dict[str, str]]) -> None:
+        """Sessions and users gone from the cache (a Redis restart, a new deploy): the next
+        sockets read them from the database."""
+        from django.core.cache import cache
+
+        session_keys, user_keys = self._logins(headers)
+        cache.delete_many(session_keys + user_keys)
+
     def url(self, port: int, room: str) -> str:
         return f"ws://127.0.0.1:{port}/ws/chat/{room}/"
 

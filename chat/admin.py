@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any, TypedDict
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html
 
-from chat import selectors, services
-from chat.models import Message, MessageEdit, Mute, Room
+from chat import filetypes, selectors, services
+from chat.models import Attachment, Block, Membership, Message, MessageEdit, Mute, Room
 
 if TYPE_CHECKING:
     # A development requirement (with django-stubs): for the checker only.
@@ -28,12 +29,33 @@ class MuteInline(admin.TabularInline):
     readonly_fields = ["created_by", "created_at"]
 
 
+class MembershipInline(admin.TabularInline):
+    """A room's members and their roles (a private room's audience; owners and
+    moderators manage any room). Changes go through the services: live on every page."""
+
+    model = Membership
+    fk_name = "room"
+    extra = 0
+    autocomplete_fields = ["user"]
+    readonly_fields = ["added_by", "created_at"]
+
+
 @admin.register(Room)
 class RoomAdmin(admin.ModelAdmin):
-    list_display = ["title", "slug", "retention_policy", "message_count", "created_at"]
+    list_display = [
+        "title",
+        "slug",
+        "kind",
+        "private",
+        "retention_policy",
+        "message_count",
+        "created_at",
+    ]
+    list_filter = ["kind", "private"]
     search_fields = ["title", "slug", "description"]
     prepopulated_fields = {"slug": ["title"]}
-    inlines = [MuteInline]
+    autocomplete_fields = ["group"]
+    inlines = [MembershipInline, MuteInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[WithAnnotations[Room, _MessageTotal]]:
         return super().get_queryset(request).annotate(message_total=Count("messages"))
@@ -43,7 +65,13 @@ class RoomAdmin(admin.ModelAdmin):
         return room.retention_summary.removeprefix("This room keeps ").rstrip(".") or "everything"
 
     def save_model(self, request: HttpRequest, obj: Room, form: Any, change: bool) -> None:
+        access = {"private", "group"} & set(form.changed_data)
+        if change and access:
+            before = Room.objects.get(pk=obj.pk)
+            members, was_private = selectors.room_member_ids(room=before), before.private
         super().save_model(request, obj, form, change)
+        if change and access:
+            services.room_access_changed(room=obj, before=members, was_private=was_private)
         if change and {"retention", "retention_days"} & set(form.changed_data):
             removed = services.room_prune(room=obj)
             if removed:
@@ -56,7 +84,24 @@ class RoomAdmin(admin.ModelAdmin):
         return room.message_total
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
-        """Mutes added, changed or removed in the inline go through the services."""
+        """Memberships and mutes added, changed or removed in the inlines go through the
+        services."""
+        if formset.model is Membership:
+            for membership in formset.save(commit=False):
+                if membership.pk is not None and "user" in _changed(formset, membership):
+                    services.member_remove(
+                        room=membership.room,
+                        user=Membership.objects.get(pk=membership.pk).user,
+                    )
+                services.member_add(
+                    room=membership.room,
+                    user=membership.user,
+                    role=membership.role,
+                    added_by=request.user,
+                )
+            for gone in formset.deleted_objects:
+                services.member_remove(room=gone.room, user=gone.user)
+            return
         for mute in formset.save(commit=False):
             services.user_mute(
                 room=mute.room,
@@ -67,6 +112,13 @@ class RoomAdmin(admin.ModelAdmin):
                 mute_id=mute.pk,
             )
         services.mute_delete(mutes=formset.deleted_objects)
+
+
+def _changed(formset: Any, instance: Any) -> list[str]:
+    for form in formset.forms:
+        if form.instance is instance:
+            return list(form.changed_data)
+    return []
 
 
 class MessageEditInline(admin.TabularInline):
@@ -81,6 +133,87 @@ class MessageEditInline(admin.TabularInline):
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+def _file_link(attachment: Attachment) -> str:
+    return format_html(
+        '<a href="{}">{}</a> ({})',
+        attachment.get_absolute_url(),
+        attachment.name,
+        filetypes.human_size(attachment.size),
+    )
+
+
+class AttachmentInline(admin.TabularInline):
+    """A message's files; deleting one here deletes it from the storage too."""
+
+    model = Attachment
+    fk_name = "message"
+    extra = 0
+    fields = ["file_link", "content_type", "dimensions", "uploader", "created_at"]
+    readonly_fields = ["file_link", "content_type", "dimensions", "uploader", "created_at"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="file")
+    def file_link(self, attachment: Attachment) -> str:
+        return _file_link(attachment)
+
+    @admin.display(description="size in pixels")
+    def dimensions(self, attachment: Attachment) -> str:
+        return f"{attachment.width} x {attachment.height}" if attachment.width else "-"
+
+
+_ATTACHMENT_FIELDS = (
+    "file_link",
+    "room",
+    "uploader",
+    "message",
+    "content_type",
+    "size",
+    "width",
+    "height",
+    "thumbnail",
+    "file",
+    "created_at",
+)
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(admin.ModelAdmin):
+    """Every file shared, and uploads not sent yet (no message). Deleting one deletes
+    it from the storage (after the deletion commits)."""
+
+    list_display = [
+        "name",
+        "room",
+        "uploader",
+        "content_type",
+        "human_size",
+        "message",
+        "created_at",
+    ]
+    list_filter = ["room", "content_type", ("message", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "uploader__username"]
+    list_select_related = ["room", "uploader", "message"]
+    date_hierarchy = "created_at"
+    fields = _ATTACHMENT_FIELDS
+    readonly_fields = _ATTACHMENT_FIELDS
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="size", ordering="size")
+    def human_size(self, attachment: Attachment) -> str:
+        return filetypes.human_size(attachment.size)
+
+    @admin.display(description="file")
+    def file_link(self, attachment: Attachment) -> str:
+        return _file_link(attachment)
 
 
 class DeletedFilter(admin.SimpleListFilter):
@@ -104,8 +237,8 @@ class DeletedFilter(admin.SimpleListFilter):
 class MessageAdmin(admin.ModelAdmin):
     list_display = ["id", "room", "author", "short_body", "created_at", "edited_at", "deleted_at"]
     list_filter = [DeletedFilter, "room", "created_at"]
-    readonly_fields = ["seq", "edited_at", "deleted_at", "reaction_summary"]
-    inlines = [MessageEditInline]
+    readonly_fields = ["seq", "reply_to", "edited_at", "deleted_at", "reaction_summary"]
+    inlines = [AttachmentInline, MessageEditInline]
     search_fields = ["author__username"]  # and the text, by get_search_results
     search_help_text = "Words of the message (full text), or the author's username."
     list_select_related = ["room", "author"]
@@ -182,3 +315,14 @@ class MuteAdmin(admin.ModelAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Mute]) -> None:
         # A queryset's delete() sends no signals and would tell no one.
         services.mute_delete(mutes=queryset)
+
+
+@admin.register(Block)
+class BlockAdmin(admin.ModelAdmin):
+    """Who blocked whom: for staff looking into a complaint (a block is the blocker's own
+    choice; staff see it, and may lift it)."""
+
+    list_display = ["blocker", "blocked", "created_at"]
+    search_fields = ["blocker__username", "blocked__username"]
+    autocomplete_fields = ["blocker", "blocked"]
+    date_hierarchy = "created_at"

@@ -11,12 +11,12 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
-from chat import protocol, selectors, services
+from chat import protocol, roles, selectors, services
 from chat.models import Room
 from common.database import write_to_async
 from common.loops import PerLoop
 from realtime import presence
-from realtime.close_codes import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND
+from realtime.close_codes import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_REMOVED
 from realtime.consumers import JsonConsumer
 from realtime.errors import ActionError, ErrorCode
 from realtime.hub import get_hub
@@ -59,14 +59,33 @@ def _history(room: Room, after: int | None) -> _SyncHistory:
     return _SyncHistory(History(history.mode, payloads, history.has_more), deleted, cursor)
 
 
-def _viewer(room: Room, user: Any) -> tuple[int, bool, datetime | None]:
-    """For a socket's first sync: the user's read cursor, and whether they are muted and
-    until when (one query, and a write on the user's first visit)."""
+@dataclass(frozen=True)
+class _Viewer:
+    last_read: int
+    muted: bool
+    muted_until: datetime | None
+    role: str | None
+    blocked: list[int]
+
+
+class _NotMemberError(Exception):
+    """No longer a member of the private room when a sync reads the role: removed after
+    the check on connect, before the socket joined the room's groups, or while the
+    broadcasts a resync makes up for were lost (either way, it missed the removal)."""
+
+
+def _viewer(room: Room, user: Any) -> _Viewer:
+    """For a socket's first sync: the user's read cursor, whether they are muted and
+    until when, their role and whom they blocked (one query on the connect path; another
+    only for someone who blocked anyone, and a write on the user's first visit)."""
     viewer = selectors.viewer_state(room=room, user=user)
+    if room.private and viewer.role is None:
+        raise _NotMemberError
     last_read = viewer.last_read
     if last_read is None:
         last_read = services.read_open(user=user, room=room)
-    return last_read, viewer.muted, viewer.muted_until
+    blocked = selectors.blocked_ids(user=user) if viewer.blocks else []
+    return _Viewer(last_read, viewer.muted, viewer.muted_until, viewer.role, blocked)
 
 
 # Room id -> (when, up to CHAT_ONLINE_LIST_LIMIT users online): the names a socket's first
@@ -104,10 +123,19 @@ class RoomListConsumer(JsonConsumer):
         user = self.user if self.user.is_authenticated else None
 
         def read() -> tuple[list[Room], dict[int, selectors.Unread]]:
-            rooms = list(selectors.room_list())
+            rooms = list(selectors.room_list(user=user))
+            rooms += selectors.direct_list(user=user)
             return rooms, selectors.unread_counts(user=user) if user is not None else {}
 
         rooms, unread = await database_sync_to_async(read)()
+        # A private room's activity and online count reach only its members' lists; a
+        # resync's list leaves those it no longer holds (a removal may have been lost).
+        wanted = {protocol.activity_group(room) for room in rooms if room.private}
+        for group in set(self.hub_groups):
+            if group.startswith(f"{protocol.ACTIVITY_GROUP}.") and group not in wanted:
+                await self.leave_group(group)
+        for group in wanted - set(self.hub_groups):
+            await self.join_group(group)
         keys = {room.pk: protocol.room_presence(room.pk) for room in rooms}
         counts = await presence.online_counts(room_ids=list(keys.values()))
         await self.send_frame(
@@ -117,12 +145,57 @@ class RoomListConsumer(JsonConsumer):
     async def chat_muted(self, event: dict[str, Any]) -> None:
         pass  # for room pages (it shares the user's group with them)
 
+    async def chat_removed(self, event: dict[str, Any]) -> None:
+        pass  # for room pages; the list hears ``room.removed``
+
+    async def chat_room_added(self, event: dict[str, Any]) -> None:
+        if event.get("private_room_id"):
+            await self.join_group(protocol.private_activity_group(event["private_room_id"]))
+        await self.forward_frame(event)
+
+    async def chat_room_removed(self, event: dict[str, Any]) -> None:
+        if event.get("private_room_id"):
+            await self.leave_group(protocol.private_activity_group(event["private_room_id"]))
+        await self.forward_frame(event)
+
     async def on_room_join(self, *, slug: str) -> None:
         user = self.require_user("Log in to join rooms.")
-        room = await database_sync_to_async(selectors.room_get_cached)(slug=slug)
+        room = await database_sync_to_async(selectors.room_visible_get)(slug=slug, user=user)
         if room is None:
             raise ActionError(ErrorCode.NOT_FOUND, "This room no longer exists.")
         await database_sync_to_async(services.room_join)(user=user, room=room)
+
+    async def on_room_leave(self, *, slug: str) -> None:
+        await _leave(self, slug)
+
+    async def on_direct_open(self, *, usernames: str) -> protocol.Direct:
+        return await _direct_open(self, usernames)
+
+    async def on_user_block(self, *, username: str, blocked: bool) -> None:
+        await _block(self, username, blocked)
+
+
+async def _direct_open(consumer: JsonConsumer, usernames: str) -> protocol.Direct:
+    user = consumer.require_user("Log in to send direct messages.")
+    await services.write_allowed(user=user, action="member")
+    names = [name for name in usernames.replace(" ", ",").split(",") if name]
+    room = await database_sync_to_async(services.direct_open)(user=user, usernames=names)
+    return protocol.Direct(slug=room.slug, url=room.get_absolute_url())
+
+
+async def _block(consumer: JsonConsumer, username: str, blocked: bool) -> None:
+    user = consumer.require_user("Log in to block people.")
+    await services.write_allowed(user=user, action="member")
+    await database_sync_to_async(services.user_block)(user=user, username=username, blocked=blocked)
+
+
+async def _leave(consumer: JsonConsumer, slug: str) -> None:
+    user = consumer.require_user("Log in to leave rooms.")
+    room = await database_sync_to_async(selectors.room_visible_get)(slug=slug, user=user)
+    if room is None:
+        raise ActionError(ErrorCode.NOT_FOUND, "This room no longer exists.")
+    await services.write_allowed(user=user, action="member")
+    await database_sync_to_async(services.room_leave)(room=room, user=user)
 
 
 class ChatRoomConsumer(LiveConsumer):
@@ -134,20 +207,36 @@ class ChatRoomConsumer(LiveConsumer):
     last_typing: float = 0.0
     muted = False
     muted_until: datetime | None = None  # when the mute lapses by itself
+    # The viewer's role here (None: not a member, or a visitor): read on connect (a
+    # private room) or with the first sync, then kept by the ``member`` broadcasts.
+    role: str | None = None
+    blocked: tuple[int, ...] = ()  # whom the viewer blocked (kept by ``blocks``)
     # Who is online as counting this socket in told it: the first sync needs no more.
     online: tuple[list[dict[str, Any]], int] | None = None
 
     async def connect(self) -> None:
         slug = self.scope["url_route"]["kwargs"]["slug"]
-        self.room = room = selectors.room_cached_here(slug=slug) or await database_sync_to_async(
+        room = selectors.room_cached_here(slug=slug) or await database_sync_to_async(
             selectors.room_get_cached
         )(slug=slug)
         if room is None:
             await self.close(code=CLOSE_NOT_FOUND)
             return
+        if room.private:
+            # Its existence is private too: a non-member (a visitor too, wherever
+            # visitors may not read) hears "no such room".
+            self.role = await database_sync_to_async(selectors.member_role)(
+                room=room, user=self.user
+            )
+            if self.role is None:
+                await self.close(code=CLOSE_NOT_FOUND)
+                return
         if not self.user.is_authenticated and not settings.CHAT_ANONYMOUS_READ:
             await self.close(code=CLOSE_FORBIDDEN)
             return
+        # Only now: frames the client sent before a refusal are still handled after it,
+        # and find no room.
+        self.room = room
         if self.user.is_authenticated:
             await self.join_groups(protocol.room_group(room.pk), protocol.user_group(self.user.pk))
         else:
@@ -177,7 +266,11 @@ class ChatRoomConsumer(LiveConsumer):
                 names = change.listed
                 _online_lists.get()[room.pk] = (time.monotonic(), names)
             self.online = (names, change.online)
-        await self.send_sync(self.query_cursor())
+        try:
+            await self.send_sync(self.query_cursor())
+        except _NotMemberError:
+            self.room = None
+            await self.close(code=CLOSE_NOT_FOUND)
 
     async def sync_frame(self, after: int | None) -> tuple[protocol.Sync, int]:
         room = self._joined_room()
@@ -201,9 +294,20 @@ class ChatRoomConsumer(LiveConsumer):
             )
         last_read = None
         if self.user.is_authenticated and not self.synced:
-            last_read, self.muted, self.muted_until = await database_sync_to_async(_viewer)(
-                room, self.user
+            viewer = await database_sync_to_async(_viewer)(room, self.user)
+            last_read, self.muted, self.muted_until = (
+                viewer.last_read,
+                viewer.muted,
+                viewer.muted_until,
             )
+            self.role, self.blocked = viewer.role, tuple(viewer.blocked)
+        elif room.private and self.user.is_authenticated:
+            # A resync: the broadcasts it makes up for may have held this viewer's removal.
+            self.role = await database_sync_to_async(selectors.member_role)(
+                room=room, user=self.user
+            )
+            if self.role is None:
+                raise _NotMemberError
         if self.muted and self.muted_until is not None and self.muted_until <= timezone.now():
             self.muted, self.muted_until = False, None  # lapsed since (a resync)
         online, self.online = self.online, None
@@ -222,6 +326,9 @@ class ChatRoomConsumer(LiveConsumer):
             online_count=online[1],
             me=protocol.user_of(self.user) if self.user.is_authenticated else None,
             muted=self.muted,
+            role=self.role,
+            manages=self._manages(),
+            blocked=list(self.blocked),
             mute_expires_in=protocol.expires_in(self.muted_until),
             last_read_id=last_read,
             limits=protocol.Limits(
@@ -235,17 +342,36 @@ class ChatRoomConsumer(LiveConsumer):
             frame.has_more = history.has_more
         return frame, read.cursor
 
+    async def hub_resync(self, since: float) -> None:
+        try:
+            await super().hub_resync(since)
+        except _NotMemberError:
+            self.room = None
+            await self.close(code=CLOSE_NOT_FOUND)
+
     def _joined_room(self) -> Room:
         if self.room is None:  # frames racing a refused connect
             raise ActionError(ErrorCode.NOT_FOUND, "This room no longer exists.")
         return self.room
 
-    async def on_message_send(self, *, body: str, nonce: str) -> Ack:
+    def _manages(self) -> bool:
+        room = self.room
+        staff = self.user.is_authenticated and self.user.is_staff
+        return room is not None and roles.manages(self.role, staff=staff, private=room.private)
+
+    async def on_message_send(
+        self, *, body: str, nonce: str, reply_to: int | None, attachments: list[int]
+    ) -> Ack:
         author = self.require_user("Log in to take part in this room.")
         room = self._joined_room()
         await services.write_allowed(user=author, action="post")
         message = await write_to_async(services.message_post)(
-            room=room, author=author, body=body, nonce=nonce
+            room=room,
+            author=author,
+            body=body,
+            nonce=nonce,
+            reply_to=reply_to,
+            attachments=attachments,
         )
         return Ack(id=message.pk)
 
@@ -260,7 +386,7 @@ class ChatRoomConsumer(LiveConsumer):
         user = self.require_user("Log in to delete your messages.")
         await services.write_allowed(user=user, action="delete")
         await database_sync_to_async(services.message_delete_own)(
-            room=self._joined_room(), user=user, message_id=id
+            room=self._joined_room(), user=user, message_id=id, manages=self._manages()
         )
 
     async def on_reaction_toggle(self, *, id: int, emoji: str) -> None:
@@ -315,6 +441,102 @@ class ChatRoomConsumer(LiveConsumer):
         self.last_typing = now
         await services.write_allowed(user=user, action="typing")
         await services.typing_start(room=room, user=user)
+
+    async def on_members(self) -> protocol.Members:
+        room = self._joined_room()
+        members, count = await database_sync_to_async(selectors.room_members)(
+            room=room, limit=settings.CHAT_MEMBERS_LIST_LIMIT
+        )
+        return protocol.Members(
+            members=[
+                protocol.MemberData(
+                    id=m.user_id, username=m.username, role=m.role, through_group=m.through_group
+                )
+                for m in members
+            ],
+            count=count,
+        )
+
+    async def on_member_invite(self, *, username: str, role: str) -> None:
+        user = self.require_user("Log in to invite people.")
+        await services.write_allowed(user=user, action="member")
+        await database_sync_to_async(services.member_invite)(
+            room=self._joined_room(), by=user, username=username, role=role
+        )
+
+    async def on_member_remove(self, *, username: str) -> None:
+        user = self.require_user("Log in to remove people.")
+        await services.write_allowed(user=user, action="member")
+        await database_sync_to_async(services.member_kick)(
+            room=self._joined_room(), by=user, username=username
+        )
+
+    async def on_member_mute(self, *, username: str, muted: bool, minutes: int) -> None:
+        user = self.require_user("Log in to mute people.")
+        await services.write_allowed(user=user, action="member")
+        await database_sync_to_async(services.member_mute)(
+            room=self._joined_room(), by=user, username=username, muted=muted, minutes=minutes
+        )
+
+    async def on_member_role(self, *, username: str, role: str) -> None:
+        user = self.require_user("Log in to change roles.")
+        await services.write_allowed(user=user, action="member")
+        await database_sync_to_async(services.member_set_role)(
+            room=self._joined_room(), by=user, username=username, role=role
+        )
+
+    async def on_room_edit(self, *, topic: str, description: str) -> None:
+        user = self.require_user("Log in to change the room.")
+        await services.write_allowed(user=user, action="edit")
+        self.room = await database_sync_to_async(services.room_edit)(
+            room=self._joined_room(), by=user, topic=topic, description=description
+        )
+
+    async def on_room_leave(self, *, slug: str) -> None:
+        await _leave(self, slug)
+
+    async def on_direct_open(self, *, usernames: str) -> protocol.Direct:
+        return await _direct_open(self, usernames)
+
+    async def on_user_block(self, *, username: str, blocked: bool) -> None:
+        await _block(self, username, blocked)
+
+    async def chat_member(self, event: dict[str, Any]) -> None:
+        if self.user.is_authenticated and event.get("user_id") == self.user.pk:
+            self.role = event["role"]  # the frame's own role (null: no longer one)
+        await self.send(text_data=event["frame"])
+
+    async def chat_room_updated(self, event: dict[str, Any]) -> None:
+        if self.room is not None:  # what the next sync's room data says
+            self.room.topic, self.room.description = event["topic"], event["description"]
+        await self.send(text_data=event["frame"])
+
+    async def chat_removed(self, event: dict[str, Any]) -> None:
+        """The viewer left this private room or was removed: the page is told, then the
+        socket closes (not to be reopened: 4410)."""
+        if self.room is not None and event["room_id"] == self.room.pk:
+            self.room = None  # frames still on their way find no room
+            await self.send(text_data=event["frame"])
+            await self.close(code=CLOSE_REMOVED)
+
+    async def chat_privacy(self, event: dict[str, Any]) -> None:
+        """The room became private: a page of someone who is not a member closes."""
+        if self.room is not None:
+            self.room.private = True
+        if self.role is None:
+            self.room = None  # frames still on their way find no room
+            await self.send(text_data=event["frame"])
+            await self.close(code=CLOSE_REMOVED)
+
+    async def chat_blocks(self, event: dict[str, Any]) -> None:
+        self.blocked = tuple(event["ids"])
+        await self.send(text_data=event["frame"])
+
+    async def chat_room_added(self, event: dict[str, Any]) -> None:
+        pass  # for room lists (they share the user's group)
+
+    async def chat_room_removed(self, event: dict[str, Any]) -> None:
+        pass
 
     async def chat_muted(self, event: dict[str, Any]) -> None:
         if self.room is not None and event["room_id"] == self.room.pk:

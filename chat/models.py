@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator, MaxValueValidator
 from django.db import models
@@ -13,6 +14,12 @@ from common.text import clean_required, clean_text
 DESCRIPTION_MAX = 1000
 RETENTION_MAX = 100_000
 RETENTION_DAYS_MAX = 36_500
+TOPIC_MAX = 200
+
+
+class Kind(models.TextChoices):
+    ROOM = "room", "Room"
+    DIRECT = "direct", "Direct conversation"
 
 
 class Room(models.Model):
@@ -37,6 +44,27 @@ class Room(models.Model):
         default=0,
         validators=[MaxValueValidator(RETENTION_DAYS_MAX)],
         help_text="Delete messages older than D days. 0: no limit on age.",
+    )
+    # A private room is seen only by its members (docs/decisions.md, "Private rooms"):
+    # users with a Membership, and the members of ``group`` if it is set.
+    private = models.BooleanField(
+        default=False, help_text="Only its members see a private room; others get a 404."
+    )
+    group = models.ForeignKey(
+        Group,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="chat_rooms",
+        help_text="Members of this group are members of the room.",
+    )
+    topic = models.CharField(max_length=TOPIC_MAX, blank=True)
+    # A direct conversation is a private room of its own kind: the same history, unread
+    # state, edits, reactions, search and resume; listed apart, titled by its members.
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.ROOM, editable=False)
+    # A direct conversation's members, as sorted user ids ("3.8.15"): one per set of people.
+    direct_key = models.CharField(
+        max_length=200, null=True, blank=True, unique=True, editable=False
     )
     # The room's change counter: every new message, edit, reaction and deletion takes the
     # next value (under the room's row lock, so in commit order). Sockets resume from it.
@@ -80,8 +108,48 @@ class Room(models.Model):
     def clean(self) -> None:
         self.title = clean_required(self.title, multiline=False)
         self.description = clean_text(self.description).strip()
+        self.topic = clean_text(self.topic or "").strip()
         if not self.title:
             raise ValidationError({"title": "A room needs a title."})
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    MODERATOR = "moderator", "Moderator"
+    MEMBER = "member", "Member"
+
+
+# Roles that may invite, remove, edit the room and moderate it.
+MANAGING_ROLES = frozenset({Role.OWNER, Role.MODERATOR})
+
+
+class Membership(models.Model):
+    """A user's place in a room: what makes them a member of a private room, and their
+    role in any room (owners and moderators manage it). Members of the room's group are
+    members too, with no row, as ``member``."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_memberships"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["room", "user"], name="chat_membership_unique")
+        ]
+        indexes = [models.Index(fields=["user", "room"], name="chat_membership_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_role_display().lower()}) in {self.room}"
 
 
 class Message(models.Model):
@@ -104,6 +172,23 @@ class Message(models.Model):
     # a sync or resume reads messages with their reactions in one query. The Reaction
     # rows are the truth (uniqueness, the admin); this is written with them.
     reactions = models.JSONField(default=dict, blank=True, editable=False)
+    # The message this one answers (same room). No database constraint, nothing done on
+    # delete and no index: a pruned original leaves its id behind and the reply says its
+    # original is gone, as for a deleted one, at no cost to pruning; nothing looks
+    # replies up by their original.
+    reply_to = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    # Its attachments when already at hand (a post has just linked them): what
+    # MessageData reads instead of a query. Not a column.
+    known_attachments: list[Attachment] | None = None
 
     class Meta:
         ordering = ["id"]
@@ -123,6 +208,11 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.author} in {self.room}: {self.body[:40]}"
+
+
+# What a message is read with to be sent to pages (protocol.MessageData): its author,
+# and the message it answers with that one's author, in the same query.
+MESSAGE_RELATED = ("author", "reply_to__author")
 
 
 class Mute(models.Model):
@@ -227,3 +317,95 @@ class ReadState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} read {self.room} to {self.last_read_id}"
+
+
+class Block(models.Model):
+    """``blocker`` blocked ``blocked``: no direct messages from them, no notification of
+    their mentions, and their messages folded away in shared rooms."""
+
+    blocker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_blocks"
+    )
+    blocked = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_blocked_by"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["blocker", "blocked"], name="chat_block_unique"),
+            models.CheckConstraint(
+                condition=~models.Q(blocker=models.F("blocked")), name="chat_block_not_self"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.blocker} blocked {self.blocked}"
+
+
+class Attachment(models.Model):
+    """A file shared in a room: uploaded first (pending, ``message`` empty), then sent
+    with a message. The file lives in the ``uploads`` storage under a random name; the
+    name people see is ``name``, cleaned. Deleting the row deletes the files (after the
+    transaction commits: chat.services.attachments)."""
+
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, null=True, blank=True, related_name="attachments"
+    )
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="attachments")
+    uploader = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_attachments"
+    )
+    # Where the storage keeps it: random, never derived from the name or the uploader.
+    file = models.CharField("stored as", max_length=255, unique=True, editable=False)
+    name = models.CharField(max_length=255)
+    content_type = models.CharField("type", max_length=100)
+    size = models.PositiveBigIntegerField()
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    thumbnail = models.CharField(max_length=255, blank=True, default="", editable=False)
+    thumb_width = models.PositiveIntegerField(null=True, blank=True)
+    thumb_height = models.PositiveIntegerField(null=True, blank=True)
+    # Its place among its message's files, as the sender attached them (uploads finish in
+    # any order).
+    position = models.PositiveSmallIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        indexes = [
+            # Pending uploads by age, for the prune.
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(message__isnull=True),
+                name="chat_attachment_pending",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("chat:file", kwargs={"pk": self.pk, "name": self.name})
+
+    def thumbnail_url(self) -> str | None:
+        return reverse("chat:thumbnail", kwargs={"pk": self.pk}) if self.thumbnail else None
+
+
+class RoomNotificationMute(models.Model):
+    """A user who wants no notifications from a room (mentions there notify them of
+    nothing, so nothing is emailed either). Theirs to set, unlike ``Mute``."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_notification_mutes"
+    )
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "room"], name="chat_notification_mute_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} muted notifications from {self.room}"

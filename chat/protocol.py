@@ -1,4 +1,8 @@
-"""Every frame of the chat sockets, declared once. docs/protocol.md describes them."""
+"""Every frame of the chat sockets, declared once. docs/protocol.md describes them.
+
+The groups they are broadcast to are named in ``chat.groups``, and the objects frames
+carry (a message, a room, a member) are declared in ``chat.payloads``; both are
+re-exported here."""
 
 from __future__ import annotations
 
@@ -7,7 +11,30 @@ from typing import Annotated, Any, ClassVar
 
 from django.utils import timezone
 
-from chat.models import Message, Room
+from chat.groups import (
+    ACTIVITY_GROUP,
+    LOBBY_GROUP,
+    activity_group,
+    online_group,
+    private_activity_group,
+    room_group,
+    room_presence,
+    user_group,
+)
+from chat.models import TOPIC_MAX, Message, Role, Room
+from chat.payloads import (
+    REPLY_QUOTE_MAX,
+    AttachmentData,
+    MemberData,
+    MessageData,
+    ReactionData,
+    ReplyData,
+    RoomData,
+    attachments_of,
+    quote_line,
+    user_of,
+)
+from chat.selectors import direct_title
 from realtime.protocol import (
     COMMON_SERVER_FRAMES,
     UNSET,
@@ -27,6 +54,8 @@ from realtime.protocol import (
 BODY_TRANSPORT_LIMIT = 20_000
 
 NONCE_MAX_LENGTH = 64
+# Transport bound only; the service enforces CHAT_UPLOAD_MAX_FILES with a clear message.
+ATTACHMENTS_TRANSPORT_LIMIT = 50
 EMOJI_MAX_LENGTH = 16
 
 Body = Annotated[
@@ -37,27 +66,62 @@ Body = Annotated[
     ),
 ]
 MessageId = Annotated[Id, Meta(description="message id")]
+Username = Annotated[str, Meta(max_length=150, description="a username")]
+RoleName = Annotated[str, Meta(max_length=16, description="`owner`, `moderator` or `member`")]
+
+__all__ = [
+    "ACTIVITY_GROUP",
+    "LOBBY_GROUP",
+    "REPLY_QUOTE_MAX",
+    "AttachmentData",
+    "MemberData",
+    "MessageData",
+    "ReactionData",
+    "ReplyData",
+    "RoomData",
+    "activity_group",
+    "attachments_of",
+    "online_group",
+    "private_activity_group",
+    "quote_line",
+    "room_group",
+    "room_presence",
+    "user_group",
+    "user_of",
+]
 
 # What the pages check before sending (static/realtime/protocol.js, generated).
 JS_LIMITS = {
     "BODY_TRANSPORT_LIMIT": BODY_TRANSPORT_LIMIT,
     "NONCE_MAX_LENGTH": NONCE_MAX_LENGTH,
     "EMOJI_MAX_LENGTH": EMOJI_MAX_LENGTH,
+    "REPLY_QUOTE_MAX": REPLY_QUOTE_MAX,
 }
 
 # ---------------------------------------------------------------- client frames
 
 
 class MessageSend(ClientFrame, tag="message.send"):
-    """Who: logged in, not muted
-    Reply: `ack` (with the message `id`) to the sender, `message` to the room"""
+    """Who: logged in, not muted; in a direct conversation, not blocked by another of its
+    people; `reply_to`: a message of this room, not deleted
+    Reply: `ack` (with the message `id`) to the sender, `message` to the room. With
+    `attachments` (ids of the sender's uploads to this room not sent yet, from `POST
+    /chat/<slug>/files/`), the `body` may be empty"""
 
     body: Body
     nonce: Annotated[str, Meta(max_length=NONCE_MAX_LENGTH)] = ""
+    reply_to: Annotated[Id, Meta(description="the id of the message this one answers")] | None = (
+        None
+    )
+    attachments: Annotated[
+        list[Id],
+        Meta(max_length=ATTACHMENTS_TRANSPORT_LIMIT, description="list of upload ids"),
+    ] = []
 
 
 class MessageEdit(ClientFrame, tag="message.edit"):
-    """Who: the author, within `CHAT_EDIT_WINDOW_SECONDS`, not muted
+    """Who: the author, within `CHAT_EDIT_WINDOW_SECONDS`, not muted; in a direct
+    conversation, not blocked by another of its people
     Reply: `ack`; `message.updated` to the room"""
 
     id: MessageId
@@ -65,14 +129,15 @@ class MessageEdit(ClientFrame, tag="message.edit"):
 
 
 class MessageDelete(ClientFrame, tag="message.delete"):
-    """Who: the author
+    """Who: the author; the room's owners and moderators (staff too, in a public room)
     Reply: `ack`; `message.deleted` to the room"""
 
     id: MessageId
 
 
 class ReactionToggle(ClientFrame, tag="reaction.toggle"):
-    """Who: logged in, not muted
+    """Who: logged in, not muted; in a direct conversation, not blocked by another of its
+    people
     Reply: `ack`; `message.updated` to the room"""
 
     id: MessageId
@@ -123,8 +188,97 @@ class Typing(ClientFrame, tag="typing"):
     ack: ClassVar[bool] = False
 
 
+class MembersList(ClientFrame, tag="members"):
+    """Who: anyone who may read the room
+    Reply: `members` (owners first, then by name; at most `CHAT_MEMBERS_LIST_LIMIT`)"""
+
+
+class MemberInvite(ClientFrame, tag="member.invite"):
+    """Who: the room's owners and moderators (moderators invite members only), not blocked
+    by the person invited
+    Reply: `ack`; `member` to the room; `room.added` to the invited user's room lists"""
+
+    username: Username
+    role: RoleName = Role.MEMBER
+
+
+class MemberRemove(ClientFrame, tag="member.remove"):
+    """Who: the room's owners and moderators (moderators remove members only)
+    Reply: `ack`; `member` (role null) to the room; `removed` to the user's pages of the
+    room, which then close (code 4410), and `room.removed` to their room lists"""
+
+    username: Username
+
+
+class MemberRole(ClientFrame, tag="member.role"):
+    """Who: the room's owners (a room keeps at least one)
+    Reply: `ack`; `member` to the room"""
+
+    username: Username
+    role: RoleName
+
+
+class RoomEdit(ClientFrame, tag="room.edit"):
+    """Who: the room's owners and moderators (staff too, in a public room)
+    Reply: `ack`; `room.updated` to the room"""
+
+    topic: Annotated[str, Meta(max_length=TOPIC_MAX * 2, description="the room's topic")]
+    description: Annotated[
+        str, Meta(max_length=4000, description="at most 1,000 characters once cleaned")
+    ]
+
+
+class RoomLeave(ClientFrame, tag="room.leave"):
+    """Who: logged in. Leaving a public room stops its counts; leaving a private one ends
+    the membership (not one held through the room's group), and a room's only owner
+    cannot leave
+    Reply: `ack`; `room.removed` to the user's room lists; a private room's pages get
+    `removed` and close (code 4410)"""
+
+    slug: Annotated[str, Meta(max_length=64, description="the room's slug")]
+
+
+class DirectOpen(ClientFrame, tag="direct.open"):
+    """Who: logged in, not blocked by any of them (at most `CHAT_DIRECT_MAX_PEOPLE` people
+    in all)
+    Reply: `direct` (the conversation to open: the one they have, or a new one, which
+    every member's room list gains with `room.added`)"""
+
+    usernames: Annotated[
+        str,
+        Meta(max_length=2000, description="the other people's usernames, separated by commas"),
+    ]
+
+
+class UserBlock(ClientFrame, tag="user.block"):
+    """Who: logged in
+    Reply: `ack`; `blocks` to the user's chat pages"""
+
+    username: Username
+    blocked: bool
+
+
+class MemberMute(ClientFrame, tag="member.mute"):
+    """Who: the room's owners and moderators (staff too, in a public room); not an owner
+    or a moderator by a moderator
+    Reply: `ack`; `muted` to the person's pages of the room"""
+
+    username: Username
+    muted: bool
+    minutes: Annotated[int, Meta(ge=0, le=525_600, description="how long; 0: until lifted")] = 0
+
+
 ROOM_CLIENT_FRAMES = client_frames(
     Ping,
+    MemberMute,
+    DirectOpen,
+    UserBlock,
+    MembersList,
+    MemberInvite,
+    MemberRemove,
+    MemberRole,
+    RoomEdit,
+    RoomLeave,
     MessageSend,
     MessageEdit,
     MessageDelete,
@@ -144,77 +298,50 @@ class RoomJoin(ClientFrame, tag="room.join"):
     slug: Annotated[str, Meta(max_length=64, description="the room's slug")]
 
 
-LOBBY_CLIENT_FRAMES = client_frames(Ping, RoomJoin)
-
-# Hub groups (where broadcasts go) and presence rooms (who is online), named here only.
-LOBBY_GROUP = "chat.lobby"
-# The room list's logged-in sockets: what was posted where, and whom it mentions (for
-# their unread and mention counts). Visitors have no counts, and are told none of it.
-ACTIVITY_GROUP = "chat.activity"
-
-
-def room_group(room_id: int) -> str:
-    # By id, not slug: a renamed room keeps its open sockets.
-    return f"chat.room.{room_id}"
-
-
-def room_presence(room_id: int) -> str:
-    return f"chat-room.{room_id}"
-
-
-def user_group(user_id: int) -> str:
-    # A user's chat pages (rooms and the room list): read cursors and mutes.
-    return f"chat.user.{user_id}"
-
+LOBBY_CLIENT_FRAMES = client_frames(Ping, RoomJoin, RoomLeave, DirectOpen, UserBlock)
 
 # ---------------------------------------------------------------- server frames
 
 
-def user_of(user: Any) -> User:
-    return User(id=user.pk, username=user.get_username())
+class Members(ServerFrame, tag="members"):
+    members: list[MemberData]
+    count: int
 
 
-class ReactionData(Payload):
-    emoji: str
-    users: list[User]
+class MemberChanged(ServerFrame, tag="member"):
+    """Someone joined the room's members, changed role, or left them (``role`` null)."""
+
+    event: ClassVar[str] = "chat.member"
+    user: User
+    role: str | None
 
 
-class MessageData(Payload):
-    id: int
-    seq: int
-    author: User
-    body: str
-    created_at: str
-    edited_at: str | None
-    reactions: list[ReactionData]
-
-    @classmethod
-    def of(cls, message: Message) -> MessageData:
-        edited_at = message.edited_at
-        return cls(
-            id=message.pk,
-            seq=message.seq,
-            author=User(id=message.author_id, username=message.author.get_username()),
-            body=message.body,
-            created_at=message.created_at.isoformat(),
-            edited_at=edited_at.isoformat() if edited_at is not None else None,
-            reactions=[
-                ReactionData(
-                    emoji=emoji, users=[User(id=uid, username=name) for uid, name in users]
-                )
-                for emoji, users in message.reactions.items()
-            ],
-        )
+class RoomUpdated(ServerFrame, tag="room.updated"):
+    event: ClassVar[str] = "chat.room_updated"
+    room: RoomData
 
 
-class RoomData(Payload):
+class Direct(ServerFrame, tag="direct"):
+    """The direct conversation asked for (``direct.open``): where to go."""
+
     slug: str
-    title: str
-    description: str
+    url: str
 
-    @classmethod
-    def of(cls, room: Room) -> RoomData:
-        return cls(slug=room.slug, title=room.title, description=room.description)
+
+class Blocks(ServerFrame, tag="blocks"):
+    """Whom the user blocks now (to every chat page of theirs)."""
+
+    event: ClassVar[str] = "chat.blocks"
+    ids: list[int]
+
+
+class Removed(ServerFrame, tag="removed"):
+    """The viewer is no longer a member of this private room (removed, or left in
+    another tab): the page closes the room; the socket closes with 4410 after it."""
+
+    event: ClassVar[str] = "chat.removed"
+    room: str
+    message: str
 
 
 class Limits(Payload):
@@ -234,6 +361,12 @@ class Sync(ServerFrame, tag="sync"):
     online_count: int
     me: User | None
     muted: bool
+    # The viewer's role in the room (null: not a member, or a visitor), and whether they
+    # may invite, remove, edit the room and delete others' messages.
+    role: str | None
+    manages: bool
+    # Whom the viewer blocked: their messages are folded away on the page.
+    blocked: list[int]
     # ms until the viewer's mute lapses by itself (the page re-enables posting then);
     # None: not muted, or until staff lift it.
     mute_expires_in: int | None
@@ -345,8 +478,10 @@ def expires_in(until: datetime | None) -> int | None:
 
 class RoomListed(Payload):
     slug: str
+    kind: str  # "room", or "direct": a direct conversation, titled by the others' names
     title: str
     description: str
+    private: bool
     online: int
     unread: int | None
     mentions: int | None
@@ -367,8 +502,10 @@ class Rooms(ServerFrame, tag="rooms"):
             listed.append(
                 RoomListed(
                     slug=room.slug,
-                    title=room.title,
+                    kind=room.kind,
+                    title=direct_title(room, me),
                     description=room.description,
+                    private=room.private,
                     online=count,
                     unread=None if state is None else state.unread,
                     mentions=None if state is None else state.mentions,
@@ -376,6 +513,22 @@ class Rooms(ServerFrame, tag="rooms"):
                 )
             )
         return cls(rooms=listed, me=user_of(me) if me is not None else None)
+
+
+class RoomAdded(ServerFrame, tag="room.added"):
+    """A room the user may now see and counts (invited, or joined in another tab)."""
+
+    event: ClassVar[str] = "chat.room_added"
+    room: RoomListed
+
+
+class RoomRemoved(ServerFrame, tag="room.removed"):
+    """A room the user left or was removed from: a private one goes from the list; a
+    public one stays, no longer counted."""
+
+    event: ClassVar[str] = "chat.room_removed"
+    slug: str
+    private: bool
 
 
 class RoomOnline(ServerFrame, tag="room.online"):
@@ -405,5 +558,21 @@ ROOM_SERVER_FRAMES = server_frames(
     TypingNow,
     Read,
     Muted,
+    Members,
+    MemberChanged,
+    RoomUpdated,
+    Removed,
+    Direct,
+    Blocks,
 )
-LOBBY_SERVER_FRAMES = server_frames(*COMMON_SERVER_FRAMES, Rooms, RoomOnline, RoomActivity, Read)
+LOBBY_SERVER_FRAMES = server_frames(
+    *COMMON_SERVER_FRAMES,
+    Rooms,
+    RoomOnline,
+    RoomActivity,
+    Read,
+    RoomAdded,
+    RoomRemoved,
+    Direct,
+    Blocks,
+)

@@ -11,10 +11,24 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.db.models import Exists, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 
-from chat.models import MUTE_IN_FORCE, Mention, Message, Mute, ReadState, Room
+from chat.models import (
+    MESSAGE_RELATED,
+    MUTE_IN_FORCE,
+    Attachment,
+    Block,
+    Kind,
+    Membership,
+    Mention,
+    Message,
+    Mute,
+    ReadState,
+    Role,
+    Room,
+    RoomNotificationMute,
+)
 from common.sql import Compiled
 
 # "@name" where name uses Django's username characters; not inside an e-mail address.
@@ -22,22 +36,173 @@ MENTION = re.compile(r"(?<![\w@.+-])@([\w.@+-]+)")
 MAX_MENTIONS = 20
 
 
-def mentioned_users(*, body: str, author: Any) -> list[Any]:
-    """Active users named as ``@username`` in ``body``, the author left out."""
+def mentioned_users(*, body: str, author: Any, room: Room | None = None) -> list[Any]:
+    """Active users named as ``@username`` in ``body``, the author left out; in a private
+    ``room``, only its members (a mention must not tell anyone else the room exists)."""
     names = {name.rstrip(".") for name in MENTION.findall(body)} - {author.get_username()}
     if not names:
         return []
     names = set(sorted(names)[:MAX_MENTIONS])
     users = get_user_model().objects.filter(username__in=names, is_active=True)
+    if room is not None and room.private:
+        users = users.filter(_member_of(room))
+    # Whoever blocked the author is not told of their mentions.
+    users = users.exclude(pk__in=Block.objects.filter(blocked=author).values("blocker_id"))
     return list(users.order_by("pk"))
 
 
-def room_list() -> QuerySet[Room]:
+def _member_of(room: Room) -> Q:
+    """Users who are members of ``room`` (a filter on users)."""
+    members = Q(pk__in=Membership.objects.filter(room=room).values("user_id"))
+    if room.group_id is not None:
+        members |= Q(groups=room.group_id)
+    return members
+
+
+def _visible_rooms(user: Any) -> Q:
+    """Rooms ``user`` may see (a filter on rooms): every public room, and the private rooms
+    they are a member of, by a membership or through the room's group."""
+    if user is None or not user.is_authenticated:
+        return Q(private=False)
+    return (
+        Q(private=False)
+        | Q(pk__in=Membership.objects.filter(user=user).values("room_id"))
+        | Q(group__in=user.groups.values("pk"))
+    )
+
+
+def room_list(*, user: Any = None) -> QuerySet[Room]:
+    """The rooms ``user`` may see (public ones only for a visitor), direct conversations
+    left out."""
+    return Room.objects.filter(_visible_rooms(user), kind=Kind.ROOM)
+
+
+def direct_list(*, user: Any) -> QuerySet[Room]:
+    """The user's direct conversations, the latest changed first."""
+    if user is None or not user.is_authenticated:
+        return Room.objects.none()
+    mine = Membership.objects.filter(user=user).values("room_id")
+    return Room.objects.filter(kind=Kind.DIRECT, pk__in=mine).order_by("-seq", "-pk")
+
+
+def direct_title(room: Room, viewer: Any) -> str:
+    """What a direct conversation is called for ``viewer``: the others' names (its title
+    holds every member's, sorted; usernames hold no commas)."""
+    if room.kind != Kind.DIRECT:
+        return room.title
+    me = viewer.get_username() if viewer is not None and viewer.is_authenticated else None
+    others = [name for name in room.title.split(", ") if name != me]
+    return ", ".join(others) or room.title
+
+
+def blocked_ids(*, user: Any) -> list[int]:
+    """Whom ``user`` blocked."""
+    if user is None or not user.is_authenticated:
+        return []
+    return sorted(Block.objects.filter(blocker=user).values_list("blocked_id", flat=True))
+
+
+def blocked_by_any(*, user_ids: Any, author: Any) -> bool:
+    """Whether any of ``user_ids`` blocked ``author``."""
+    return Block.objects.filter(blocker_id__in=user_ids, blocked=author).exists()
+
+
+def direct_blocked(*, room: Room, author: Any) -> bool:
+    """Whether another member of the direct conversation ``room`` blocked ``author``."""
+    others = Membership.objects.filter(room=room).exclude(user=author).values("user_id")
+    return blocked_by_any(user_ids=others, author=author)
+
+
+def joined_room_ids(*, user: Any) -> set[int]:
+    """The rooms the user joined (has a read cursor in: opening a room joins it)."""
+    if user is None or not user.is_authenticated:
+        return set()
+    return set(ReadState.objects.filter(user=user).values_list("room_id", flat=True))
+
+
+def room_all() -> QuerySet[Room]:
+    """Every room, private ones too (for operators' commands, never for a page)."""
     return Room.objects.all()
 
 
 def room_get(*, slug: str) -> Room | None:
     return Room.objects.filter(slug=slug).first()
+
+
+def member_role(*, room: Room, user: Any) -> str | None:
+    """The user's role in ``room``: their membership's, ``member`` through the room's
+    group, None if neither (a visitor: None)."""
+    if user is None or not user.is_authenticated:
+        return None
+    role = Membership.objects.filter(room=room, user=user).values_list("role", flat=True).first()
+    if role is None and room.group_id is not None and user.groups.filter(pk=room.group_id).exists():
+        role = Role.MEMBER
+    return role
+
+
+def room_visible_to(*, room: Room, user: Any) -> bool:
+    """Whether ``user`` (maybe anonymous) may see ``room`` at all: its page, history,
+    search results, files and mentions. Every such decision goes through here; a room a
+    user may not see answers as if it did not exist (404), never 403."""
+    return not room.private or member_role(room=room, user=user) is not None
+
+
+def room_visible_get(*, slug: str, user: Any) -> Room | None:
+    """The room if ``user`` may see it, else None (as if there were no such room)."""
+    room = room_get(slug=slug)
+    return room if room is not None and room_visible_to(room=room, user=user) else None
+
+
+@dataclass(frozen=True)
+class Member:
+    user_id: int
+    username: str
+    role: str
+    through_group: bool  # a member by the room's group only (removed from the group, not here)
+
+
+def room_members(*, room: Room, limit: int) -> tuple[list[Member], int]:
+    """Up to ``limit`` of the room's members, owners first then by name, and how many
+    there are: those with a membership, and the active members of its group."""
+    rows = {
+        user_id: Member(user_id, username, role, False)
+        for user_id, username, role in Membership.objects.filter(
+            room=room, user__is_active=True
+        ).values_list("user_id", "user__username", "role")
+    }
+    if room.group_id is not None:
+        grouped = get_user_model().objects.filter(groups=room.group_id, is_active=True)
+        for user_id, username in grouped.exclude(pk__in=rows).values_list("pk", "username"):
+            rows[user_id] = Member(user_id, username, Role.MEMBER, True)
+    order = {Role.OWNER: 0, Role.MODERATOR: 1, Role.MEMBER: 2}
+    members = sorted(rows.values(), key=lambda m: (order.get(Role(m.role), 3), m.username))
+    return members[:limit], len(members)
+
+
+def room_member_ids(*, room: Room) -> set[int]:
+    """Every member's user id (a private room's audience)."""
+    ids = set(Membership.objects.filter(room=room).values_list("user_id", flat=True))
+    if room.group_id is not None:
+        grouped = get_user_model().objects.filter(groups=room.group_id)
+        ids.update(grouped.values_list("pk", flat=True))
+    return ids
+
+
+def attachment_visible(*, pk: int, user: Any) -> Attachment | None:
+    """The attachment if ``user`` may fetch it: sent in a room they may see (and read,
+    when not logged in), or their own upload not sent yet. None otherwise, as if it did
+    not exist."""
+    attachment = Attachment.objects.select_related("room", "message").filter(pk=pk).first()
+    if attachment is None:
+        return None
+    logged_in = getattr(user, "is_authenticated", False)
+    if attachment.message is None:
+        return attachment if logged_in and attachment.uploader_id == user.pk else None
+    if attachment.message.deleted_at is not None:
+        return None  # its row goes with the deletion; never served meanwhile
+    if not logged_in and not settings.CHAT_ANONYMOUS_READ:
+        return None
+    return attachment if room_visible_to(room=attachment.room, user=user) else None
 
 
 # slug -> (room, monotonic time it was read). Sockets look their room up on every
@@ -71,8 +236,10 @@ def room_cache_clear(**kwargs: Any) -> None:
 
 
 def _messages(room: Room) -> QuerySet[Message]:
-    """The room's messages that are shown (tombstones of deleted ones left out)."""
-    return Message.objects.filter(room=room, deleted_at__isnull=True).select_related("author")
+    """The room's messages that are shown (tombstones of deleted ones left out), with
+    their files (one more query per page, not one per message)."""
+    shown = Message.objects.filter(room=room, deleted_at__isnull=True)
+    return shown.select_related(*MESSAGE_RELATED).prefetch_related("attachments")
 
 
 def message_get(*, room: Room, message_id: int) -> Message | None:
@@ -99,7 +266,8 @@ def message_after(*, room: Room, after_id: int, limit: int) -> tuple[list[Messag
 def message_changes(*, room: Room, after_seq: int, limit: int) -> tuple[list[Message], bool]:
     """Everything that changed after the cursor, in the order it changed: new messages,
     edited ones, reactions, and tombstones of deleted ones. One query, on (room, seq)."""
-    rows = Message.objects.filter(room=room, seq__gt=after_seq).select_related("author")
+    rows = Message.objects.filter(room=room, seq__gt=after_seq).select_related(*MESSAGE_RELATED)
+    rows = rows.prefetch_related("attachments")
     changed = list(rows.order_by("seq")[: limit + 1])
     return changed[:limit], len(changed) > limit
 
@@ -179,11 +347,21 @@ def unread_count(
 
 
 def unread_counts(*, user: Any) -> dict[int, Unread]:
-    """The counts of every room the user has opened, by room id."""
-    reads = ReadState.objects.filter(user=user).values_list("room_id", "last_read_id")
+    """The counts of every room the user has joined, by room id: one query for every
+    room's newest message, and counting only where something is left (a user with 200
+    direct conversations, read, costs two queries, not 200)."""
+    reads = dict(ReadState.objects.filter(user=user).values_list("room_id", "last_read_id"))
+    tops = dict(
+        Message.objects.filter(room_id__in=list(reads))
+        .values("room_id")
+        .annotate(top=Max("id"))
+        .values_list("room_id", "top")
+    )
     return {
-        room_id: unread_count(user=user, room_id=room_id, last_read_id=last_read_id)
-        for room_id, last_read_id in reads
+        room_id: unread_count(
+            user=user, room_id=room_id, last_read_id=last_read_id, top_id=tops.get(room_id, 0)
+        )
+        for room_id, last_read_id in reads.items()
     }
 
 
@@ -226,22 +404,30 @@ def message_matches(query: str) -> QuerySet[Message]:
 
 
 def message_search(
-    *, query: str, room: Room | None = None, before_id: int | None = None, limit: int
+    *,
+    query: str,
+    user: Any = None,
+    room: Room | None = None,
+    before_id: int | None = None,
+    limit: int,
 ) -> tuple[list[Message], bool]:
-    """``message_matches`` that are shown, in ``room`` or in every room, newest first,
-    before ``before_id`` (the next page): (messages, whether more exist)."""
+    """``message_matches`` that are shown, in ``room`` or in every room ``user`` may see,
+    newest first, before ``before_id`` (the next page): (messages, whether more exist)."""
     found = message_matches(query).filter(deleted_at__isnull=True)
     found = found.select_related("author", "room")
     if room is not None:
         found = found.filter(room=room)
+    else:
+        found = found.filter(room__in=Room.objects.filter(_visible_rooms(user)))
     if before_id is not None:
         found = found.filter(id__lt=before_id)
     rows = list(found.order_by("-id")[: limit + 1])
     return rows[:limit], len(rows) > limit
 
 
-# The user's read cursor in a room, whether they are muted there and until when
-# (common.sql).
+# What a socket's first sync needs of its viewer, in one query (common.sql): their read
+# cursor in the room, whether they are muted there and until when, their membership's
+# role, whether the room's group makes them a member, and whether they blocked anyone.
 _VIEWER = Compiled(
     lambda p: (
         Room.objects.filter(pk=p.room)
@@ -255,8 +441,17 @@ _VIEWER = Compiled(
             muted_until=Subquery(
                 Mute.objects.filter(user=p.user, room=OuterRef("pk")).values("expires_at")[:1]
             ),
+            role=Subquery(
+                Membership.objects.filter(user=p.user, room=OuterRef("pk")).values("role")[:1]
+            ),
+            in_group=Exists(
+                get_user_model().groups.through.objects.filter(
+                    user_id=p.user, group_id=OuterRef("group_id")
+                )
+            ),
+            blocks=Exists(Block.objects.filter(blocker=p.user)),
         )
-        .values_list("last_read", "muted", "muted_until")
+        .values_list("last_read", "muted", "muted_until", "role", "in_group", "blocks")
     ),
     room=int,
     user=int,
@@ -268,17 +463,38 @@ class Viewer:
     last_read: int | None  # None before their first visit
     muted: bool
     muted_until: datetime | None  # when a mute in force lapses (None: when lifted)
+    role: str | None = None  # as member_role decides it
+    blocks: bool = False  # whether they blocked anyone (blocked_ids says whom)
 
 
 def viewer_state(*, room: Room, user: Any) -> Viewer:
-    """In one query: the user's read cursor in the room, and whether (and until when)
-    they are muted there."""
+    """In one query: the user's read cursor in the room, whether (and until when) they
+    are muted there, their role there (as ``member_role``) and whether they blocked
+    anyone. A socket's first sync takes this on every connect."""
     row = _VIEWER.first(room=room.pk, user=user.pk)
     if row is None:
         return Viewer(None, False, None)
-    muted = bool(row[1])
-    return Viewer(row[0], muted, row[2] if muted else None)
+    last_read, muted, muted_until, role, in_group, blocks = row
+    if role is None and room.group_id is not None and in_group:
+        role = Role.MEMBER
+    return Viewer(last_read, bool(muted), muted_until if muted else None, role, bool(blocks))
 
 
 def user_is_muted(*, room: Room, user: Any) -> bool:
     return Mute.objects.filter(MUTE_IN_FORCE, room=room, user=user).exists()
+
+
+def room_notifications_muted(*, room: Room, user: Any) -> bool:
+    """Whether the user muted notifications from the room (their own choice)."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return RoomNotificationMute.objects.filter(room=room, user=user).exists()
+
+
+def room_notifications_muters(*, room: Room, user_ids: list[int]) -> set[int]:
+    """Which of these users muted notifications from the room."""
+    return set(
+        RoomNotificationMute.objects.filter(room=room, user_id__in=user_ids).values_list(
+            "user_id", flat=True
+        )
+    )

@@ -15,7 +15,7 @@ from django.utils.html import format_html
 
 from common.admin import ReadOnlyTabularInline
 from notifications import services
-from notifications.models import Audience, Notification, Read, Recipient
+from notifications.models import Audience, Kind, Notification, Read, Recipient
 from realtime.errors import ActionError
 
 if TYPE_CHECKING:
@@ -139,7 +139,7 @@ class NotificationAdmin(admin.ModelAdmin):
         "created_by",
         "created_at",
     ]
-    list_filter = ["level", "audience", "created_at"]
+    list_filter = ["kind", "level", "audience", "created_at"]
     search_fields = ["title", "body"]
     date_hierarchy = "created_at"
     actions = ["send_again"]
@@ -165,6 +165,7 @@ class NotificationAdmin(admin.ModelAdmin):
             "title",
             "body",
             "level",
+            "kind",
             "link",
             "audience",
             "group",
@@ -210,6 +211,7 @@ class NotificationAdmin(admin.ModelAdmin):
             to_all_users=audience == Audience.ALL_USERS,
             to_everyone=audience == Audience.EVERYONE,
             created_by=request.user,
+            kind=Kind.STAFF,
         )
         # The admin goes on with ``obj`` (the log entry, the redirect): make it the row sent.
         obj.__dict__.update(sent.__dict__)

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 
-from notifications.models import Audience, Notification, Read, Recipient
+from notifications.models import (
+    EMAILED_KINDS,
+    Audience,
+    EmailDelivery,
+    EmailPreference,
+    Notification,
+    Read,
+    Recipient,
+)
 
 if TYPE_CHECKING:
     # django-stubs-ext is a development requirement (with django-stubs), so the site
@@ -96,3 +105,58 @@ def inbox_recent(
         recent = recent.filter(id__lte=upto)
     newest: list[Notification] = list(recent.order_by("-id")[: limit + 1])  # as above
     return newest[:limit][::-1], len(newest) > limit
+
+
+# ---------------------------------------------------------------- email digests
+
+
+def email_preference(*, user: Any) -> EmailPreference:
+    """The user's email preferences (the defaults, unsaved, when they chose none)."""
+    found = EmailPreference.objects.filter(user=user).first()
+    return found or EmailPreference(user=user)
+
+
+def email_pending(*, user: Any, since: datetime) -> QuerySet[InboxNotification]:
+    """The user's unread notifications since ``since`` that their preferences let be
+    emailed and that no digest has taken yet (their own sends aside)."""
+    preference = email_preference(user=user)
+    kinds = [str(kind) for kind in EMAILED_KINDS if preference.wants(kind)]
+    return (
+        inbox(user=user)
+        .filter(is_read=False, kind__in=kinds, created_at__gte=since)
+        .exclude(created_by=user)
+        .exclude(Exists(EmailDelivery.objects.filter(notification=OuterRef("pk"), user=user)))
+    )
+
+
+def email_due_users(*, since: datetime, due: datetime, after_id: int, limit: int) -> list[Any]:
+    """Up to ``limit`` users (by id, after ``after_id``) with an email address and a
+    notification to email that came between ``since`` and ``due``: a digest is due.
+
+    The same rules as ``email_pending``, for many users in one query: a notification
+    counts for a user if it names them (a recipient row) or is a broadcast from after
+    they joined, is unread and untaken by them, and is of a kind they did not turn off."""
+    user = OuterRef(OuterRef("pk"))
+    kind_wanted = Q()
+    for kind in EMAILED_KINDS:
+        kind_wanted |= Q(kind=kind) & ~Q(
+            Exists(EmailPreference.objects.filter(user=user, **{str(kind): False}))
+        )
+    addressed = Q(Exists(Recipient.objects.filter(notification=OuterRef("pk"), user=user))) | Q(
+        audience__in=[Audience.ALL_USERS, Audience.EVERYONE],
+        created_at__gte=OuterRef("date_joined"),
+    )
+    waiting = (
+        Notification.objects.filter(kind_wanted, addressed, created_at__range=(since, due))
+        .exclude(created_by=OuterRef("pk"))
+        .exclude(Exists(Read.objects.filter(notification=OuterRef("pk"), user=user)))
+        .exclude(Exists(EmailDelivery.objects.filter(notification=OuterRef("pk"), user=user)))
+    )
+    users = (
+        get_user_model()
+        .objects.filter(is_active=True, pk__gt=after_id)
+        .exclude(email="")
+        .filter(Exists(waiting))
+        .order_by("pk")
+    )
+    return list(users[:limit])

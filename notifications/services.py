@@ -21,8 +21,19 @@ from django.http.request import validate_host
 from django.utils import timezone
 
 from common.text import clean_required, clean_text
-from notifications import protocol, selectors
-from notifications.models import LINK_MAX, Audience, Level, Notification, Read, Recipient
+from notifications import protocol, selectors, tokens
+from notifications.models import (
+    EMAILED_KINDS,
+    LINK_MAX,
+    Audience,
+    EmailDelivery,
+    EmailPreference,
+    Kind,
+    Level,
+    Notification,
+    Read,
+    Recipient,
+)
 from realtime.broadcast import publish_on_commit
 from realtime.errors import ActionError, ErrorCode
 
@@ -102,9 +113,13 @@ def notification_send(
     created_by: Any = None,
     fold_key: str = "",
     subject: str = "",
+    kind: str = Kind.OTHER,
 ) -> Notification:
     """Store a notification for exactly one audience and deliver it live on commit.
-    ``subject`` names what it shows, if that can change (``notification_follow``)."""
+    ``subject`` names what it shows, if that can change (``notification_follow``);
+    ``kind`` what it is about (which kinds are emailed, and to whom, go by it)."""
+    if kind not in Kind.values:
+        raise ActionError(ErrorCode.INVALID, f"The kind must be one of {', '.join(Kind.values)}.")
     users = list(users)
     if any(not user.is_active for user in users):
         raise ActionError(ErrorCode.INVALID, "Deactivated users cannot be notified.")
@@ -125,6 +140,7 @@ def notification_send(
             created_by=created_by,
             fold_key=fold_key,
             subject=subject,
+            kind=kind,
         )
         if audience == Audience.USERS:
             Recipient.objects.bulk_create(
@@ -183,12 +199,14 @@ def notification_fold(
     link: str,
     created_by: Any,
     subject: str = "",
+    kind: str = Kind.OTHER,
 ) -> Notification:
     """A notification to ``user`` that folds into the unread one with the same ``key``
     sent within NOTIFICATIONS_FOLD_SECONDS: repeats (a flood of mentions or invitations
     from one sender) make one notification whose title counts them, never one each.
     ``title(n)`` is the title for n folded repeats. It shows the latest repeat's body,
-    link and ``subject``."""
+    link and ``subject``. One already taken into an email is not folded into: what comes
+    after it is news for the next email."""
     since = timezone.now() - timedelta(seconds=settings.NOTIFICATIONS_FOLD_SECONDS)
     with transaction.atomic():
         earlier = (
@@ -196,6 +214,7 @@ def notification_fold(
             .filter(
                 Exists(Recipient.objects.filter(notification=OuterRef("pk"), user=user)),
                 ~Exists(Read.objects.filter(notification=OuterRef("pk"), user=user)),
+                ~Exists(EmailDelivery.objects.filter(notification=OuterRef("pk"))),
                 fold_key=key,
                 audience=Audience.USERS,
                 created_at__gte=since,
@@ -212,6 +231,7 @@ def notification_fold(
                 created_by=created_by,
                 fold_key=key,
                 subject=subject,
+                kind=kind,
             )
         fields = notification_clean(
             title=title(earlier.fold_count + 1), body=body, level=earlier.level, link=link
@@ -228,18 +248,21 @@ def notification_fold(
     return earlier
 
 
-def notification_follow(*, subjects: Iterable[str], body: str) -> int:
+def notification_follow(*, subjects: Iterable[str], body: str, keep_for: Iterable[int] = ()) -> int:
     """The notifications showing these subjects (a chat message, edited or deleted) show
     ``body`` now: text taken back by its author must not stay in anyone's inbox. Their
-    recipients' open pages replace them quietly (nothing new to announce). Returns how
-    many changed."""
+    recipients' open pages replace them quietly (nothing new to announce). Those of the
+    users ``keep_for`` (ids) stay as they are. Returns how many changed."""
     subjects = [subject for subject in subjects if subject]
     if not subjects:
         return 0
     body = clean_text(body).strip()[:BODY_MAX]
     with transaction.atomic():
         changed = list(
-            Notification.objects.select_for_update().filter(subject__in=subjects).exclude(body=body)
+            Notification.objects.select_for_update()
+            .filter(subject__in=subjects)
+            .exclude(body=body)
+            .exclude(recipients__user_id__in=list(keep_for))
         )
         if not changed:
             return 0
@@ -338,3 +361,60 @@ def notification_mark_read(*, user: Any, notification_id: int) -> list[int]:
 def notification_mark_all_read(*, user: Any) -> list[int]:
     unread = selectors.inbox(user=user).filter(is_read=False).values_list("pk", flat=True)
     return _mark(user, list(unread))
+
+
+def notification_forget_subjects(*, subjects: Mapping[int, Iterable[str]]) -> int:
+    """Users who may no longer see these subjects ({user id: subjects}: the messages of a
+    private room they left) lose the notifications showing them: marked read in every
+    tab at once, and gone from their inbox (the notification itself goes with its last
+    recipient). Returns how many recipients went."""
+    wanted = {(user_id, subject) for user_id, items in subjects.items() for subject in items}
+    if not wanted:
+        return 0
+    with transaction.atomic():
+        rows = Recipient.objects.filter(
+            user_id__in={user_id for user_id, _ in wanted},
+            notification__subject__in={subject for _, subject in wanted},
+        ).values_list("pk", "user_id", "notification_id", "notification__subject")
+        gone: dict[int, list[int]] = defaultdict(list)
+        ids = []
+        for pk, user_id, notification_id, subject in rows:
+            if (user_id, subject) in wanted:
+                ids.append(pk)
+                gone[user_id].append(notification_id)
+        Recipient.objects.filter(pk__in=ids).delete()
+        notification_ids = {pk for pks in gone.values() for pk in pks}
+        Notification.objects.filter(pk__in=notification_ids, recipients__isnull=True).delete()
+        for user in get_user_model().objects.filter(pk__in=gone):
+            _publish_read(user, sorted(gone[user.pk]))
+    return len(ids)
+
+
+# ---------------------------------------------------------------- email preferences
+
+
+def email_preference_set(*, user: Any, wanted: Mapping[str, bool]) -> EmailPreference:
+    """Turn emails of some kinds on or off for ``user`` (kinds not named keep theirs)."""
+    unknown = set(wanted) - set(EMAILED_KINDS)
+    if unknown:
+        raise ActionError(ErrorCode.INVALID, "There are no emails of that kind.")
+    with transaction.atomic():
+        preference, _ = EmailPreference.objects.select_for_update().get_or_create(user=user)
+        for kind, on in wanted.items():
+            setattr(preference, kind, bool(on))
+        preference.save()
+    return preference
+
+
+def email_unsubscribe(*, token: str) -> tuple[Any, tuple[str, ...]]:
+    """An unsubscribe link followed: the emails of the kinds it names stop for its user.
+    Returns the user and the kinds. A token this site did not sign, or for an account
+    that is gone, changes nothing."""
+    found = tokens.unsubscribe_read(token)
+    user = None
+    if found is not None:
+        user = get_user_model().objects.filter(pk=found.user_id).first()
+    if found is None or user is None:
+        raise ActionError(ErrorCode.INVALID, "This unsubscribe link is not valid.")
+    email_preference_set(user=user, wanted=dict.fromkeys(found.kinds, False))
+    return user, found.kinds

@@ -30,22 +30,36 @@ logger = logging.getLogger(__name__)
 
 
 async def _group_send(group: str, event: dict[str, Any]) -> None:
-    """A frame with nothing stored behind it (presence, typing: no ``cursor``) goes to
-    this process's sockets in ``group`` first, straight from its hub, then to every other
-    process's through the layer (this one's hub skips the copy it gets back).
+    """A frame goes to this process's sockets in ``group`` first, straight from its hub,
+    then to every other process's through the layer (this one's hub skips the copy it
+    gets back), when nothing can be out of order so: a frame with nothing stored behind
+    it (presence, typing: no ``cursor``) always, and a stored thing's frame when its
+    cursor directly follows the last one the hub handed the group (``Hub.follows``).
 
-    A stored thing's frame (with a ``cursor``) goes through the layer only, so a hub hands
-    its sockets a group's stored things in the order they reached the group's channel: a
-    process's own message delivered at once could overtake another process's earlier one
-    still on its way, move a socket's cursor past it, and a socket resuming from that
-    cursor would never get it (the rolling-restart test under load lost messages so)."""
+    Any other stored thing's frame goes through the layer only, so the hub hands it over
+    in the order it reached the group's channel: delivered at once, it could overtake
+    another process's earlier one still on its way, move a socket's cursor past it, and
+    a socket resuming from that cursor would never get it (the rolling-restart test under
+    load lost messages so before the ``follows`` rule)."""
     hub = get_hub()
-    if "cursor" not in event and hub.channel is not None and hub.local_count(group):
-        event = {**event, "origin": hub.channel}
-        await hub.deliver_here(event)
+    through_layer_only = False
+    if hub.channel is not None and hub.local_count(group):
+        cursor = event.get("cursor")
+        if cursor is None or (isinstance(cursor, int) and hub.follows(group, cursor)):
+            event = {**event, "origin": hub.channel}
+            await hub.deliver_here(event)
+        elif cursor is not None:
+            event = {**event, "via": hub.channel}
+            hub.sending(group)
+            through_layer_only = True
     try:
         await channel_layer().group_send(group, event)
     except Exception:
+        if through_layer_only:
+            hub.arrived(group)  # it will not arrive
+        # The layer is failing: nothing more goes at once until it hands one over again
+        # (during an outage the sockets would be sent live what their resync sends again).
+        hub.forget_order(group)
         # The data is committed: clients that missed this frame recover it on resume.
         metrics.BROADCAST_FAILURES.inc()
         logger.exception("broadcast of %s to %s failed", event["type"], group)

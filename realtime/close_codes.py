@@ -8,6 +8,8 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_FORBIDDEN = 4403
 CLOSE_LOGGED_OUT = 4401
 CLOSE_TOO_MANY = 4429
+# The user is no longer a member of the private room (removed, or left).
+CLOSE_REMOVED = 4410
 CLOSE_SERVER_ERROR = 4500
 # A draining process (SIGTERM, ``realtime.server.drain``): the client reconnects, to another.
 CLOSE_RESTART = 1012

@@ -148,9 +148,8 @@ class JsonConsumer(AsyncWebsocketConsumer):
         metrics.SOCKETS_OPENED.labels(self.app).inc()
         admission.queue.started()
         try:
-            # At most RT_CONNECTS_AT_ONCE sockets of a process do their connect work at a
-            # time: the rest wait here, accepted, so the loop stays free to accept the
-            # handshakes still arriving (daphne times out those it does not accept).
+            # At most RT_CONNECTS_AT_ONCE connects at a time; the rest wait here, accepted,
+            # leaving the loop free for the handshakes still arriving (daphne times them out).
             async with _connect_slots.get():
                 try:
                     self.scope["user"] = await selectors.socket_user(
@@ -175,8 +174,8 @@ class JsonConsumer(AsyncWebsocketConsumer):
         finally:
             admission.queue.finished()
             await self.release()
-        # The session was read to learn who this is: nothing after the connect needs it,
-        # and its store holds the whole session's data for as long as the socket lives.
+        # Nothing after the connect needs the session, and its store would hold the
+        # session's data for the socket's life.
         self.scope.pop("session", None)
         if drain.draining() and not self.draining:
             # Accepted as listening stopped: told to go like the others.
@@ -262,6 +261,8 @@ class JsonConsumer(AsyncWebsocketConsumer):
             await handler(message)
         except StopConsumer:
             raise
+        except Disconnected:
+            pass  # closed under us: the answer is lost, the disconnect handler cleans up
         except Exception:
             logger.exception("consumer %s failed on %s", type(self).__name__, message.get("type"))
             if message.get("type") == "websocket.connect":
@@ -274,9 +275,8 @@ class JsonConsumer(AsyncWebsocketConsumer):
         if text_data is None:
             await self.send_error(ErrorCode.BAD_FRAME, "Binary frames are not accepted.")
             return
-        # Cheap bound first: a str of n characters encodes to at most 4n bytes. Such a
-        # frame is not read at all, so its ref is not known (daphne closes it with 1009
-        # before the site sees it, in any case).
+        # Cheap bound first: n characters encode to at most 4n bytes. Such a frame is not
+        # read, so its ref is not known (daphne closes it with 1009 first in any case).
         if len(text_data) * 4 > self.max_frame_bytes and (
             len(text_data.encode("utf-8", "surrogatepass")) > self.max_frame_bytes
         ):
@@ -356,9 +356,8 @@ class JsonConsumer(AsyncWebsocketConsumer):
             await self.send_frame(protocol.Closing(reason=reason))
         except Disconnected:
             return
-        # From the closing frame on the client sends nothing more: the socket must close
-        # whatever happens to this wait (cancelled, or the broadcasts slow to go out), or
-        # the page would stay open and unable to send.
+        # The client sends nothing after closing: the socket must close whatever happens
+        # to this wait, or the page would stay open and unable to send.
         try:
             self.last_frame_at = time.monotonic()
             with contextlib.suppress(TimeoutError):
@@ -419,32 +418,35 @@ class JsonConsumer(AsyncWebsocketConsumer):
         await self.send_frame(protocol.error_frame(code, message, ref))
 
     async def websocket_disconnect(self, message: WebSocketDisconnectEvent) -> None:
-        if hasattr(self, "app"):  # connected (not refused by a middleware)
-            drain.closed(self)
+        connected = hasattr(self, "app")  # not refused by a middleware
+        if connected:
             metrics.SOCKETS_OPEN.labels(self.app).dec()
             metrics.WORKER_SOCKETS.dec()
             metrics.CLOSES.labels(self.app, str(message.get("code", ""))).inc()
             if settings.ACCESS_LOG:
                 self._log_close(message.get("code", ""))
-        hub = get_hub()
-        for group in getattr(self, "hub_groups", ()):
-            await hub.leave(group, self)
-        self.hub_groups = []
-        entered, self.presences = getattr(self, "presences", []), []
-        for entry in reversed(entered):
-            try:
-                change = await presence.leave(
-                    room_id=entry.room,
-                    user_id=entry.user_id,
-                    username=entry.username,
-                    socket_id=self.socket_id,
-                )
-                if entry.announce is not None:
-                    await entry.announce(change)
-            except Exception:  # Redis away: the entry expires with the presence TTL
-                logger.warning(
-                    "could not count socket %s out of %s", self.socket_id, entry.room, exc_info=True
-                )
+        try:
+            for group in self.hub_groups:
+                await get_hub().leave(group, self)
+            self.hub_groups = []
+            entered, self.presences = self.presences, []
+            for entry in reversed(entered):
+                try:
+                    change = await presence.leave(
+                        room_id=entry.room,
+                        user_id=entry.user_id,
+                        username=entry.username,
+                        socket_id=self.socket_id,
+                    )
+                    if entry.announce is not None:
+                        await entry.announce(change)
+                except Exception:  # Redis away: the entry expires with the presence TTL
+                    logger.warning(
+                        "could not count out %s of %s", self.socket_id, entry.room, exc_info=True
+                    )
+        finally:
+            if connected:  # only now: a drain waits until the socket is counted out
+                drain.closed(self)
         await super().websocket_disconnect(message)  # the app's disconnect(); stops
 
     def _log_close(self, code: int | str) -> None:

@@ -81,6 +81,11 @@ class Hub:
         # When the receive loop last got anything (the heartbeat's own ping at least once
         # a second): readiness asks that it is recent.
         self.last_received: float | None = None
+        # Per group, the cursor of the stored thing last handed to its sockets, and how
+        # many of this process's own stored things are on their way to it through the
+        # layer (``follows``).
+        self.cursors: dict[str, int] = {}
+        self.on_the_way: dict[str, int] = defaultdict(int)
 
     async def join(self, group: str, subscriber: Subscriber) -> None:
         while True:
@@ -142,6 +147,8 @@ class Hub:
             if not members:
                 del self.members[group]
                 self.epochs.pop(group, None)
+                self.cursors.pop(group, None)
+                self.on_the_way.pop(group, None)
                 get_record().group_left(group)
                 with contextlib.suppress(Exception):  # it expires anyway
                     await self.layer.group_discard(group, self._started_channel())
@@ -194,6 +201,29 @@ class Hub:
 
     def local_count(self, group: str) -> int:
         return len(self.members.get(group, ()))
+
+    def follows(self, group: str, cursor: int) -> bool:
+        """Whether a stored thing at ``cursor`` may go to this process's sockets in
+        ``group`` at once: it directly follows the last one they were handed (in a group
+        whose stored things count up one by one, such as a room's changes, nothing can
+        be missing between them) and none of this process's own is still on its way
+        through the layer (which it would overtake). Otherwise it goes through the layer,
+        which hands a group's things over in the order they reach it."""
+        return self.on_the_way.get(group, 0) == 0 and self.cursors.get(group) == cursor - 1
+
+    def sending(self, group: str) -> None:
+        """One of this process's own stored things is on its way to ``group`` through the
+        layer (its copy carries ``via``)."""
+        self.on_the_way[group] += 1
+
+    def arrived(self, group: str) -> None:
+        if self.on_the_way.get(group, 0) > 0:
+            self.on_the_way[group] -= 1
+
+    def forget_order(self, group: str) -> None:
+        """Nothing goes to ``group`` at once (``follows``) until the layer hands it a stored
+        thing again: a send to it failed."""
+        self.cursors.pop(group, None)
 
     def _started_channel(self) -> str:
         # Members and the receiving task exist only once _start has named the channel.
@@ -249,6 +279,8 @@ class Hub:
     async def deliver_from_layer(self, event: dict[str, Any]) -> None:
         if event.get("origin") == self.channel:
             return  # delivered here already, by this process as it sent it
+        if event.get("via") == self.channel:
+            self.arrived(event.get("group", ""))
         await self._deliver(event)
 
     async def _deliver(self, event: dict[str, Any]) -> None:
@@ -274,6 +306,9 @@ class Hub:
         if is_stale(event):
             self._mark_stale(event["group"])
             return
+        cursor = event.get("cursor")
+        if isinstance(cursor, int):
+            self.cursors[event["group"]] = cursor
         first = self.first.get(event["group"], ())
         order = [*first, *(s for s in members if s not in first)] if first else list(members)
         metrics.DELIVERIES.inc(len(order))
@@ -289,6 +324,9 @@ class Hub:
         for group in groups:
             if group in self.members:
                 self._bump(group)
+            # What follows what is unknown again until the layer hands the next one over.
+            self.cursors.pop(group, None)
+            self.on_the_way.pop(group, None)
         for subscriber in {id(s): s for g in groups for s in self.members.get(g, ())}.values():
             note = getattr(subscriber, "note_gap", None)
             if note is not None:

@@ -79,13 +79,22 @@ class Field:
     """A client frame's field rule, read from its declaration: it words the refusals
     as sentences that name the field ("'id' must be an integer.")."""
 
-    kind: type[str] | type[int] | type[bool]
+    kind: type[str] | type[int] | type[bool] | type[list[Any]]
     required: bool = True
     min_value: int | None = None
     max_value: int | None = None
     max_length: int | None = None
+    item: Field | None = None  # a list's items' rule
 
     def check(self, name: str, value: Any) -> Any:
+        if self.item is not None:
+            if not isinstance(value, list):
+                raise ActionError(ErrorCode.INVALID, f"'{name}' must be a list.")
+            if self.max_length is not None and len(value) > self.max_length:
+                raise ActionError(
+                    ErrorCode.TOO_LARGE, f"'{name}' must have at most {self.max_length} items."
+                )
+            return [self.item.check(name, each) for each in value]
         # bool is an int subclass in Python; JSON true is not an id.
         if not isinstance(value, self.kind) or (self.kind is int and isinstance(value, bool)):
             raise ActionError(ErrorCode.INVALID, f"'{name}' must be {_KIND_NAMES[self.kind]}.")
@@ -116,11 +125,17 @@ def _rule(field: msgspec.inspect.Field) -> Field:
             kind = kind.type
         else:  # X | None
             [kind] = [t for t in kind.types if not isinstance(t, msgspec.inspect.NoneType)]
-    base = _KINDS.get(type(kind))
+    item = None
+    if isinstance(kind, msgspec.inspect.ListType):
+        item = _rule(msgspec.inspect.Field(field.name, field.name, kind.item_type))
+        if item.item is not None:
+            raise TypeError(f"client frame field {field.name!r}: no lists of lists")
+    base = list if item is not None else _KINDS.get(type(kind))
     if base is None:
-        raise TypeError(f"client frame field {field.name!r}: only str, int and bool")
+        raise TypeError(f"client frame field {field.name!r}: only str, int, bool and lists")
     return Field(
         base,
+        item=item,
         required=field.required,
         min_value=getattr(kind, "ge", None),
         max_value=getattr(kind, "le", None),

@@ -8,7 +8,7 @@ import time
 from django.conf import settings
 
 from common.logs import Outage
-from common.redis import get_async_redis
+from common.redis import get_async_redis, get_redis
 
 logger = logging.getLogger(__name__)
 
@@ -82,3 +82,17 @@ async def account_take(
 ) -> bool:
     """``account_wait`` for a caller that only needs to know whether it may go ahead."""
     return await account_wait(action=action, key=key, rate=rate, burst=burst, cost=cost) == 0
+
+
+def account_wait_sync(
+    *, action: str, key: int | str, rate: float, burst: int, cost: float = 1.0
+) -> float:
+    """``account_wait`` for a view (synchronous code): the same budget, the same Lua."""
+    name = f"{settings.REDIS_KEY_PREFIX}:rate:{action}:{key}"
+    try:
+        wait_ms = int(get_redis().eval(_ACCOUNT_TAKE, 1, name, 1.0 / rate, burst, cost))
+    except Exception as error:
+        _outage.failed(error)
+        return 0.0
+    _outage.answered()
+    return wait_ms / 1000

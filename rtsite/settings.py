@@ -70,6 +70,13 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_choice(name: str, default: str, choices: list[str]) -> str:
+    raw = os.environ.get(name, "").strip().lower() or default
+    if raw not in choices:
+        raise ImproperlyConfigured(f"{name}={raw!r} must be one of {', '.join(choices)}")
+    return raw
+
+
 DEBUG = env_bool("DEBUG", False)
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
@@ -335,7 +342,7 @@ RT_MAX_SEND_BUFFER_BYTES = env_int("RT_MAX_SEND_BUFFER_BYTES", 1024 * 1024, mini
 # Sockets of a process doing their connect work (session, account, presence, history)
 # at once; the others wait, already accepted. One database thread serves them all, so
 # more would only crowd the event loop that accepts new handshakes.
-RT_CONNECTS_AT_ONCE = env_int("RT_CONNECTS_AT_ONCE", 16, minimum=1)
+RT_CONNECTS_AT_ONCE = env_int("RT_CONNECTS_AT_ONCE", 64, minimum=1)
 # On PostgreSQL, the threads that run posts and moves (common/database.py); 1: the one
 # database thread channels gives each process. SQLite always uses that one.
 RT_DB_THREADS = env_int("RT_DB_THREADS", 1, minimum=1)
@@ -401,6 +408,9 @@ CHAT_WRITE_COSTS = {
     "delete": env_float("CHAT_DELETE_COST", 1.0, minimum=0.0),
     "reaction": env_float("CHAT_REACTION_COST", 1.0, minimum=0.0),
     "typing": env_float("CHAT_TYPING_COST", 0.2, minimum=0.0),
+    # Inviting, removing, a role, joining or leaving (each tells other people's pages).
+    "member": env_float("CHAT_MEMBER_COST", 1.0, minimum=0.0),
+    "upload": env_float("CHAT_UPLOAD_COST", 1.0, minimum=0.0),
 }
 CHAT_HISTORY_PAGE_SIZE = env_int("CHAT_HISTORY_PAGE_SIZE", 50, minimum=1)
 CHAT_RESUME_LIMIT = env_int("CHAT_RESUME_LIMIT", 1000, minimum=1)
@@ -415,6 +425,15 @@ RT_PRESENCE_TTL_SECONDS = env_int(
 )
 # The sync frame lists at most this many of the users online (and counts them all).
 CHAT_ONLINE_LIST_LIMIT = env_int("CHAT_ONLINE_LIST_LIMIT", 100, minimum=0)
+# Who may make rooms on the site ("users": anyone logged in, who owns what they make;
+# "staff": staff only; everyone may still be given rooms in the admin), and how many an
+# account may make per hour.
+CHAT_ROOM_CREATORS = env_choice("CHAT_ROOM_CREATORS", "users", ["users", "staff"])
+CHAT_ROOMS_PER_HOUR = env_int("CHAT_ROOMS_PER_HOUR", 10, minimum=1)
+# The most people in one direct conversation (its starter included).
+CHAT_DIRECT_MAX_PEOPLE = env_int("CHAT_DIRECT_MAX_PEOPLE", 8, minimum=2)
+# The most members a room's member list shows (the count is always given).
+CHAT_MEMBERS_LIST_LIMIT = env_int("CHAT_MEMBERS_LIST_LIMIT", 500, minimum=1)
 CHAT_PRESENCE_BATCH_SECONDS = env_float("CHAT_PRESENCE_BATCH_SECONDS", 0.25, minimum=0.0)
 CHAT_ANONYMOUS_READ = env_bool("CHAT_ANONYMOUS_READ", True)
 # How long a process reuses a room it looked up (changes it makes itself apply at once).
@@ -431,6 +450,38 @@ CHAT_READ_BATCH_SECONDS = env_float("CHAT_READ_BATCH_SECONDS", 0.25, minimum=0.0
 # Search results per page.
 CHAT_SEARCH_PAGE_SIZE = env_int("CHAT_SEARCH_PAGE_SIZE", 30, minimum=1)
 
+# Files in chat messages (chat/services/attachments.py). The largest file, in bytes; the
+# types allowed, as read from a file's content (chat/filetypes.py), never its name.
+CHAT_UPLOAD_MAX_BYTES = env_int("CHAT_UPLOAD_MAX_BYTES", 10_000_000, minimum=1)
+CHAT_UPLOAD_TYPES = env_list(
+    "CHAT_UPLOAD_TYPES",
+    ["image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf", "text/plain"],
+)
+CHAT_UPLOAD_MAX_FILES = env_int("CHAT_UPLOAD_MAX_FILES", 10, minimum=1)  # per message
+# An image larger than this (pixels, every frame of an animation counted) is refused
+# before it is decoded: a small file can unpack to gigabytes (a decompression bomb).
+CHAT_UPLOAD_MAX_PIXELS = env_int("CHAT_UPLOAD_MAX_PIXELS", 40_000_000, minimum=1)
+CHAT_THUMBNAIL_SIZE = env_int("CHAT_THUMBNAIL_SIZE", 360, minimum=16)  # the box, in px
+# Uploads never sent with a message are deleted by `manage.py prune_rooms` after this.
+CHAT_UPLOAD_PENDING_HOURS = env_int("CHAT_UPLOAD_PENDING_HOURS", 24, minimum=1)
+# Empty: Django sends the files. A path (e.g. "/_uploads/"): the view answers with
+# X-Accel-Redirect to that internal nginx location instead (docs/deploy.md).
+CHAT_UPLOAD_ACCEL_REDIRECT = os.environ.get("CHAT_UPLOAD_ACCEL_REDIRECT", "")
+# Where files are kept: the "uploads" storage, a folder under var/ unless another
+# backend (a django-storages one) is named, with its options as a JSON object.
+UPLOADS_STORAGE_BACKEND = os.environ.get(
+    "UPLOADS_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage"
+)
+UPLOADS_STORAGE_OPTIONS = env.json("UPLOADS_STORAGE_OPTIONS", default={}) or {
+    "location": VAR_DIR / "uploads",
+    "base_url": None,
+}
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "uploads": {"BACKEND": UPLOADS_STORAGE_BACKEND, "OPTIONS": UPLOADS_STORAGE_OPTIONS},
+}
+
 # Notifications (notifications/).
 NOTIFICATIONS_PAGE_SIZE = env_int("NOTIFICATIONS_PAGE_SIZE", 20, minimum=1)
 NOTIFICATIONS_RESUME_LIMIT = env_int("NOTIFICATIONS_RESUME_LIMIT", 500, minimum=1)
@@ -443,6 +494,39 @@ NOTIFICATIONS_RESUME_OVERLAP_SECONDS = env_float(
 # Mentions and invitations from one sender to one recipient within this window fold into
 # the unread notification before them ("alice mentioned you 12 times in General").
 NOTIFICATIONS_FOLD_SECONDS = env_int("NOTIFICATIONS_FOLD_SECONDS", 600, minimum=0)
+
+# Email for what a user missed (notifications/digests.py, `manage.py send_digests`): a
+# mention, direct message or staff notification still unread this long after it came is
+# emailed, with the user's other unread ones, in one digest. Older than the maximum age
+# it is not emailed at all (a sender stopped for days does not mail the backlog).
+NOTIFICATIONS_EMAIL_DELAY_SECONDS = env_int("NOTIFICATIONS_EMAIL_DELAY_SECONDS", 600, minimum=0)
+NOTIFICATIONS_EMAIL_MAX_AGE_SECONDS = env_int(
+    "NOTIFICATIONS_EMAIL_MAX_AGE_SECONDS", 2 * 86400, minimum=60
+)
+# A digest lists at most this many notifications (the rest are counted, and claimed).
+NOTIFICATIONS_EMAIL_ITEMS_MAX = env_int("NOTIFICATIONS_EMAIL_ITEMS_MAX", 20, minimum=1)
+# `send_digests --loop` makes a pass this often.
+NOTIFICATIONS_EMAIL_LOOP_SECONDS = env_float("NOTIFICATIONS_EMAIL_LOOP_SECONDS", 60.0, minimum=1.0)
+
+# The site's address as people reach it, for links in emails (no path; no trailing /).
+SITE_URL = os.environ.get("SITE_URL", "http://localhost:8000").rstrip("/")
+SITE_NAME = os.environ.get("SITE_NAME", "rtsite")
+# Outgoing mail: Django's SMTP backend unless EMAIL_BACKEND names another (`make run`
+# writes mail to files under var/mail: the filebased backend and EMAIL_FILE_PATH).
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_FILE_PATH = Path(os.environ.get("EMAIL_FILE_PATH") or VAR_DIR / "mail")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("set EMAIL_USE_TLS (STARTTLS) or EMAIL_USE_SSL, not both")
+# Seconds a mail server may take to answer before a send fails (and is retried later).
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30, minimum=1)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "rtsite <noreply@localhost>")
+SERVER_EMAIL = os.environ.get("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 
 # Game: how long a player may be away before the opponent can claim the win.
 GAME_RECONNECT_GRACE_SECONDS = env_float("GAME_RECONNECT_GRACE_SECONDS", 60.0, minimum=0.0)

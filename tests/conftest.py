@@ -8,27 +8,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email
+import email.policy
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import uuid
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import msgspec
 import pytest
 import redis
 import websockets
+from aiosmtpd.controller import Controller
 from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
@@ -86,12 +91,19 @@ def pytest_configure(config: pytest.Config) -> None:
     # own (tests/accounts/), with limits of their own.
     settings.AUTH_THROTTLE = {"signup": (100_000, 3600)}
     settings.LOGIN_FAILURE_LIMITS = {"account": (100_000, 900), "address": (100_000, 900)}
+    # Uploaded files in a folder of the run's own (and its daphne processes'), not var/.
+    uploads = tempfile.mkdtemp(prefix="rtsite-test-uploads-")
+    os.environ["UPLOADS_STORAGE_OPTIONS"] = json.dumps({"location": uploads})
+    cast(dict[str, dict[str, Any]], settings.STORAGES)["uploads"]["OPTIONS"] = {"location": uploads}
     # A persistent connection left in a database_sync_to_async thread would keep
     # PostgreSQL from dropping the test database at the end.
     settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    uploads = json.loads(os.environ.get("UPLOADS_STORAGE_OPTIONS", "{}")).get("location", "")
+    if "rtsite-test-uploads-" in uploads:
+        shutil.rmtree(uploads, ignore_errors=True)
     prefix = os.environ.get("REDIS_KEY_PREFIX", "")
     if not prefix.startswith("rtsite-test-"):
         return
@@ -521,6 +533,62 @@ class RedisServer:
     def resume(self) -> None:
         assert self.process is not None
         self.process.send_signal(signal.SIGCONT)
+
+
+# ---------------------------------------------------------------- a real mail server
+
+
+@dataclass
+class SmtpServer:
+    """An SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it is sent; with
+    ``refuse`` set, it answers every message with a permanent failure, and it refuses
+    the addresses in ``unknown``."""
+
+    port: int
+    messages: list[Any]
+    refuse: bool = False
+    # Addresses it has no mailbox for (refused at RCPT, as a real server does).
+    unknown: set[str] = field(default_factory=set)
+
+    async def handle_RCPT(  # noqa: N802
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if address in self.unknown:
+            return "550 5.1.1 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        if self.refuse:
+            return "554 Transaction failed: refused by the test"
+        parsed = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+        self.messages.append(parsed)
+        return "250 Message accepted for delivery"
+
+    def env(self) -> dict[str, str]:
+        """Settings that point a child process's mail at this server."""
+        return {
+            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "EMAIL_HOST": "127.0.0.1",
+            "EMAIL_PORT": str(self.port),
+        }
+
+
+@pytest.fixture
+def smtp_server(settings: Any) -> Iterator[SmtpServer]:
+    """A real SMTP server for the test, and this process's mail sent to it (not to
+    Django's in-memory outbox)."""
+    server = SmtpServer(port=free_port(), messages=[])
+    controller = Controller(server, hostname="127.0.0.1", port=server.port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = server.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    try:
+        yield server
+    finally:
+        controller.stop()
 
 
 # ---------------------------------------------------------------- real WebSocket clients

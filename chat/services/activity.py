@@ -9,8 +9,8 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from chat import protocol
-from chat.models import Room
-from chat.selectors import user_is_muted
+from chat.models import Kind, Room
+from chat.selectors import direct_blocked, user_is_muted
 from common.batching import Batcher
 from common.loops import PerLoop
 from realtime import presence
@@ -71,7 +71,7 @@ async def _announce(_room_id: int, arrivals: _Arrivals) -> None:
             ),
         )
     await publish_now(
-        protocol.LOBBY_GROUP, protocol.RoomOnline(slug=room.slug, online=arrivals.online)
+        protocol.online_group(room), protocol.RoomOnline(slug=room.slug, online=arrivals.online)
     )
 
 
@@ -87,6 +87,8 @@ _TOO_FAST = {
     "delete": "deleting messages",
     "reaction": "adding reactions",
     "typing": "typing",
+    "member": "changing who is in rooms",
+    "upload": "uploading files",
 }
 
 
@@ -115,6 +117,10 @@ async def typing_start(*, room: Room, user: Any) -> None:
     # A muted user may not post, so may not look as if about to.
     if await database_sync_to_async(user_is_muted)(room=room, user=user):
         raise ActionError(ErrorCode.MUTED, "You are muted in this room.")
+    if room.kind == Kind.DIRECT and await database_sync_to_async(direct_blocked)(
+        room=room, author=user
+    ):
+        return  # who blocked them hears nothing of them, not even that they type
     timeout = settings.CHAT_TYPING_TIMEOUT_SECONDS
     await publish_now(
         protocol.room_group(room.pk),

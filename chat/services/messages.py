@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +14,21 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from chat import protocol
-from chat.models import MUTE_IN_FORCE, Mention, Message, MessageEdit, Mute, Reaction, Room
+from chat.models import (
+    MESSAGE_RELATED,
+    MUTE_IN_FORCE,
+    Attachment,
+    Block,
+    Kind,
+    Mention,
+    Message,
+    MessageEdit,
+    Mute,
+    Reaction,
+    Room,
+)
+from chat.services.attachments import attachments_link
+from chat.services.direct import direct_members_refuse
 from chat.services.mentions import (
     MENTION_BODY_MAX,
     MENTION_DELETED,
@@ -84,9 +98,9 @@ def _check_author(author: Any) -> None:
         raise ActionError(ErrorCode.AUTH_REQUIRED, "Log in to post messages.")
 
 
-def _clean_body(body: str) -> str:
+def _clean_body(body: str, *, may_be_empty: bool = False) -> str:
     body = clean_required(body)
-    if not body:
+    if not body and not may_be_empty:
         raise ActionError(ErrorCode.INVALID, "A message cannot be empty.")
     max_length = settings.CHAT_MAX_MESSAGE_LENGTH
     if len(body) > max_length:
@@ -97,12 +111,23 @@ def _clean_body(body: str) -> str:
     return body
 
 
-def message_post(*, room: Room, author: Any, body: str, nonce: str = "") -> Message:
+def message_post(
+    *,
+    room: Room,
+    author: Any,
+    body: str,
+    nonce: str = "",
+    reply_to: int | None = None,
+    attachments: Sequence[int] = (),
+) -> Message:
     """Store a message (pruning what the room's policy no longer keeps) and broadcast it
     on commit. A send repeated to the same room with the same ``nonce`` (a retry after a
-    lost ack) returns the stored message instead of storing it again."""
+    lost ack) returns the stored message instead of storing it again. ``reply_to``: the
+    id of the message it answers, shown (not deleted) in the same room. ``attachments``:
+    ids of the author's pending uploads in the room, sent with it (then the text may be
+    empty)."""
     _check_author(author)
-    body = _clean_body(body)
+    body = _clean_body(body, may_be_empty=bool(attachments))
     with transaction.atomic():
         room, muted = _locked_room(room, author)
         if nonce:
@@ -111,8 +136,26 @@ def message_post(*, room: Room, author: Any, body: str, nonce: str = "") -> Mess
                 return Message.objects.get(pk=sent[0])
         if muted:
             raise ActionError(ErrorCode.MUTED, "You are muted in this room.")
+        if room.kind == Kind.DIRECT:
+            direct_members_refuse(room=room, author=author)
+        original = None
+        if reply_to is not None:
+            # Another room's message reads as one that is not there: nothing said of it.
+            original = _shown(room, reply_to)
+            if original is None:
+                raise ActionError(
+                    ErrorCode.NOT_FOUND, "The message you are replying to is no longer here."
+                )
         message = Message.objects.create(
-            room=room, author=author, body=body, nonce=nonce, seq=_next_seq(room)
+            room=room,
+            author=author,
+            body=body,
+            nonce=nonce,
+            seq=_next_seq(room),
+            reply_to=original,
+        )
+        message.known_attachments = (
+            attachments_link(message=message, ids=attachments) if attachments else []
         )
         room_prune_locked(room)
         publish_on_commit(
@@ -120,10 +163,11 @@ def message_post(*, room: Room, author: Any, body: str, nonce: str = "") -> Mess
             protocol.NewMessage(message=protocol.MessageData.of(message)),
             cursor=message.seq,
         )
-        mentioned = mentions_notify(message) if "@" in body else []
+        direct = room.kind == Kind.DIRECT
+        mentioned = mentions_notify(message) if "@" in body or direct else []
         # The room list's unread and mention counts, kept live without a write per member.
         publish_on_commit(
-            protocol.ACTIVITY_GROUP,
+            protocol.activity_group(room),
             protocol.RoomActivity(
                 slug=room.slug,
                 id=message.pk,
@@ -134,15 +178,16 @@ def message_post(*, room: Room, author: Any, body: str, nonce: str = "") -> Mess
     return message
 
 
-# What a mention notification shows: the first characters of its message, which it
+def _shown(room: Room, message_id: int) -> Message | None:
+    return (
+        Message.objects.filter(room=room, pk=message_id, deleted_at__isnull=True)
+        .select_related(*MESSAGE_RELATED)
+        .first()
+    )
 
 
 def _shown_message(room: Room, message_id: int) -> Message:
-    message = (
-        Message.objects.filter(room=room, pk=message_id, deleted_at__isnull=True)
-        .select_related("author")
-        .first()
-    )
+    message = _shown(room, message_id)
     if message is None:
         raise ActionError(ErrorCode.NOT_FOUND, "That message no longer exists.")
     return message
@@ -172,6 +217,8 @@ def message_edit(*, room: Room, user: Any, message_id: int, body: str) -> Messag
     with transaction.atomic():
         room, muted = _locked_room(room, user)
         message = _own_message(room, user, message_id, what="edit")
+        if room.kind == Kind.DIRECT:
+            direct_members_refuse(room=room, author=user)  # an edit is a message too
         window = settings.CHAT_EDIT_WINDOW_SECONDS
         if timezone.now() - message.created_at > timedelta(seconds=window):
             minutes = max(1, window // 60)
@@ -190,17 +237,26 @@ def message_edit(*, room: Room, user: Any, message_id: int, body: str) -> Messag
         message.seq = _next_seq(room)
         message.save(update_fields=["body", "edited_at", "seq"])
         _publish_update(message)
+        # Whoever blocked the author since keeps the text they were notified of: the new
+        # one would reach them.
         notification_follow(
-            subjects=[mention_subject(message.pk)], body=message.body[:MENTION_BODY_MAX]
+            subjects=[mention_subject(message.pk)],
+            body=message.body[:MENTION_BODY_MAX],
+            keep_for=Block.objects.filter(blocked=user).values_list("blocker_id", flat=True),
         )
     return message
 
 
-def message_delete_own(*, room: Room, user: Any, message_id: int) -> None:
+def message_delete_own(*, room: Room, user: Any, message_id: int, manages: bool = False) -> None:
+    """The author deletes their message; with ``manages`` (the room's owners and
+    moderators, as their socket knows them), anyone's."""
     _check_author(user)
     with transaction.atomic():
         locked, _ = _locked_room(room, user)  # one's own messages can be deleted while muted
-        message = _own_message(locked, user, message_id, what="delete")
+        if manages:
+            message = _shown_message(locked, message_id)
+        else:
+            message = _own_message(locked, user, message_id, what="delete")
         message_delete(messages=[message])
 
 
@@ -233,6 +289,8 @@ def message_delete(*, messages: Iterable[Message]) -> int:
             MessageEdit.objects.filter(message_id__in=gone).delete()
             Reaction.objects.filter(message_id__in=gone).delete()
             Mention.objects.filter(message_id__in=gone).delete()
+            # Their files leave the storage once this commits (attachment_deleted).
+            Attachment.objects.filter(message_id__in=gone).delete()
             notification_follow(subjects=[mention_subject(pk) for pk in gone], body=MENTION_DELETED)
             deleted += len(gone)
             publish_on_commit(
@@ -254,6 +312,8 @@ def reaction_toggle(*, room: Room, user: Any, message_id: int, emoji: str) -> Me
         message = _shown_message(room, message_id)
         if muted:
             raise ActionError(ErrorCode.MUTED, "You are muted in this room.")
+        if room.kind == Kind.DIRECT:
+            direct_members_refuse(room=room, author=user)
         removed, _ = Reaction.objects.filter(message=message, user=user, emoji=emoji).delete()
         who = list(message.reactions.get(emoji, []))
         if removed:

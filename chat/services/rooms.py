@@ -1,4 +1,4 @@
-"""Rooms: creation, retention, mutes."""
+"""Rooms: creation, retention, mutes, and each user's mute of a room's notifications."""
 
 from __future__ import annotations
 
@@ -6,28 +6,72 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
-from chat import protocol
-from chat.models import Message, Mute, Room
-from chat.selectors import top_message_id
+from chat import protocol, roles
+from chat.models import Message, Mute, Room, RoomNotificationMute
+from chat.selectors import member_role, top_message_id
 from realtime.broadcast import publish_on_commit
+from realtime.errors import ActionError, ErrorCode
 
 
 def room_create(
-    *, slug: str, title: str, description: str = "", retention: int = 0, retention_days: int = 0
+    *,
+    slug: str,
+    title: str,
+    description: str = "",
+    retention: int = 0,
+    retention_days: int = 0,
+    private: bool = False,
+    group: Group | None = None,
 ) -> Room:
+    """A new room (its members, if private, are added with ``member_add``)."""
     room = Room(
         slug=slug,
         title=title,
         description=description,
         retention=retention,
         retention_days=retention_days,
+        private=private,
+        group=group,
     )
     room.full_clean()
     room.save()
     return room
+
+
+def room_edit(*, room: Room, by: Any, topic: str, description: str) -> Room:
+    """``by`` (an owner or moderator; staff in a public room) changes the room's topic and
+    description; its open pages show them at once."""
+    actor = member_role(room=room, user=by)
+    if not roles.manages(actor, staff=by.is_staff, private=room.private):
+        raise ActionError(
+            ErrorCode.FORBIDDEN, "Only the room's owners and moderators can change it."
+        )
+    with transaction.atomic():
+        room = Room.objects.select_for_update().get(pk=room.pk)
+        room.topic, room.description = topic, description
+        room.full_clean()
+        Room.objects.filter(pk=room.pk).update(topic=room.topic, description=room.description)
+        publish_on_commit(
+            protocol.room_group(room.pk),
+            protocol.RoomUpdated(room=protocol.RoomData.of(room)),
+            extra={"topic": room.topic, "description": room.description},
+        )
+    return room
+
+
+def room_notifications_mute(*, room: Room, user: Any, muted: bool) -> bool:
+    """The user wants no notifications from the room (``muted``), or wants them again.
+    Mentions there still count on the room list; they notify (and email) nothing.
+    Returns whether anything changed."""
+    if muted:
+        _, created = RoomNotificationMute.objects.get_or_create(room=room, user=user)
+        return created
+    deleted, _ = RoomNotificationMute.objects.filter(room=room, user=user).delete()
+    return bool(deleted)
 
 
 def room_set_retention(*, room: Room, retention: int, retention_days: int) -> int:

@@ -106,6 +106,8 @@ async def readiness() -> dict[str, str]:
     checks["hub"] = hub_state()
     checks["draining"] = "yes" if drain.draining() else "no"
     checks["server_patches"] = patches.state()
+    # "uvloop" or "asyncio": the loop under Twisted's reactor (realtime.server.rundaphne).
+    checks["event_loop"] = type(asyncio.get_running_loop()).__module__.split(".")[0]
     metrics.READY.labels("hub").set(checks["hub"] == OK)
     metrics.READY.labels("draining").set(drain.draining())
     return checks
@@ -113,7 +115,7 @@ async def readiness() -> dict[str, str]:
 
 # Shown, but not asked to be "ok": an unpatched process serves correctly, only slower
 # (realtime/server/patches.py); taking it out of rotation would not make it patched.
-INFORMATIONAL = frozenset({"draining", "server_patches"})
+INFORMATIONAL = frozenset({"draining", "server_patches", "event_loop"})
 
 
 def ready(checks: dict[str, str]) -> bool:

@@ -37,11 +37,16 @@ what upstreaming it would take is in docs/decisions.md ("Server patches").
   of a socket's memory for its whole life. ``ApplicationQueue`` does what daphne and
   the application use of it (``put_nowait``, one reader awaiting ``get``) with a deque
   only while messages wait.
+- **The handshake let go**: after daphne hands a connection to the WebSocket protocol,
+  Twisted's HTTP channel (still the connection's producer) keeps the upgrade request in
+  its queue, with its headers and body, for the socket's whole life (2.8 KB a socket).
+  The request leaves that queue once upgraded.
 
 If refused: writes go through Twisted's buffer (slower fan-out), each socket keeps an
 ``asyncio.Queue`` (about 3 KB more), slow readers are buffered for (memory), oversized
 client frames are dropped without a close frame, a drain closes with 1000 (browsers
-reconnect after it as after 1012), and a storm of handshakes is queued, not shed.
+reconnect after it as after 1012), a storm of handshakes is queued, not shed, and each
+socket keeps its handshake request.
 autobahn would also apply daphne's message size limit to outgoing messages, so daphne
 must then run without one: ``realtime.server.rundaphne`` (how ``make run`` and ``make serve``
 start daphne) asks ``daphne_size_flags()`` in the worker itself, before the application
@@ -72,6 +77,7 @@ from daphne.server import Server as DaphneServer
 from daphne.ws_protocol import WebSocketFactory as DaphneWebSocketFactory
 from daphne.ws_protocol import WebSocketProtocol as DaphneWebSocketProtocol
 from twisted.internet import tcp
+from twisted.web import http as twisted_http
 
 logger = logging.getLogger(__name__)
 
@@ -192,8 +198,13 @@ def problems() -> list[str]:
     create = _source(CREATE_APPLICATION.current())
     if "asyncio.Queue()" not in create or "receive=input_queue.get" not in create:
         found.append("daphne's create_application no longer makes an asyncio.Queue")
-    if b"Upgrade" not in _source(PROCESS.current()).encode():
+    process = _source(PROCESS.current())
+    if b"Upgrade" not in process.encode():
         found.append("daphne's WebRequest.process no longer reads the Upgrade header")
+    if "transport, self.transport = self.transport, None" not in process:
+        found.append("daphne's WebRequest.process no longer lets go of an upgrade's transport")
+    if "self.requests = []" not in _source(twisted_http.HTTPChannel.__init__):
+        found.append("twisted's HTTPChannel no longer queues its requests in a list")
     return found
 
 
@@ -246,6 +257,7 @@ def install(
     _replace(SEND_MESSAGE, _client_only_size_limit)
     _replace(SERVER_CLOSE, _restart_close_codes)
     _replace(PROCESS, _shed_handshakes)
+    _replace(PROCESS, _release_upgraded)  # wraps the shedding
     _replace(BUILD_PROTOCOL, _options_on_class)
     _replace(PFORMAT, _omitted)
     _replace(CREATE_APPLICATION, _small_queue)
@@ -461,6 +473,7 @@ def _restart_close_codes(server_close: Callable[..., None]) -> Callable[..., Non
 
 
 def _shed_handshakes(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    @functools.wraps(process)
     def shed_or_process(self: Any) -> Any:
         gate = _state.handshake_gate
         upgrade = self.requestHeaders.getRawHeaders(b"Upgrade") or [b""]
@@ -484,3 +497,17 @@ def _shed_handshakes(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
         return process(self)
 
     return shed_or_process
+
+
+def _release_upgraded(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    @functools.wraps(process)  # the checks in problems() read daphne's source through it
+    def process_then_release(self: Any) -> Any:
+        channel = self.channel
+        result = process(self)
+        # Only an upgrade leaves the request without a transport (daphne handed it to the
+        # WebSocket protocol); a request answered here (503, 400) already left the queue.
+        if self.transport is None and channel is not None and self in channel.requests:
+            channel.requests.remove(self)
+        return result
+
+    return process_then_release

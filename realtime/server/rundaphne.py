@@ -12,7 +12,17 @@ same process, just before daphne starts, so the options always match what
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
 import sys
+
+import uvloop
+
+# uvloop under Twisted's asyncio reactor (RT_UVLOOP=0: asyncio's own loop). daphne makes
+# its loop with asyncio.new_event_loop() as daphne.server is first imported, so the
+# policy is set before that import. Measured in issue 29 (docs/decisions.md).
+if os.environ.get("RT_UVLOOP", "1") != "0":
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 from daphne.cli import CommandLineInterface
 

@@ -6,16 +6,19 @@
  * (room/*.js), and the page's controls to theirs.
  */
 import * as composer from "./room/composer.js";
+import * as members from "./room/members.js";
+import {startPersonMenu} from "./person_menu.js";
 import * as roomHistory from "./room/history.js";
 import {startEdit} from "./room/message_actions.js";
 import {lapseTimer} from "./room/mute_lapse.js";
-import {showError} from "./room/notice.js";
+import {showError, showNotice} from "./room/notice.js";
 import * as presence from "./room/presence.js";
 import * as read from "./room/read_state.js";
+import * as replies from "./room/replies.js";
 import * as socket from "./room/socket.js";
 import * as timeline from "./room/timeline.js";
 import {mayEdit, viewer} from "./room/viewer.js";
-import {CLOSE, SERVER} from "../realtime/protocol.js";
+import {CLIENT, CLOSE, SERVER} from "../realtime/protocol.js";
 
 const config = JSON.parse(document.getElementById("chat-config").textContent);
 viewer.limits.max_length = config.maxLength;
@@ -35,6 +38,8 @@ const handlers = {
     viewer.me = frame.me;
     viewer.limits = frame.limits;
     setMuted(frame.muted, frame.mute_expires_in);
+    viewer.blocked = frame.blocked;
+    members.onSync(frame);
     roomHistory.onSync(frame);
   },
   [SERVER.MESSAGE](frame) {
@@ -45,11 +50,13 @@ const handlers = {
   },
   [SERVER.MESSAGE_UPDATED](frame) {
     socket.seenInOrder(frame.message.seq);
+    replies.noteMessage(frame.message); // shown or not, replies to it may be
     if (timeline.has(frame.message.id)) timeline.upsert(frame.message);
   },
   [SERVER.MESSAGE_DELETED](frame) {
     socket.seenInOrder(frame.seq, frame.ids.length); // one step per message deleted
     for (const id of frame.ids) timeline.remove(id);
+    replies.noteDeleted(frame.ids);
     timeline.relayout();
     read.renderTitle();
   },
@@ -63,6 +70,16 @@ const handlers = {
     if (frame.room === config.slug) setMuted(frame.muted, frame.expires_in);
   },
   [SERVER.PRESENCE]: presence.onPresence,
+  [SERVER.MEMBER]: members.onMember,
+  [SERVER.BLOCKS](frame) {
+    viewer.blocked = frame.ids;
+    timeline.rerenderAll();
+  },
+  [SERVER.ROOM_UPDATED]: members.onRoomUpdated,
+  [SERVER.REMOVED](frame) {
+    composer.disable();
+    members.onRemoved(frame);
+  },
   [SERVER.TYPING](frame) {
     if (!viewer.me || frame.user.id !== viewer.me.id) presence.onTyping(frame.user, frame.expires_in);
   },
@@ -74,6 +91,7 @@ const handlers = {
 function closed(code) {
   composer.disable();
   if (code === CLOSE.LOGGED_OUT) return; // logged out: live.js says so for the whole page
+  if (code === CLOSE.REMOVED) return; // the ``removed`` frame said why
   showError(code === CLOSE.NOT_FOUND ? "This room no longer exists." : "You cannot view this room.");
 }
 
@@ -83,6 +101,16 @@ document.getElementById("jump-latest").addEventListener("click", roomHistory.jum
 document.getElementById("new-pill").addEventListener("click", () => {
   if (timeline.isGapBelow()) roomHistory.jumpToLatest();
   else timeline.scrollToBottom();
+});
+
+// A reply's quote: its original, in context when it is not loaded (a plain click; a
+// new tab follows the link itself).
+timeline.list.addEventListener("click", (event) => {
+  const quote = event.target.closest("a.reply-quote");
+  if (!quote || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
+  event.preventDefault();
+  history.replaceState(null, "", "#m" + quote.dataset.replyTo);
+  roomHistory.showLinked(true);
 });
 
 let scrollTimer = null;
@@ -116,6 +144,29 @@ function editLast() {
   startEdit(last.message, last.li, document.getElementById("composer-body"));
   return true;
 }
+
+// A room's owners and moderators mute people from their names too.
+function moderation(name) {
+  if (!viewer.manages) return [];
+  const mute = (muted, minutes) => () =>
+    socket
+      .request({type: CLIENT.MEMBER_MUTE, username: name, muted: muted, minutes: minutes})
+      .then(() => showNotice(muted ? name + " is muted in this room." : name + " may post again."))
+      .catch(socket.refused);
+  return [
+    {text: "Mute " + name + " for an hour", action: mute(true, 60)},
+    {text: "Mute " + name + " until lifted", action: mute(true, 0)},
+    {text: "Lift " + name + "'s mute", action: mute(false, 0)},
+  ];
+}
+
+startPersonMenu({
+  me: () => viewer.me,
+  blocked: () => viewer.blocked,
+  request: socket.request,
+  refused: socket.refused,
+  more: moderation,
+});
 
 composer.startComposer(() => [...presence.onlineNames(), ...timeline.authorNames()], editLast);
 

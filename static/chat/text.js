@@ -88,6 +88,14 @@ export function render(body, viewer) {
   return fragment;
 }
 
+/** What a reply shows of its original: the first line, at most ``max`` characters (the
+ * last one then "…"), counted as the server counts them (code points: chat/protocol.py
+ * quote_line cuts the same way). */
+export function quoteLine(body, max) {
+  const line = [...body.split("\n", 1)[0]];
+  return line.length > max ? line.slice(0, max - 1).join("") + "…" : line.join("");
+}
+
 export function dayKey(date) {
   return date.getFullYear() + "-" + date.getMonth() + "-" + date.getDate();
 }

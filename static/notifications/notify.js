@@ -120,6 +120,8 @@ function handle(frame) {
       synced = true;
       unread = frame.unread;
       renderBadge();
+      // From now on a notification is news on this page (what came before is counted).
+      if (badge) badge.dataset.synced = "true";
       break;
     }
     case SERVER.NOTIFICATION: {

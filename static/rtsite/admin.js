@@ -6,7 +6,9 @@
  *  - a date-and-time field's two boxes sit after bare "Date:" / "Time:" text, and the
  *    field's label names neither (label): each gets "Last login: Date" and so on;
  *  - a tabular inline's fields (a room's mutes) sit under column headings, not labels
- *    (label): each is named by its column and its row ("Reason, bob muted in Lobby"). */
+ *    (label): each is named by its column and its row ("Reason, bob muted in Lobby");
+ *  - an autocomplete field (a room's group) is a select2 combobox, a span that the
+ *    select's label does not name (aria-input-field-name): it gets the label's words. */
 window.addEventListener("load", () => {
   for (const icon of document.querySelectorAll("span.help-tooltip[aria-label]:not([role])")) {
     icon.setAttribute("role", "img");
@@ -29,4 +31,18 @@ window.addEventListener("load", () => {
     const row = original ? original.firstChild.textContent.trim() : "";
     field.setAttribute("aria-label", [column, row].filter(Boolean).join(", "));
   }
+  nameComboboxes();
+  // select2 may build its boxes after this (and for inline rows added later).
+  new MutationObserver(nameComboboxes).observe(document.body, {childList: true, subtree: true});
 });
+
+function nameComboboxes() {
+  for (const select of document.querySelectorAll("select.admin-autocomplete")) {
+    const combobox = select.nextElementSibling?.querySelector(".select2-selection[role=combobox]");
+    if (!combobox || combobox.hasAttribute("aria-label")) continue;
+    const label = select.labels?.length ? select.labels[0].textContent.replace(/:$/, "").trim() : select.getAttribute("aria-label");
+    if (!label) continue;
+    combobox.setAttribute("aria-label", label);
+    combobox.querySelector("[role=textbox]")?.setAttribute("aria-label", label);
+  }
+}

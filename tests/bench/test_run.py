@@ -62,8 +62,16 @@ def test_tiny_run_of_every_scenario(tmp_path: Path) -> None:
         "game",
         "arena",
         "reconnect",
+        "private",
+        "serve",
     }
     for row in rows:
+        if row["scenario"] == "private" and "listed" in row:
+            # The user's direct conversations, and the rooms every user sees.
+            assert row["listed"] >= 5
+        elif row["scenario"] == "private":
+            assert row["delivered"] == row["expected"] > 0
+            assert row["connect_failures"] == 0
         if row["scenario"] == "arena" and "arenas_held" not in row:
             assert row["ticks_measured"] > 0
             assert row["turns"] > 0
@@ -92,7 +100,34 @@ def test_tiny_run_of_every_scenario(tmp_path: Path) -> None:
             ("highest", "moves/s")
         ):
             assert row.get("max_rate_per_s", row.get("moves_per_s")) is not None
+        if row["scenario"] == "storm":
+            assert row["joined"] == 5
+            assert row["failures"] == 0
+            assert row["cpu_ms_per_connect"] > 0
+    storms = {row["variant"] for row in rows if row["scenario"] == "storm"}
+    assert storms == {
+        "5 logged in at once, cached",
+        "5 logged in at once, cache cold",
+        "5 visitors at once",
+        "5 logged in at once, cached, 2 proc",
+    }
+    serve = [row for row in rows if row["scenario"] == "serve" and "stored" in row]
+    assert {row["variant"].endswith(", 2 proc") for row in serve} == {True, False}
+    assert all(row["stored"] == row["sent"] for row in serve)
     assert "## fanout" in printed
+
+
+def test_the_targets_table_puts_tornado_beside_ours(tmp_path: Path) -> None:
+    """``--targets`` (make bench-targets): the table of docs/performance.md, each figure
+    with Tornado's from the same run and the ratio."""
+    rows, printed = tiny_run(
+        tmp_path, "--targets", "--scenario", "storm", "--stacks", "ours,tornado"
+    )
+    assert {row["stack"] for row in rows} == {"ours", "tornado"}
+    table = printed[printed.index("## targets") :]
+    line = next(line for line in table.splitlines() if line.startswith("1,000 visitors"))
+    assert "x" in line.split()[-4]  # the ratio, ours over Tornado's
+    assert "make serve, 2 processes / 1: connect storm" in table
 
 
 def test_tiny_run_against_the_peers(tmp_path: Path) -> None:

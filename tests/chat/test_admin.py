@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from chat import selectors, services
-from chat.models import Message, Mute, Room
+from chat.models import Membership, Message, Mute, Room
 from tests.conftest import open_socket, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -177,7 +177,8 @@ def test_the_room_form_refuses_what_create_room_refuses(
 ) -> None:
     make_room(slug="ops-room")
     data = {"slug": "new-room", "title": "New", "description": "", "retention": "10"}
-    data.update({f"mutes-{k}": v for k, v in {"TOTAL_FORMS": "0", "INITIAL_FORMS": "0"}.items()})
+    for inline in ("memberships", "mutes"):
+        data.update({f"{inline}-TOTAL_FORMS": "0", f"{inline}-INITIAL_FORMS": "0"})
     reply = staff_client.post(reverse("admin:chat_room_add"), {**data, **fields})
     assert reply.status_code == 200
     assert error in reply.content.decode()
@@ -217,9 +218,82 @@ def test_lowering_retention_in_the_admin_applies_it(
         "description": "",
         "retention": "2",
         "retention_days": "0",
+        "memberships-TOTAL_FORMS": "0",
+        "memberships-INITIAL_FORMS": "0",
         "mutes-TOTAL_FORMS": "0",
         "mutes-INITIAL_FORMS": "0",
     }
     reply = staff_client.post(reverse("admin:chat_room_change", args=[room.pk]), data)
     assert reply.status_code == 302
     assert Message.objects.filter(room=room).count() == 2
+
+
+def test_staff_see_what_a_reply_answers_even_once_it_is_pruned(
+    staff_client: Client, make_room: Callable[..., Room], make_user: Callable[..., Any]
+) -> None:
+    room = make_room()
+    author = make_user("writer")
+    original = services.message_post(room=room, author=author, body="the question")
+    reply = services.message_post(room=room, author=author, body="an answer", reply_to=original.pk)
+    page = staff_client.get(reverse("admin:chat_message_change", args=[reply.pk]))
+    assert "the question" in page.content.decode()  # the original, as the admin names it
+    Message.objects.filter(pk=original.pk).delete()  # pruned: the reply keeps its id
+    page = staff_client.get(reverse("admin:chat_message_change", args=[reply.pk]))
+    assert page.status_code == 200
+
+
+async def test_members_added_and_removed_in_the_admin_reach_their_pages(
+    make_room: Callable[..., Room], make_user: Callable[..., Any], login_cookie: Callable[..., str]
+) -> None:
+    def setup() -> tuple[Room, Any, Client]:
+        staff = Client()
+        staff.force_login(make_user(is_staff=True, is_superuser=True))
+        return make_room(private=True), make_user("guest"), staff
+
+    room, guest, staff = await database_sync_to_async(setup)()
+
+    def post(**memberships: str) -> int:
+        data = {
+            "slug": room.slug,
+            "title": room.title,
+            "description": "",
+            "private": "on",
+            "retention": "0",
+            "retention_days": "0",
+            "mutes-TOTAL_FORMS": "0",
+            "mutes-INITIAL_FORMS": "0",
+            **memberships,
+        }
+        url = reverse("admin:chat_room_change", args=[room.pk])
+        return staff.post(url, data).status_code
+
+    cookie = await database_sync_to_async(login_cookie)(guest)
+    async with open_socket("/ws/chat/", cookie=cookie) as rooms:
+        await rooms.next("rooms")
+        status = await database_sync_to_async(post)(
+            **{
+                "memberships-TOTAL_FORMS": "1",
+                "memberships-INITIAL_FORMS": "0",
+                "memberships-0-user": str(guest.pk),
+                "memberships-0-role": "member",
+            }
+        )
+        assert status == 302
+        assert (await rooms.next("room.added"))["room"]["slug"] == room.slug
+        membership = await database_sync_to_async(Membership.objects.get)(room=room)
+        async with open_socket(f"/ws/chat/{room.slug}/", cookie=cookie) as page:
+            await page.next("sync")
+            status = await database_sync_to_async(post)(
+                **{
+                    "memberships-TOTAL_FORMS": "1",
+                    "memberships-INITIAL_FORMS": "1",
+                    "memberships-0-id": str(membership.pk),
+                    "memberships-0-room": str(room.pk),
+                    "memberships-0-user": str(guest.pk),
+                    "memberships-0-role": "member",
+                    "memberships-0-DELETE": "on",
+                }
+            )
+            assert status == 302
+            await page.next("removed")
+        assert (await rooms.next("room.removed"))["slug"] == room.slug

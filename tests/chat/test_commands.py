@@ -5,9 +5,11 @@ from io import StringIO
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 
-from chat import services
+from chat import selectors, services
 from chat.models import Message, Room
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -95,3 +97,47 @@ def test_post_message(make_room: Callable[..., Room], make_user: Callable[..., A
         run("post_message", "nowhere", "--user", "oper", "--body", "hi")
     with pytest.raises(CommandError, match="empty"):
         run("post_message", room.slug, "--user", "oper", "--body", "   ")
+
+
+def test_create_room_private_with_members_owners_and_a_group(
+    make_user: Callable[..., Any],
+) -> None:
+    for name in ("ann", "ben", "cat", "dan"):
+        make_user(name)
+    team = Group.objects.create(name="ops")
+    team.user_set.add(get_user("dan"))
+    out = run(
+        "create_room", "war-room", "--private", "--owner", "ann",
+        "--member", "ben", "--member", "cat", "--group", "ops",
+    )  # fmt: skip
+    assert "Created private room 'war-room'" in out
+    room = Room.objects.get(slug="war-room")
+    members, count = selectors.room_members(room=room, limit=10)
+    assert [(m.username, m.role, m.through_group) for m in members] == [
+        ("ann", "owner", False),
+        ("ben", "member", False),
+        ("cat", "member", False),
+        ("dan", "member", True),
+    ]
+    assert count == 4
+    with pytest.raises(CommandError, match="no active user called 'zed'"):
+        run("create_room", "other", "--private", "--member", "zed")
+    assert not Room.objects.filter(slug="other").exists()  # nothing half made
+
+
+def test_room_members_adds_removes_and_lists(make_user: Callable[..., Any]) -> None:
+    for name in ("ann", "ben"):
+        make_user(name)
+    run("create_room", "desk", "--private", "--owner", "ann")
+    out = run("room_members", "desk", "--add", "ben", "--role", "moderator")
+    assert "Added ben as moderator." in out
+    assert "ben: moderator" in out
+    out = run("room_members", "desk", "--remove", "ben")
+    assert "Removed ben." in out
+    assert "desk (private): 1 member(s)" in out
+    with pytest.raises(CommandError, match="no room called 'nope'"):
+        run("room_members", "nope")
+
+
+def get_user(name: str) -> Any:
+    return get_user_model().objects.get(username=name)

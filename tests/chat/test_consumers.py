@@ -17,7 +17,8 @@ from django.test import override_settings
 from django.utils import timezone
 
 from chat import services
-from chat.models import Message, ReadState, Room
+from chat.consumers import _viewer
+from chat.models import Block, Message, ReadState, Room
 from chat.services.mentions import mention_subject
 from common.redis import get_redis
 from notifications.models import Notification
@@ -731,3 +732,104 @@ async def test_every_write_that_reaches_others_is_limited_per_account(
         # Posts come out of the same budget: it is spent.
         await over.send({"type": "message.send", "body": "and a post", "ref": "p"})
         assert (await over.next("error"))["code"] == "rate_limited"
+
+
+# ------------------------------------------------------------ replies
+
+
+async def test_a_reply_reaches_the_room_with_its_quote_and_bad_ones_are_refused(
+    room: Room, make_room: Callable[..., Room], alice: Any, cookies: dict[str, str]
+) -> None:
+    other = await database_sync_to_async(make_room)()
+    [elsewhere] = await posted(other, alice, 1)
+    [original] = await posted(room, alice, 1)
+    async with (
+        open_socket(path(room), cookie=cookies["alice"]) as a,
+        open_socket(path(room), cookie=cookies["bob"]) as b,
+    ):
+        await a.next("sync")
+        await b.next("sync")
+        frame = {"type": "message.send", "body": "agreed", "reply_to": original}
+        await b.send({**frame, "ref": "r"})
+        reply_id = (await b.next("ack"))["id"]
+        reply = (await a.next("message"))["message"]
+        assert reply["id"] == reply_id
+        assert reply["reply"] == {
+            "id": original,
+            "seq": 1,
+            "author": {"id": alice.pk, "username": "alice"},
+            "text": "m0",
+            "deleted": False,
+        }
+        await b.send({**frame, "reply_to": elsewhere, "ref": "x"})
+        refused = await b.next("error")
+        assert (refused["code"], refused["ref"]) == ("not_found", "x")
+        await a.send({"type": "message.delete", "id": original})
+        await b.next("message.deleted")
+        await b.send({**frame, "ref": "y"})
+        assert (await b.next("error"))["message"] == (
+            "The message you are replying to is no longer here."
+        )
+        await a.nothing("message", within=0.3)
+
+
+async def test_replies_show_their_originals_edit_and_deletion_on_sync_and_resume(
+    room: Room, alice: Any, bob: Any, cookies: dict[str, str]
+) -> None:
+    """A page keeps a reply's quote current from the original's own changes: a resume
+    carries the edited original and the deleted one's id; a first sync reads the quote as
+    it is now."""
+    first, second = await posted(room, alice, 2)  # seq 1, 2
+
+    def replies() -> list[int]:
+        return [
+            services.message_post(room=room, author=bob, body="re", reply_to=pk).pk
+            for pk in (first, second)
+        ]  # seq 3, 4
+
+    await database_sync_to_async(replies)()
+
+    def while_away() -> None:
+        services.message_edit(room=room, user=alice, message_id=first, body="first, edited\nmore")
+        services.message_delete_own(room=room, user=alice, message_id=second)
+
+    await database_sync_to_async(while_away)()
+    async with open_socket(f"{path(room)}?after_id=4", cookie=cookies["bob"]) as ws:
+        sync = await ws.next("sync")
+        assert sync["mode"] == "resume"
+        assert [(m["id"], m["body"], m["seq"]) for m in sync["messages"]] == [
+            (first, "first, edited\nmore", 5)
+        ]
+        assert sync["deleted"] == [second]
+    async with open_socket(path(room), cookie=cookies["bob"]) as ws:
+        sync = await ws.next("sync")
+        quotes = [m["reply"] for m in sync["messages"] if m["reply"] is not None]
+        assert quotes == [
+            {
+                "id": first,
+                "seq": 5,
+                "author": {"id": alice.pk, "username": "alice"},
+                "text": "first, edited",
+                "deleted": False,
+            },
+            {"id": second, "seq": 6, "author": None, "text": "", "deleted": True},
+        ]
+
+
+def test_a_returning_readers_first_sync_reads_its_viewer_in_one_query(
+    make_user: Callable[..., Any],
+    make_room: Callable[..., Room],
+    django_assert_num_queries: Any,
+) -> None:
+    reader, blocker, other = make_user(), make_user(), make_user()
+    room = make_room()
+    for user in (reader, blocker):
+        ReadState.objects.create(room=room, user=user, last_read_id=0)
+    Block.objects.create(blocker=blocker, blocked=other)
+    # The connect path of every socket: cursor, mute, role and blocks in one query.
+    with django_assert_num_queries(1):
+        viewer = _viewer(room, reader)
+    assert (viewer.role, viewer.blocked) == (None, [])
+    # Whom someone blocked is read only for those who blocked anyone.
+    with django_assert_num_queries(2):
+        assert _viewer(room, blocker).blocked == [other.pk]

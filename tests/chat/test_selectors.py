@@ -6,11 +6,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Group
 from django.db import connection
 from django.test import override_settings
 
 from chat import selectors, services
-from chat.models import Room
+from chat.models import Block, Membership, ReadState, Role, Room
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -106,3 +107,46 @@ def test_unread_counts_stop_at_the_limit_and_leave_out_ones_own(
     counts = selectors.unread_counts(user=reader)
     assert list(counts) == [room.pk]  # only rooms the user has opened
     assert counts[room.pk].unread == 5
+
+
+def test_counting_many_read_conversations_costs_two_queries(
+    make_user: Callable[..., Any], django_assert_max_num_queries: Any
+) -> None:
+    reader = make_user("reader")
+    for i in range(30):
+        other = make_user(f"friend{i}")
+        room = services.direct_open(user=other, usernames=["reader"])
+        message = services.message_post(room=room, author=other, body="hi")
+        services.read_mark(user=reader, room=room, message_id=message.pk)
+    with django_assert_max_num_queries(2):
+        counts = selectors.unread_counts(user=reader)
+    assert len(counts) == 30
+    assert {c.unread for c in counts.values()} == {0}
+
+
+def test_a_sockets_viewer_is_read_in_one_query_role_and_blocks_included(
+    make_user: Callable[..., Any],
+    make_room: Callable[..., Room],
+    django_assert_num_queries: Any,
+) -> None:
+    owner, grouped, blocker, stranger = (make_user() for _ in range(4))
+    team = Group.objects.create(name="team")
+    grouped.groups.add(team)
+    room = make_room(private=True, group=team)
+    Membership.objects.create(room=room, user=owner, role=Role.OWNER)
+    ReadState.objects.create(room=room, user=owner, last_read_id=7)
+    Block.objects.create(blocker=blocker, blocked=stranger)
+    for user, role, blocks in [
+        (owner, Role.OWNER, False),
+        (grouped, Role.MEMBER, False),  # a member through the room's group
+        (blocker, None, True),
+        (stranger, None, False),
+    ]:
+        with django_assert_num_queries(1):
+            viewer = selectors.viewer_state(room=room, user=user)
+        assert (viewer.role, viewer.blocks) == (role, blocks)
+        assert viewer.role == selectors.member_role(room=room, user=user)
+    assert selectors.viewer_state(room=room, user=owner).last_read == 7
+    # Without the group, a group's member is no member.
+    open_room = make_room()
+    assert selectors.viewer_state(room=open_room, user=grouped).role is None

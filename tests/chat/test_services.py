@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.test import override_settings
 from django.utils import timezone
 
-from chat import services
+from chat import protocol, selectors, services
 from chat.models import Mention, Message, MessageEdit, Reaction, ReadState, Room
 from realtime.errors import ActionError, ErrorCode
 
@@ -376,3 +376,68 @@ def test_read_cursors_of_a_whole_room_are_written_together(
     }
     # Again: nothing moves, nothing is sent.
     assert services.read_marks(marks=many) == {}
+
+
+# ------------------------------------------------------------ replies
+
+
+def test_a_reply_is_stored_with_its_original_and_shows_its_first_line(
+    make_room: Callable[..., Room], author: Any, make_user: Callable[..., Any]
+) -> None:
+    room = make_room()
+    original = post(room, make_user("ann"), "First line here\nand a second")
+    reply = services.message_post(room=room, author=author, body="yes", reply_to=original.pk)
+    assert Message.objects.get(pk=reply.pk).reply_to_id == original.pk
+    data = protocol.MessageData.of(reply)
+    assert data.reply is not None
+    assert (data.reply.id, data.reply.author, data.reply.text, data.reply.deleted) == (
+        original.pk,
+        protocol.User(id=original.author_id, username="ann"),
+        "First line here",
+        False,
+    )
+    assert protocol.MessageData.of(original).reply is None
+
+
+def test_a_quote_is_cut_to_its_limit() -> None:
+    limit = protocol.REPLY_QUOTE_MAX
+    assert protocol.quote_line("x" * limit) == "x" * limit
+    assert protocol.quote_line("é" * (limit + 1)) == "é" * (limit - 1) + "…"
+    assert protocol.quote_line("one\ntwo") == "one"
+
+
+def test_a_reply_to_another_rooms_or_a_deleted_message_is_refused(
+    make_room: Callable[..., Room], author: Any
+) -> None:
+    room, other = make_room(), make_room()
+    elsewhere = post(other, author, "over there")
+    gone = post(room, author, "soon gone")
+    services.message_delete_own(room=room, user=author, message_id=gone.pk)
+    for original in (elsewhere, gone):
+        with pytest.raises(ActionError) as caught:
+            services.message_post(room=room, author=author, body="hm", reply_to=original.pk)
+        assert caught.value.code == ErrorCode.NOT_FOUND
+        assert caught.value.message == "The message you are replying to is no longer here."
+    assert not Message.objects.filter(body="hm").exists()
+
+
+def test_a_reply_reads_its_original_as_it_is_now_without_a_query_per_message(
+    make_room: Callable[..., Room],
+    author: Any,
+    django_assert_num_queries: Callable[..., Any],
+) -> None:
+    room = make_room()
+    originals = [post(room, author, f"original {i}") for i in range(3)]
+    for original in originals:
+        services.message_post(room=room, author=author, body="re", reply_to=original.pk)
+    services.message_edit(room=room, user=author, message_id=originals[0].pk, body="changed\nx")
+    services.message_delete_own(room=room, user=author, message_id=originals[1].pk)
+    Message.objects.filter(pk=originals[2].pk).delete()  # pruned: its id stays on the reply
+    with django_assert_num_queries(2):  # the page, and the files of all of it
+        messages, _ = selectors.message_recent(room=room, limit=10)
+        replies = [protocol.MessageData.of(m).reply for m in messages if m.body == "re"]
+    assert [(r.text, r.deleted, r.author) for r in replies if r is not None] == [
+        ("changed", False, protocol.User(id=author.pk, username=author.get_username())),
+        ("", True, None),
+        ("", True, None),
+    ]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -7,7 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client, override_settings
 
-from chat.models import Room
+from chat.models import Membership, Room
 
 pytestmark = pytest.mark.django_db
 
@@ -99,3 +100,38 @@ def test_search_page_finds_in_a_room_or_everywhere_and_links_in_context(
     with override_settings(CHAT_SEARCH_PAGE_SIZE=1):
         first = client.get("/chat/search/", {"q": "deploy"}).content.decode()
         assert "Older results" in first
+
+
+def test_a_user_makes_a_room_and_owns_it(make_user: Callable[..., Any]) -> None:
+    client = Client()
+    client.force_login(make_user("maker"))
+    assert client.get("/chat/new/").status_code == 200
+    reply = client.post("/chat/new/", {"title": "Book club", "private": "on"})
+    assert reply.status_code == 302
+    room = Room.objects.get(title="Book club")
+    assert reply["Location"] == f"/chat/{room.slug}/"
+    # A private room's slug ends in a random part: its title does not take the plain one.
+    assert re.fullmatch(r"book-club-[0-9a-f]{12}", room.slug)
+    assert room.private
+    assert Membership.objects.get(room=room).role == "owner"
+    public = client.post("/chat/new/", {"title": "Book club"})
+    assert public["Location"] == "/chat/book-club/"
+    again = client.post("/chat/new/", {"title": "Book club"})
+    assert again["Location"] == "/chat/book-club-2/"  # a title taken: numbered
+    refused = client.post("/chat/new/", {"title": "   "})
+    assert refused.status_code == 200
+    assert "This field is required." in refused.content.decode()
+
+
+def test_making_rooms_is_limited_and_can_be_left_to_staff(make_user: Callable[..., Any]) -> None:
+    client = Client()
+    client.force_login(make_user("maker"))
+    assert Client().get("/chat/new/").status_code == 302  # a visitor logs in first
+    with override_settings(CHAT_ROOMS_PER_HOUR=1):
+        assert client.post("/chat/new/", {"title": "One"}).status_code == 302
+        page = client.post("/chat/new/", {"title": "Two"})
+        assert page.status_code == 200
+        assert "You have made many rooms lately. Try again in" in page.content.decode()
+    with override_settings(CHAT_ROOM_CREATORS="staff"):
+        assert client.get("/chat/new/").status_code == 403
+        assert "New room" not in client.get("/chat/").content.decode()

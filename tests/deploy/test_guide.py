@@ -138,6 +138,7 @@ def nginx_config(site: Site, directory: Path, cert: Path, key: Path) -> Path:
         ("/etc/letsencrypt/live/chat.example.com/fullchain.pem", str(cert)),
         ("/etc/letsencrypt/live/chat.example.com/privkey.pem", str(key)),
         ("/var/lib/rtsite/static/", f"{site.var}/static/"),
+        ("/var/lib/rtsite/uploads/", f"{site.var}/uploads/"),
         ("server 127.0.0.1:8000;", f"server 127.0.0.1:{site.serve_port};"),
         ("root /var/www/html;", f"root {directory};"),
     )

@@ -1,7 +1,8 @@
 """The guide's nginx (docs/deploy.md, its own config block) in front of the guide's
 command (the unit's ``ExecStart``: ``manage.py serve``) with the guide's proxy settings:
 what a client writes in ``X-Forwarded-For``, ``Forwarded`` or ``X-Real-IP`` changes
-nothing. Every limit and log line counts the address nginx saw.
+nothing. Every limit and log line counts the address nginx saw. Files in chat go out
+through nginx's internal location (``X-Accel-Redirect``), to those who may see them.
 
 Each client connects from an address of its own on the loopback network (127.0.0.x):
 nginx sees it as ``$remote_addr``, so an attacker and a victim are two real addresses.
@@ -29,7 +30,10 @@ from urllib.parse import urlencode
 import pytest
 import websockets
 
-from tests.conftest import ROOT, child_env, free_port, require, ws_next
+from chat.models import Attachment
+from chat.services import message_post
+from tests.chat.files_helpers import png
+from tests.conftest import ROOT, child_env, free_port, require, session_cookie, ws_next
 from tests.deploy.test_guide import (
     Site,
     block,
@@ -47,7 +51,7 @@ SIGNUPS = 3  # SIGNUPS_PER_ADDRESS
 VISITOR_SOCKETS = 4  # RT_MAX_SOCKETS_PER_ADDRESS
 PASSWORD = "pw-for-tests-only"  # make_user's
 # The guide's settings about what a proxy says (the rest of its file is for a real host).
-PROXY_SETTINGS = ("TRUST_X_FORWARDED_PROTO", "RT_TRUSTED_PROXY_COUNT")
+PROXY_SETTINGS = ("TRUST_X_FORWARDED_PROTO", "RT_TRUSTED_PROXY_COUNT", "CHAT_UPLOAD_ACCEL_REDIRECT")
 
 
 @dataclass
@@ -101,6 +105,7 @@ def proxied(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> 
         RT_WATCHDOG_SECONDS="0",
     )
     env.pop("METRICS_TOKEN", None)
+    env.pop("UPLOADS_STORAGE_OPTIONS", None)  # the default, as on a host: $RTSITE_VAR_DIR/uploads
     with open(directory / "serve.log", "wb") as out:
         workers = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
     cert, key = make_certificate(directory)
@@ -353,3 +358,73 @@ async def test_the_socket_log_lines_carry_the_client(proxied: Proxied) -> None:
     assert opened["message"] == f'socket {source} "/ws/notifications/" opened'
     assert closed["message"].startswith(f'socket {source} "/ws/notifications/" closed ')
     assert opened["socket_id"] == closed["socket_id"]
+
+
+def logged_in(server: Proxied, user: Any, *, source: str) -> dict[str, str]:
+    """Headers of requests as ``user`` (their session, and the CSRF token a page gives)."""
+    session = session_cookie(user)
+    status, reply, _page = request(
+        server, "GET", "/chat/", source=source, headers={"Cookie": session}
+    )
+    assert status == 200
+    cookie = re.search(r"csrftoken=([^;]+)", reply.getheader("Set-Cookie", ""))
+    assert cookie
+    return {
+        "Cookie": f"{session}; csrftoken={cookie.group(1)}",
+        "X-CSRFToken": cookie.group(1),
+        "Origin": server.origin,
+    }
+
+
+def test_files_go_out_through_nginx_to_those_who_may_see_them(
+    proxied: Proxied,
+    make_user: Callable[..., Any],
+    make_room: Callable[..., Any],
+) -> None:
+    room = make_room()
+    alice = logged_in(proxied, make_user("alice"), source="127.0.0.31")
+    bob = logged_in(proxied, make_user("bob"), source="127.0.0.32")
+    boundary = "----rtsite-test"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n'
+            "Content-Type: image/png\r\n\r\n"
+        ).encode()
+        + png()
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    status, _, answer = request(
+        proxied,
+        "POST",
+        f"/chat/{room.slug}/files/",
+        source="127.0.0.31",
+        body=body,
+        headers={**alice, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert status == 201, answer
+    data = json.loads(answer)["attachment"]
+    stored = Attachment.objects.get(pk=data["id"])
+    kept = (proxied.var / "uploads" / stored.file).read_bytes()
+    # Pending: its uploader's only.
+    assert request(proxied, "GET", data["url"], source="127.0.0.32", headers=bob)[0] == 404
+    message_post(room=room, author=stored.uploader, body="", attachments=[stored.pk])
+    status, reply, sent = request(proxied, "GET", data["url"], source="127.0.0.32", headers=bob)
+    assert status == 200
+    assert sent == kept  # from nginx's internal location, not the worker
+    assert reply.getheader("X-Accel-Redirect") is None
+    assert reply.getheader("Content-Type") == "image/png"
+    assert reply.getheader("Content-Disposition", "").startswith('inline; filename="a.png"')
+    assert reply.getheader("X-Content-Type-Options") == "nosniff"
+    assert "sandbox" in reply.getheader("Content-Security-Policy", "")
+    assert reply.getheader("Cache-Control") == "private, max-age=3600"
+    status, reply, thumb = request(
+        proxied, "GET", data["thumbnail"], source="127.0.0.32", headers=bob
+    )
+    assert reply.getheader("Content-Type") == "image/webp"
+    assert thumb == (proxied.var / "uploads" / stored.thumbnail).read_bytes()
+    # The internal location answers no one directly, with or without a login.
+    for who in ({}, bob):
+        status, _, _ = request(
+            proxied, "GET", f"/_uploads/{stored.file}", source="127.0.0.32", headers=who
+        )
+        assert status == 404

@@ -109,3 +109,9 @@ def shot(page: Any, name: str) -> None:
     """A screenshot into $E2E_SCREENSHOTS, when it is set (to look at, not to compare)."""
     if folder := os.environ.get("E2E_SCREENSHOTS"):
         page.screenshot(path=f"{folder}/{name}.png")
+
+
+def notifications_synced(page: Any) -> None:
+    """Wait until the page's notifications socket has had its first sync: a notification
+    sent before it is counted, not toasted (static/notifications/notify.js)."""
+    page.wait_for_selector("#notify-badge[data-synced]", state="attached")

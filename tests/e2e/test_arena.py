@@ -217,6 +217,18 @@ def test_a_player_who_leaves_goes_from_every_page(
     watcher.locator("#arena-scores", has_text="ruby").wait_for()
 
 
+# Every value the board's names take, in window.seenLabels (from the page's first load).
+RECORD_LABELS = """
+window.seenLabels = [];
+new MutationObserver((changes) => {
+  for (const change of changes) {
+    const labels = change.target.dataset.labels;
+    if (change.attributeName === "data-labels") window.seenLabels.push(labels);
+  }
+}).observe(document, {attributes: true, subtree: true, attributeFilter: ["data-labels"]});
+"""
+
+
 def labels(page: Any) -> str:
     """The names the page's board draws over the snakes ("|" between them)."""
     return page.evaluate("document.getElementById('arena-canvas').dataset.labels || ''")
@@ -227,16 +239,19 @@ def test_every_snake_is_named_and_a_crash_says_what_it_hit_and_counts_down(
 ) -> None:
     make_user("ruby")
     make_user("sunny")
-    red = log_in(browser, arena_server.url, "ruby", "/game/")
+    red = log_in(browser, arena_server.url, "ruby", "/game/", init_script=RECORD_LABELS)
     red.click("#arena-create")
     red.wait_for_url("**/game/arena/*/?play=1")
     url = f"/game/arena/{Arena.objects.get().pk}/"
     yellow = log_in(browser, arena_server.url, "sunny", url)
     yellow.click("#arena-join")
-    # Each page names both snakes on the board, its own as "(you)".
+    # Each page names both snakes on the board, its own as "(you)". Both are on the board
+    # at once only while neither is waiting to come back from a crash: on a loaded
+    # machine that can be a moment between two polls, so every board drawn is recorded.
     red.wait_for_function(
-        "(() => { const l = document.getElementById('arena-canvas').dataset.labels || '';"
-        " return l.split('|').includes('ruby (you)') && l.split('|').includes('sunny'); })()"
+        "(window.seenLabels || []).some((l) => l.split('|').includes('ruby (you)')"
+        " && l.split('|').includes('sunny'))",
+        timeout=30_000,
     )
     yellow.wait_for_function(
         "(document.getElementById('arena-canvas').dataset.labels || '').split('|')"

@@ -133,7 +133,13 @@ def test_an_edit_a_deletion_and_reactions_show_live_in_a_second_page(
     room = make_room()
     alice = open_room(browser, daphne_server, "alice", room)
     bob = open_room(browser, daphne_server, "bob", room)
-    alice.fill("#composer-body", "see https://example.org/a_(b). and @bob")
+    # "@bo" offers bob (online in her page): Enter takes the offer, the next one sends.
+    # (Waiting for the offer: an Enter racing it would send or complete by chance.)
+    alice.locator("#online li", has_text="bob").wait_for()
+    alice.fill("#composer-body", "see https://example.org/a_(b). and @bo")
+    alice.locator("#mention-list [role=option]", has_text="@bob").wait_for()
+    alice.keyboard.press("Enter")
+    assert alice.input_value("#composer-body") == "see https://example.org/a_(b). and @bob "
     alice.keyboard.press("Enter")
     message = bob.locator("#messages .message", has_text="see")
     message.wait_for()

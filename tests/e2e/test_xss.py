@@ -14,9 +14,10 @@ from django.db import connections
 
 from chat import services as chat_services
 from chat.models import Room
+from chat.protocol import quote_line
 from notifications import services as notification_services
 from tests.conftest import Daphne
-from tests.e2e.conftest import log_in
+from tests.e2e.conftest import log_in, notifications_synced
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -105,9 +106,15 @@ def test_fifty_payloads_show_as_text_and_none_runs(
         make_room(title=payload[:120])
 
     def post_all() -> None:
+        previous = None  # each message replies to the one before: quotes of payloads too
         for i, payload in enumerate(PAYLOADS):
             author = authors[i % len(authors)]
-            chat_services.message_post(room=room, author=author, body=payload)
+            previous = chat_services.message_post(
+                room=room,
+                author=author,
+                body=payload,
+                reply_to=previous.pk if previous is not None else None,
+            )
             notification_services.notification_send(
                 title=payload[:200], body=payload, users=[viewer], level="warning"
             )
@@ -127,8 +134,13 @@ def test_fifty_payloads_show_as_text_and_none_runs(
     assert page.locator("#room-title").text_content() == PAYLOADS[0][:120]
     authors_shown = page.locator("#messages .message .author").all_text_contents()
     assert authors_shown[:20] == [p[:150] for p in PAYLOADS[:20]]
+    quoted = page.locator("#messages .message .reply-text").all_text_contents()
+    assert quoted == [quote_line(p) for p in PAYLOADS[:-1]]
+    quoted_authors = page.locator("#messages .message .reply-author").all_text_contents()
+    assert quoted_authors[:19] == [p[:150] for p in PAYLOADS[:19]]
 
     page.goto(f"{daphne_server.url}/notifications/")
+    notifications_synced(page)
     titles = page.locator("#inbox .inbox-item .title").all_text_contents()
     assert titles == [p[:200] for p in reversed(PAYLOADS)][:20]
 

@@ -380,7 +380,9 @@ async def test_a_round_its_last_player_left_stores_everyone_who_played_in_it(
             tallies[player] = tally
     rows = {row["player"]: row for row in over["results"]}
     assert set(rows) == {red.pk, yellow.pk}
-    assert rows[yellow.pk]["deaths"] == 1
+    # Dead at least once (on a slow machine it may come back and hit the wall again
+    # before its leave arrives).
+    assert rows[yellow.pk]["deaths"] >= 1
     for player, row in rows.items():
         assert [row["score"], row["kills"], row["deaths"]] == tallies.get(player, [0, 0, 0])
     stored = await database_sync_to_async(

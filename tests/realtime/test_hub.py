@@ -16,7 +16,8 @@ from django.db.models import F
 from chat import protocol as chat_protocol
 from chat import services as chat_services
 from chat.models import Message, Room
-from realtime import live
+from realtime import broadcast, live
+from realtime.envelope import make_event
 from realtime.hub import get_hub
 from tests.conftest import open_socket, through_the_layer
 
@@ -457,4 +458,110 @@ async def test_a_stored_things_frame_goes_through_the_layer_in_order(
         await database_sync_to_async(chat_services.message_post)(
             room=room, author=author, body="through the layer"
         )
-        await ws.nothing("message", within=0.5)
+        await ws.nothing("message", within=0.5)  # the hub knew no cursor of the room yet
+
+
+async def _stored(group: str, cursor: int) -> None:
+    """This process publishing a stored thing at ``cursor`` (as a commit does)."""
+    await broadcast._group_send(group, make_event(group, "test.event", {"type": "x"}, cursor))
+
+
+async def _from_elsewhere(group: str, cursor: int) -> None:
+    """Another process's stored thing at ``cursor``, reaching this hub through the layer."""
+    await get_channel_layer().group_send(
+        group, make_event(group, "test.event", {"type": "x"}, cursor)
+    )
+
+
+async def _cursors(member: _Member, count: int) -> list[int]:
+    for _ in range(100):
+        if len(member.events) >= count:
+            break
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.2)  # and nothing more (a copy back from the layer)
+    return [event["cursor"] for event in member.events]
+
+
+async def test_a_stored_thing_that_follows_the_last_one_is_handed_over_at_once_and_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hub = get_hub()
+    member = _Member()
+    await hub.join("test.ordered", member)
+    await _from_elsewhere("test.ordered", 1)
+    assert await _cursors(member, 1) == [1]
+    # This process's own next one: handed over before the layer has even been asked,
+    # and its copy from the layer skipped.
+    await _stored("test.ordered", 2)
+    assert [event["cursor"] for event in member.events] == [1, 2]
+    assert await _cursors(member, 2) == [1, 2]
+    # With the layer swallowing everything, the next still arrives here.
+    layer = get_channel_layer()
+
+    async def swallowed(group: str, event: dict[str, Any]) -> None:
+        pass
+
+    monkeypatch.setattr(layer, "group_send", swallowed)
+    await _stored("test.ordered", 3)
+    assert [event["cursor"] for event in member.events] == [1, 2, 3]
+
+    # A layer that fails: the one sent as it failed went, nothing more goes at once
+    # (during an outage, the sockets' resync would send it all again).
+    async def failing(group: str, event: dict[str, Any]) -> None:
+        raise ConnectionError("Redis away")
+
+    monkeypatch.setattr(layer, "group_send", failing)
+    await _stored("test.ordered", 4)
+    await _stored("test.ordered", 5)
+    assert [event["cursor"] for event in member.events] == [1, 2, 3, 4]
+    await hub.leave("test.ordered", member)
+
+
+async def test_a_stored_thing_after_a_gap_waits_for_the_layer_and_what_follows_it_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hub = get_hub()
+    member = _Member()
+    await hub.join("test.gap", member)
+    await _from_elsewhere("test.gap", 1)
+    assert await _cursors(member, 1) == [1]
+    # The layer holds what this process sends, until let go.
+    layer = get_channel_layer()
+    send = layer.group_send
+    held: list[tuple[str, dict[str, Any]]] = []
+
+    async def holding(group: str, event: dict[str, Any]) -> None:
+        held.append((group, event))
+
+    monkeypatch.setattr(layer, "group_send", holding)
+    # 2 is another process's, still on its way: this process's 3 must not overtake it.
+    await _stored("test.gap", 3)
+    assert [event["cursor"] for event in member.events] == [1]
+    # Nor may its 4 overtake its own 3, still on its way through the layer, though the
+    # hub was handed a 3 meanwhile (in a group whose cursors are not one by one).
+    hub.cursors["test.gap"] = 3
+    await _stored("test.gap", 4)
+    assert [event["cursor"] for event in member.events] == [1]
+    monkeypatch.setattr(layer, "group_send", send)
+    await _from_elsewhere("test.gap", 2)
+    for group, event in held:
+        await send(group, event)
+    assert await _cursors(member, 4) == [1, 2, 3, 4]
+    # All back: the next one goes at once again.
+    await _stored("test.gap", 5)
+    assert [event["cursor"] for event in member.events] == [1, 2, 3, 4, 5]
+    await hub.leave("test.gap", member)
+
+
+async def test_after_a_gap_in_the_layer_nothing_goes_at_once_until_the_layer_hands_one_over() -> (
+    None
+):
+    hub = get_hub()
+    member = _Member()
+    await hub.join("test.lost", member)
+    await _from_elsewhere("test.lost", 1)
+    assert await _cursors(member, 1) == [1]
+    hub._note_gaps({"test.lost"})  # broadcasts may have been lost from here on
+    await _stored("test.lost", 2)
+    assert [event["cursor"] for event in member.events if "cursor" in event] == [1]
+    await hub.leave("test.lost", member)

@@ -51,7 +51,10 @@ def test_every_socket_has_its_tables_in_the_docs() -> None:
 def test_the_docs_tables_come_from_the_declarations() -> None:
     text = protocol_docs.generated()[protocol_docs.DOCS_PATH]
     # Who and Reply from a frame's docstring, a field's description for its type.
-    assert "| `message.delete` | `id`: message id | the author | `ack`; `message.deleted`" in text
+    assert (
+        "| `message.delete` | `id`: message id | the author; the room's owners and moderators"
+        " (staff too, in a public room) | `ack`; `message.deleted`"
+    ) in text
     assert "| `accept_draw` | \u2013 | the other player | draw agreed |" in text
     assert "| `turn` | `dir`: `up`, `down`, `left` or `right`; `seq`: integer ≥ 0" in text
     assert "| `sync` | `mode`: string; `cursor`: integer; `room`: RoomData;" in text

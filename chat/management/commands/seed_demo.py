@@ -30,8 +30,11 @@ class Command(BaseCommand):
             user, created = User.objects.get_or_create(
                 username=username, defaults={"is_staff": staff, "is_superuser": staff}
             )
-            if created:
-                user.set_password(DEMO_PASSWORD)
+            if created or not user.email:
+                if created:
+                    user.set_password(DEMO_PASSWORD)
+                # An address for the digests `make run` writes to var/mail/.
+                user.email = user.email or f"{username}@example.com"
                 user.save()
             self.stdout.write(f"  {username}{'  (staff, /admin/)' if staff else ''}")
         self.stdout.write(f"Rooms: {', '.join(slug for slug, _, _ in DEMO_ROOMS)}")

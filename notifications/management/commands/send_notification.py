@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from notifications import services
-from notifications.models import Level
+from notifications.models import Kind, Level
 from realtime.errors import ActionError
 
 
@@ -108,6 +108,7 @@ class Command(BaseCommand):
                 group=group,
                 to_all_users=options["all"],
                 to_everyone=options["everyone"],
+                kind=Kind.STAFF,
             )
             if options["dry_run"]:
                 # Nothing is kept, and nothing is broadcast (on_commit never runs).

@@ -6,6 +6,7 @@
  */
 import * as presence from "./presence.js";
 import * as read from "./read_state.js";
+import * as replies from "./replies.js";
 import {refused, request, send, synced} from "./socket.js";
 import * as timeline from "./timeline.js";
 import {CLIENT} from "../../realtime/protocol.js";
@@ -17,6 +18,7 @@ const contextNote = document.getElementById("context-note");
 let firstSync = true;
 let openPagesLeft = 0;
 let olderLoading = false; // one older page at a time, however fast the reader scrolls
+let focusLinked = false; // the linked message takes focus when it is shown
 
 export const opened = () => !firstSync;
 
@@ -46,6 +48,10 @@ export function onSync(frame) {
     return;
   }
   for (const id of frame.deleted) timeline.remove(id);
+  // Changes to messages not shown (around a link, older ones) still reach the quotes
+  // of replies to them.
+  replies.noteDeleted(frame.deleted);
+  for (const message of frame.messages) replies.noteMessage(message);
   timeline.addLive(frame.messages);
   read.noteRead();
   if (frame.has_more !== undefined && frame.mode !== "resume") timeline.setOlder(frame.has_more);
@@ -81,15 +87,17 @@ function openAtUnread() {
   read.openAtUnread();
 }
 
-// A link to one message (#m<id>, from a mention or a search): show it in context.
-export function showLinked() {
+// A link to one message (#m<id>, from a mention, a search or a reply's quote): show it
+// in context. ``focus``: the reader followed it on this page (focus goes to it).
+export function showLinked(focus = false) {
   const match = /^#m(\d+)$/.exec(location.hash);
   if (!match) return false;
   const id = Number(match[1]);
   if (timeline.has(id)) {
-    timeline.highlight(id);
+    timeline.highlight(id, focus);
     return true;
   }
+  focusLinked = focus;
   send({type: CLIENT.CONTEXT, id: id});
   return true;
 }
@@ -107,7 +115,8 @@ export function onContext(frame) {
   timeline.setOlder(frame.has_older);
   timeline.setGapBelow(frame.has_newer);
   timeline.relayout();
-  timeline.highlight(frame.id);
+  timeline.highlight(frame.id, focusLinked);
+  focusLinked = false;
   if (frame.has_newer) {
     contextNote.textContent = "You are reading older messages.";
     const jump = document.createElement("button");

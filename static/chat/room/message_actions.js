@@ -1,8 +1,10 @@
 /*
- * What a reader does to a message: react (the buttons under it, and a picker of the
- * room's emoji), and for its author edit (within the window) and delete (after a
- * confirmation). Each is a request; a refusal shows on the error line.
+ * What a reader does to a message: reply (the composer quotes it), react (the buttons
+ * under it, and a picker of the room's emoji), and for its author edit (within the
+ * window) and delete (after a confirmation). Each is a request; a refusal shows on the
+ * error line.
  */
+import {replyTo} from "./composer.js";
 import {nextIndex} from "./roving.js";
 import {refused, request} from "./socket.js";
 import {isMine, mayEdit, viewer} from "./viewer.js";
@@ -40,16 +42,21 @@ export function renderActions(message, li) {
   const actions = document.createElement("div");
   actions.className = "actions";
   if (!viewer.me) return actions;
+  const reply = actionButton("Reply", "action reply-action");
+  reply.disabled = viewer.muted;
+  reply.addEventListener("click", () => replyTo(message));
+  actions.append(reply);
   const reactButton = actionButton("React");
   reactButton.setAttribute("aria-expanded", "false");
   reactButton.addEventListener("click", () => togglePicker(message.id, reactButton));
   actions.append(reactButton);
-  if (isMine(message)) {
-    if (mayEdit(message, Date.now())) {
-      const edit = actionButton("Edit");
-      edit.addEventListener("click", () => startEdit(message, li));
-      actions.append(edit);
-    }
+  if (isMine(message) && mayEdit(message, Date.now())) {
+    const edit = actionButton("Edit");
+    edit.addEventListener("click", () => startEdit(message, li));
+    actions.append(edit);
+  }
+  // The room's owners and moderators delete anyone's messages.
+  if (isMine(message) || viewer.manages) {
     const remove = actionButton("Delete");
     remove.addEventListener("click", () => confirmDelete(message.id, actions));
     actions.append(remove);

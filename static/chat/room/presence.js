@@ -1,5 +1,7 @@
 /* Who is online in the room (a large room lists only some, and counts them all) and
  * who is typing. */
+import {personButton} from "../person_menu.js";
+
 const people = document.getElementById("people");
 const staleNote = document.getElementById("online-stale");
 const onlineList = document.getElementById("online");
@@ -35,11 +37,13 @@ export function onPresence(frame) {
 }
 
 function renderOnline() {
-  const names = [...online.values()].sort();
+  const users = [...online].map(([id, username]) => ({id, username}));
+  users.sort((a, b) => (a.username < b.username ? -1 : a.username > b.username ? 1 : 0));
+  const names = users.map((user) => user.username);
   onlineList.replaceChildren(
-    ...names.map((name) => {
+    ...users.map((user) => {
       const li = document.createElement("li");
-      li.textContent = name;
+      li.append(personButton(user));
       return li;
     }),
   );

@@ -6,6 +6,7 @@
  */
 import * as ChatText from "../text.js";
 import {renderMessage} from "./message_view.js";
+import {noteMessage} from "./replies.js";
 import {isMine, viewer} from "./viewer.js";
 
 const GROUP_MS = 5 * 60 * 1000; // one author's messages this close are shown as a group
@@ -40,6 +41,7 @@ export const missedCount = () => missedBelow;
 // replaces the one shown; an older or equal one is dropped. True if it was new here.
 export function upsert(message) {
   authors.add(message.author.username);
+  noteMessage(message); // replies to it quote it as it is now
   const entry = shown.get(message.id);
   if (entry) {
     if (Number(entry.li.dataset.seq) >= message.seq) return false;
@@ -137,12 +139,17 @@ export function scrollToBottom() {
 // otherwise count them on the pill.
 export function addLive(messages) {
   const follow = nearBottom();
+  // With the room's beginning loaded (or nothing), nothing is older than what is shown.
+  const oldest = shown.size && hasOlder() ? Math.min(...shown.keys()) : 0;
   let added = 0;
   for (const message of messages) {
     if (gapBelow) {
       if (!shown.has(message.id) && !isMine(message)) missedBelow += 1;
       continue;
     }
+    // A resume's change to a message older than those loaded (an edit of a reply's
+    // original, say) is not shown out of place: its page brings it when loaded.
+    if (message.id < oldest && !shown.has(message.id)) continue;
     if (upsert(message) && !isMine(message)) added += 1;
   }
   relayout();
@@ -194,11 +201,17 @@ function renderEmpty() {
   emptyNote.hidden = shown.size > 0;
 }
 
-export function highlight(id) {
+// ``focus``: the reader asked for it here (a reply's quote): focus follows.
+export function highlight(id, focus = false) {
   const entry = shown.get(id);
   if (!entry) return;
+  for (const other of list.querySelectorAll(".message.highlight")) other.classList.remove("highlight");
   entry.li.classList.add("highlight");
   entry.li.scrollIntoView({block: "center"});
+  if (focus) {
+    entry.li.tabIndex = -1;
+    entry.li.focus({preventScroll: true});
+  }
 }
 
 // The newest message whose top is in view.
@@ -211,7 +224,20 @@ export function lastVisibleId() {
   return last;
 }
 
-// Reactions follow whether the viewer may react (logged in, not muted).
+// Reactions and replies follow whether the viewer may post (logged in, not muted).
 export function renderReactionsAllowed() {
-  for (const button of list.querySelectorAll(".reaction")) button.disabled = !viewer.me || viewer.muted;
+  for (const button of list.querySelectorAll(".reaction, .reply-action")) {
+    button.disabled = !viewer.me || viewer.muted;
+  }
+}
+
+// Drawn again as the viewer now is (whom they block, what they may do): every message.
+export function rerenderAll() {
+  for (const [id, entry] of shown) {
+    const li = renderMessage(entry.message);
+    if (entry.li.classList.contains("highlight")) li.classList.add("highlight");
+    entry.li.replaceWith(li);
+    shown.set(id, {li, message: entry.message});
+  }
+  relayout();
 }

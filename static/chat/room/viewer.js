@@ -9,6 +9,9 @@ export const viewer = {
   // Until the first sync: the page's config says the room's real length limit.
   limits: {max_length: LIMITS.BODY_TRANSPORT_LIMIT, typing_timeout_ms: 5000, edit_window_s: 0, reactions: []},
   muted: false,
+  role: null, // "owner", "moderator", "member", or null (not a member)
+  manages: false, // may invite, remove, edit the room and delete others' messages
+  blocked: [], // ids of the people the viewer blocked: their messages are folded away
 };
 
 export function isMine(message) {

@@ -53,6 +53,7 @@ def test_ready_names_every_part(client: Client, hub_ok: None) -> None:
         "draining": "no",
         # Under the test client, not daphne: rtsite.asgi did not install them here.
         "server_patches": patches.state(),
+        "event_loop": "asyncio",  # nor did realtime.server.rundaphne choose the loop
     }
     assert client.get("/healthz").json() == reply.json()  # the old name: readiness
 
@@ -103,6 +104,16 @@ def test_a_real_process_is_ready_once_its_hub_hears_the_layer(daphne_server: Dap
     status, checks = get(f"{daphne_server.url}/healthz/ready")
     assert (status, checks["hub"]) == (200, "ok"), checks
     assert checks["server_patches"] == "ok"
+    assert checks["event_loop"] == "uvloop"  # under Twisted's reactor (rundaphne)
+
+
+def test_a_worker_told_so_keeps_asyncios_own_loop(django_db_setup: None, tmp_path: Path) -> None:
+    server = start_daphne(tmp_path, env={"RT_UVLOOP": "0"})
+    try:
+        status, checks = get(f"{server.url}/healthz/ready")
+        assert (status, checks["event_loop"]) == (200, "asyncio"), checks
+    finally:
+        server.stop()
 
 
 def test_a_layer_shard_down_makes_a_process_unready_until_it_is_back(

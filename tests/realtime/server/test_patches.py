@@ -6,6 +6,7 @@ bytes that are), slow readers dropped."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import shlex
@@ -15,6 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import weakref
 from collections.abc import Callable, Iterator
 from importlib import metadata
 from pathlib import Path
@@ -23,7 +25,12 @@ from typing import Any
 import pytest
 from autobahn.websocket.protocol import WebSocketProtocol, WebSocketServerFactory
 from channels.db import database_sync_to_async
+from daphne.http_protocol import HTTPFactory, WebRequest
+from daphne.server import Server
+from daphne.ws_protocol import WebSocketFactory
 from twisted.internet import tcp
+from twisted.internet.address import IPv4Address
+from twisted.internet.testing import StringTransport
 
 from chat import services as chat_services
 from chat.models import Room
@@ -229,8 +236,6 @@ def test_protocol_options_live_on_a_class_not_on_each_connection() -> None:
     """autobahn copies its protocol options onto every connection unless its class has
     them: the patched factory builds connections of a class that does, and builds the
     class again when the options change."""
-    from daphne.ws_protocol import WebSocketFactory
-
     import rtsite.asgi  # noqa: F401 - installs the patches
 
     factory = WebSocketFactory(server_class=None)
@@ -273,7 +278,6 @@ async def test_the_application_queue_hands_over_in_order_and_waits_when_empty() 
 
 
 def test_daphne_gives_each_application_the_small_queue() -> None:
-    from daphne.server import Server
 
     import rtsite.asgi  # noqa: F401 - installs the patches
     from realtime.server.patches import ApplicationQueue
@@ -390,3 +394,67 @@ async def test_with_the_patches_refused_a_resume_over_100_kb_still_arrives(
         assert len(json.dumps(sync)) > 100_000
     finally:
         worker.stop()
+
+
+HANDSHAKE = (
+    b"GET /ws/chat/lobby/ HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+    b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    b"Sec-WebSocket-Version: 13\r\nCookie: sessionid=abc\r\n\r\n"
+)
+
+
+async def _upgraded(server: Any) -> tuple[Any, Any]:
+    """One connection through daphne's HTTP channel, upgraded and accepted: (Twisted's
+    channel, its transport)."""
+    channel = HTTPFactory(server).buildProtocol(IPv4Address("TCP", "127.0.0.1", 1))
+    transport = StringTransport(
+        peerAddress=IPv4Address("TCP", "127.0.0.1", 5555),
+        hostAddress=IPv4Address("TCP", "127.0.0.1", 8000),
+    )
+    channel.makeConnection(transport)
+    channel.dataReceived(HANDSHAKE)
+    for _ in range(100):
+        if transport.value().startswith(b"HTTP/1.1 101"):
+            break
+        await asyncio.sleep(0.01)
+    assert transport.value().startswith(b"HTTP/1.1 101 Switching Protocols")
+    return channel._channel, transport
+
+
+@pytest.mark.parametrize("patched", [True, False], ids=["patched", "unpatched"])
+async def test_an_upgraded_connection_lets_go_of_its_handshake_request(
+    unpatched: None, patched: bool
+) -> None:
+    from daphne.server import Server
+    from daphne.ws_protocol import WebSocketFactory
+
+    if patched:
+        assert patches.install(direct_writes=True, send_limit=0)
+
+    async def application(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        await receive()  # open until cancelled
+
+    server = Server(application=application, endpoints=["tcp:port=0"])
+    server.connections = {}  # as Server.run() starts them
+    server.ws_factory = WebSocketFactory(server, server="Daphne")
+    channel, transport = await _upgraded(server)
+    try:
+        # daphne's own checker forgets the upgraded request within a second; then only
+        # Twisted's channel (the connection's producer, for its whole life) can hold it.
+        requests = [p for p in server.connections if isinstance(p, WebRequest)]
+        for request in requests:
+            del server.connections[request]
+        held = weakref.ref(requests[0])
+        del requests, request
+        gc.collect()
+        assert transport.producer is channel
+        if patched:
+            assert channel.requests == []
+            assert held() is None
+        else:
+            assert channel.requests == [held()]
+    finally:
+        for details in server.connections.values():
+            details["application_instance"].cancel()
