@@ -158,8 +158,9 @@ def _fmt(value: Any) -> str:
 
 
 def _ratio(ours: Any, peer: Any) -> str:
+    """Ours over the peer's, or "-" (a blank cell would shift the columns after it)."""
     if not isinstance(ours, int | float) or not isinstance(peer, int | float) or not peer:
-        return ""
+        return "-"
     return f"{ours / peer:.2f}x"
 
 
