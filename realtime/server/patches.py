@@ -41,6 +41,11 @@ what upstreaming it would take is in docs/decisions.md ("Server patches").
   Twisted's HTTP channel (still the connection's producer) keeps the upgrade request in
   its queue, with its headers and body, for the socket's whole life (2.8 KB a socket).
   The request leaves that queue once upgraded.
+- **autobahn's handshake copies let go**: once open, a connection still holds the raw
+  handshake, its parsed headers, status line, query and the response it sent, and
+  daphne's ``ConnectionRequest`` (the headers again), about 1.5-2 KB a socket, read only
+  while the handshake runs. After daphne's ``onOpen`` they are dropped, and daphne's
+  request is replaced by the one field it reads later (the path, for its access log).
 
 If refused: writes go through Twisted's buffer (slower fan-out), each socket keeps an
 ``asyncio.Queue`` (about 3 KB more), slow readers are buffered for (memory), oversized
@@ -62,6 +67,7 @@ import asyncio
 import functools
 import inspect
 import logging
+import re
 import socket
 from collections import deque
 from collections.abc import Callable
@@ -121,7 +127,9 @@ HANDLE_REPLY = Target(WebRequest, "handle_reply", ("self", "message"))
 BUILD_PROTOCOL = Target(DaphneWebSocketFactory, "buildProtocol", ("self", "addr"))
 PFORMAT = Target(autobahn_protocol, "pformat", ("object",))
 CREATE_APPLICATION = Target(DaphneServer, "create_application", ("self", "protocol", "scope"))
+ON_OPEN = Target(DaphneWebSocketProtocol, "onOpen", ("self",))
 TARGETS = (
+    ON_OPEN,
     CREATE_APPLICATION,
     BUILD_PROTOCOL,
     PFORMAT,
@@ -133,6 +141,19 @@ TARGETS = (
     PROCESS,
     HANDLE_REPLY,
 )
+# autobahn's copies of the handshake on a server connection, and the only methods that
+# read them (checked in problems(): none is read once the connection is open).
+HANDSHAKE_COPIES = (
+    "http_request_data",
+    "http_status_line",
+    "http_headers",
+    "http_request_uri",
+    "http_request_path",
+    "http_request_params",
+    "http_request_host",
+    "http_response_data",
+)
+HANDSHAKE_METHODS = frozenset({"processHandshake", "succeedHandshake"})
 # Close codes the server may send that autobahn refuses from an application.
 RESTART_CODES = frozenset({1012, 1013})
 
@@ -205,6 +226,26 @@ def problems() -> list[str]:
         found.append("daphne's WebRequest.process no longer lets go of an upgrade's transport")
     if "self.requests = []" not in _source(twisted_http.HTTPChannel.__init__):
         found.append("twisted's HTTPChannel no longer queues its requests in a list")
+    found.extend(_handshake_readers())
+    return found
+
+
+def _handshake_readers() -> list[str]:
+    """Methods of daphne's protocol (and the classes it inherits) that read autobahn's
+    handshake copies outside the handshake, or daphne's request beyond its path."""
+    found = []
+    for cls in DaphneWebSocketProtocol.__mro__:
+        for name, member in vars(cls).items():
+            if name in HANDSHAKE_METHODS or not callable(member):
+                continue
+            source = _source(member)
+            read = [copy for copy in HANDSHAKE_COPIES if copy in source]
+            if read:
+                found.append(f"{cls.__name__}.{name} reads {', '.join(read)}")
+    daphne_module = inspect.getmodule(DaphneWebSocketProtocol)
+    request_fields = set(re.findall(r"self\.request\.(\w+)", _source(daphne_module)))
+    if request_fields - {"path"}:
+        found.append(f"daphne's WebSocketProtocol reads its request's {sorted(request_fields)}")
     return found
 
 
@@ -261,6 +302,7 @@ def install(
     _replace(BUILD_PROTOCOL, _options_on_class)
     _replace(PFORMAT, _omitted)
     _replace(CREATE_APPLICATION, _small_queue)
+    _replace(ON_OPEN, _handshake_let_go)
     if direct_writes:
         _replace(WRITE, _direct_write)
     _replace(WRITE, _send_limited)  # wraps whichever write is in place
@@ -511,3 +553,21 @@ def _release_upgraded(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
         return result
 
     return process_then_release
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedRequest:
+    """What daphne reads of an open connection's request: its path, for the access log."""
+
+    path: str
+
+
+def _handshake_let_go(on_open: Callable[[Any], None]) -> Callable[[Any], None]:
+    @functools.wraps(on_open)
+    def open_then_let_go(self: Any) -> None:
+        on_open(self)
+        self.request = OpenedRequest(self.request.path)
+        for name in HANDSHAKE_COPIES:
+            self.__dict__.pop(name, None)
+
+    return open_then_let_go

@@ -458,3 +458,53 @@ async def test_an_upgraded_connection_lets_go_of_its_handshake_request(
     finally:
         for details in server.connections.values():
             details["application_instance"].cancel()
+
+
+@pytest.mark.parametrize("patched", [True, False], ids=["patched", "unpatched"])
+async def test_an_open_connection_lets_go_of_autobahns_handshake_copies(
+    unpatched: None, patched: bool
+) -> None:
+    from daphne.server import Server
+    from daphne.ws_protocol import WebSocketFactory
+    from daphne.ws_protocol import WebSocketProtocol as DaphneWebSocketProtocol
+
+    if patched:
+        assert patches.install(direct_writes=True, send_limit=0)
+
+    async def application(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        await receive()  # open until cancelled
+
+    server = Server(application=application, endpoints=["tcp:port=0"])
+    server.connections = {}
+    server.ws_factory = WebSocketFactory(server, server="Daphne")
+    await _upgraded(server)
+    (socket_,) = [p for p in server.connections if isinstance(p, DaphneWebSocketProtocol)]
+    try:
+        held = [name for name in patches.HANDSHAKE_COPIES if name in vars(socket_)]
+        if patched:
+            assert held == []
+            assert socket_.request == patches.OpenedRequest("/ws/chat/lobby/")
+        else:
+            assert "sessionid=abc" in socket_.http_headers["cookie"]
+            assert "sessionid=abc" in socket_.request.headers["cookie"]
+            assert len(held) == len(patches.HANDSHAKE_COPIES)
+        socket_.onClose(True, 1000, "")  # daphne logs the path at close: still there
+    finally:
+        for details in server.connections.values():
+            if "application_instance" in details:  # the upgraded HTTP request has none
+                details["application_instance"].cancel()
+
+
+def test_a_method_reading_the_handshake_once_open_is_refused(
+    unpatched: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from daphne.ws_protocol import WebSocketProtocol as DaphneWebSocketProtocol
+
+    def onMessage(self: Any, payload: bytes, isBinary: bool) -> None:  # noqa: N802,N803
+        self.http_headers.get("cookie")
+
+    monkeypatch.setattr(DaphneWebSocketProtocol, "onMessage", onMessage)
+    assert not patches.install(direct_writes=True, send_limit=0)
+    assert "WebSocketProtocol.onMessage reads http_headers" in patches.refused()
