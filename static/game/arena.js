@@ -166,6 +166,13 @@ function act(frame) {
 }
 
 function join() {
+  if (!live.canSend) {
+    // Still connecting (or reconnecting): join when the world arrives, as ?play=1 does;
+    // a request now would only be refused.
+    wantsToPlay = true;
+    say("You will join once connected.");
+    return;
+  }
   joinAsked = true;
   act({type: CLIENT.JOIN});
 }

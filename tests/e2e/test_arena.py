@@ -285,6 +285,7 @@ def test_a_round_ends_with_a_podium_on_the_board_and_every_final_length(
     arena = Arena.objects.get()
     yellow = log_in(browser, arena_server.url, "sunny", f"/game/arena/{arena.pk}/")
     yellow.click("#arena-join")
+    yellow.locator("#arena-scores tr.me", has_text="sunny (you)").wait_for()
     # The round ends while sunny's snake is out (it ran into a wall and is not back).
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -365,3 +366,42 @@ def test_on_a_phone_the_board_fills_the_screen_with_the_arrows_beside_it(
         assert button["bottom"] <= height, box
         assert button["top"] >= board["bottom"] or button["left"] >= board["right"], box
     shot(red, f"arena-phone-{width}x{height}")
+
+
+# The arena's socket fails to connect while the page's URL asks to hold it (a port where
+# nothing listens), until the test lets it go.
+HOLD_ARENA_SOCKET = """
+(() => {
+  const Real = window.WebSocket;
+  window.holdArena = new URLSearchParams(location.search).get("hold") === "1";
+  window.WebSocket = function (url, protocols) {
+    if (window.holdArena && String(url).includes("/ws/game/arena/")) url = "ws://127.0.0.1:9/";
+    return new Real(url, protocols);
+  };
+  window.WebSocket.prototype = Real.prototype;
+  Object.assign(window.WebSocket, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
+})();
+"""
+
+
+def test_join_clicked_before_the_arena_is_connected_joins_once_it_is(
+    browser: Any, arena_server: Daphne, make_user: Callable[..., Any]
+) -> None:
+    """A person who clicks Join while the page is still connecting (or reconnecting) is
+    not left watching: the page joins when the arena arrives. (The click used to be
+    dropped: the request was refused for want of a socket, and nothing was said.)"""
+    make_user("ruby")
+    make_user("sunny")
+    red = log_in(browser, arena_server.url, "ruby", "/game/")
+    red.click("#arena-create")
+    red.wait_for_url("**/game/arena/*/?play=1")
+    url = f"/game/arena/{Arena.objects.get().pk}/"
+    yellow = log_in(browser, arena_server.url, "sunny", "/game/", init_script=HOLD_ARENA_SOCKET)
+    yellow.goto(f"{arena_server.url}{url}?hold=1")
+    yellow.locator("[data-live-retry]").first.wait_for()  # waiting to try again
+    yellow.click("#arena-join")
+    yellow.locator("#arena-announce", has_text="You will join once connected.").wait_for()
+    yellow.evaluate("window.holdArena = false")
+    yellow.locator("[data-live-retry]").first.click()
+    yellow.locator("#arena-scores tr.me", has_text="sunny (you)").wait_for()
+    red.locator("#arena-scores", has_text="sunny").wait_for()
