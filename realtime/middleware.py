@@ -29,6 +29,9 @@ class SocketEntry:
     open (docs/performance.md, issue 16, "per-socket memory"). Routes are matched as
     ``URLRouter`` matches them, from the route table it prepares.
 
+    The consumer's scope has no headers and no cookies: nothing reads them after the
+    handshake, and a socket would keep them for its whole life.
+
     The session is there for reading who the user is. Channels' ``SessionMiddleware``
     also wraps the socket's ``send`` to save a modified session with an HTTP response; a
     socket never sends one, yet the wrapper asks the session whether it was modified or
@@ -63,21 +66,28 @@ class SocketEntry:
         else:
             raise ValueError(f"No route found for path {path!r}.")
         remaining, args, kwargs = match
-        cookies: dict[str, str] = {}
-        for name, value in scope["headers"]:
-            if name == b"cookie":
-                cookies = parse_cookie(value.decode("latin1"))
-                break
+        session_key = _session_key(scope["headers"])
+        # The headers are read only until here (the origin, the client's address, the
+        # session cookie), yet the frames above this one (and this one) hold the server's
+        # scope for the socket's whole life: 1.4 KB a socket. Dropped in place, as
+        # common.proxies changes it; daphne's own reference goes once open (its patches).
+        scope["headers"] = ()
         store = import_module(settings.SESSION_ENGINE).SessionStore
         inner = {
             **scope,
-            "cookies": cookies,
-            "session": store(cookies.get(settings.SESSION_COOKIE_NAME)),
+            "session": store(session_key),
             "path_remaining": remaining,
             "url_route": {"args": tuple(args), "kwargs": {**kwargs, **route.default_args}},
         }
-        # A WebSocket scope with channels' additions (cookies, session, url_route).
+        # A WebSocket scope with channels' additions (session, url_route; no cookies).
         return await route.callback(cast("WebSocketScope", inner), receive, send)
+
+
+def _session_key(headers: Any) -> str | None:
+    for name, value in headers:
+        if name == b"cookie":
+            return parse_cookie(value.decode("latin1")).get(settings.SESSION_COOKIE_NAME)
+    return None
 
 
 class ProcessMiddleware:

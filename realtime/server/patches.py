@@ -43,9 +43,10 @@ what upstreaming it would take is in docs/decisions.md ("Server patches").
   The request leaves that queue once upgraded.
 - **autobahn's handshake copies let go**: once open, a connection still holds the raw
   handshake, its parsed headers, status line, query and the response it sent, and
-  daphne's ``ConnectionRequest`` (the headers again), about 1.5-2 KB a socket, read only
-  while the handshake runs. After daphne's ``onOpen`` they are dropped, and daphne's
-  request is replaced by the one field it reads later (the path, for its access log).
+  daphne's ``ConnectionRequest`` (the headers again) and daphne's list of the headers
+  (the scope's), read only while the handshake runs. After daphne's ``onOpen`` they are
+  dropped, and daphne's request is replaced by the one field it reads later (the path,
+  for its access log).
 
 If refused: writes go through Twisted's buffer (slower fan-out), each socket keeps an
 ``asyncio.Queue`` (about 3 KB more), slow readers are buffered for (memory), oversized
@@ -154,6 +155,9 @@ HANDSHAKE_COPIES = (
     "http_response_data",
 )
 HANDSHAKE_METHODS = frozenset({"processHandshake", "succeedHandshake"})
+# daphne's list of the handshake's headers (the scope's, which realtime.middleware does
+# not pass on), read only in its onConnect.
+DAPHNE_HEADERS = "clean_headers"
 # Close codes the server may send that autobahn refuses from an application.
 RESTART_CODES = frozenset({1012, 1013})
 
@@ -240,6 +244,8 @@ def _handshake_readers() -> list[str]:
                 continue
             source = _source(member)
             read = [copy for copy in HANDSHAKE_COPIES if copy in source]
+            if DAPHNE_HEADERS in source and name != "onConnect":
+                read.append(DAPHNE_HEADERS)
             if read:
                 found.append(f"{cls.__name__}.{name} reads {', '.join(read)}")
     daphne_module = inspect.getmodule(DaphneWebSocketProtocol)
@@ -567,7 +573,7 @@ def _handshake_let_go(on_open: Callable[[Any], None]) -> Callable[[Any], None]:
     def open_then_let_go(self: Any) -> None:
         on_open(self)
         self.request = OpenedRequest(self.request.path)
-        for name in HANDSHAKE_COPIES:
+        for name in (*HANDSHAKE_COPIES, DAPHNE_HEADERS):
             self.__dict__.pop(name, None)
 
     return open_then_let_go
