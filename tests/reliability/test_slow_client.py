@@ -118,5 +118,7 @@ async def test_a_client_that_stops_reading_is_dropped_and_resumes(
     growth = rss_growth / 2**20
     report(f"[slow client] dropped after {received} bytes read; daphne RSS +{growth:.1f} MiB")
     # Held for the stalled client, it would be most of the ~9 MB (the limit is 256 KiB).
-    assert rss_growth < MESSAGES * BODY / 3, f"daphne grew {growth:.1f} MiB"
+    # Bounded, the growth is the allocator's: 0.8-1.5 MiB in most runs, 4.4 once in a
+    # whole suite on PostgreSQL (not reproduced alone, nor with both cores busy).
+    assert rss_growth < MESSAGES * BODY / 2, f"daphne grew {growth:.1f} MiB"
     assert "dropping a client that is not reading" in server.log.read_text()

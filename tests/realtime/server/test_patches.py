@@ -28,6 +28,7 @@ from channels.db import database_sync_to_async
 from daphne.http_protocol import HTTPFactory, WebRequest
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketFactory
+from daphne.ws_protocol import WebSocketProtocol as DaphneWebSocketProtocol
 from twisted.internet import tcp
 from twisted.internet.address import IPv4Address
 from twisted.internet.testing import StringTransport
@@ -425,9 +426,6 @@ async def _upgraded(server: Any) -> tuple[Any, Any]:
 async def test_an_upgraded_connection_lets_go_of_its_handshake_request(
     unpatched: None, patched: bool
 ) -> None:
-    from daphne.server import Server
-    from daphne.ws_protocol import WebSocketFactory
-
     if patched:
         assert patches.install(direct_writes=True, send_limit=0)
 
@@ -464,10 +462,6 @@ async def test_an_upgraded_connection_lets_go_of_its_handshake_request(
 async def test_an_open_connection_lets_go_of_autobahns_handshake_copies(
     unpatched: None, patched: bool
 ) -> None:
-    from daphne.server import Server
-    from daphne.ws_protocol import WebSocketFactory
-    from daphne.ws_protocol import WebSocketProtocol as DaphneWebSocketProtocol
-
     if patched:
         assert patches.install(direct_writes=True, send_limit=0)
 
@@ -501,8 +495,6 @@ async def test_an_open_connection_lets_go_of_autobahns_handshake_copies(
 def test_a_method_reading_the_handshake_once_open_is_refused(
     unpatched: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from daphne.ws_protocol import WebSocketProtocol as DaphneWebSocketProtocol
-
     def onMessage(self: Any, payload: bytes, isBinary: bool) -> None:  # noqa: N802,N803
         self.http_headers.get("cookie")
 
