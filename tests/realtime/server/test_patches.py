@@ -422,12 +422,9 @@ async def _upgraded(server: Any) -> tuple[Any, Any]:
     return channel._channel, transport
 
 
-@pytest.mark.parametrize("patched", [True, False], ids=["patched", "unpatched"])
-async def test_an_upgraded_connection_lets_go_of_its_handshake_request(
-    unpatched: None, patched: bool
-) -> None:
-    if patched:
-        assert patches.install(direct_writes=True, send_limit=0)
+def _accepting_server() -> Any:
+    """A daphne server (not listening) whose application accepts every socket and keeps
+    it open until cancelled; connections go in through ``_upgraded``."""
 
     async def application(scope: Any, receive: Any, send: Any) -> None:
         await receive()
@@ -437,6 +434,16 @@ async def test_an_upgraded_connection_lets_go_of_its_handshake_request(
     server = Server(application=application, endpoints=["tcp:port=0"])
     server.connections = {}  # as Server.run() starts them
     server.ws_factory = WebSocketFactory(server, server="Daphne")
+    return server
+
+
+@pytest.mark.parametrize("patched", [True, False], ids=["patched", "unpatched"])
+async def test_an_upgraded_connection_lets_go_of_its_handshake_request(
+    unpatched: None, patched: bool
+) -> None:
+    if patched:
+        assert patches.install(direct_writes=True, send_limit=0)
+    server = _accepting_server()
     channel, transport = await _upgraded(server)
     try:
         # daphne's own checker forgets the upgraded request within a second; then only
@@ -464,15 +471,7 @@ async def test_an_open_connection_lets_go_of_autobahns_handshake_copies(
 ) -> None:
     if patched:
         assert patches.install(direct_writes=True, send_limit=0)
-
-    async def application(scope: Any, receive: Any, send: Any) -> None:
-        await receive()
-        await send({"type": "websocket.accept"})
-        await receive()  # open until cancelled
-
-    server = Server(application=application, endpoints=["tcp:port=0"])
-    server.connections = {}
-    server.ws_factory = WebSocketFactory(server, server="Daphne")
+    server = _accepting_server()
     await _upgraded(server)
     (socket_,) = [p for p in server.connections if isinstance(p, DaphneWebSocketProtocol)]
     try:
