@@ -103,7 +103,8 @@ def test_tiny_run_of_every_scenario(tmp_path: Path) -> None:
         if row["scenario"] == "storm":
             assert row["joined"] == 5
             assert row["failures"] == 0
-            assert row["cpu_ms_per_connect"] > 0
+            # Measured, though 5 connects may all fall inside one 10 ms kernel tick.
+            assert row["cpu_ms_per_connect"] >= 0
     storms = {row["variant"] for row in rows if row["scenario"] == "storm"}
     assert storms == {
         "5 logged in at once, cached",
