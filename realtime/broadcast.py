@@ -43,17 +43,19 @@ async def _group_send(group: str, event: dict[str, Any]) -> None:
     load lost messages so before the ``follows`` rule)."""
     hub = get_hub()
     through_layer_only = False
+    delivered_here = None
     if hub.channel is not None and hub.local_count(group):
         cursor = event.get("cursor")
         if cursor is None or (isinstance(cursor, int) and hub.follows(group, cursor)):
             event = {**event, "origin": hub.channel}
             await hub.deliver_here(event)
+            delivered_here = hub.channel
         elif cursor is not None:
             event = {**event, "via": hub.channel}
             hub.sending(group)
             through_layer_only = True
     try:
-        await channel_layer().group_send(group, event)
+        await _send_except(group, event, delivered_here)
     except Exception:
         if through_layer_only:
             hub.arrived(group)  # it will not arrive
@@ -63,6 +65,18 @@ async def _group_send(group: str, event: dict[str, Any]) -> None:
         # The data is committed: clients that missed this frame recover it on resume.
         metrics.BROADCAST_FAILURES.inc()
         logger.exception("broadcast of %s to %s failed", event["type"], group)
+
+
+async def _send_except(group: str, event: dict[str, Any], skip: str | None) -> None:
+    """The layer's group send, leaving out the hub ``skip`` (which has the event already)
+    where the layer can (``realtime.layers``); another layer sends that hub a copy, which
+    it drops for its ``origin``."""
+    layer = channel_layer()
+    send_except = getattr(layer, "group_send_except", None)
+    if skip is not None and send_except is not None:
+        await send_except(group, event, skip=skip)
+    else:
+        await layer.group_send(group, event)
 
 
 class _Publisher:
@@ -211,7 +225,7 @@ async def publish_batch(group: str, events: list[dict[str, Any]], *, origin: str
     batch: dict[str, Any] = {"type": BATCH_TYPE, "group": group, "events": events, "origin": origin}
     batch["at"] = time.time()
     try:
-        await channel_layer().group_send(group, batch)
+        await _send_except(group, batch, origin)
     except Exception:
         metrics.BROADCAST_FAILURES.inc()
         logger.exception("broadcast of a batch of %d to %s failed", len(events), group)

@@ -22,7 +22,7 @@ import time
 import urllib.request
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -273,6 +273,22 @@ def through_the_layer(monkeypatch: pytest.MonkeyPatch) -> None:
     from realtime.hub import get_hub
 
     monkeypatch.setattr(get_hub(), "local_count", lambda group: 0)
+
+
+def replace_group_send(
+    monkeypatch: pytest.MonkeyPatch,
+    layer: Any,
+    send: Callable[[str, dict[str, Any]], Awaitable[None]],
+) -> None:
+    """The layer's group sends replaced by ``send`` (to lose, delay or count them): both
+    ``group_send`` and ``group_send_except``, which a process's broadcasts use when it
+    handed them to its own sockets itself (``realtime.broadcast``)."""
+
+    async def send_except(group: str, message: dict[str, Any], *, skip: str | None) -> None:
+        await send(group, message)
+
+    monkeypatch.setattr(layer, "group_send", send)
+    monkeypatch.setattr(layer, "group_send_except", send_except)
 
 
 @asynccontextmanager

@@ -13,6 +13,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from realtime.broadcast import publish_on_commit
+from tests.conftest import replace_group_send
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -70,7 +71,7 @@ async def test_layer_failure_after_commit_is_logged_not_raised(
     async def down(*args: object) -> None:
         raise ConnectionError("redis gone")
 
-    monkeypatch.setattr(layer, "group_send", down)
+    replace_group_send(monkeypatch, layer, down)
 
     def work() -> None:
         with transaction.atomic():
@@ -96,7 +97,7 @@ async def test_database_thread_does_not_wait_for_redis(monkeypatch: pytest.Monke
         sent.append(json.loads(event["frame"])["n"])
         await real_send(group, event)
 
-    monkeypatch.setattr(layer, "group_send", slow)
+    replace_group_send(monkeypatch, layer, slow)
 
     def work(n: int) -> None:
         with transaction.atomic():

@@ -19,7 +19,7 @@ from chat.models import Message, Room
 from realtime import broadcast, live
 from realtime.envelope import make_event
 from realtime.hub import get_hub
-from tests.conftest import open_socket, through_the_layer
+from tests.conftest import open_socket, replace_group_send, through_the_layer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -104,7 +104,7 @@ async def test_a_late_broadcast_becomes_a_resync(
         async def late(group: str, event: dict[str, Any]) -> None:
             await real_send(group, {**event, "at": event["at"] - 60})  # a minute late
 
-        monkeypatch.setattr(layer, "group_send", late)
+        replace_group_send(monkeypatch, layer, late)
         through_the_layer(monkeypatch)
         for i in range(5):
             await database_sync_to_async(chat_services.message_post)(
@@ -138,7 +138,7 @@ async def test_a_fresh_broadcast_after_a_late_one_does_not_hide_it(
                 event = {**event, "at": event["at"] - 60}
             await real_send(group, event)
 
-        monkeypatch.setattr(layer, "group_send", first_late)
+        replace_group_send(monkeypatch, layer, first_late)
         through_the_layer(monkeypatch)
         for body in ("late", "fresh"):
             await database_sync_to_async(chat_services.message_post)(
@@ -173,7 +173,7 @@ async def test_a_resync_starts_below_a_change_still_on_its_way(
                 return
             await real_send(group, event)
 
-        monkeypatch.setattr(layer, "group_send", first_held)
+        replace_group_send(monkeypatch, layer, first_held)
         through_the_layer(monkeypatch)
         for body in ("on its way", "overtook it"):
             await database_sync_to_async(chat_services.message_post)(
@@ -227,7 +227,7 @@ async def test_a_rooms_sockets_resyncing_together_share_one_read_while_posts_go_
             late_by = 60 if first_post else 0
             await real_send(group, {**event, "at": event["at"] - late_by})
 
-        monkeypatch.setattr(layer, "group_send", late)
+        replace_group_send(monkeypatch, layer, late)
         through_the_layer(monkeypatch)
         await database_sync_to_async(chat_services.message_post)(
             room=room, author=author, body="late"
@@ -279,7 +279,7 @@ async def test_a_deletion_during_a_shared_resync_comes_after_the_sync(
             late_by = 60 if not reads and event.get("type") == chat_protocol.NewMessage.event else 0
             await real_send(group, {**event, "at": event["at"] - late_by})
 
-        monkeypatch.setattr(layer, "group_send", first_late)
+        replace_group_send(monkeypatch, layer, first_late)
         through_the_layer(monkeypatch)
         await database_sync_to_async(chat_services.message_post)(
             room=room, author=author, body="late"
@@ -315,7 +315,7 @@ async def test_a_socket_sent_many_changes_past_one_it_never_got_is_closed_to_res
                 return
             await real_send(group, event)
 
-        monkeypatch.setattr(layer, "group_send", lose_the_first)
+        replace_group_send(monkeypatch, layer, lose_the_first)
         through_the_layer(monkeypatch)
         for n in range(5):
             await database_sync_to_async(chat_services.message_post)(
@@ -341,7 +341,7 @@ async def test_a_publisher_backlog_is_sent_as_one_resync_per_group(
     async def record(group: str, event: dict[str, Any]) -> None:
         sent.append((group, event["type"]))
 
-    monkeypatch.setattr(layer, "group_send", record)
+    replace_group_send(monkeypatch, layer, record)
     publisher = broadcast._publishers.get()
     old = {"at": 0.0, "frame": "{}"}  # long ago
     for group in ("g1", "g2", "g1", "g1"):
@@ -431,10 +431,49 @@ async def test_a_frame_with_nothing_stored_reaches_this_process_once_without_the
     async def swallowed(group: str, event: dict[str, Any]) -> None:
         pass
 
-    monkeypatch.setattr(layer, "group_send", swallowed)
+    replace_group_send(monkeypatch, layer, swallowed)
     await realtime_publish("test.local")
     assert len(member.events) == 2
     await hub.leave("test.local", member)
+
+
+async def test_a_process_does_not_send_its_own_hub_what_it_delivered_itself(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What a process handed to its own sockets goes through the layer to the other
+    processes' hubs only: its own hub would read the copy back only to drop it."""
+    hub = get_hub()
+    member = _Member()
+    await hub.join("test.own", member)
+    read_back: list[dict[str, Any]] = []
+    real = hub.deliver_from_layer
+
+    async def reading(event: dict[str, Any]) -> None:
+        read_back.append(event)
+        await real(event)
+
+    monkeypatch.setattr(hub, "deliver_from_layer", reading)
+    layer = get_channel_layer()
+    other = type(layer)(hosts=layer.hosts, prefix=layer.prefix)  # another process's
+    other_hub = await other.new_channel(prefix="rtsite-hub")
+    await other.group_add("test.own", other_hub)
+    await realtime_publish("test.own")  # nothing stored: handed over at once
+    await _stored("test.own", 1)  # the hub knows no cursor yet: through the layer
+    for _ in range(100):
+        if len(member.events) == 2:
+            break
+        await asyncio.sleep(0.02)
+    await _stored("test.own", 2)  # it follows the one handed over: at once
+    await asyncio.sleep(0.3)  # a copy back would have arrived meanwhile
+    assert [e.get("cursor") for e in member.events] == [None, 1, 2]
+    assert [e.get("cursor") for e in read_back] == [1]  # only the one it had not delivered
+    assert [e.get("cursor") for e in [await other.receive(other_hub) for _ in range(3)]] == [
+        None,
+        1,
+        2,
+    ]
+    await other.group_discard("test.own", other_hub)
+    await hub.leave("test.own", member)
 
 
 async def test_a_stored_things_frame_goes_through_the_layer_in_order(
@@ -454,7 +493,7 @@ async def test_a_stored_things_frame_goes_through_the_layer_in_order(
         async def swallowed(group: str, event: dict[str, Any]) -> None:
             pass
 
-        monkeypatch.setattr(layer, "group_send", swallowed)
+        replace_group_send(monkeypatch, layer, swallowed)
         await database_sync_to_async(chat_services.message_post)(
             room=room, author=author, body="through the layer"
         )
@@ -501,7 +540,7 @@ async def test_a_stored_thing_that_follows_the_last_one_is_handed_over_at_once_a
     async def swallowed(group: str, event: dict[str, Any]) -> None:
         pass
 
-    monkeypatch.setattr(layer, "group_send", swallowed)
+    replace_group_send(monkeypatch, layer, swallowed)
     await _stored("test.ordered", 3)
     assert [event["cursor"] for event in member.events] == [1, 2, 3]
 
@@ -510,7 +549,7 @@ async def test_a_stored_thing_that_follows_the_last_one_is_handed_over_at_once_a
     async def failing(group: str, event: dict[str, Any]) -> None:
         raise ConnectionError("Redis away")
 
-    monkeypatch.setattr(layer, "group_send", failing)
+    replace_group_send(monkeypatch, layer, failing)
     await _stored("test.ordered", 4)
     await _stored("test.ordered", 5)
     assert [event["cursor"] for event in member.events] == [1, 2, 3, 4]
@@ -533,7 +572,7 @@ async def test_a_stored_thing_after_a_gap_waits_for_the_layer_and_what_follows_i
     async def holding(group: str, event: dict[str, Any]) -> None:
         held.append((group, event))
 
-    monkeypatch.setattr(layer, "group_send", holding)
+    replace_group_send(monkeypatch, layer, holding)
     # 2 is another process's, still on its way: this process's 3 must not overtake it.
     await _stored("test.gap", 3)
     assert [event["cursor"] for event in member.events] == [1]
@@ -542,7 +581,7 @@ async def test_a_stored_thing_after_a_gap_waits_for_the_layer_and_what_follows_i
     hub.cursors["test.gap"] = 3
     await _stored("test.gap", 4)
     assert [event["cursor"] for event in member.events] == [1]
-    monkeypatch.setattr(layer, "group_send", send)
+    replace_group_send(monkeypatch, layer, send)
     await _from_elsewhere("test.gap", 2)
     for group, event in held:
         await send(group, event)

@@ -72,3 +72,70 @@ async def test_group_add_many_adds_as_group_add_does_on_every_shard(
         connection = layer.connection(layer.consistent_hash(group))
         assert 0 < await connection.ttl(layer._group_key(group)) <= 120
     await layer.flush()
+
+
+async def _members(layer: UpstreamRedisChannelLayer, group: str, processes: int) -> list[str]:
+    """``processes`` hubs' channels (one per layer, as each process has one) and a
+    socket's own channel, in ``group``."""
+    kind, config = type(layer), {"hosts": layer.hosts, "prefix": layer.prefix}
+    channels = [await kind(**config).new_channel(prefix="rtsite-hub") for _ in range(processes)]
+    channels.append(await layer.new_channel())
+    for channel in channels:
+        await layer.group_add(group, channel)
+    return channels
+
+
+def _key(layer: UpstreamRedisChannelLayer, channel: str) -> tuple[str, int]:
+    """Where a group send puts ``channel``'s messages: its key and shard."""
+    name = layer.non_local_name(channel) if "!" in channel else channel
+    return layer.prefix + name, layer.consistent_hash(name)
+
+
+async def _stored(layer: UpstreamRedisChannelLayer, channel: str) -> list[bytes]:
+    key, shard = _key(layer, channel)
+    return await layer.connection(shard).zrange(key, 0, -1)
+
+
+@pytest.mark.parametrize("shards", [1, 2])
+async def test_a_group_send_writes_what_channels_redis_writes(
+    two_shards: list[str], shards: int
+) -> None:
+    """Ours (two round trips) and channels-redis's (four) leave the same in Redis: each
+    member's message, its expiry, a member at its capacity skipped."""
+    hosts = two_shards[:shards]
+    kept: dict[str, list[dict[str, object]]] = {}
+    for name, kind in (("ours", RedisChannelLayer), ("upstream", UpstreamRedisChannelLayer)):
+        layer = kind(hosts=hosts, prefix=f"{settings.REDIS_KEY_PREFIX}-{name}{shards}", expiry=30)
+        layer.channel_capacity = layer.compile_capacities({"full.*": 1})
+        full = "full.socket"
+        await layer.group_add("test.fill", full)
+        await layer.group_send("test.fill", {"type": "already"})
+        channels = [*await _members(layer, "test.same", 3), full]
+        await layer.group_add("test.same", full)
+        await layer.group_send("test.same", {"type": "x", "n": 1})
+        seen = []
+        for channel in channels:
+            for raw in await _stored(layer, channel):
+                message = layer.deserialize(raw)
+                message.pop("__asgi_channel__", None)
+                seen.append(message)
+            key, shard = _key(layer, channel)
+            assert 0 < await layer.connection(shard).ttl(key) <= 30
+        kept[name] = seen
+        await layer.flush()
+    assert kept["ours"] == kept["upstream"]
+    assert kept["ours"] == [{"type": "x", "n": 1}] * 4 + [{"type": "already"}]
+
+
+async def test_a_group_send_can_leave_out_the_senders_own_hub(two_shards: list[str]) -> None:
+    """The channel left out gets nothing; with no other member, nothing is written."""
+    layer = RedisChannelLayer(hosts=two_shards, prefix=f"{settings.REDIS_KEY_PREFIX}-skip")
+    own, other, socket = await _members(layer, "test.skip", 2)
+    await layer.group_send_except("test.skip", {"type": "x"}, skip=own)
+    assert await _stored(layer, own) == []
+    assert len(await _stored(layer, other)) == len(await _stored(layer, socket)) == 1
+    await layer.group_discard("test.skip", other)
+    await layer.group_discard("test.skip", socket)
+    await layer.group_send_except("test.skip", {"type": "y"}, skip=own)
+    assert await _stored(layer, own) == []
+    await layer.flush()

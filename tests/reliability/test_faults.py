@@ -19,6 +19,7 @@ from chat.services import messages as chat_messages
 from tests.conftest import (
     Daphne,
     open_socket,
+    replace_group_send,
     session_cookie,
     start_daphne,
     through_the_layer,
@@ -68,12 +69,12 @@ async def test_a_broadcast_lost_after_commit_is_recovered_on_resume(
         async def lost(*args: Any) -> None:
             raise ConnectionError("redis went away")
 
-        monkeypatch.setattr(layer, "group_send", lost)
+        replace_group_send(monkeypatch, layer, lost)
         through_the_layer(monkeypatch)  # lost for every process, this one's sockets too
         await ws.send({"type": "message.send", "body": "committed, never broadcast"})
         ack = await ws.next("ack")  # stored: the sender is told
         await ws.nothing("message", within=0.5)
-        monkeypatch.setattr(layer, "group_send", real_send)
+        replace_group_send(monkeypatch, layer, real_send)
     # The page reconnects from its cursor and gets it.
     async with open_socket(f"/ws/chat/{room.slug}/?after_id={cursor}", cookie=cookie) as ws:
         sync = await ws.next("sync")

@@ -118,7 +118,9 @@ async def test_the_numbers_move_under_load(
     moved("rtsite_frames_in_total", 35, app="chat")
     moved("rtsite_frames_out_total", 5, app="chat")
     moved("rtsite_deliveries_total", 30)  # 5 messages to 6 sockets
-    moved("rtsite_hub_event_age_seconds_count", 5)
+    # Only what crossed the layer: the first message (the hub knew no cursor of the room
+    # yet); the next four went straight to this process's own sockets.
+    moved("rtsite_hub_event_age_seconds_count", 1)
     moved("rtsite_frames_refused_total", 1, app="chat", code="rate_limited")
     # By view and status, and the time from a post to its ack (issue 25: an operator saw
     # neither).
