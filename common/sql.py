@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import QuerySet
+from django.db.models.sql import UpdateQuery
 
 # In range for a 32-bit integer column: PostgreSQL's backend turns a lookup of a value out
 # of a column's range into "matches nothing" while building the SQL.
@@ -59,7 +59,7 @@ class Compiled:
     """A SELECT built by ``build(p)`` from ``p.<name>`` stand-ins, one per keyword of
     ``kinds`` (int or str). ``rows(**values)`` runs it."""
 
-    def __init__(self, build: Callable[[Any], QuerySet[Any]], **kinds: type) -> None:
+    def __init__(self, build: Callable[[Any], Any], **kinds: type) -> None:
         self.build = build
         self.kinds = kinds
         self.plans: dict[str, _Plan] = {}
@@ -69,7 +69,7 @@ class Compiled:
         plan = self.plans.get(connection.vendor)
         if plan is None:
             params = _Params(self.kinds)
-            compiler = self.build(params).query.get_compiler(using=alias)
+            compiler = self._compiler(params, alias)
             sql, values = compiler.as_sql()
             slots = [
                 _Slot(params.values[v]) if _hashable(v) and v in params.values else v
@@ -78,16 +78,21 @@ class Compiled:
             missing = set(self.kinds) - {s.name for s in slots if isinstance(s, _Slot)}
             if missing:
                 raise ValueError(f"parameters not in the SQL as parameters: {missing}")
-            fields = [s[0] for s in compiler.select[0 : compiler.col_count]]
-            plan = _Plan(sql, slots, compiler, compiler.get_converters(fields))
+            fields = [s[0] for s in (compiler.select or [])[0 : compiler.col_count]]
+            plan = _Plan(sql, slots, compiler, compiler.get_converters(fields) if fields else {})
             self.plans[connection.vendor] = plan
         return plan
 
+    def _compiler(self, params: _Params, alias: str) -> Any:
+        return self.build(params).query.get_compiler(using=alias)
+
+    def _params(self, plan: _Plan, values: dict[str, Any]) -> list[Any]:
+        return [values[s.name] if isinstance(s, _Slot) else s for s in plan.slots]
+
     def rows(self, *, using: str = DEFAULT_DB_ALIAS, **values: Any) -> list[tuple[Any, ...]]:
         plan = self._plan(using)
-        params = [values[s.name] if isinstance(s, _Slot) else s for s in plan.slots]
         with connections[using].cursor() as cursor:
-            cursor.execute(plan.sql, params)
+            cursor.execute(plan.sql, self._params(plan, values))
             rows = cursor.fetchall()
         if plan.converters:
             return [tuple(row) for row in plan.compiler.apply_converters(rows, plan.converters)]
@@ -96,6 +101,26 @@ class Compiled:
     def first(self, *, using: str = DEFAULT_DB_ALIAS, **values: Any) -> tuple[Any, ...] | None:
         rows = self.rows(using=using, **values)
         return rows[0] if rows else None
+
+
+class CompiledUpdate(Compiled):
+    """An UPDATE built by ``build(p)``, which returns the rows to change (a QuerySet) and
+    their new values, from ``p.<name>`` stand-ins as for ``Compiled``. ``run(**values)``
+    runs it and returns how many rows it changed."""
+
+    def _compiler(self, params: _Params, alias: str) -> Any:
+        queryset, changes = self.build(params)
+        query = queryset.query.chain(UpdateQuery)
+        query.add_update_values(changes)
+        compiler = query.get_compiler(using=alias)
+        compiler.select, compiler.col_count = None, 0  # it returns no rows
+        return compiler
+
+    def run(self, *, using: str = DEFAULT_DB_ALIAS, **values: Any) -> int:
+        plan = self._plan(using)
+        with connections[using].cursor() as cursor:
+            cursor.execute(plan.sql, self._params(plan, values))
+            return cursor.rowcount
 
 
 def _hashable(value: Any) -> bool:

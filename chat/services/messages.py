@@ -36,7 +36,7 @@ from chat.services.mentions import (
     mentions_notify,
 )
 from chat.services.rooms import room_prune_locked
-from common.sql import Compiled
+from common.sql import Compiled, CompiledUpdate
 from common.text import clean_required
 from notifications.services import notification_follow
 from realtime.broadcast import publish_on_commit
@@ -84,9 +84,14 @@ def _locked_room(room: Room, author: Any) -> tuple[Room, bool]:
     return Room.from_db(DEFAULT_DB_ALIAS, _ROOM_FIELDS, row[:-2]), bool(row[-1])
 
 
+_SET_SEQ = CompiledUpdate(
+    lambda p: (Room.objects.filter(pk=p.room), {"seq": p.seq}), room=int, seq=int
+)
+
+
 def _next_seq(room: Room) -> int:
     room.seq += 1
-    Room.objects.filter(pk=room.pk).update(seq=room.seq)
+    _SET_SEQ.run(room=room.pk, seq=room.seq)
     return room.seq
 
 

@@ -86,6 +86,8 @@ def room_set_retention(*, room: Room, retention: int, retention_days: int) -> in
 def room_prune_locked(room: Room) -> int:
     """Delete what the room's policy no longer keeps (the room's row is locked). Pruning is
     storage policy, not moderation: open pages keep what they have shown."""
+    if not room.retention and not room.retention_days:
+        return 0  # every message kept: not even a query built (this runs on every post)
     stale = Message.objects.filter(room=room)
     cutoffs: list[int] = []
     if room.retention:

@@ -9,7 +9,7 @@ import pytest
 from django.db.models import Exists, OuterRef
 
 from chat.models import Message, Mute, Room
-from common.sql import Compiled
+from common.sql import Compiled, CompiledUpdate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -53,3 +53,23 @@ def test_a_parameter_that_does_not_reach_the_sql_is_refused() -> None:
     fixed = Compiled(lambda p: Room.objects.filter(pk=1).values_list("pk"), room=int)
     with pytest.raises(ValueError, match="room"):
         fixed.rows(room=1)
+
+
+def test_a_compiled_update_changes_the_rows_the_orm_would(
+    make_room: Callable[..., Room],
+) -> None:
+    rooms = [make_room(), make_room()]
+    set_seq = CompiledUpdate(
+        lambda p: (Room.objects.filter(pk=p.room), {"seq": p.seq, "topic": p.topic}),
+        room=int,
+        seq=int,
+        topic=str,
+    )
+    assert set_seq.run(room=rooms[0].pk, seq=7, topic="news") == 1
+    assert set_seq.run(room=10**6, seq=8, topic="none") == 0
+    assert list(
+        Room.objects.filter(pk__in=[r.pk for r in rooms]).order_by("pk").values_list("seq", "topic")
+    ) == [
+        (7, "news"),
+        (rooms[1].seq, rooms[1].topic),
+    ]
