@@ -38,7 +38,6 @@ from asgiref.typing import WebSocketConnectEvent, WebSocketDisconnectEvent
 from autobahn.exception import Disconnected
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 
@@ -53,6 +52,7 @@ from realtime.close_codes import (
     CLOSE_TOO_MANY,
     CLOSE_TRY_AGAIN,
 )
+from realtime.direct import DirectConsumer
 from realtime.errors import SERVER_FAILED, ActionError, ErrorCode, try_again_in
 from realtime.hub import get_hub
 from realtime.ratelimit import TokenBucket
@@ -97,16 +97,15 @@ def _slots() -> asyncio.Semaphore:
 _connect_slots = PerLoop(_slots)
 
 
-class JsonConsumer(AsyncWebsocketConsumer):
+class JsonConsumer(DirectConsumer):
     client_frames: ClassVar[protocol.ClientFrames] = protocol.ClientFrames([protocol.Ping])
     # What the socket may send (checked against everything the test suite receives); a
     # broadcast of one is forwarded as is if the consumer has no method for its event.
     server_frames: ClassVar[protocol.ServerFrames] = protocol.ServerFrames(
         protocol.COMMON_SERVER_FRAMES
     )
-    # Group traffic comes through the hub; no per-socket layer channel (see above).
-    # channels reads None as "no layer"; types-channels declares only str.
-    channel_layer_alias = None  # type: ignore[assignment]
+    # Group traffic comes through the hub; no per-socket layer channel (see above): a
+    # DirectConsumer.
 
     async def websocket_connect(self, message: WebSocketConnectEvent) -> None:
         # Identifies this socket in presence and logs (there is no channel_name); it
@@ -590,11 +589,9 @@ class JsonConsumer(AsyncWebsocketConsumer):
         return protocol.Pong()
 
 
-class NotFoundConsumer(AsyncWebsocketConsumer):
-    """Refuses handshakes for unknown /ws/ paths (instead of a server-side traceback)."""
-
-    # Saying no needs no channel-layer channel (None: see JsonConsumer).
-    channel_layer_alias = None  # type: ignore[assignment]
+class NotFoundConsumer(DirectConsumer):
+    """Refuses handshakes for unknown /ws/ paths (instead of a server-side traceback);
+    saying no needs no channel-layer channel."""
 
     async def connect(self) -> None:
         await self.close()

@@ -36,6 +36,7 @@ from twisted.internet.testing import StringTransport
 from chat import services as chat_services
 from chat.models import Room
 from realtime.server import patches
+from realtime.server.standins import ApplicationQueue, OpenedRequest, SendQueue
 from tests.conftest import ROOT, Daphne, child_env, free_port, ws_connect, ws_next
 from tests.realtime.server.test_metrics import scrape, value
 
@@ -255,8 +256,6 @@ def test_protocol_options_live_on_a_class_not_on_each_connection() -> None:
 
 
 async def test_the_application_queue_hands_over_in_order_and_waits_when_empty() -> None:
-    from realtime.server.patches import ApplicationQueue
-
     queue = ApplicationQueue()
     queue.put_nowait(1)
     queue.put_nowait(2)
@@ -281,7 +280,6 @@ async def test_the_application_queue_hands_over_in_order_and_waits_when_empty() 
 def test_daphne_gives_each_application_the_small_queue() -> None:
 
     import rtsite.asgi  # noqa: F401 - installs the patches
-    from realtime.server.patches import ApplicationQueue
 
     made: list[dict[str, object]] = []
 
@@ -479,7 +477,13 @@ async def test_an_open_connection_lets_go_of_autobahns_handshake_copies(
         held = [name for name in copies if name in vars(socket_)]
         if patched:
             assert held == []
-            assert socket_.request == patches.OpenedRequest("/ws/chat/lobby/")
+            assert socket_.request == OpenedRequest("/ws/chat/lobby/")
+            # The empty send queue a list, the falsy defaults read from the class: an
+            # instance dict in the table below the one 43 attributes need (1,584 bytes).
+            assert type(socket_.send_queue) is SendQueue
+            assert "wasClean" not in vars(socket_)
+            assert socket_.wasClean is False
+            assert sys.getsizeof(vars(socket_)) <= 832
         else:
             assert "sessionid=abc" in socket_.http_headers["cookie"]
             assert "sessionid=abc" in socket_.request.headers["cookie"]
@@ -488,6 +492,35 @@ async def test_an_open_connection_lets_go_of_autobahns_handshake_copies(
     finally:
         for details in server.connections.values():
             if "application_instance" in details:  # the upgraded HTTP request has none
+                details["application_instance"].cancel()
+
+
+async def test_connections_sharing_their_defaults_keep_their_own_state(
+    unpatched: None,
+) -> None:
+    """What one connection sets (closing, a synchronous send through its send queue)
+    is its own; the other still reads the shared defaults."""
+    assert patches.install(direct_writes=True, send_limit=0)
+    server = _accepting_server()
+    await _upgraded(server)
+    _, second = await _upgraded(server)
+    one, other = [p for p in server.connections if isinstance(p, DaphneWebSocketProtocol)]
+    try:
+        assert type(one) is type(other)
+        before = second.value()
+        other.sendData(b"abcdef", chopsize=2)  # the first piece now, one a reactor turn
+        assert type(other.send_queue) is SendQueue
+        assert other.send_queue == [(b"cd", True), (b"ef", True)]
+        other._send(), other._send()  # the reactor's next two turns (not running here)
+        assert second.value() == before + b"abcdef"
+        assert other.send_queue == []
+        one.localCloseCode, one.closedByMe = 1000, True
+        assert (one.localCloseCode, one.closedByMe) == (1000, True)
+        assert (other.localCloseCode, other.closedByMe) == (None, False)
+        assert type(one).localCloseCode is None
+    finally:
+        for details in server.connections.values():
+            if "application_instance" in details:
                 details["application_instance"].cancel()
 
 
