@@ -76,6 +76,24 @@ def steer_to_food(page: Any, arena_id: int, player: int, timeout: float = 60) ->
     raise AssertionError("the snake did not eat within the time")
 
 
+def record_announcements(page: Any) -> None:
+    """Keep what the page says to screen readers: one announcement replaces the last (the
+    snake that ate may crash a moment later, before a test looks)."""
+    page.evaluate(
+        """() => {
+        const announcer = document.getElementById('arena-announce');
+        window.rtsiteSaid = [];
+        new MutationObserver(() => {
+            if (announcer.textContent) window.rtsiteSaid.push(announcer.textContent);
+        }).observe(announcer, {childList: true, characterData: true, subtree: true});
+    }"""
+    )
+
+
+def said(page: Any, text: str) -> None:
+    page.wait_for_function("(text) => window.rtsiteSaid.some((t) => t.includes(text))", arg=text)
+
+
 def test_two_players_steer_one_scores_one_crashes_and_a_visitor_sees_it(
     browser: Any, daphne_server: Daphne, make_user: Callable[..., Any]
 ) -> None:
@@ -104,8 +122,10 @@ def test_two_players_steer_one_scores_one_crashes_and_a_visitor_sees_it(
 
     # Ruby steers to the food with the arrow keys; sunny leaves the keys alone and runs
     # into a wall.
+    for page in (red, yellow):
+        record_announcements(page)
     steer_to_food(red, arena.pk, ruby.pk)
-    red.locator("#arena-announce", has_text="Score").wait_for()
+    said(red, "Score")
     for page in (red, yellow, watcher):
         page.wait_for_function(
             "[...document.querySelectorAll('#arena-scores tr')].some(r => "
@@ -116,7 +136,7 @@ def test_two_players_steer_one_scores_one_crashes_and_a_visitor_sees_it(
             "[...document.querySelectorAll('#arena-scores tr')].some(r => "
             "r.cells[0].textContent.startsWith('sunny') && Number(r.cells[3].textContent) >= 1)"
         )
-    yellow.locator("#arena-announce", has_text="You crashed").wait_for()
+    said(yellow, "You crashed")
     _meta, state = world_of(arena.pk)
     assert state.snake(sunny.pk).deaths >= 1  # type: ignore[union-attr]
     # The visitor's canvas draws the world: some pixels are the snakes' colours.
