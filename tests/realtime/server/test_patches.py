@@ -435,6 +435,12 @@ def _accepting_server() -> Any:
     return server
 
 
+def _cancel_applications(server: Any) -> None:
+    for details in server.connections.values():
+        if "application_instance" in details:  # the upgraded HTTP request has none
+            details["application_instance"].cancel()
+
+
 @pytest.mark.parametrize("patched", [True, False], ids=["patched", "unpatched"])
 async def test_an_upgraded_connection_lets_go_of_its_handshake_request(
     unpatched: None, patched: bool
@@ -490,9 +496,7 @@ async def test_an_open_connection_lets_go_of_autobahns_handshake_copies(
             assert len(held) == len(copies)
         socket_.onClose(True, 1000, "")  # daphne logs the path at close: still there
     finally:
-        for details in server.connections.values():
-            if "application_instance" in details:  # the upgraded HTTP request has none
-                details["application_instance"].cancel()
+        _cancel_applications(server)
 
 
 async def test_connections_sharing_their_defaults_keep_their_own_state(
@@ -519,9 +523,7 @@ async def test_connections_sharing_their_defaults_keep_their_own_state(
         assert (other.localCloseCode, other.closedByMe) == (None, False)
         assert type(one).localCloseCode is None
     finally:
-        for details in server.connections.values():
-            if "application_instance" in details:
-                details["application_instance"].cancel()
+        _cancel_applications(server)
 
 
 def test_a_method_reading_the_handshake_once_open_is_refused(
