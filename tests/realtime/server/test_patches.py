@@ -465,8 +465,7 @@ async def test_an_upgraded_connection_lets_go_of_its_handshake_request(
         else:
             assert channel.requests == [held()]
     finally:
-        for details in server.connections.values():
-            details["application_instance"].cancel()
+        _cancel_applications(server)
 
 
 @pytest.mark.parametrize("patched", [True, False], ids=["patched", "unpatched"])
